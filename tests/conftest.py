@@ -1,0 +1,77 @@
+"""Shared fixtures: an isolated environment per test and real git repositories in tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import commit_all, init_repo, write_files
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No user config, keys or tokens leak into a test; git identity is fixed."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for name, value in {
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "author@example.invalid",
+        "GIT_COMMITTER_NAME": "Test Author",
+        "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    }.items():
+        monkeypatch.setenv(name, value)
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("TINYGEN_", "ANTHROPIC_", "GITHUB_")) or name in ("GH_TOKEN", "CI"):
+            monkeypatch.delenv(name, raising=False)
+    (home / ".gitconfig").write_text(
+        '[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n'
+    )
+    return home
+
+
+RepoFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> RepoFactory:
+    """``make_repo({"a.py": "x = 1\\n"})`` -> path of a new repository with one commit."""
+    counter = iter(range(1000))
+
+    def factory(
+        files: Mapping[str, str | bytes] | None = None,
+        *,
+        commit: bool = True,
+        name: str | None = None,
+    ) -> Path:
+        root = tmp_path / (name or f"repo{next(counter)}")
+        init_repo(root)
+        if files:
+            write_files(root, files)
+            if commit:
+                commit_all(root, "initial")
+        return root
+
+    return factory
+
+
+@pytest.fixture
+def bare_remote(tmp_path: Path) -> Callable[[Path], Path]:
+    """Make a bare clone of a repository and set it as that repository's ``origin``."""
+
+    def factory(repo: Path) -> Path:
+        bare = tmp_path / f"{repo.name}-remote.git"
+        subprocess.run(["git", "clone", "--bare", "--quiet", str(repo), str(bare)], check=True)
+        subprocess.run(["git", "remote", "add", "origin", str(bare)], cwd=repo, check=True)
+        subprocess.run(["git", "fetch", "--quiet", "origin"], cwd=repo, check=True)
+        return bare
+
+    return factory

@@ -1,0 +1,6 @@
+"""`python -m tinygen`."""
+
+from tinygen.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The `tinygen` command line.
+
+Subcommands live in ``tinygen/commands/`` and are imported only when invoked, so
+``tinygen --help`` stays fast and never loads anthropic, github or tree-sitter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from tinygen import __version__
+from tinygen.errors import ExitCode, TinygenError
+from tinygen.redact import redact
+
+# name -> (module:attribute, one-line help shown by `tinygen --help`)
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use, and that maps our errors to exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            target, _ = COMMANDS[cmd_name]
+            module_name, attr = target.split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TinygenError as exc:
+            click.echo(redact(f"tinygen: error: {exc}"), err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("tinygen: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="tinygen")
+def cli() -> None:
+    """tinygen turns a change request into a validated git diff, and on request a pull request.
+
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 no change needed, 4 unapproved,
+    5 patch/validation refused, 6 configuration, 7 LLM/API, 8 repository/git,
+    9 GitHub, 10 a check failed.
+    """
+
+
+def main() -> None:
+    cli(prog_name="tinygen")
+
+
+__all__ = ["COMMANDS", "ExitCode", "cli", "main"]
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,153 @@
+"""Settings: defaults < repository config file < TINYGEN_* environment < command-line flags.
+
+The repository config is ``.tinygen.toml`` (top level keys) or ``[tool.tinygen]`` in
+``pyproject.toml``; the first one found wins. Keys use dashes or underscores alike::
+
+    model = "claude-sonnet-4-5"
+    budget = 8000
+    checks = ["pytest -q"]
+    protected-paths = [".github/workflows/**"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinygen.errors import ConfigError
+
+CONFIG_FILE = ".tinygen.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # None: the newest Sonnet the installed SDK knows
+    budget: int = 8000  # reference-sheet token budget
+    jobs: int = 4  # concurrent per-file LLM calls
+    max_rounds: int = 2  # verify rounds
+    max_file_bytes: int = 1_000_000  # the walk skips larger files
+    include_untracked: bool = False  # the walk also reads untracked, non-ignored files
+    checks: tuple[str, ...] = ()  # repository checks run on the patched worktree
+    check_timeout: float = 300.0
+    check_memory_mb: int | None = None
+    protected_paths: tuple[str, ...] = (".github/workflows/**",)
+    allowed_paths: tuple[str, ...] = ()  # globs exempt from protected_paths
+    max_tokens: int = 16000  # per LLM answer
+    max_retry_wait: float = 60.0  # cap on one retry-after wait, seconds
+    max_retry_total: float = 300.0  # cap on all retry waits of one call, seconds
+    request_timeout: float = 600.0  # one HTTP request to the model API, seconds
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    default = _FIELDS[name].default
+    kind = type(default) if default is not None else None
+    try:
+        if name == "model" or name == "check_memory_mb":
+            return None if value in (None, "") else (str(value) if name == "model" else int(value))
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [v for v in value.split(",") if v.strip()] if name != "checks" else [value]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise TypeError("a list of strings")
+            return tuple(v.strip() for v in value)
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise TypeError("true or false")
+        if kind is int:
+            if isinstance(value, bool):
+                raise TypeError("a whole number")
+            return int(value)
+        if kind is float:
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{source}: {name.replace('_', '-')} = {value!r} is not valid ({exc})",
+            hint="fix the value or remove it to use the default",
+        ) from exc
+    return value
+
+
+def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise ConfigError(
+                f"{source}: unknown setting {key!r}",
+                hint="known settings: " + ", ".join(n.replace("_", "-") for n in _FIELDS),
+            )
+        out[name] = _coerce(name, value, source)
+    return out
+
+
+def read_repo_config(root: Path) -> dict[str, Any]:
+    """Settings from the repository's config file at ``root`` (a checkout of the base)."""
+    own = root / CONFIG_FILE
+    try:
+        if own.is_file():
+            return _from_mapping(tomllib.loads(own.read_text("utf-8")), str(own))
+        pyproject = root / "pyproject.toml"
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+            section = data.get("tool", {}).get("tinygen")
+            if isinstance(section, dict):
+                return _from_mapping(section, f"{pyproject} [tool.tinygen]")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"cannot parse the config file in {root}: {exc}", hint="fix its TOML syntax"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the config file in {root} is not UTF-8") from exc
+    return {}
+
+
+def read_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if env is None else env
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        var = "TINYGEN_" + name.upper()
+        if var in env:
+            out[name] = _coerce(name, env[var], var)
+    return out
+
+
+def load_settings(
+    root: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge every source; ``overrides`` (from flags) skip ``None`` values."""
+    merged: dict[str, Any] = {}
+    if root is not None:
+        merged.update(read_repo_config(root))
+    merged.update(read_env(env))
+    for key, value in (overrides or {}).items():
+        if value is None or (isinstance(value, tuple) and not value):
+            continue
+        merged[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    settings = Settings(**merged)
+    for name in ("budget", "jobs", "max_file_bytes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+    if settings.max_rounds < 0:
+        raise ConfigError("max-rounds must be 0 or more")
+    return settings
+
+
+__all__ = ["CONFIG_FILE", "Settings", "load_settings", "read_env", "read_repo_config"]

@@ -1,0 +1,131 @@
+"""The one exception tree of tinygen.
+
+Every error names the problem and what to do about it, and carries the process exit code
+the CLI uses for it::
+
+    TinygenError                 1  unexpected failure (a bug: please report it)
+    ├── ConfigError              6  bad settings, missing API key, bad config file
+    ├── RepoError                8  not a git repository, git failed, dirty files, bad ref
+    ├── PatchError               5  a diff that cannot be parsed or placed exactly
+    │   ├── PatchParseError      5    malformed input: empty, no hunks, binary
+    │   └── PatchApplyError      5    a hunk that does not fit, or fits in several places
+    ├── PathPolicyError          5  a path outside the repository, in .git/, or protected
+    ├── ValidationError          5  the validation gate refused the final diff
+    ├── LLMError                 7  the model API failed or answered unusably
+    │   ├── LLMAuthError         7    missing or invalid API key
+    │   ├── LLMNotFoundError     7    unknown model
+    │   ├── LLMOverloadedError   7    rate limited / overloaded after retries
+    │   ├── LLMContextError      7    prompt too long for the model
+    │   ├── LLMTimeoutError      7    no answer in time
+    │   └── LLMOutputError       7    output that does not match the required form
+    └── ForgeError               9  GitHub API failure (permission, not found, rate limit)
+
+Exit codes that are outcomes rather than errors (see tinygen.cli.ExitCode): 0 success,
+2 usage error (click), 3 no change needed, 4 unapproved after the last verify round,
+10 a configured check failed.
+
+Messages must never contain secrets: build them from our own values, and pass foreign
+text through :func:`tinygen.redact.redact` first.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in README.md ("Exit codes")."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    NO_CHANGE = 3
+    UNAPPROVED = 4
+    PATCH = 5
+    CONFIG = 6
+    LLM = 7
+    REPO = 8
+    FORGE = 9
+    CHECKS_FAILED = 10
+
+
+class TinygenError(Exception):
+    """Base of all tinygen errors. ``hint`` says what the user can do about it."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(TinygenError):
+    exit_code = ExitCode.CONFIG
+
+
+class RepoError(TinygenError):
+    exit_code = ExitCode.REPO
+
+
+class PatchError(TinygenError):
+    exit_code = ExitCode.PATCH
+
+
+class PatchParseError(PatchError):
+    pass
+
+
+class PatchApplyError(PatchError):
+    """A diff whose hunks could not all be placed.
+
+    ``feedback`` is text written for a model (and a person): the lines that did not
+    match, the closest real lines, and which hunks did apply.
+    """
+
+    def __init__(self, message: str, *, feedback: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.feedback = feedback
+
+
+class PathPolicyError(TinygenError):
+    exit_code = ExitCode.PATCH
+
+
+class ValidationError(TinygenError):
+    exit_code = ExitCode.PATCH
+
+
+class LLMError(TinygenError):
+    exit_code = ExitCode.LLM
+
+
+class LLMAuthError(LLMError):
+    pass
+
+
+class LLMNotFoundError(LLMError):
+    pass
+
+
+class LLMOverloadedError(LLMError):
+    pass
+
+
+class LLMContextError(LLMError):
+    pass
+
+
+class LLMTimeoutError(LLMError):
+    pass
+
+
+class LLMOutputError(LLMError):
+    pass
+
+
+class ForgeError(TinygenError):
+    exit_code = ExitCode.FORGE

@@ -1,0 +1,151 @@
+"""Running git: argument lists only, no shell, secrets redacted from every error.
+
+This is the low-level layer every stage uses (the walk reads ``git ls-files`` on the hot
+path, so it stays a thin subprocess wrapper with no heavy imports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from tinygen.errors import RepoError
+from tinygen.redact import redact
+
+# A deterministic, non-interactive git: no pager, no prompts, C locale for parseable output.
+_BASE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "LC_ALL": "C",
+    "GIT_ASKPASS": "",
+    "SSH_ASKPASS": "",
+}
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(_BASE_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def git_bytes(
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git *args`` in ``cwd`` and return the completed process (bytes output)."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=git_env(env),
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise RepoError("git is not installed or not on PATH", hint="install git") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RepoError(f"git {args[0] if args else ''} timed out after {timeout} s") from exc
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise RepoError(redact(f"git {' '.join(args[:2])} failed in {cwd}: {err}"))
+    return proc
+
+
+def git(
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> str:
+    """Run ``git *args`` in ``cwd`` and return stdout as text (UTF-8, replacement on error)."""
+    proc = git_bytes(
+        args,
+        cwd,
+        input=input.encode("utf-8") if input is not None else None,
+        env=env,
+        check=check,
+        timeout=timeout,
+    )
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def repo_root(path: Path | str) -> Path:
+    """The top level of the work tree containing ``path``; RepoError naming it otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise RepoError(f"{p} does not exist", hint="pass the path of a git checkout")
+    folder = p if p.is_dir() else p.parent
+    proc = git_bytes(["rev-parse", "--show-toplevel"], folder, check=False)
+    if proc.returncode != 0:
+        raise RepoError(
+            f"{p.resolve()} is not inside a git repository",
+            hint="run tinygen inside a git checkout, or `git init` it first",
+        )
+    return Path(proc.stdout.decode().strip()).resolve()
+
+
+def git_common_dir(root: Path) -> Path:
+    """The repository's shared git directory (the same for all of its worktrees)."""
+    out = git(["rev-parse", "--git-common-dir"], root).strip()
+    return (root / out).resolve()
+
+
+def state_dir(root: Path) -> Path:
+    """Where tinygen keeps caches and run records: ``<git common dir>/tinygen``."""
+    d = git_common_dir(root) / "tinygen"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit HEAD points to, or None in a repository with no commits yet."""
+    proc = git_bytes(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root, check=False)
+    return proc.stdout.decode().strip() or None
+
+
+def resolve_commit(root: Path, ref: str) -> str:
+    proc = git_bytes(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        root,
+        check=False,
+    )
+    sha = proc.stdout.decode().strip()
+    if proc.returncode != 0 or not sha:
+        raise RepoError(
+            f"{ref!r} is not a commit in {root}", hint="pass a branch, tag or commit that exists"
+        )
+    return sha
+
+
+@contextlib.contextmanager
+def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
+    """A detached temporary worktree of ``root`` at ``commit``, removed afterwards.
+
+    The user's own working tree, index and branches are never touched.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="tinygen-wt-"))
+    path = parent / "wt"
+    git(["worktree", "add", "--detach", "--quiet", str(path), commit], root)
+    try:
+        yield path
+    finally:
+        git(["worktree", "remove", "--force", str(path)], root, check=False)
+        shutil.rmtree(parent, ignore_errors=True)
+        git(["worktree", "prune"], root, check=False)

@@ -1,0 +1,54 @@
+"""Remove secrets from text before it reaches a log, a comment, an error or a file."""
+
+from __future__ import annotations
+
+import os
+import re
+
+# Shapes of well-known credentials. Generic enough to catch them inside URLs and headers.
+_PATTERNS = [
+    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),  # Anthropic keys
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),  # Slack
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
+    re.compile(r"(?i)(authorization:\s*(?:bearer|token|basic)\s+)[^\s'\"]+"),
+    re.compile(r"(?i)(x-api-key:\s*)[^\s'\"]+"),
+    re.compile(r"(?i)(://[^/\s:@]*:)[^@\s/]+(@)"),  # user:password@ in URLs
+]
+
+# Environment variables whose values are secrets wherever they appear.
+SECRET_ENV_NAMES = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|_KEY$|CREDENTIAL)")
+
+MASK = "***"
+
+
+def secret_values(env: dict[str, str] | None = None) -> list[str]:
+    """Values of secret-looking environment variables (long enough to be worth masking)."""
+    env = dict(os.environ) if env is None else env
+    return sorted(
+        {v for k, v in env.items() if SECRET_ENV_NAMES.search(k) and len(v) >= 8},
+        key=len,
+        reverse=True,
+    )
+
+
+def redact(text: str, extra: list[str] | None = None) -> str:
+    """Mask known secret shapes, secret environment values and ``extra`` values in ``text``."""
+    for value in [*(extra or []), *secret_values()]:
+        if value and len(value) >= 4:
+            text = text.replace(value, MASK)
+    for pattern in _PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(
+                lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex == 2 else ""), text
+            )
+        else:
+            text = pattern.sub(MASK, text)
+    return text
+
+
+def scrubbed_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of the environment without secrets, for running repository checks."""
+    env = dict(os.environ) if env is None else dict(env)
+    return {k: v for k, v in env.items() if not SECRET_ENV_NAMES.search(k)}
