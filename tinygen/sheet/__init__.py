@@ -1,0 +1,1 @@
+"""The reference sheet: a per-file map of the repository built with tree-sitter."""

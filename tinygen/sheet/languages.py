@@ -1,0 +1,123 @@
+"""Which language a file is in, and tree-sitter parsers for the languages we understand.
+
+Grammars come from the separate grammar wheels (tree-sitter-python, -javascript,
+-typescript, -go, -rust), which ship compiled grammars; nothing is downloaded at run time.
+tree-sitter is imported only when a parser is first asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tree_sitter import Language, Parser
+
+# Languages with a tree-sitter grammar: definitions and imports are extracted for these.
+PARSED_LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust")
+
+_BY_SUFFIX = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    # Known but not parsed: listed with path, size and language only.
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".rb": "ruby",
+    ".php": "php",
+    ".cs": "csharp",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".md": "markdown",
+    ".rst": "rst",
+    ".txt": "text",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".html": "html",
+    ".css": "css",
+    ".scss": "scss",
+    ".sql": "sql",
+    ".xml": "xml",
+    ".ini": "ini",
+    ".cfg": "ini",
+}
+_BY_NAME = {
+    "Makefile": "make",
+    "Dockerfile": "dockerfile",
+    "CMakeLists.txt": "cmake",
+}
+
+
+def language_for_path(path: str) -> str | None:
+    """The language of a repository path, by file name or suffix; None when unknown."""
+    p = PurePosixPath(path)
+    if p.name in _BY_NAME:
+        return _BY_NAME[p.name]
+    return _BY_SUFFIX.get(p.suffix.lower())
+
+
+def is_parsed(language: str | None) -> bool:
+    return language in PARSED_LANGUAGES
+
+
+@cache
+def get_language(language: str) -> Language:
+    """The tree-sitter Language object for one of PARSED_LANGUAGES."""
+    from tree_sitter import Language
+
+    if language == "python":
+        import tree_sitter_python as mod
+
+        return Language(mod.language())
+    if language == "javascript":
+        import tree_sitter_javascript as mod
+
+        return Language(mod.language())
+    if language in ("typescript", "tsx"):
+        import tree_sitter_typescript as ts_mod
+
+        fn = ts_mod.language_tsx if language == "tsx" else ts_mod.language_typescript
+        return Language(fn())
+    if language == "go":
+        import tree_sitter_go as mod
+
+        return Language(mod.language())
+    if language == "rust":
+        import tree_sitter_rust as mod
+
+        return Language(mod.language())
+    raise KeyError(f"no tree-sitter grammar for {language!r}")
+
+
+_local = threading.local()
+
+
+def get_parser(language: str) -> Parser:
+    """A parser for ``language``; one per thread, since tree-sitter parsers are not thread-safe."""
+    from tree_sitter import Parser
+
+    parsers: dict[str, Parser] = _local.__dict__.setdefault("parsers", {})
+    parser = parsers.get(language)
+    if parser is None:
+        parser = parsers[language] = Parser(get_language(language))
+    return parser
