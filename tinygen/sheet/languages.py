@@ -80,33 +80,28 @@ def is_parsed(language: str | None) -> bool:
     return language in PARSED_LANGUAGES
 
 
+# language -> (grammar wheel module, function returning the grammar)
+_GRAMMARS = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+}
+
+
 @cache
 def get_language(language: str) -> Language:
     """The tree-sitter Language object for one of PARSED_LANGUAGES."""
+    import importlib
+
     from tree_sitter import Language
 
-    if language == "python":
-        import tree_sitter_python as mod
-
-        return Language(mod.language())
-    if language == "javascript":
-        import tree_sitter_javascript as mod
-
-        return Language(mod.language())
-    if language in ("typescript", "tsx"):
-        import tree_sitter_typescript as ts_mod
-
-        fn = ts_mod.language_tsx if language == "tsx" else ts_mod.language_typescript
-        return Language(fn())
-    if language == "go":
-        import tree_sitter_go as mod
-
-        return Language(mod.language())
-    if language == "rust":
-        import tree_sitter_rust as mod
-
-        return Language(mod.language())
-    raise KeyError(f"no tree-sitter grammar for {language!r}")
+    if language not in _GRAMMARS:
+        raise KeyError(f"no tree-sitter grammar for {language!r}")
+    module, func = _GRAMMARS[language]
+    return Language(getattr(importlib.import_module(module), func)())
 
 
 _local = threading.local()
