@@ -16,7 +16,10 @@ from tinygen.errors import ExitCode, TinygenError
 from tinygen.redact import redact
 
 # name -> (module:attribute, one-line help shown by `tinygen --help`)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("tinygen.commands.run:command", "Turn a change request into a validated diff."),
+    "runs": ("tinygen.commands.runs:command", "List recorded runs, or show one."),
+}
 
 
 class LazyGroup(click.Group):
