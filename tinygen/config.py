@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,23 +97,43 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def read_repo_config(root: Path) -> dict[str, Any]:
-    """Settings from the repository's config file at ``root`` (a checkout of the base)."""
-    own = root / CONFIG_FILE
+    """Settings from the config file in the checkout at ``root``."""
+
+    def read(name: str) -> str | None:
+        path = root / name
+        return path.read_bytes().decode("utf-8") if path.is_file() else None
+
+    return _parse_repo_config(read, str(root))
+
+
+def read_repo_config_at(root: Path, commit: str) -> dict[str, Any]:
+    """Settings from the config file as committed at ``commit`` — the base of a change, never
+    the change itself (a pull request must not be able to reconfigure its own checks)."""
+    from tinygen.git import git_bytes
+
+    def read(name: str) -> str | None:
+        proc = git_bytes(["show", f"{commit}:{name}"], root, check=False)
+        return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+
+    return _parse_repo_config(read, f"{commit[:12]}")
+
+
+def _parse_repo_config(read: Callable[[str], str | None], where: str) -> dict[str, Any]:
     try:
-        if own.is_file():
-            return _from_mapping(tomllib.loads(own.read_text("utf-8")), str(own))
-        pyproject = root / "pyproject.toml"
-        if pyproject.is_file():
-            data = tomllib.loads(pyproject.read_text("utf-8"))
-            section = data.get("tool", {}).get("tinygen")
+        own = read(CONFIG_FILE)
+        if own is not None:
+            return _from_mapping(tomllib.loads(own), f"{where}:{CONFIG_FILE}")
+        pyproject = read("pyproject.toml")
+        if pyproject is not None:
+            section = tomllib.loads(pyproject).get("tool", {}).get("tinygen")
             if isinstance(section, dict):
-                return _from_mapping(section, f"{pyproject} [tool.tinygen]")
+                return _from_mapping(section, f"{where}:pyproject.toml [tool.tinygen]")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
-            f"cannot parse the config file in {root}: {exc}", hint="fix its TOML syntax"
+            f"cannot parse the config file in {where}: {exc}", hint="fix its TOML syntax"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"the config file in {root} is not UTF-8") from exc
+        raise ConfigError(f"the config file in {where} is not UTF-8") from exc
     return {}
 
 
@@ -131,11 +151,14 @@ def load_settings(
     root: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    commit: str | None = None,
 ) -> Settings:
-    """Merge every source; ``overrides`` (from flags) skip ``None`` values."""
+    """Merge every source; ``overrides`` (from flags) skip ``None`` values. With ``commit``,
+    the repository config is read as committed there rather than from the working tree."""
     merged: dict[str, Any] = {}
     if root is not None:
-        merged.update(read_repo_config(root))
+        merged.update(read_repo_config_at(root, commit) if commit else read_repo_config(root))
     merged.update(read_env(env))
     for key, value in (overrides or {}).items():
         if value is None or (isinstance(value, tuple) and not value):
@@ -150,4 +173,11 @@ def load_settings(
     return settings
 
 
-__all__ = ["CONFIG_FILE", "Settings", "load_settings", "read_env", "read_repo_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "Settings",
+    "load_settings",
+    "read_env",
+    "read_repo_config",
+    "read_repo_config_at",
+]

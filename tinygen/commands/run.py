@@ -1,0 +1,169 @@
+"""`tinygen run`: a change request in, a validated canonical diff out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tinygen.errors import ConfigError, ExitCode
+from tinygen.models import Request, RunResult, Status
+
+STATUS_EXIT = {
+    Status.APPROVED: ExitCode.OK,
+    Status.UNVERIFIED: ExitCode.OK,
+    Status.NO_CHANGE: ExitCode.NO_CHANGE,
+    Status.UNAPPROVED: ExitCode.UNAPPROVED,
+    Status.INVALID: ExitCode.PATCH,
+    Status.CHECKS_FAILED: ExitCode.CHECKS_FAILED,
+    Status.FAILED: ExitCode.INTERNAL,
+}
+
+MAX_REQUEST_CHARS = 100_000
+
+
+def read_request(value: str) -> str:
+    """REQUEST is text, ``@file`` to read it from a file, or ``-`` for stdin."""
+    if value == "-":
+        text = sys.stdin.read()
+        where = "standard input"
+    elif value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the request file {path}: {exc.strerror}",
+                hint="check the path after @",
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"the request file {path} is not UTF-8 text") from exc
+        where = str(path)
+    else:
+        text, where = value, "the argument"
+    if not text.strip():
+        raise ConfigError(f"the request from {where} is empty", hint="say what to change")
+    if len(text) > MAX_REQUEST_CHARS:
+        raise ConfigError(
+            f"the request from {where} has {len(text)} characters (at most {MAX_REQUEST_CHARS})",
+            hint="shorten it; the model reads the repository itself",
+        )
+    return text
+
+
+@click.command("run")
+@click.argument("request")
+@click.option(
+    "--repo", "repo", default=".", show_default=True, help="Repository checkout to change."
+)
+@click.option("--ref", default=None, help="Base branch, tag or commit (default: HEAD).")
+@click.option(
+    "--model",
+    envvar="TINYGEN_MODEL",
+    default=None,
+    help="Anthropic model (default: newest Sonnet).",
+)
+@click.option(
+    "--budget", type=click.IntRange(min=100), default=None, help="Reference-sheet token budget."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Concurrent per-file calls (default 4).",
+)
+@click.option(
+    "--max-rounds", type=click.IntRange(min=0), default=None, help="Verify rounds (default 2)."
+)
+@click.option(
+    "--check", "checks", multiple=True, help="Command to run on the changed tree (repeatable)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the diff here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the diff.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def command(
+    request: str,
+    repo: str,
+    ref: str | None,
+    model: str | None,
+    budget: int | None,
+    jobs: int | None,
+    max_rounds: int | None,
+    checks: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Turn REQUEST into a validated diff, printed on stdout.
+
+    REQUEST is the text of the change, @FILE to read it from a file, or - for stdin.
+    Nothing in your checkout changes: the work happens in a temporary worktree.
+    """
+    from tinygen import pipeline
+    from tinygen.commands._progress import ProgressPrinter
+    from tinygen.config import load_settings
+    from tinygen.git import head_commit, repo_root, resolve_commit
+    from tinygen.errors import RepoError
+    from tinygen.llm import AnthropicProvider, default_model
+
+    text = read_request(request)
+    root = repo_root(repo)
+    base = resolve_commit(root, ref) if ref else head_commit(root)
+    if base is None:
+        raise RepoError(
+            f"{root} has no commits yet", hint="commit something first: tinygen changes a commit"
+        )
+    overrides = {
+        "model": model,
+        "budget": budget,
+        "jobs": jobs,
+        "max_rounds": max_rounds,
+        "checks": checks,
+    }
+    settings = load_settings(root, overrides, commit=base)
+    chosen = settings.model or default_model()
+    provider = AnthropicProvider(
+        model=chosen,
+        max_retry_wait=settings.max_retry_wait,
+        max_retry_total=settings.max_retry_total,
+        timeout=settings.request_timeout,
+    )
+    progress = ProgressPrinter(quiet=quiet or as_json)
+    try:
+        result = pipeline.run(
+            Request(text),
+            pipeline.Target(root, base),
+            settings,
+            provider,
+            model=chosen,
+            progress=progress,
+        )
+    finally:
+        progress.done()
+    emit(result, out=out, as_json=as_json)
+    sys.exit(int(STATUS_EXIT[result.status]))
+
+
+def emit(result: RunResult, *, out: Path | None, as_json: bool) -> None:
+    """Print the result: diff (or JSON) on stdout or to --out, a summary on stderr."""
+    if out is not None and result.diff:
+        out.write_text(result.diff, encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif out is None and result.diff:
+        click.echo(result.diff, nl=False)
+    cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
+    calls = result.usage.get("calls", 0)
+    click.echo(
+        f"tinygen: {result.status}: {result.message}\n"
+        f"tinygen: run {result.run_id} ({calls} LLM call(s){cost})"
+        + (f"; diff written to {out}" if out is not None and result.diff else ""),
+        err=True,
+    )

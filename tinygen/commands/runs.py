@@ -1,0 +1,70 @@
+"""`tinygen runs`: list recorded runs; `tinygen runs show ID`: one in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+
+@click.group("runs", invoke_without_command=True)
+@click.option("--repo", default=".", show_default=True, help="Repository whose runs to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.pass_context
+def command(ctx: click.Context, repo: str, limit: int) -> None:
+    """List recorded runs, newest first."""
+    ctx.obj = repo
+    if ctx.invoked_subcommand is not None:
+        return
+    from tinygen.git import repo_root, state_dir
+    from tinygen.runs import list_runs
+
+    runs = list_runs(state_dir(repo_root(repo)), limit)
+    if not runs:
+        click.echo("no runs recorded yet", err=True)
+        return
+    for r in runs:
+        when = dt.datetime.fromtimestamp(r.started, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        cost = f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-"
+        click.echo(
+            f"{r.run_id}  {when}  {r.status:<13} {r.files:>2} file(s)  {cost:>9}  {r.request[:60]}"
+        )
+
+
+@command.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+@click.pass_obj
+def show(repo: str, run_id: str, as_json: bool) -> None:
+    """Print one run: request, plan, verdict, diff, usage (RUN_ID may be a prefix)."""
+    from tinygen.git import repo_root, state_dir
+    from tinygen.runs import load_run
+
+    data = load_run(state_dir(repo_root(repo)), run_id)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    result = data.get("result") or {}
+    request = data.get("request") or {}
+    click.echo(f"run:      {data.get('run_id')}")
+    click.echo(f"status:   {result.get('status', data.get('status', 'running'))}")
+    click.echo(f"model:    {data.get('model')}")
+    click.echo(f"base:     {data.get('base_commit')}")
+    click.echo(f"request:  {request.get('text', '').strip()}")
+    if result.get("message"):
+        click.echo(f"message:  {result['message']}")
+    if result.get("error"):
+        click.echo(f"error:    {result['error']}")
+    plan = data.get("plan") or {}
+    for item in plan.get("files", []):
+        click.echo(f"  {item['action']:<7} {item['path']}: {item['intent']}")
+    usage = result.get("usage") or {}
+    if usage:
+        click.echo("usage:    " + ", ".join(f"{k}={v}" for k, v in usage.items()))
+    if result.get("cost_usd") is not None:
+        click.echo(f"cost:     ${result['cost_usd']:.4f}")
+    click.echo(f"calls:    {len(data.get('calls', []))} recorded in {data.get('dir')}")
+    if result.get("diff"):
+        click.echo("")
+        click.echo(result["diff"], nl=False)

@@ -1,0 +1,186 @@
+"""Dataclasses passed between the pipeline's stages.
+
+request ─► Plan (brainstorm) ─► FileEdit per planned file (edit) ─► Verdict (verify) ─► RunResult
+
+The answer shapes the model fills in (``PlanAnswer``, ``EditAnswer``, ``VerifyAnswer``) are
+dataclasses too: their JSON schema is what the forced tool asks for, and the model's tool
+input is validated into them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+Action = Literal["create", "modify", "delete"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, and where it came from."""
+
+    text: str
+    source: Literal["prompt", "issue", "comment", "dispatch", "api"] = "prompt"
+    issue_number: int | None = None
+
+
+# ---- answers the model gives (validated tool input) -------------------------------------
+
+
+@dataclass
+class PlanItem:
+    """One file the change touches."""
+
+    path: str
+    action: Action
+    intent: str
+    see_also: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlanAnswer:
+    """The brainstorm pass's answer: either files to read first, or the plan."""
+
+    summary: str = ""
+    title: str = ""
+    files: list[PlanItem] = field(default_factory=list)
+    read_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EditAnswer:
+    """The per-file pass's answer: a unified diff for an existing file, whole content for a new one."""
+
+    diff: str = ""
+    content: str | None = None
+    notes: str = ""
+
+
+@dataclass
+class Revision:
+    path: str
+    feedback: str
+
+
+@dataclass
+class VerifyAnswer:
+    approved: bool
+    summary: str
+    revisions: list[Revision] = field(default_factory=list)
+
+
+# ---- what stages hand to each other ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    summary: str
+    title: str
+    files: tuple[PlanItem, ...]
+    files_read: tuple[str, ...] = ()
+
+    def item(self, path: str) -> PlanItem | None:
+        return next((f for f in self.files if f.path == path), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "title": self.title,
+            "files": [asdict(f) for f in self.files],
+            "files_read": list(self.files_read),
+        }
+
+
+@dataclass
+class FileEdit:
+    """The state of one planned file: its text before and after, and how we got there."""
+
+    path: str
+    action: Action
+    before: str | None
+    after: str | None
+    attempts: int = 0
+    notes: str = ""
+    error: str | None = None  # set when the file could not be edited
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "action": self.action,
+            "attempts": self.attempts,
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    approved: bool
+    summary: str
+    revisions: tuple[Revision, ...] = ()
+    round: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "approved": self.approved,
+            "summary": self.summary,
+            "revisions": [asdict(r) for r in self.revisions],
+            "round": self.round,
+        }
+
+
+class Status(StrEnum):
+    """How a run ended. Each has its exit code in tinygen.errors.ExitCode."""
+
+    APPROVED = "approved"
+    UNVERIFIED = "unverified"  # --max-rounds 0: validated but not reviewed
+    NO_CHANGE = "no_change"
+    UNAPPROVED = "unapproved"
+    INVALID = "invalid"  # the validation gate refused the final diff
+    CHECKS_FAILED = "checks_failed"
+    FAILED = "failed"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: Status
+    message: str
+    diff: str = ""
+    plan: Plan | None = None
+    verdict: Verdict | None = None
+    edits: list[FileEdit] = field(default_factory=list)
+    validation: dict[str, Any] | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    rounds: int = 0
+    model: str = ""
+    base_commit: str = ""
+    diff_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": str(self.status),
+            "message": self.message,
+            "diff": self.diff,
+            "plan": self.plan.to_dict() if self.plan else None,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "files": [e.to_dict() for e in self.edits],
+            "validation": self.validation,
+            "checks": self.checks,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "timings": self.timings,
+            "rounds": self.rounds,
+            "model": self.model,
+            "base_commit": self.base_commit,
+            "diff_path": self.diff_path,
+        }

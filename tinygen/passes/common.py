@@ -1,0 +1,168 @@
+"""What every pass shares: the run context, prompt templates, and one way to ask the model.
+
+Prompt caching: the cache prefix is tools → system → messages, and changing the forced
+tool invalidates cached *message* blocks. So every request offers the same three tools in
+the same order, and the large stable part (instructions, reference sheet, request) is the
+system prompt with a cache breakpoint at its end: the brainstorm call writes it, every
+per-file call and the verify call read it. The plan is a second cached block, shared by the
+per-file calls (which all force the same tool).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tinygen.config import Settings
+from tinygen.errors import LLMError
+from tinygen.models import EditAnswer, PlanAnswer, Request, VerifyAnswer
+from tinygen.runs import RunRecorder
+
+if TYPE_CHECKING:
+    from tinygen.llm import Completion, Provider, TextBlock, Tool, Usage
+
+T = TypeVar("T")
+
+Progress = Callable[[str, str], None]  # (stage, message)
+
+PLAN_TOOL = "submit_plan"
+EDIT_TOOL = "write_file_change"
+VERIFY_TOOL = "submit_review"
+
+_TOOL_SPECS: tuple[tuple[str, str, type], ...] = (
+    (PLAN_TOOL, "Submit the plan for the change (or the files to read first).", PlanAnswer),
+    (
+        EDIT_TOOL,
+        "Submit the change for one file: a unified diff, or whole content for a new file.",
+        EditAnswer,
+    ),
+    (
+        VERIFY_TOOL,
+        "Submit the review of the combined diff: approve, or ask for revisions per file.",
+        VerifyAnswer,
+    ),
+)
+
+
+@cache
+def template(name: str) -> Template:
+    text = resources.files("tinygen.passes").joinpath(f"{name}.txt").read_text("utf-8")
+    return Template(text)
+
+
+def render(name: str, **values: object) -> str:
+    return template(name).substitute({k: str(v) for k, v in values.items()})
+
+
+@cache
+def all_tools() -> tuple[Tool, ...]:
+    from tinygen.llm import tool_for
+
+    return tuple(tool_for(name, desc, kind) for name, desc, kind in _TOOL_SPECS)
+
+
+def tool_named(name: str) -> Tool:
+    return next(t for t in all_tools() if t.name == name)
+
+
+def numbered(text: str) -> str:
+    """File text with 1-based line numbers, as the model sees it."""
+    lines = text.splitlines()
+    width = len(str(len(lines))) if lines else 1
+    return "\n".join(f"{i:>{width}}| {line}" for i, line in enumerate(lines, 1))
+
+
+@dataclass
+class RunContext:
+    """Everything a pass needs; one per run."""
+
+    provider: Provider
+    settings: Settings
+    request: Request
+    root: Path  # the temporary worktree at the base commit
+    repo_paths: frozenset[str]
+    sheet_text: str
+    record: RunRecorder
+    model: str
+    progress: Progress = field(default=lambda stage, message: None)
+    usage_total: Usage | None = None
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def system_blocks(self) -> tuple[TextBlock, ...]:
+        from tinygen.llm import TextBlock
+
+        repository = render(
+            "repository",
+            sheet=self.sheet_text,
+            request=self.request.text,
+            source=self.request.source,
+        )
+        return (TextBlock(render("system")), TextBlock(repository, cache=True))
+
+    def read(self, path: str) -> str | None:
+        """Current text of a repository file at the base commit, or None when absent."""
+        if path not in self.repo_paths:
+            return None
+        try:
+            return (self.root / path).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def ask(
+        self, label: str, tool_name: str, output_type: type[T], blocks: tuple[TextBlock, ...]
+    ) -> T:
+        """One structured call: forced tool ``tool_name``, answer validated into ``output_type``."""
+        from tinygen.llm import CompletionRequest, Message, complete_structured
+
+        request = CompletionRequest(
+            system=self.system_blocks(),
+            messages=(Message("user", blocks),),
+            tool=tool_named(tool_name),
+            tools=all_tools(),
+            max_tokens=self.settings.max_tokens,
+            model=self.model,
+            label=label,
+        )
+        started = time.monotonic()
+        try:
+            value, completions = complete_structured(self.provider, request, output_type)
+        except LLMError as exc:
+            self.record.call(label, request, {"error": str(exc)}, time.monotonic() - started)
+            raise
+        for completion in completions:
+            self._account(completion)
+            self.record.call(label, request, completion, completion.seconds)
+        return value
+
+    def _account(self, completion: Completion) -> None:
+        with self._lock:
+            self.calls += 1
+            self.usage_total = (
+                completion.usage
+                if self.usage_total is None
+                else self.usage_total + completion.usage
+            )
+
+
+def usage_dict(usage: Usage | None) -> dict[str, Any]:
+    if usage is None:
+        return {
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+        }
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+    }

@@ -1,0 +1,137 @@
+"""Edit: one call per planned file. The model writes a unified diff (whole content for a new
+file); the patch engine places it by content, and when it cannot, its feedback goes back to
+the model for up to ``MAX_TRIES - 1`` more tries.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from tinygen.errors import PatchError
+from tinygen.models import EditAnswer, FileEdit, Plan, PlanItem
+from tinygen.passes.brainstorm import file_section, render_plan
+from tinygen.passes.common import EDIT_TOOL, RunContext, numbered, render
+
+if TYPE_CHECKING:
+    from tinygen.llm import TextBlock
+
+MAX_TRIES = 3
+
+
+def plan_block(plan: Plan) -> TextBlock:
+    """The plan as a cached block: identical for every per-file call of a round."""
+    from tinygen.llm import TextBlock
+
+    return TextBlock(render("plan_block", plan=render_plan(plan)), cache=True)
+
+
+def edit_files(
+    ctx: RunContext,
+    plan: Plan,
+    items: list[PlanItem],
+    previous: dict[str, FileEdit],
+    feedback: dict[str, str],
+) -> dict[str, FileEdit]:
+    """Edit ``items`` concurrently (``settings.jobs`` at once); results by path, in plan order."""
+    if not items:
+        return {}
+    workers = max(1, min(ctx.settings.jobs, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygen-edit") as pool:
+        futures = {
+            item.path: pool.submit(
+                edit_file, ctx, plan, item, previous.get(item.path), feedback.get(item.path)
+            )
+            for item in items
+        }
+        try:
+            return {path: future.result() for path, future in futures.items()}
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+
+
+def edit_file(
+    ctx: RunContext, plan: Plan, item: PlanItem, previous: FileEdit | None, review: str | None
+) -> FileEdit:
+    """Produce the new text of one file. ``previous`` and ``review`` are set on a revision."""
+    from tinygen.llm import TextBlock
+
+    before = ctx.read(item.path)
+    edit = FileEdit(item.path, item.action, before, previous.after if previous else before)
+    if item.action == "delete":
+        edit.after, edit.notes = None, "deleted as planned"
+        return edit
+    current = edit.after  # what the model edits: the original, or our previous version of it
+    ctx.progress("edit", f"{item.path}: writing" + (" (revision)" if review else ""))
+    context = [file_section(p, t) for p in item.see_also if (t := ctx.read(p)) is not None]
+    context_block = ("Other files you may need:\n" + "\n".join(context) + "\n") if context else ""
+    if current is None:
+        file_block, instruction = "", render("edit_create", path=item.path)
+    else:
+        label = "Its current text" + (" (with your earlier changes)" if previous else "")
+        file_block = f'{label}, with line numbers:\n<file path="{item.path}">\n{numbered(current)}\n</file>\n'
+        instruction = render("edit_modify", path=item.path)
+    notes: list[str] = []
+    if review:
+        notes.append(f"A reviewer asked for this revision of `{item.path}`:\n{review}")
+    for attempt in range(1, MAX_TRIES + 1):
+        edit.attempts = attempt
+        prompt = render(
+            "edit",
+            context_block=context_block,
+            path=item.path,
+            action="create" if current is None else "modify",
+            intent=item.intent,
+            file_block=file_block,
+            instruction=instruction,
+            feedback_block="\n\n".join(notes),
+        )
+        answer = ctx.ask(
+            f"edit:{item.path}", EDIT_TOOL, EditAnswer, (plan_block(plan), TextBlock(prompt))
+        )
+        after, problem = _place(item.path, current, answer)
+        if problem is None:
+            edit.after, edit.notes, edit.error = after, answer.notes.strip(), None
+            return edit
+        ctx.progress("edit", f"{item.path}: try {attempt} could not be placed")
+        edit.error = problem
+        notes.append(
+            f"Your previous answer (try {attempt}) could not be applied:\n{problem}\n"
+            "Answer again with a corrected change for this file."
+        )
+    return edit
+
+
+def _place(path: str, current: str | None, answer: EditAnswer) -> tuple[str | None, str | None]:
+    """(new text, None) or (None, feedback for the model)."""
+    from tinygen.patch import apply_patch
+
+    if current is None:
+        if answer.content is not None:
+            return _with_final_newline(answer.content), None
+        if answer.diff.strip():
+            try:
+                result = apply_patch({}, answer.diff, known_paths=[path])
+            except PatchError as exc:
+                return None, getattr(exc, "feedback", "") or str(exc)
+            created = result.after.get(path)
+            if created is not None:
+                return created, None
+        return None, f"`{path}` is a new file: give its whole text in `content`."
+    if not answer.diff.strip():
+        # Whole-file rewrites of existing files are refused: models elide ("... rest unchanged").
+        return None, f"`{path}` exists: give a unified diff of it in `diff`, not its whole text."
+    try:
+        result = apply_patch({path: current}, answer.diff, known_paths=[path])
+    except PatchError as exc:
+        return None, getattr(exc, "feedback", "") or str(exc)
+    extra = sorted(p for p in result.after if p != path)
+    if extra:
+        return None, f"The diff changes other files ({', '.join(extra)}); change only `{path}`."
+    return result.after.get(path, current), None
+
+
+def _with_final_newline(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"

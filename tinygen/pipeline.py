@@ -1,0 +1,318 @@
+"""The orchestrator: request + repository → validated canonical diff (a RunResult).
+
+sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]* → result
+
+It is the only place that sequences the stages. All work happens in a temporary worktree
+at the base commit; the user's checkout is never touched. Every run leaves a record under
+``.git/tinygen/runs/<id>/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinygen.config import Settings
+from tinygen.errors import TinygenError
+from tinygen.git import git_bytes, state_dir, temp_worktree
+from tinygen.models import FileEdit, Plan, PlanItem, Request, RunResult, Status, Verdict
+from tinygen.passes.brainstorm import brainstorm
+from tinygen.passes.common import Progress, RunContext, usage_dict
+from tinygen.passes.edit import edit_files
+from tinygen.passes.verify import verify
+from tinygen.runs import RunRecorder, runs_root
+
+if TYPE_CHECKING:
+    from tinygen.llm import Provider
+    from tinygen.validate import CheckResult, GateReport, PathPolicy
+
+CHECK_TAIL_LINES = 60  # lines of each check's output shown to the reviewer
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run works: a repository (checkout or clone) and the commit to change."""
+
+    root: Path
+    base_commit: str
+
+
+def _quiet(stage: str, message: str) -> None:
+    pass
+
+
+def run(
+    request: Request,
+    target: Target,
+    settings: Settings,
+    provider: Provider,
+    *,
+    model: str,
+    progress: Progress = _quiet,
+    run_id: str | None = None,
+) -> RunResult:
+    """Run the whole pipeline. Errors propagate as TinygenError after being recorded; when a
+    diff already exists, it is saved in the run record and the error's hint names the file."""
+    record = RunRecorder(runs_root(state_dir(target.root)), run_id)
+    record.update(
+        request={"text": request.text, "source": request.source, "issue": request.issue_number},
+        base_commit=target.base_commit,
+        model=model,
+        settings={
+            "budget": settings.budget,
+            "jobs": settings.jobs,
+            "max_rounds": settings.max_rounds,
+        },
+    )
+    runner = _Runner(request, target, settings, provider, model, progress, record)
+    try:
+        result = runner.run()
+    except TinygenError as exc:
+        record.update(result={"status": str(Status.FAILED), "error": str(exc)}, status="failed")
+        if runner.best_diff:
+            path = record.write_text("diff.patch", runner.best_diff)
+            exc.hint = (exc.hint + "; " if exc.hint else "") + f"the diff so far is saved in {path}"
+        raise
+    if result.diff:
+        result.diff_path = str(record.write_text("diff.patch", result.diff))
+    record.update(result=result.to_dict(), status=str(result.status))
+    return result
+
+
+class _Runner:
+    def __init__(
+        self,
+        request: Request,
+        target: Target,
+        settings: Settings,
+        provider: Provider,
+        model: str,
+        progress: Progress,
+        record: RunRecorder,
+    ) -> None:
+        self.request = request
+        self.target = target
+        self.settings = settings
+        self.provider = provider
+        self.model = model
+        self.progress = progress
+        self.record = record
+        self.timings: dict[str, float] = {}
+        self.best_diff = ""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - started, 3)
+
+    def run(self) -> RunResult:
+        from tinygen.sheet import build_sheet, render_sheet
+        from tinygen.validate import PathPolicy
+
+        policy = PathPolicy(
+            protected=self.settings.protected_paths, allowed=self.settings.allowed_paths
+        )
+        with temp_worktree(self.target.root, self.target.base_commit) as wt:
+            with self.stage("sheet"):
+                self.progress("sheet", "mapping the repository")
+                sheet = build_sheet(
+                    wt,
+                    query=self.request.text,
+                    max_file_bytes=self.settings.max_file_bytes,
+                )
+                sheet_text = render_sheet(sheet, self.settings.budget)
+                self.record.write_text("sheet.txt", sheet_text)
+            ctx = RunContext(
+                provider=self.provider,
+                settings=self.settings,
+                request=self.request,
+                root=wt,
+                repo_paths=sheet.paths,
+                sheet_text=sheet_text,
+                record=self.record,
+                model=self.model,
+                progress=self.progress,
+            )
+            with self.stage("brainstorm"):
+                self.progress("brainstorm", "planning the change")
+                plan = brainstorm(ctx, list(sheet.mentioned), policy)
+            self.record.update(plan=plan.to_dict())
+            if not plan.files:
+                return self._result(ctx, Status.NO_CHANGE, plan.summary or "no change needed", plan)
+            self.progress(
+                "plan", f"{len(plan.files)} file(s): {', '.join(f.path for f in plan.files)}"
+            )
+            return self._edit_and_verify(ctx, plan, policy)
+
+    def _edit_and_verify(self, ctx: RunContext, plan: Plan, policy: PathPolicy) -> RunResult:
+        from tinygen.patch import canonical_diff
+
+        with self.stage("edit"):
+            edits = edit_files(ctx, plan, list(plan.files), {}, {})
+        verdict: Verdict | None = None
+        rounds = 0
+        while True:
+            good = [e for e in edits.values() if e.ok]
+            diff = canonical_diff({e.path: e.before for e in good}, {e.path: e.after for e in good})
+            self.best_diff = diff or self.best_diff
+            if not diff:
+                failed = [e for e in edits.values() if not e.ok]
+                if failed:
+                    message = "no file could be edited: " + "; ".join(
+                        f"{e.path}: {e.error}" for e in failed
+                    )
+                    return self._result(ctx, Status.UNAPPROVED, message, plan, edits=edits)
+                return self._result(
+                    ctx, Status.NO_CHANGE, "the planned edits change nothing", plan, edits=edits
+                )
+            with self.stage("validate"):
+                self.progress("validate", "checking the combined diff")
+                gate, checks = self._validate(diff, policy)
+            if self.settings.max_rounds == 0:
+                break
+            rounds += 1
+            with self.stage("verify"):
+                verdict = verify(
+                    ctx, plan, diff, _validation_text(gate, checks, edits), rounds, policy
+                )
+            self.record.update(**{f"verdict_{rounds}": verdict.to_dict()})
+            if verdict.approved or rounds >= self.settings.max_rounds:
+                break
+            plan = _plan_with_revisions(plan, verdict, ctx.repo_paths)
+            self.progress("revise", f"round {rounds}: revising {len(verdict.revisions)} file(s)")
+            with self.stage("edit"):
+                items = [item for r in verdict.revisions if (item := plan.item(r.path)) is not None]
+                feedback = {r.path: r.feedback for r in verdict.revisions}
+                edits.update(edit_files(ctx, plan, items, edits, feedback))
+        status, message = _final_status(gate, checks, verdict, edits, self.settings.max_rounds)
+        return self._result(
+            ctx,
+            status,
+            message,
+            plan,
+            edits=edits,
+            diff=diff,
+            verdict=verdict,
+            gate=gate,
+            checks=checks,
+            rounds=rounds,
+        )
+
+    def _validate(self, diff: str, policy: PathPolicy) -> tuple[GateReport, list[CheckResult]]:
+        from tinygen.validate import run_checks, run_gate
+
+        gate = run_gate(self.target.root, self.target.base_commit, diff, policy)
+        checks: list[CheckResult] = []
+        if gate.ok and self.settings.checks:
+            self.progress("checks", f"running {len(self.settings.checks)} check(s)")
+            with temp_worktree(self.target.root, self.target.base_commit) as wt:
+                git_bytes(["apply", "--whitespace=nowarn", "-"], wt, input=diff.encode("utf-8"))
+                checks = run_checks(
+                    wt,
+                    self.settings.checks,
+                    timeout=self.settings.check_timeout,
+                    memory_mb=self.settings.check_memory_mb,
+                )
+        return gate, checks
+
+    def _result(
+        self,
+        ctx: RunContext,
+        status: Status,
+        message: str,
+        plan: Plan,
+        *,
+        edits: dict[str, FileEdit] | None = None,
+        diff: str = "",
+        verdict: Verdict | None = None,
+        gate: GateReport | None = None,
+        checks: list[CheckResult] | None = None,
+        rounds: int = 0,
+    ) -> RunResult:
+        from tinygen.llm import cost_usd
+
+        usage = ctx.usage_total
+        return RunResult(
+            run_id=self.record.run_id,
+            status=status,
+            message=message,
+            diff=diff,
+            plan=plan,
+            verdict=verdict,
+            edits=list((edits or {}).values()),
+            validation=gate.to_dict() if gate is not None else None,
+            checks=[c.to_dict() for c in checks or []],
+            usage=usage_dict(usage) | {"calls": ctx.calls},
+            cost_usd=cost_usd(self.model, usage) if usage is not None else None,
+            timings=dict(self.timings),
+            rounds=rounds,
+            model=self.model,
+            base_commit=self.target.base_commit,
+        )
+
+
+def _plan_with_revisions(plan: Plan, verdict: Verdict, repo_paths: frozenset[str]) -> Plan:
+    """A revision may name a file the plan did not: it joins the plan."""
+    items = list(plan.files)
+    for rev in verdict.revisions:
+        if plan.item(rev.path) is None:
+            action = "modify" if rev.path in repo_paths else "create"
+            items.append(PlanItem(rev.path, action, rev.feedback))
+    return Plan(plan.summary, plan.title, tuple(items), plan.files_read)
+
+
+def _validation_text(
+    gate: GateReport, checks: list[CheckResult], edits: dict[str, FileEdit]
+) -> str:
+    lines = [f"Gate: {'passed' if gate.ok else 'FAILED'}"]
+    lines += [f"- {p}" for p in gate.problems]
+    for check in checks:
+        state = "timed out" if check.timed_out else f"exit {check.exit_code}"
+        lines.append(f"Check `{check.command}`: {state} ({check.seconds:.1f} s)")
+        tail = check.output_tail.splitlines()[-CHECK_TAIL_LINES:]
+        if tail and (check.exit_code != 0 or check.timed_out):
+            lines += ["```", *tail, "```"]
+    for edit in edits.values():
+        if not edit.ok:
+            lines.append(f"File {edit.path} could not be edited (left unchanged): {edit.error}")
+    if not checks:
+        lines.append("No repository checks are configured.")
+    return "\n".join(lines)
+
+
+def _final_status(
+    gate: GateReport,
+    checks: list[CheckResult],
+    verdict: Verdict | None,
+    edits: dict[str, FileEdit],
+    max_rounds: int,
+) -> tuple[Status, str]:
+    if not gate.ok:
+        return Status.INVALID, "validation failed: " + "; ".join(gate.problems)
+    failed_checks = [c.command for c in checks if c.exit_code != 0 or c.timed_out]
+    if failed_checks:
+        return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)
+    failed_edits = [e.path for e in edits.values() if not e.ok]
+    if verdict is None:
+        if failed_edits:
+            return Status.UNAPPROVED, "file(s) could not be edited: " + ", ".join(failed_edits)
+        return Status.UNVERIFIED, "validated; not reviewed (--max-rounds 0)"
+    if verdict.approved and not failed_edits:
+        return Status.APPROVED, verdict.summary or "approved"
+    why = "; ".join(f"{r.path}: {r.feedback}" for r in verdict.revisions) or verdict.summary
+    if failed_edits:
+        why = (
+            "file(s) could not be edited: " + ", ".join(failed_edits) + ("; " + why if why else "")
+        )
+    return Status.UNAPPROVED, f"not approved after {max_rounds} round(s): {why}"
+
+
+def result_json(result: RunResult) -> dict[str, Any]:
+    return result.to_dict()
