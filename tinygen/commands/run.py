@@ -109,8 +109,8 @@ def command(
     from tinygen import pipeline
     from tinygen.commands._progress import ProgressPrinter
     from tinygen.config import load_settings
-    from tinygen.git import head_commit, repo_root, resolve_commit
     from tinygen.errors import RepoError
+    from tinygen.git import head_commit, repo_root, resolve_commit
     from tinygen.llm import AnthropicProvider, default_model
 
     text = read_request(request)

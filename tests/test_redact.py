@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from tinygen.redact import redact, scrubbed_env
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx",
+        "ghp_0123456789abcdefghijABCDEFGHIJ",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+        "AKIAABCDEFGHIJKLMNOP",
+    ],
+)
+def test_known_secret_shapes_are_masked(secret: str) -> None:
+    out = redact(f"failed with {secret} in the middle")
+    assert secret not in out
+    assert "failed with" in out and "in the middle" in out
+
+
+def test_headers_and_url_credentials_are_masked() -> None:
+    out = redact(
+        "Authorization: Bearer abc.def.ghi x-api-key: k123456 https://user:p4ssw0rd@host/x"
+    )
+    for secret in ("abc.def.ghi", "k123456", "p4ssw0rd"):
+        assert secret not in out
+    assert "https://user:***@host/x" in out
+
+
+def test_values_of_secret_environment_variables_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-looking-value-42")
+    assert "plain-looking-value-42" not in redact("token was plain-looking-value-42")
+
+
+def test_extra_values_are_masked() -> None:
+    assert redact("hello s3cr3tvalue", extra=["s3cr3tvalue"]) == "hello ***"
+
+
+def test_scrubbed_env_drops_secret_names_and_keeps_the_rest() -> None:
+    env = scrubbed_env(
+        {
+            "PATH": "/bin",
+            "ANTHROPIC_API_KEY": "x",
+            "GITHUB_TOKEN": "y",
+            "DB_PASSWORD": "z",
+            "HOME": "/h",
+        }
+    )
+    assert env == {"PATH": "/bin", "HOME": "/h"}
