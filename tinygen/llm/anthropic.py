@@ -1,0 +1,383 @@
+"""The Anthropic provider: the ``anthropic`` SDK behind :class:`tinygen.llm.Provider`.
+
+Choices worth knowing:
+
+- Retries are ours (the SDK's are off): exponential backoff with jitter for 408, 409, 429,
+  5xx, 529, timeouts, dropped connections and truncated streams; a ``retry-after`` (or
+  ``retry-after-ms``) is honoured but capped at ``max_retry_wait``, and the sum of all
+  waits of one call is capped at ``max_retry_total``. The SDK would honour any value.
+- Answers longer than :data:`STREAM_ABOVE_TOKENS` are streamed (SSE): a long answer
+  then never sits on a silent connection, and the SDK refuses non-streaming requests it
+  expects to take over 10 minutes. A stream that ends without ``message_stop`` is retried.
+- SDK errors become ours in :meth:`AnthropicProvider._failure`, in one place, with
+  messages that say what to do and never contain the key.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from tinygen.errors import (
+    ConfigError,
+    LLMAuthError,
+    LLMContextError,
+    LLMError,
+    LLMNotFoundError,
+    LLMOverloadedError,
+    LLMTimeoutError,
+    TinygenError,
+)
+from tinygen.llm.provider import (
+    Completion,
+    CompletionRequest,
+    ContentBlock,
+    Message,
+    TextBlock,
+    ToolUseBlock,
+)
+from tinygen.llm.usage import Usage
+from tinygen.redact import redact
+
+# Used when the installed SDK's model list cannot be read.
+FALLBACK_MODEL = "claude-sonnet-4-5"
+# Stream answers that may be longer than this many tokens (see the module docstring).
+STREAM_ABOVE_TOKENS = 8192
+# First backoff wait in seconds; doubles per attempt, capped by max_retry_wait.
+BACKOFF_BASE = 0.5
+
+_SONNET = re.compile(r"claude-sonnet-(\d+)(?:-(\d{1,2}))?(?:-(\d{8}))?")
+
+
+@functools.cache
+def default_model() -> str:
+    """The newest Sonnet in the installed SDK's model list (an undated alias if there is one)."""
+    try:
+        from anthropic.types.model_param import ModelParam
+
+        names = [
+            name for arg in get_args(ModelParam) for name in get_args(arg) if isinstance(name, str)
+        ]
+    except Exception:  # an SDK that moved or renamed its model list
+        return FALLBACK_MODEL
+    ranked = []
+    for name in names:
+        match = _SONNET.fullmatch(name)
+        if match:
+            major, minor, date = match.groups()
+            ranked.append(((int(major), int(minor or 0), date is None, date or ""), name))
+    return max(ranked)[1] if ranked else FALLBACK_MODEL
+
+
+def _block_param(block: ContentBlock) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        param: dict[str, Any] = {"type": "text", "text": block.text}
+        if block.cache:
+            param["cache_control"] = {"type": "ephemeral"}
+        return param
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {
+        "type": "tool_result",
+        "tool_use_id": block.tool_use_id,
+        "content": block.content,
+        "is_error": block.is_error,
+    }
+
+
+def _message_param(message: Message) -> dict[str, Any]:
+    return {"role": message.role, "content": [_block_param(b) for b in message.content]}
+
+
+class _TruncatedStream(Exception):
+    """The SSE stream ended before message_stop."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failed attempt: either retryable (with the server's retry-after) or final."""
+
+    description: str
+    retryable: bool
+    retry_after: float | None = None
+    timeout: bool = False
+    error: TinygenError | None = None  # raised at once when not retryable
+
+
+class AnthropicProvider:
+    """Messages API calls through the ``anthropic`` SDK; safe to call from several threads."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        max_retry_wait: float = 60,
+        max_retry_total: float = 300,
+        timeout: float = 600,
+        max_retries: int = 4,
+        *,
+        auth_token: str | None = None,
+        stream: bool | None = None,
+        backoff_base: float = BACKOFF_BASE,
+    ) -> None:
+        """``api_key`` defaults to ``ANTHROPIC_API_KEY``; without one, ``auth_token`` (or
+        ``ANTHROPIC_AUTH_TOKEN``) is sent as ``Authorization: Bearer``. ``base_url``
+        defaults to ``ANTHROPIC_BASE_URL``. ``stream`` None streams long answers only.
+        ``max_retries`` counts retries after the first attempt."""
+        api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+        if api_key is None:
+            auth_token = auth_token or os.environ.get("ANTHROPIC_AUTH_TOKEN") or None
+        if api_key is None and auth_token is None:
+            raise ConfigError(
+                "no Anthropic API key: ANTHROPIC_API_KEY is not set",
+                hint="export ANTHROPIC_API_KEY=sk-ant-... (create one at https://console.anthropic.com/settings/keys)",
+            )
+        self._api_key = api_key
+        self._auth_token = auth_token
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.model = model or default_model()
+        self.max_retry_wait = max_retry_wait
+        self.max_retry_total = max_retry_total
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.stream = stream
+        self.backoff_base = backoff_base
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the key
+        return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    # the call
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        model = request.model or self.model
+        params = self._params(request, model)
+        stream = (
+            self.stream if self.stream is not None else request.max_tokens > STREAM_ABOVE_TOKENS
+        )
+        client = self._get_client()
+        started = time.monotonic()
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                message, request_id = self._send(client, params, stream)
+                break
+            except Exception as exc:
+                failure = self._failure(exc, model)
+                if not failure.retryable:
+                    assert failure.error is not None
+                    raise failure.error from exc
+                wait = self._wait(attempt, failure.retry_after)
+                if attempt > self.max_retries or waited + wait > self.max_retry_total:
+                    raise self._gave_up(failure, attempt, time.monotonic() - started) from exc
+                time.sleep(wait)
+                waited += wait
+        return self._completion(
+            message, request, model, request_id, attempt, time.monotonic() - started
+        )
+
+    def _get_client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import anthropic
+                import httpx2
+
+                self._client = anthropic.Anthropic(
+                    api_key=self._api_key,
+                    auth_token=None if self._api_key else self._auth_token,
+                    base_url=self.base_url,
+                    timeout=httpx2.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                    max_retries=0,  # our loop decides, with caps
+                )
+            return self._client
+
+    def _params(self, request: CompletionRequest, model: str) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": model,
+            "max_tokens": request.max_tokens,
+            "messages": [_message_param(m) for m in request.messages],
+        }
+        if request.system:
+            params["system"] = [_block_param(b) for b in request.system]
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.tool is not None:
+            params["tools"] = [
+                {
+                    "name": request.tool.name,
+                    "description": request.tool.description,
+                    "input_schema": request.tool.input_schema,
+                }
+            ]
+            params["tool_choice"] = {"type": "tool", "name": request.tool.name}
+        return params
+
+    @staticmethod
+    def _send(client: Any, params: dict[str, Any], stream: bool) -> tuple[Any, str | None]:
+        if not stream:
+            message = client.messages.create(**params)
+            return message, getattr(message, "_request_id", None)
+        with client.messages.stream(**params) as events:
+            stopped = False
+            for event in events:
+                stopped = stopped or event.type == "message_stop"
+            if not stopped:
+                raise _TruncatedStream()
+            return events.get_final_message(), events.request_id
+
+    @staticmethod
+    def _completion(
+        message: Any,
+        request: CompletionRequest,
+        model: str,
+        request_id: str | None,
+        attempts: int,
+        seconds: float,
+    ) -> Completion:
+        texts: list[str] = []
+        tool_input: dict[str, Any] | None = None
+        tool_use_id: str | None = None
+        for block in message.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif (
+                block.type == "tool_use"
+                and tool_use_id is None
+                and (request.tool is None or block.name == request.tool.name)
+            ):
+                tool_input = block.input if isinstance(block.input, dict) else None
+                tool_use_id = block.id
+        usage = message.usage
+        return Completion(
+            text="".join(texts),
+            tool_input=tool_input,
+            usage=Usage(
+                input_tokens=usage.input_tokens or 0,
+                output_tokens=usage.output_tokens or 0,
+                cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
+                cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
+            ),
+            model=getattr(message, "model", None) or model,
+            stop_reason=message.stop_reason,
+            seconds=seconds,
+            request_id=request_id,
+            tool_use_id=tool_use_id,
+            attempts=attempts,
+        )
+
+    # retries
+
+    def _wait(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_retry_wait))
+        backoff = self.backoff_base * 2 ** (attempt - 1)
+        return min(backoff * (0.75 + 0.5 * random.random()), self.max_retry_wait)
+
+    def _gave_up(self, failure: _Failure, attempts: int, seconds: float) -> LLMError:
+        if failure.timeout:
+            return LLMTimeoutError(
+                f"the Anthropic API did not answer in time ({failure.description}) "
+                f"after {attempts} attempts over {seconds:.1f} s",
+                hint="try again later, or allow more time with TINYGEN_REQUEST_TIMEOUT (seconds)",
+            )
+        return LLMOverloadedError(
+            f"the Anthropic API is overloaded ({failure.description}) after {attempts} attempts "
+            f"over {seconds:.1f} s",
+            hint="try again later, or lower --jobs; TINYGEN_MAX_RETRY_TOTAL allows longer waits",
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, extra=[s for s in (self._api_key, self._auth_token) if s])
+
+    def _failure(self, exc: Exception, model: str) -> _Failure:
+        """Translate one SDK/transport exception (the only place that knows SDK errors)."""
+        import anthropic
+        import httpx2
+
+        if isinstance(exc, _TruncatedStream):
+            return _Failure("the answer stream ended early", retryable=True)
+        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+            return _Failure(f"no answer within {self.timeout:g} s", retryable=True, timeout=True)
+        if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+            # httpx2 errors surface directly when a stream breaks mid-way.
+            return _Failure(f"connection failed: {self._redact(str(exc))}", retryable=True)
+        if isinstance(exc, anthropic.APIStatusError):
+            return self._status_failure(exc, model)
+        if isinstance(exc, anthropic.AnthropicError | ValueError | KeyError | TypeError):
+            return _Failure(
+                "unusable answer",
+                retryable=False,
+                error=LLMError(
+                    f"the Anthropic API sent an answer that is not a valid Messages API response: "
+                    f"{self._redact(str(exc))[:300]}",
+                    hint="check ANTHROPIC_BASE_URL points at the Messages API (or a faithful proxy)",
+                ),
+            )
+        raise exc
+
+    def _status_failure(self, exc: Any, model: str) -> _Failure:
+        status: int = exc.status_code
+        kind = getattr(exc, "type", None) or "error"
+        detail = self._redact(getattr(exc, "api_message", None) or exc.message)
+        described = f"{status} {kind}: {detail}"
+        headers = exc.response.headers
+        should_retry = headers.get("x-should-retry")
+        retryable = status in (408, 409, 429) or status >= 500
+        if should_retry in ("true", "false"):
+            retryable = should_retry == "true"
+        if retryable:
+            return _Failure(described, retryable=True, retry_after=_retry_after(headers))
+        error: LLMError
+        if status == 401:
+            error = LLMAuthError(
+                f"the Anthropic API refused the API key ({described})",
+                hint="check ANTHROPIC_API_KEY: it must be a current key from https://console.anthropic.com/settings/keys",
+            )
+        elif status == 403:
+            error = LLMAuthError(
+                f"the API key may not use this resource ({described})",
+                hint=f"check that ANTHROPIC_API_KEY's workspace can use model {model!r}",
+            )
+        elif status == 404:
+            where = f" at {self.base_url}" if self.base_url else ""
+            error = LLMNotFoundError(
+                f"model {model!r} was not found{where} ({described})",
+                hint="choose an available model with --model or TINYGEN_MODEL (e.g. claude-sonnet-4-5)",
+            )
+        elif status == 413 or "prompt is too long" in detail.lower():
+            error = LLMContextError(
+                f"the prompt is too long for model {model!r} ({described})",
+                hint="lower --budget (the reference sheet's token budget) or ask for a smaller change",
+            )
+        else:
+            error = LLMError(
+                f"the Anthropic API refused the request ({described})",
+                hint="if this persists, please report it with the run id",
+            )
+        return _Failure(described, retryable=False, error=error)
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds only; dates are ignored)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
+__all__ = ["FALLBACK_MODEL", "STREAM_ABOVE_TOKENS", "AnthropicProvider", "default_model"]

@@ -1,0 +1,169 @@
+"""Structured answers: a forced tool whose JSON schema comes from a dataclass.
+
+``complete_structured(provider, request, Plan)`` asks the model to call a tool whose input
+schema is derived from ``Plan`` and validates the input into a ``Plan``. Input that does
+not validate is sent back once, as an error tool_result quoting the validation errors;
+if the second answer fails too, :class:`~tinygen.errors.LLMOutputError` is raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any, TypeVar
+
+from tinygen.errors import LLMOutputError
+from tinygen.llm.provider import (
+    Completion,
+    CompletionRequest,
+    Message,
+    Provider,
+    TextBlock,
+    Tool,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+
+T = TypeVar("T")
+
+# How much of a validation report goes back to the model or into an error message.
+_MAX_REPORT_CHARS = 4000
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``$ref``s to ``$defs`` by the definitions (kept when recursive)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name in seen or name not in defs:
+                    return node  # recursive: leave the reference
+                return walk(defs[name], (*seen, name))
+            return {k: walk(v, seen) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        return node
+
+    inlined = walk(schema, ())
+    if "$ref" in json.dumps(inlined):
+        inlined["$defs"] = defs
+    return dict(inlined)
+
+
+_ADAPTERS: dict[Any, Any] = {}
+
+
+def _adapter(output_type: Any) -> Any:
+    """A cached pydantic TypeAdapter (building one is slow; a race only builds it twice)."""
+    adapter = _ADAPTERS.get(output_type)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[output_type] = TypeAdapter(output_type)
+    return adapter
+
+
+def schema_for(output_type: type[Any]) -> dict[str, Any]:
+    """The JSON schema of a (possibly nested) dataclass, references inlined."""
+    if not dataclasses.is_dataclass(output_type):
+        raise TypeError(f"{output_type!r} is not a dataclass")
+    return _inline_refs(_adapter(output_type).json_schema())
+
+
+def tool_for(
+    output_type: type[Any], name: str | None = None, description: str | None = None
+) -> Tool:
+    """A tool whose input is ``output_type``: named after it, described by its docstring."""
+    doc = (output_type.__doc__ or "").strip()
+    if doc.startswith(f"{output_type.__name__}("):  # the dataclass-generated signature
+        doc = ""
+    return Tool(
+        name=name or _snake(output_type.__name__),
+        description=description or doc or f"Submit the answer as a {output_type.__name__}.",
+        input_schema=schema_for(output_type),
+    )
+
+
+def _validate(output_type: type[T], completion: Completion, tool: Tool) -> tuple[T | None, str]:
+    """The validated value, or None and a report written for the model."""
+    from pydantic import ValidationError
+
+    if completion.tool_input is None:
+        return (
+            None,
+            f"You must answer by calling the tool {tool.name!r} with input matching its schema.",
+        )
+    try:
+        value: T = _adapter(output_type).validate_python(completion.tool_input)
+    except ValidationError as exc:
+        lines = [
+            f"- {'.'.join(str(p) for p in err['loc']) or '(input)'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        ]
+        report = "The tool input does not match the schema:\n" + "\n".join(lines)
+        return None, report[:_MAX_REPORT_CHARS]
+    return value, ""
+
+
+def complete_structured(
+    provider: Provider, request: CompletionRequest, output_type: type[T]
+) -> tuple[T, list[Completion]]:
+    """Ask for ``output_type`` through a forced tool; one correction round; all completions.
+
+    The tool's name and description come from ``request.tool`` when given (its schema is
+    replaced by the one derived from ``output_type``), else from ``output_type``.
+    """
+    derived = tool_for(output_type)
+    tool = (
+        Tool(request.tool.name, request.tool.description, derived.input_schema)
+        if request.tool is not None
+        else derived
+    )
+    request = dataclasses.replace(request, tool=tool)
+    completions = [provider.complete(request)]
+    value, report = _validate(output_type, completions[0], tool)
+    if value is not None:
+        return value, completions
+    first = completions[0]
+    if first.stop_reason == "max_tokens":
+        raise LLMOutputError(
+            f"{request.label or 'the model'}: the answer was cut off at max_tokens "
+            f"({request.max_tokens}) before the {tool.name!r} input was complete",
+            hint="raise TINYGEN_MAX_TOKENS or ask for a smaller change",
+        )
+    retry = dataclasses.replace(
+        request, messages=(*request.messages, *_correction(first, report, tool.name))
+    )
+    completions.append(provider.complete(retry))
+    value, report = _validate(output_type, completions[1], tool)
+    if value is not None:
+        return value, completions
+    raise LLMOutputError(
+        f"{request.label or 'the model'}: the answer did not match the {tool.name!r} schema "
+        f"after one correction:\n{report}",
+        hint="try again, or another model with --model",
+    )
+
+
+def _correction(completion: Completion, report: str, tool_name: str) -> tuple[Message, Message]:
+    """The assistant's failed answer and the user's reply that points out what is wrong."""
+    if completion.tool_use_id is not None:
+        tool_use = ToolUseBlock(completion.tool_use_id, tool_name, completion.tool_input or {})
+        text = (TextBlock(completion.text),) if completion.text else ()
+        return (
+            Message("assistant", (*text, tool_use)),
+            Message("user", (ToolResultBlock(completion.tool_use_id, report, is_error=True),)),
+        )
+    said = completion.text or "(no answer)"
+    return Message("assistant", (TextBlock(said),)), Message("user", (TextBlock(report),))
+
+
+__all__ = ["complete_structured", "schema_for", "tool_for"]
