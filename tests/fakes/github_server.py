@@ -156,7 +156,10 @@ class FakeGitHub:
         self.port = self._server.server_address[1]
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.api_url = self.root_url + self.prefix
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval keeps shutdown (every test's teardown) quick
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -211,6 +214,11 @@ class FakeGitHub:
             self._repos[full_name].roles.setdefault(owner, "admin")
             for tok in self._tokens.values():
                 self._repos[full_name].roles.setdefault(tok.login, "write")
+
+    def delete_repo(self, full_name: str) -> None:
+        """Remove a repository (a deleted fork: its pull requests show ``head.repo: null``)."""
+        with self._lock:
+            del self._repos[full_name]
 
     def set_permission(self, repo: str, user: str, perm: str) -> None:
         """``perm`` is one of admin, maintain, write, triage, read, none."""
