@@ -129,6 +129,12 @@ def branch_name_for(
     existing = _local_branches(root)
     if remote is not None and _remote_url(root, remote) is not None:
         existing |= _remote_branches(root, remote, token)
+    blocking = sorted(e for e in existing if base.startswith(e + "/"))
+    if blocking:  # no suffix helps when a branch is named like one of our directories
+        raise RepoError(
+            f"cannot create branches under {prefix!r}: a branch named {blocking[0]!r} exists",
+            hint="pass another prefix or an explicit branch name",
+        )
     name, n = base, 1
     while _taken(name, existing):
         n += 1
