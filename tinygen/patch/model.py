@@ -1,0 +1,147 @@
+"""Typed data passed between the patch stages: parsed hunks in, placed results out.
+
+Text model: file contents are ``str`` (decoded UTF-8) and are never newline-translated.
+A file is a list of :class:`FileLine` ``(content, eol)`` pairs, where ``eol`` is exactly
+``"\\n"``, ``"\\r\\n"`` or ``""`` (only the last line can lack one). Joining the pairs gives
+the original text back byte for byte, so CRLF files and files without a final newline keep
+their line endings. Matching compares ``content`` only; line endings are re-attached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+Op = Literal[" ", "-", "+"]
+
+
+class FileLine(NamedTuple):
+    content: str
+    eol: str
+
+
+def split_lines(text: str) -> list[FileLine]:
+    """Split on ``\\n`` only (never ``str.splitlines``, which also splits on ``\\x0c`` etc.)."""
+    out: list[FileLine] = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = text.find("\n", start)
+        if end < 0:
+            out.append(FileLine(text[start:], ""))
+            break
+        if end > start and text[end - 1] == "\r":
+            out.append(FileLine(text[start : end - 1], "\r\n"))
+        else:
+            out.append(FileLine(text[start:end], "\n"))
+        start = end + 1
+    return out
+
+
+def join_lines(lines: list[FileLine]) -> str:
+    return "".join(c + e for c, e in lines)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a hunk. ``eol`` is the ending written in the diff ("" after a
+    ``\\ No newline at end of file`` marker). ``optional`` marks trailing bare empty lines,
+    which may be blank context lines that lost their space or mere separators."""
+
+    op: Op
+    text: str
+    eol: str = "\n"
+    optional: bool = False
+
+    @property
+    def old(self) -> bool:
+        return self.op != "+"
+
+    @property
+    def new(self) -> bool:
+        return self.op != "-"
+
+
+@dataclass(frozen=True)
+class Hunk:
+    lines: tuple[Line, ...]
+    header: str = "@@ @@"
+    old_start: int | None = None
+    old_len: int | None = None
+    new_start: int | None = None
+    new_len: int | None = None
+    source_line: int = 0  # 1-based line of the header in the input, for messages
+
+    @property
+    def old_lines(self) -> list[Line]:
+        return [ln for ln in self.lines if ln.old]
+
+    @property
+    def new_lines(self) -> list[Line]:
+        return [ln for ln in self.lines if ln.new]
+
+    @property
+    def changes(self) -> bool:
+        return any(ln.op != " " for ln in self.lines)
+
+
+@dataclass
+class FilePatch:
+    """The edits of one file. ``old_path`` None = new file; ``new_path`` None = deletion.
+
+    Paths are as written (after unquoting); ``a/``/``b/`` prefixes are resolved against the
+    repository's files when the patch is applied.
+    """
+
+    old_path: str | None
+    new_path: str | None
+    hunks: list[Hunk] = field(default_factory=list)
+    git_header: bool = False
+    eol_from_diff: bool = False  # the diff's lines carry CR/LF information worth keeping
+    source_line: int = 0
+
+    @property
+    def display_path(self) -> str:
+        return self.new_path or self.old_path or "?"
+
+
+@dataclass(frozen=True)
+class HunkReport:
+    path: str
+    hunk: int  # 1-based within its file's section of the diff
+    outcome: Literal["applied", "already-present", "created", "deleted", "renamed"]
+    strategy: str  # exact | trailing-whitespace | reindent | blank-lines | line-hint | -
+    line: int | None  # 1-based first line of the placed before-text in the original file
+    via_hint: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "hunk": self.hunk,
+            "outcome": self.outcome,
+            "strategy": self.strategy,
+            "line": self.line,
+            "via_hint": self.via_hint,
+        }
+
+
+@dataclass
+class PatchResult:
+    """``before``/``after`` hold only touched files; None = the file does not exist.
+
+    A rename shows as the old path going to None and the new path coming from None.
+    """
+
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+    report: list[HunkReport]
+
+    @property
+    def changed(self) -> bool:
+        return any(self.before.get(p) != t for p, t in self.after.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": sorted(self.after),
+            "hunks": [r.to_dict() for r in self.report],
+        }
