@@ -19,7 +19,7 @@ from pathlib import Path
 from tinygen.errors import PatchApplyError, PatchParseError, RepoError
 from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.redact import redact
-from tinygen.remote import _TRANSPORT_TRICK, git_network, token_for
+from tinygen.remote import _TRANSPORT_TRICK, git_network, network_error, run_network, token_for
 
 # Used when git has no identity configured (a fresh CI runner) and no author was given.
 DEFAULT_IDENTITY = ("tinygen", "tinygen@users.noreply.github.com")
@@ -321,26 +321,18 @@ def _push(root: Path, remote: str, refspec: str, target: str, token: str | None)
     sent = token_for(url, token)
     # Push to a configured remote by name, so that its tracking ref is updated too.
     where = remote if named else url
-    try:
-        out = git_network(
-            ["push", "--porcelain", "--end-of-options", where, refspec],
-            root,
-            url=url,
-            token=sent,
-            what=f"push {target} to {redact(url)}",
-        )
-    except RepoError as exc:
-        text = str(exc)
-        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
-            raise _rejected(target, url) from None
-        raise
+    code, out, err = run_network(
+        ["push", "--porcelain", "--end-of-options", where, refspec], root, url=url, token=sent
+    )
+    # --porcelain reports each ref on stdout: "!<tab>src:dst<tab>[rejected] (reason)".
     for line in out.splitlines():
         if line.startswith("!"):
-            if "non-fast-forward" in line or "fetch first" in line or "[rejected]" in line:
+            if any(s in line for s in ("non-fast-forward", "fetch first", "[rejected]")):
                 raise _rejected(target, url)
-            raise RepoError(
-                f"the push of {target} to {redact(url)} was refused: {line[1:].strip()}"
-            )
+            reason = line.split("\t")[-1].strip()
+            raise RepoError(f"the push of {target} to {redact(url)} was refused: {reason}")
+    if code != 0:
+        raise network_error(f"push {target} to {redact(url)}", redact(url), err, sent)
 
 
 def _rejected(target: str, url: str) -> RepoError:
@@ -390,7 +382,13 @@ def push_to_ref(
             hint="only a pull request's own head branch can be updated",
         )
     commit = resolve_commit(root, sha)
-    _push(root, remote, f"{commit}:refs/heads/{head_ref}", f"{commit[:12]} to {head_ref!r}", token)
+    _push(
+        root,
+        remote,
+        f"{commit}:refs/heads/{head_ref}",
+        f"commit {commit[:12]} to the branch {head_ref!r}",
+        token,
+    )
 
 
 def checkout_pr_head(

@@ -279,6 +279,24 @@ def _secrets_of(token: str | None) -> list[str]:
     return [token, base64.b64encode(f"x-access-token:{token}".encode()).decode()]
 
 
+def run_network(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    url: str,
+    token: str | None,
+    allow_local: bool = True,
+) -> tuple[int, str, str]:
+    """Run a git command that talks to ``url``: (exit code, stdout, stderr), both scrubbed of
+    the token (and of its base64 header form)."""
+    env = network_env(url, token, allow_local=allow_local)
+    proc = git_bytes(args, cwd, env=env, check=False, timeout=_NETWORK_TIMEOUT)
+    hide = _secrets_of(token)
+    out = redact(proc.stdout.decode("utf-8", "replace"), hide)
+    err = redact(proc.stderr.decode("utf-8", "replace").strip(), hide)
+    return proc.returncode, out, err
+
+
 def git_network(
     args: Sequence[str],
     cwd: Path,
@@ -288,20 +306,17 @@ def git_network(
     what: str,
     allow_local: bool = True,
 ) -> str:
-    """Run a git command that talks to ``url``; failures become a RepoError saying why.
+    """Like :func:`run_network`, returning stdout; a failure becomes a RepoError saying why.
 
-    ``what`` names the action for the message ("fetch main from <url>"). Output and errors
-    are scrubbed of the token (and of its base64 header form).
+    ``what`` names the action for the message ("fetch main from <url>").
     """
-    env = network_env(url, token, allow_local=allow_local)
-    proc = git_bytes(args, cwd, env=env, check=False, timeout=_NETWORK_TIMEOUT)
-    if proc.returncode == 0:
-        return redact(proc.stdout.decode("utf-8", "replace"), _secrets_of(token))
-    err = redact(proc.stderr.decode("utf-8", "replace").strip(), _secrets_of(token))
-    raise _network_error(what, redact(url), err, token)
+    code, out, err = run_network(args, cwd, url=url, token=token, allow_local=allow_local)
+    if code != 0:
+        raise network_error(what, redact(url), err, token)
+    return out
 
 
-def _network_error(what: str, url: str, err: str, token: str | None) -> RepoError:
+def network_error(what: str, url: str, err: str, token: str | None) -> RepoError:
     low = err.lower()
     last = err.splitlines()[-1] if err else "no message from git"
     if any(
