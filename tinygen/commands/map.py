@@ -1,0 +1,64 @@
+"""`tinygen map`: print the reference sheet of a repository."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+
+@click.command("map")
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--query", "-q", default="", help="Request text: the files it names rank first.")
+@click.option("--budget", type=click.IntRange(min=1), default=None, help="Token budget (default: everything).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--stats", "show_stats", is_flag=True, help="Files seen/parsed/skipped, cache hits, seconds on stderr.")
+@click.option("--include-untracked", is_flag=True, default=None, help="Also read untracked, non-ignored files.")
+@click.option("--max-file-bytes", type=click.IntRange(min=1), default=None, help="Skip larger files (default 1000000).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes for a cold build.")
+def command(
+    path: Path,
+    query: str,
+    budget: int | None,
+    as_json: bool,
+    show_stats: bool,
+    include_untracked: bool | None,
+    max_file_bytes: int | None,
+    jobs: int | None,
+) -> None:
+    """Print the reference sheet of the git repository at PATH (default: here)."""
+    from tinygen.config import load_settings
+    from tinygen.git import repo_root
+    from tinygen.sheet import build_sheet, render_sheet
+    from tinygen.sheet.render import layout
+    from tinygen.sheet.cache import SheetCacheWarning
+
+    root = repo_root(path)
+    settings = load_settings(
+        root, {"include_untracked": include_untracked, "max_file_bytes": max_file_bytes}
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SheetCacheWarning)
+        sheet = build_sheet(
+            root,
+            query=query,
+            max_file_bytes=settings.max_file_bytes,
+            include_untracked=settings.include_untracked,
+            jobs=jobs,
+        )
+    for w in caught:
+        click.echo(f"tinygen: warning: {w.message}", err=True)
+    if as_json:
+        files = None
+        if budget is not None:
+            # The files the budget shows with their symbols, in rank order.
+            lay = layout(sheet, budget)
+            files = lay.detailed() if lay is not None else []
+        click.echo(sheet.to_json(files))
+    else:
+        text = render_sheet(sheet, budget)
+        click.echo(text, nl=not text.endswith("\n"))
+    if show_stats:
+        click.echo(f"tinygen: {sheet.stats.summary()}", err=True)
+

@@ -1,0 +1,212 @@
+"""build_sheet: walk -> cache lookup -> scan the misses (in parallel when many) -> resolve
+imports -> rank by the query.
+
+Cold builds fan the uncached files out to worker processes in size-balanced chunks;
+below ``INLINE_LIMIT`` files the work stays in this process, since starting workers
+costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tinygen.git import repo_root, state_dir
+from tinygen.sheet import cache as sheet_cache
+from tinygen.sheet.languages import is_parsed, language_for_path
+from tinygen.sheet.model import FileEntry, Sheet, SheetStats, Symbol
+from tinygen.sheet.resolve import Resolver
+from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, scan_batch, scan_one
+from tinygen.sheet.walk import MODE_GITLINK, MODE_SYMLINK, list_files, path_skip_reason, symlink_skip_reason
+
+INLINE_LIMIT = 150  # uncached files below which no worker processes are started
+CHUNK_BYTES = 400_000  # target size of one worker chunk
+
+
+def _go_module(root: Path, paths: frozenset[str]) -> str:
+    if "go.mod" not in paths:
+        return ""
+    try:
+        for line in (root / "go.mod").read_text("utf-8", "replace").splitlines():
+            if line.startswith("module "):
+                return line.split(None, 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+def _chunks(jobs: list[Job], root: Path, workers: int) -> list[list[Job]]:
+    """Size-balanced chunks, biggest files first, so no worker is left with the tail."""
+    sized = []
+    for job in jobs:
+        try:
+            size = os.stat(root / job.path).st_size
+        except OSError:
+            size = 0
+        sized.append((size, job))
+    sized.sort(key=lambda x: (-x[0], x[1].path))
+    total = sum(s for s, _ in sized)
+    target = max(min(CHUNK_BYTES, total // (workers * 4) + 1), 1)
+    chunks: list[list[Job]] = []
+    current: list[Job] = []
+    acc = 0
+    for size, job in sized:
+        current.append(job)
+        acc += size
+        if acc >= target:
+            chunks.append(current)
+            current, acc = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _scan(root: Path, jobs: list[Job], max_file_bytes: int, workers: int) -> list[Outcome]:
+    if workers <= 1 or len(jobs) < INLINE_LIMIT:
+        return scan_batch(str(root), jobs, max_file_bytes)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: workers inherit the imported modules instead of re-importing them.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    ctx = multiprocessing.get_context(method)
+    chunks = _chunks(jobs, root, workers)
+    out: list[Outcome] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(scan_batch, str(root), chunk, max_file_bytes) for chunk in chunks]
+        for fut in futures:
+            out.extend(fut.result())
+    return out
+
+
+def build_sheet(
+    root: Path,
+    *,
+    query: str = "",
+    max_file_bytes: int = 1_000_000,
+    include_untracked: bool = False,
+    jobs: int | None = None,
+) -> Sheet:
+    """The reference sheet of the git work tree containing ``root``.
+
+    Raises RepoError when ``root`` is not inside a git repository.
+    """
+    started = time.perf_counter()
+    top = repo_root(root)
+    listed = list_files(top, include_untracked=include_untracked)
+    stats = SheetStats(files_seen=len(listed))
+    skipped: dict[str, str] = {}
+    cache_path = state_dir(top) / sheet_cache.CACHE_NAME
+    cached = sheet_cache.load(cache_path)
+
+    # path -> (language, blob, record, extra flags) for files that make it into the sheet
+    found: dict[str, tuple[str | None, str, Record, tuple[str, ...]]] = {}
+    to_scan: list[Job] = []
+    used: dict[str, tuple[object, ...]] = {}
+    for item in listed:
+        path = item.path
+        reason = path_skip_reason(path)
+        if reason is None and item.mode == MODE_GITLINK:
+            reason = "submodule"
+        if reason is None and item.mode == MODE_SYMLINK:
+            reason = symlink_skip_reason(top, path)
+            if reason is None:
+                # Points at a file inside the repository: listed by path; its target is
+                # (or is not) in the sheet on its own.
+                lang = language_for_path(path)
+                found[path] = (lang, item.blob or "", Record(0, 0, (), "", (), (), "", ""), ("symlink",))
+                continue
+        if reason is not None:
+            skipped[path] = reason
+            continue
+        lang = language_for_path(path)
+        blob = item.blob
+        if blob is None:
+            # Changed in the working tree or untracked: hash what is there now.
+            full = top / path
+            try:
+                if full.stat().st_size > max_file_bytes:
+                    skipped[path] = "too-large"
+                    continue
+                blob = blob_sha(full.read_bytes())
+            except FileNotFoundError:
+                skipped[path] = "deleted"
+                continue
+            except OSError:
+                skipped[path] = "unreadable"
+                continue
+        key = sheet_cache.cache_key(blob, lang)
+        value = cached.get(key)
+        record = sheet_cache.as_record(value) if value is not None else None
+        if record is None:
+            to_scan.append(Job(path, blob, lang))
+            continue
+        used[key] = value  # type: ignore[assignment]
+        stats.cache_hits += 1
+        if record.size > max_file_bytes:
+            skipped[path] = "too-large"
+        elif record.skip:
+            skipped[path] = record.skip
+        else:
+            found[path] = (lang, blob, record, ())
+
+    stats.cache_misses = len(to_scan)
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    stats.workers = workers if len(to_scan) >= INLINE_LIMIT and workers > 1 else 1
+    if to_scan:
+        for out in _scan(top, to_scan, max_file_bytes, workers):
+            lang = language_for_path(out.path)
+            if out.record is None:
+                skipped[out.path] = out.skip
+                continue
+            used[sheet_cache.cache_key(out.blob, lang)] = tuple(out.record)
+            if out.record.skip:
+                skipped[out.path] = out.record.skip
+            else:
+                found[out.path] = (lang, out.blob, out.record, ())
+        # Keep records of other versions too (branch switches), within reason.
+        keep = dict(used)
+        if len(cached) <= 2 * len(used) + 1000:
+            for k, v in cached.items():
+                keep.setdefault(k, v)
+        sheet_cache.save(cache_path, keep)
+
+    paths = frozenset(p for p in (i.path for i in listed) if skipped.get(p) != "deleted")
+    resolver = Resolver(paths, _go_module(top, paths))
+    files: list[FileEntry] = []
+    for path in sorted(found):
+        lang, blob, rec, extra = found[path]
+        files.append(
+            FileEntry(
+                path=path,
+                language=lang,
+                size=rec.size,
+                lines=rec.lines,
+                blob=blob,
+                doc=rec.doc,
+                imports=tuple(m for m, _ in rec.imports),
+                resolved=resolver.resolve(path, lang, rec.imports) if rec.imports else (),
+                symbols=tuple([Symbol(*s) for s in rec.symbols]),
+                refs=rec.refs,
+                flags=rec.flags + extra,
+            )
+        )
+    for reason in skipped.values():
+        stats.skipped[reason] = stats.skipped.get(reason, 0) + 1
+    stats.files_listed = len(files)
+    stats.parsed = sum(1 for f in files if is_parsed(f.language) and "symlink" not in f.flags)
+    stats.non_utf8 = sum(1 for f in files if "non-utf8" in f.flags)
+
+    sheet = Sheet(root=top, files=files, stats=stats, paths=paths, skipped=skipped, query=query)
+    if query.strip():
+        from tinygen.sheet.rank import rank_files
+
+        ordered, mentioned, scores = rank_files(files, query)
+        for f, s in zip(files, scores, strict=True):
+            f.score = s
+        sheet.files = ordered
+        sheet.mentioned = mentioned
+        sheet.ranked = True
+    stats.seconds = time.perf_counter() - started
+    return sheet

@@ -1,0 +1,55 @@
+"""Plain-data shapes the extractors return (picklable, cacheable) and small text helpers."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# (name, kind, line, end_line, signature, parent, doc, decorators) — the fields of Symbol.
+SymbolTuple = tuple[str, str, int, int, str, str, str, tuple[str, ...]]
+# An import as written: (module, imported names). Python: ("..utils", ("a", "b")),
+# ("os.path", ()); JS/TS: ("./foo", ()); Go: ("fmt", ()); Rust: ("crate::a::b", ()).
+Imp = tuple[str, tuple[str, ...]]
+
+
+class Extracted(NamedTuple):
+    doc: str
+    imports: tuple[Imp, ...]
+    symbols: tuple[SymbolTuple, ...]
+    flags: tuple[str, ...]
+
+
+_SPACES = re.compile(r"\s+")
+_STRING_PREFIX = re.compile(r"^[rRbBuUfF]{0,2}('''|\"\"\"|'|\"|`)")
+
+
+def one_line(text: str) -> str:
+    """Collapse a multi-line header to one line, without the space after '(' or before ')'."""
+    text = _SPACES.sub(" ", text).strip()
+    return text.replace("( ", "(").replace(" )", ")")
+
+
+def string_doc(literal: str) -> str:
+    """The first non-empty line inside a string literal (quotes and prefix removed)."""
+    m = _STRING_PREFIX.match(literal)
+    if m:
+        quote = m.group(1)
+        body = literal[m.end() :]
+        if body.endswith(quote):
+            body = body[: -len(quote)]
+    else:
+        body = literal
+    for line in body.splitlines():
+        line = line.strip()
+        if line:
+            return line[:160]
+    return ""
+
+
+def comment_doc(text: str) -> str:
+    """The first line of a comment block (``//``, ``///``, ``/** */``, ``#``)."""
+    for line in text.splitlines():
+        line = line.strip().lstrip("/*#!").strip()
+        if line:
+            return line[:160]
+    return ""

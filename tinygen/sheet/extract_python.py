@@ -1,0 +1,274 @@
+"""Python extraction: module docstring, imports, classes with methods, functions, constants.
+
+Only module-level statements and class bodies are walked node by node (function bodies
+are skipped: nested functions are not part of the sheet), which keeps the walk cheap;
+imports anywhere in the file (Django imports lazily inside functions a lot) come from one
+tree-sitter query that runs in C.
+
+Definitions inside module- or class-level compound statements (``if``/``try``/``with``/
+``for``/``while``/``match``) count as module- or class-level, as they do for ``ast``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import TYPE_CHECKING
+
+from tinygen.sheet.extract_common import Extracted, Imp, SymbolTuple, one_line, string_doc
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Query
+
+# Compound statements whose blocks still belong to the enclosing scope, and their clauses.
+_COMPOUND = frozenset(
+    {
+        "if_statement",
+        "try_statement",
+        "with_statement",
+        "for_statement",
+        "while_statement",
+        "match_statement",
+        "elif_clause",
+        "else_clause",
+        "except_clause",
+        "except_group_clause",
+        "finally_clause",
+        "case_clause",
+        "block",
+        "ERROR",  # error recovery may wrap good statements; look inside rather than lose them
+    }
+)
+_CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*\Z")
+
+
+@cache
+def _import_query() -> Query:
+    from tree_sitter import Query
+
+    from tinygen.sheet.languages import get_language
+
+    return Query(get_language("python"), "[(import_statement) (import_from_statement)] @imp")
+
+
+def _text(src: bytes, node: Node) -> str:
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _imports(src: bytes, root: Node) -> tuple[Imp, ...]:
+    from tree_sitter import QueryCursor
+
+    nodes = QueryCursor(_import_query()).captures(root).get("imp", [])
+    out: list[Imp] = []
+    for node in sorted(nodes, key=lambda n: n.start_byte):
+        if node.type == "import_statement":
+            for child in node.children_by_field_name("name"):
+                target = (
+                    child.child_by_field_name("name") if child.type == "aliased_import" else child
+                )
+                if target is not None:
+                    out.append((_text(src, target), ()))
+        else:
+            module = node.child_by_field_name("module_name")
+            if module is None:
+                continue
+            names: list[str] = []
+            for child in node.children_by_field_name("name"):
+                target = (
+                    child.child_by_field_name("name") if child.type == "aliased_import" else child
+                )
+                if target is not None:
+                    names.append(_text(src, target))
+            if any(c.type == "wildcard_import" for c in node.children):
+                names.append("*")
+            out.append((_text(src, module).replace(" ", ""), tuple(names)))
+    return tuple(dict.fromkeys(out))
+
+
+def _docstring(src: bytes, body: Node | None) -> str:
+    """First line of the docstring of a module or block, '' when there is none."""
+    if body is None:
+        return ""
+    for child in body.named_children:
+        if child.type == "comment":
+            continue
+        if child.type == "expression_statement" and child.named_child_count == 1:
+            first = child.named_children[0]
+            if first.type in ("string", "concatenated_string"):
+                return string_doc(_text(src, first))
+        return ""
+    return ""
+
+
+def _signature(src: bytes, node: Node, body: Node | None) -> str:
+    end = body.start_byte if body is not None else node.end_byte
+    return one_line(src[node.start_byte : end].decode("utf-8", "replace")).rstrip(":").rstrip()
+
+
+class _Walker:
+    def __init__(self, src: bytes) -> None:
+        self.src = src
+        self.symbols: list[SymbolTuple] = []
+
+    def statements(self, parent: Node, owner: str) -> None:
+        """Definitions among ``parent``'s statements; ``owner`` is the class path or ''."""
+        for node in parent.named_children:
+            kind = node.type
+            if kind == "function_definition" or kind == "class_definition":
+                self.definition(node, node, (), owner)
+            elif kind == "decorated_definition":
+                inner = node.child_by_field_name("definition")
+                if inner is not None:
+                    decorators = tuple(
+                        one_line(_text(self.src, d))
+                        for d in node.named_children
+                        if d.type == "decorator"
+                    )
+                    self.definition(inner, node, decorators, owner)
+            elif kind in _COMPOUND:
+                self.statements(node, owner)
+            elif kind == "expression_statement" and not owner:
+                self.constant(node)
+
+    def definition(self, node: Node, outer: Node, decorators: tuple[str, ...], owner: str) -> None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return
+        name = _text(self.src, name_node)
+        body = node.child_by_field_name("body")
+        line = node.start_point.row + 1
+        end_line = outer.end_point.row + 1
+        doc = _docstring(self.src, body)
+        sig = _signature(self.src, node, body)
+        if node.type == "class_definition":
+            self.symbols.append((name, "class", line, end_line, sig, owner, doc, decorators))
+            if body is not None:
+                self.statements(body, f"{owner}.{name}" if owner else name)
+        else:
+            kind = "method" if owner else "function"
+            self.symbols.append((name, kind, line, end_line, sig, owner, doc, decorators))
+
+    def constant(self, node: Node) -> None:
+        if node.named_child_count != 1:
+            return
+        assign = node.named_children[0]
+        if assign.type != "assignment":
+            return
+        left = assign.child_by_field_name("left")
+        if left is None or left.type != "identifier":
+            return
+        name = _text(self.src, left)
+        if not _CONSTANT_NAME.match(name):
+            return
+        sig = one_line(_text(self.src, assign))
+        if len(sig) > 100:
+            sig = sig[:97] + "..."
+        line = node.start_point.row + 1
+        self.symbols.append((name, "constant", line, node.end_point.row + 1, sig, "", "", ()))
+
+
+def extract_python(src: bytes, root: Node) -> Extracted:
+    walker = _Walker(src)
+    walker.statements(root, "")
+    flags = ("syntax-error",) if root.has_error else ()
+    return Extracted(_docstring(src, root), _imports(src, root), tuple(walker.symbols), flags)
+
+
+def extract_python_ast(src: bytes) -> Extracted | None:
+    """The same extraction with Python's own parser, for files tree-sitter misparses.
+
+    tree-sitter's Python grammar recovers from some valid code badly (for example a
+    continuation line dedented inside brackets) and can then lose whole classes. When its
+    tree has an error but the running Python parses the file, this result is used instead.
+    None when ``ast`` cannot parse it either.
+    """
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. in the user's code
+            tree = ast.parse(src)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    symbols: list[SymbolTuple] = []
+
+    def doc_of(node: ast.AST) -> str:
+        try:
+            doc = ast.get_docstring(node, clean=False)  # type: ignore[arg-type]
+        except TypeError:
+            return ""
+        return string_doc(f'"""{doc}"""') if doc else ""
+
+    def header(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(b) for b in node.bases]
+            bases += [ast.unparse(k) for k in node.keywords]
+            return f"class {node.name}({', '.join(bases)})" if bases else f"class {node.name}"
+        prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+        ret = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
+        return f"{prefix} {node.name}({ast.unparse(node.args)}){ret}"
+
+    def walk(stmts: list[ast.stmt], owner: str) -> None:
+        for node in stmts:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                decorators = tuple("@" + ast.unparse(d) for d in node.decorator_list)
+                end = node.end_lineno or node.lineno
+                is_class = isinstance(node, ast.ClassDef)
+                kind = "class" if is_class else ("method" if owner else "function")
+                symbols.append(
+                    (
+                        node.name,
+                        kind,
+                        node.lineno,
+                        end,
+                        header(node),
+                        owner,
+                        doc_of(node),
+                        decorators,
+                    )
+                )
+                if is_class:
+                    walk(node.body, f"{owner}.{node.name}" if owner else node.name)
+                continue
+            if (
+                not owner
+                and isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and _CONSTANT_NAME.match(node.targets[0].id)
+            ):
+                sig = one_line(ast.unparse(node))
+                sig = sig[:97] + "..." if len(sig) > 100 else sig
+                symbols.append(
+                    (
+                        node.targets[0].id,
+                        "constant",
+                        node.lineno,
+                        node.end_lineno or node.lineno,
+                        sig,
+                        "",
+                        "",
+                        (),
+                    )
+                )
+            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                sub = getattr(node, name, None)
+                if sub:
+                    walk(sub, owner)
+
+    walk(tree.body, "")
+    # ExceptHandler / match_case are not statements but carry a body: walk() reaches them
+    # through "handlers"/"cases" and then their "body".
+    found: list[tuple[int, int, Imp]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, node.col_offset, (a.name, ())) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found.append(
+                (node.lineno, node.col_offset, (module, tuple(a.name for a in node.names)))
+            )
+    found.sort(key=lambda f: (f[0], f[1]))  # ast.walk is breadth-first: back to source order
+    imports = [imp for _, _, imp in found]
+    return Extracted(doc_of(tree), tuple(dict.fromkeys(imports)), tuple(symbols), ("ast-fallback",))

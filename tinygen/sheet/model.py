@@ -1,0 +1,145 @@
+"""The reference sheet's data: one FileEntry per walked file, its Symbols, and run stats.
+
+``Symbol`` is a NamedTuple rather than a dataclass because a warm build makes tens of
+thousands of them straight from cached tuples (``Symbol(*t)``), and that must stay cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+
+class Symbol(NamedTuple):
+    """One definition. ``line`` is the 1-based line of the ``def``/``class`` keyword (not of
+    a decorator: the same line Python's ``ast`` reports); ``end_line`` is the last line."""
+
+    name: str
+    kind: (
+        str  # class | function | method | constant | struct | interface | enum | type | trait | ...
+    )
+    line: int
+    end_line: int
+    signature: str  # the definition's header on one line, e.g. "def f(a: int = 1) -> str"
+    parent: str = ""  # enclosing class/impl for methods ("Outer.Inner" when nested)
+    doc: str = ""  # first line of its docstring, if any
+    decorators: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "line": self.line,
+            "end_line": self.end_line,
+            "signature": self.signature,
+        }
+        if self.parent:
+            out["parent"] = self.parent
+        if self.doc:
+            out["doc"] = self.doc
+        if self.decorators:
+            out["decorators"] = list(self.decorators)
+        return out
+
+
+@dataclass
+class FileEntry:
+    """What the sheet knows about one file. Unparsed languages have no symbols or imports."""
+
+    path: str  # repository-relative, POSIX separators
+    language: str | None
+    size: int  # bytes
+    lines: int
+    blob: str  # git blob SHA-1 of the content that was read
+    doc: str = ""  # first line of the module docstring
+    imports: tuple[str, ...] = ()  # as written: "os.path", "..utils", "./foo", "crate::x"
+    resolved: tuple[str, ...] = ()  # repository paths those imports resolve to
+    symbols: tuple[Symbol, ...] = ()
+    refs: str = ""  # identifiers the file uses, space-separated (split only when ranking)
+    flags: tuple[str, ...] = ()  # "non-utf8", "crlf", "symlink", "syntax-error"
+    score: float = 0.0  # PageRank score (0 when not ranked)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "language": self.language,
+            "size": self.size,
+            "lines": self.lines,
+            "blob": self.blob,
+            "doc": self.doc,
+            "imports": list(self.imports),
+            "resolved_imports": list(self.resolved),
+            "symbols": [s.as_dict() for s in self.symbols],
+        }
+        if self.flags:
+            out["flags"] = list(self.flags)
+        if self.score:
+            out["score"] = round(self.score, 6)
+        return out
+
+
+@dataclass
+class SheetStats:
+    files_seen: int = 0  # every path the walk listed
+    files_listed: int = 0  # entries in the sheet (seen minus skipped)
+    parsed: int = 0  # entries with a tree-sitter grammar
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    cache_hits: int = 0
+    cache_misses: int = 0
+    non_utf8: int = 0
+    workers: int = 1  # processes used for the files that were not cached
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files_seen": self.files_seen,
+            "files_listed": self.files_listed,
+            "parsed": self.parsed,
+            "skipped": dict(sorted(self.skipped.items())),
+            "cache_hits": self.cache_hits,
+            "cache_misses": self.cache_misses,
+            "non_utf8": self.non_utf8,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 4),
+        }
+
+    def summary(self) -> str:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())) or "none"
+        return (
+            f"files seen {self.files_seen}, listed {self.files_listed}, parsed {self.parsed}, "
+            f"skipped: {skipped}; cache hits {self.cache_hits}, misses {self.cache_misses}; "
+            f"non-UTF-8 {self.non_utf8}; workers {self.workers}; {self.seconds:.3f} s"
+        )
+
+
+@dataclass
+class Sheet:
+    root: Path
+    files: list[FileEntry]  # rank order when built with a query, else path order
+    stats: SheetStats
+    paths: frozenset[str]  # every walked path, skipped ones included
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    mentioned: list[str] = field(default_factory=list)  # paths the query names, most specific first
+    query: str = ""
+    ranked: bool = False  # files carry PageRank scores
+
+    def by_path(self) -> dict[str, FileEntry]:
+        return {f.path: f for f in self.files}
+
+    def as_dict(self, files: list[FileEntry] | None = None) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "query": self.query,
+            "mentioned": list(self.mentioned),
+            "files": [f.as_dict() for f in (self.files if files is None else files)],
+            "stats": self.stats.as_dict(),
+        }
+
+    def to_json(self, files: list[FileEntry] | None = None) -> str:
+        import json
+
+        return json.dumps(self.as_dict(files), ensure_ascii=False)
+
+
+__all__ = ["FileEntry", "Sheet", "SheetStats", "Symbol"]

@@ -1,0 +1,122 @@
+"""The walk: which files the sheet covers, straight from git, and the path-based skip rules.
+
+``git ls-files --stage`` gives every tracked path with its mode and blob SHA, so an
+unchanged file's cache key costs nothing to compute; ``git ls-files -m`` names the files
+whose working-tree content differs (those are hashed when read); untracked files come
+from ``git ls-files --others --exclude-standard`` on request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tinygen.git import git_bytes
+
+# Folders of third-party code, checked in or installed: not the project's own code.
+VENDORED_DIRS = frozenset(
+    {
+        "vendor",
+        "vendored",
+        "_vendor",
+        "node_modules",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "bower_components",
+        "site-packages",
+        ".yarn",
+        ".venv",
+    }
+)
+LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "poetry.lock",
+        "Pipfile.lock",
+        "pdm.lock",
+        "uv.lock",
+        "Cargo.lock",
+        "Gemfile.lock",
+        "composer.lock",
+        "go.sum",
+        "flake.lock",
+        "mix.lock",
+        "pubspec.lock",
+        "packages.lock.json",
+    }
+)
+MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", ".min.map")
+
+MODE_SYMLINK = "120000"
+MODE_GITLINK = "160000"  # a submodule: a commit, not a file
+
+
+@dataclass(frozen=True)
+class Listed:
+    path: str
+    blob: str | None  # None: content differs from the index (or untracked): hash when read
+    mode: str  # git mode; "" for untracked files
+
+
+def _split_z(out: bytes) -> list[str]:
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
+def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
+    """Every file git knows in the work tree at ``root`` (sorted by path)."""
+    staged = git_bytes(["ls-files", "-z", "--stage"], root).stdout
+    modified = set(_split_z(git_bytes(["ls-files", "-z", "-m"], root).stdout))
+    by_path: dict[str, Listed] = {}
+    for record in staged.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        mode, sha, _stage = meta.decode("ascii").split(" ")
+        path = os.fsdecode(raw_path)
+        # Unmerged paths appear once per stage; the working-tree content is what counts.
+        blob = None if (path in modified or path in by_path) else sha
+        by_path[path] = Listed(path, blob, mode)
+    if include_untracked:
+        out = git_bytes(["ls-files", "-z", "--others", "--exclude-standard"], root).stdout
+        for path in _split_z(out):
+            by_path.setdefault(path, Listed(path, None, ""))
+    return [by_path[p] for p in sorted(by_path)]
+
+
+def path_skip_reason(path: str) -> str | None:
+    """Why a path is left out of the sheet without reading it, or None to keep it."""
+    p = PurePosixPath(path)
+    name = p.name
+    if name in LOCK_FILES:
+        return "lock-file"
+    if name.endswith(MINIFIED_SUFFIXES):
+        return "minified"
+    if any(part in VENDORED_DIRS for part in p.parts[:-1]):
+        return "vendored"
+    return None
+
+
+def symlink_skip_reason(root: Path, path: str) -> str | None:
+    """None for a symlink that resolves to a file inside the repository (outside .git)."""
+    full = root / path
+    try:
+        target = Path(os.path.realpath(full, strict=True))
+    except OSError as exc:
+        import errno
+
+        return "symlink-loop" if exc.errno == errno.ELOOP else "symlink-broken"
+    try:
+        rel = target.relative_to(root)
+    except ValueError:
+        return "symlink-outside"
+    if rel.parts and rel.parts[0] == ".git":
+        return "symlink-outside"
+    if not target.is_file():
+        return "symlink-not-file"
+    return None
