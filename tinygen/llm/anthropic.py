@@ -21,6 +21,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -46,7 +47,7 @@ from tinygen.llm.usage import Usage
 from tinygen.redact import redact
 
 # Used when the installed SDK's model list cannot be read.
-FALLBACK_MODEL = "claude-sonnet-4-5"
+FALLBACK_MODEL = "claude-sonnet-4-6"
 # Stream answers that may be longer than this many tokens (see the module docstring).
 STREAM_ABOVE_TOKENS = 8192
 # First backoff wait in seconds; doubles per attempt, capped by max_retry_wait.
@@ -126,6 +127,7 @@ class AnthropicProvider:
         auth_token: str | None = None,
         stream: bool | None = None,
         backoff_base: float = BACKOFF_BASE,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``api_key`` defaults to ``ANTHROPIC_API_KEY``; without one, ``auth_token`` (or
         ``ANTHROPIC_AUTH_TOKEN``) is sent as ``Authorization: Bearer``. ``base_url``
@@ -149,6 +151,7 @@ class AnthropicProvider:
         self.max_retries = max_retries
         self.stream = stream
         self.backoff_base = backoff_base
+        self._sleep = sleep  # injectable so tests can see the waits without taking them
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -180,11 +183,17 @@ class AnthropicProvider:
                 wait = self._wait(attempt, failure.retry_after)
                 if attempt > self.max_retries or waited + wait > self.max_retry_total:
                     raise self._gave_up(failure, attempt, time.monotonic() - started) from exc
-                time.sleep(wait)
+                self._sleep(wait)
                 waited += wait
-        return self._completion(
-            message, request, model, request_id, attempt, time.monotonic() - started
-        )
+        try:
+            return self._completion(
+                message, request, model, request_id, attempt, time.monotonic() - started
+            )
+        except (AttributeError, TypeError) as exc:  # a 200 whose JSON is not a message
+            raise LLMError(
+                "the Anthropic API sent an answer that is not a Messages API message",
+                hint="check ANTHROPIC_BASE_URL points at the Messages API (or a faithful proxy)",
+            ) from exc
 
     def _get_client(self) -> Any:
         with self._client_lock:
@@ -210,7 +219,8 @@ class AnthropicProvider:
         if request.system:
             params["system"] = [_block_param(b) for b in request.system]
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            # Not a named parameter of recent SDKs (newer models fix sampling); sent as-is.
+            params["extra_body"] = {"temperature": request.temperature}
         if request.tool is not None:
             params["tools"] = [
                 {
@@ -287,12 +297,12 @@ class AnthropicProvider:
         if failure.timeout:
             return LLMTimeoutError(
                 f"the Anthropic API did not answer in time ({failure.description}) "
-                f"after {attempts} attempts over {seconds:.1f} s",
+                f"after {_attempts(attempts)} over {seconds:.1f} s",
                 hint="try again later, or allow more time with TINYGEN_REQUEST_TIMEOUT (seconds)",
             )
         return LLMOverloadedError(
-            f"the Anthropic API is overloaded ({failure.description}) after {attempts} attempts "
-            f"over {seconds:.1f} s",
+            f"the Anthropic API is overloaded or unreachable ({failure.description}) "
+            f"after {_attempts(attempts)} over {seconds:.1f} s",
             hint="try again later, or lower --jobs; TINYGEN_MAX_RETRY_TOTAL allows longer waits",
         )
 
@@ -313,7 +323,8 @@ class AnthropicProvider:
             return _Failure(f"connection failed: {self._redact(str(exc))}", retryable=True)
         if isinstance(exc, anthropic.APIStatusError):
             return self._status_failure(exc, model)
-        if isinstance(exc, anthropic.AnthropicError | ValueError | KeyError | TypeError):
+        # ValueError: a body that is not JSON, or tool input JSON the stream cannot parse.
+        if isinstance(exc, anthropic.AnthropicError | ValueError):
             return _Failure(
                 "unusable answer",
                 retryable=False,
@@ -352,7 +363,7 @@ class AnthropicProvider:
             where = f" at {self.base_url}" if self.base_url else ""
             error = LLMNotFoundError(
                 f"model {model!r} was not found{where} ({described})",
-                hint="choose an available model with --model or TINYGEN_MODEL (e.g. claude-sonnet-4-5)",
+                hint=f"choose an available model with --model or TINYGEN_MODEL (default: {default_model()})",
             )
         elif status == 413 or "prompt is too long" in detail.lower():
             error = LLMContextError(
@@ -365,6 +376,10 @@ class AnthropicProvider:
                 hint="if this persists, please report it with the run id",
             )
         return _Failure(described, retryable=False, error=error)
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 def _retry_after(headers: Any) -> float | None:

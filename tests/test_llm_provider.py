@@ -1,0 +1,373 @@
+"""AnthropicProvider through the real anthropic SDK against the local fake Messages API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, get_args
+
+import pytest
+
+from tests.fakes.anthropic_server import (
+    ErrorReply,
+    FakeAnthropic,
+    MalformedReply,
+    RecordedRequest,
+    SlowReply,
+    TextReply,
+    ToolReply,
+    TruncatedStream,
+)
+from tinygen.errors import (
+    ConfigError,
+    ExitCode,
+    LLMAuthError,
+    LLMContextError,
+    LLMError,
+    LLMNotFoundError,
+    LLMOverloadedError,
+    LLMTimeoutError,
+)
+from tinygen.llm import (
+    STREAM_ABOVE_TOKENS,
+    AnthropicProvider,
+    CompletionRequest,
+    Message,
+    TextBlock,
+    Tool,
+    default_model,
+)
+
+TOOL = Tool(
+    "answer", "Give the answer.", {"type": "object", "properties": {"x": {"type": "integer"}}}
+)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+def request(text: str = "question", *, tool: Tool | None = None, **kw: Any) -> CompletionRequest:
+    return CompletionRequest(
+        system=(TextBlock("You are a test."),),
+        messages=(Message("user", (TextBlock(text),)),),
+        tool=tool,
+        **kw,
+    )
+
+
+def provider(fake: FakeAnthropic, waits: list[float] | None = None, **kw: Any) -> AnthropicProvider:
+    """A provider on the fake; with ``waits``, retry waits are recorded instead of slept."""
+    if waits is not None:
+        kw["sleep"] = waits.append
+    kw.setdefault("max_retry_wait", 0.01)
+    return AnthropicProvider(api_key=fake.api_key, base_url=fake.base_url, **kw)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_tool_and_text_answers(fake: FakeAnthropic, stream: bool) -> None:
+    fake.script("answer", ToolReply({"x": 41}, text="thinking aloud"))
+    fake.script(None, TextReply("plain " * 50))
+    llm = provider(fake, stream=stream, model="claude-sonnet-4-6")
+
+    tool_answer = llm.complete(request(tool=TOOL))
+    text_answer = llm.complete(request())
+
+    assert tool_answer.tool_input == {"x": 41}
+    assert tool_answer.text == "thinking aloud"
+    assert tool_answer.tool_use_id and tool_answer.tool_use_id.startswith("toolu_")
+    assert tool_answer.stop_reason == "tool_use"
+    assert tool_answer.model == "claude-sonnet-4-6"
+    assert tool_answer.request_id and tool_answer.request_id.startswith("req_")
+    assert tool_answer.attempts == 1
+    assert text_answer.text == "plain " * 50  # reassembled from many SSE deltas when streaming
+    assert text_answer.tool_input is None
+    assert text_answer.usage.output_tokens == (300 + 3) // 4
+    assert [r.stream for r in fake.requests] == [stream, stream]
+
+
+def test_request_body_carries_forced_tool_cache_markers_and_options(fake: FakeAnthropic) -> None:
+    fake.script("answer", ToolReply({"x": 1}))
+    req = CompletionRequest(
+        system=(TextBlock("rules", cache=True), TextBlock("sheet", cache=True)),
+        messages=(Message("user", (TextBlock("plan", cache=True), TextBlock("file a.py"))),),
+        tool=TOOL,
+        max_tokens=1234,
+        model="claude-haiku-4-5",
+        temperature=0.2,
+    )
+    provider(fake).complete(req)
+
+    body = fake.requests[0].body
+    assert body["model"] == "claude-haiku-4-5"
+    assert body["max_tokens"] == 1234
+    assert body["temperature"] == 0.2
+    assert body["tool_choice"] == {"type": "tool", "name": "answer"}
+    assert body["tools"] == [
+        {"name": "answer", "description": TOOL.description, "input_schema": TOOL.input_schema}
+    ]
+    assert [b.get("cache_control") for b in body["system"]] == [{"type": "ephemeral"}] * 2
+    content = body["messages"][0]["content"]
+    assert content[0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in content[1]
+    assert fake.requests[0].cache_breakpoints == 3
+    assert fake.requests[0].tool == "answer"
+
+
+def test_more_than_four_cache_breakpoints_are_refused_before_sending() -> None:
+    with pytest.raises(ValueError, match="at most 4 cache breakpoints"):
+        CompletionRequest(
+            system=tuple(TextBlock(f"s{i}", cache=True) for i in range(3)),
+            messages=(Message("user", (TextBlock("a", cache=True), TextBlock("b", cache=True))),),
+        )
+
+
+def test_streams_only_long_answers_by_default(fake: FakeAnthropic) -> None:
+    fake.script(None, TextReply("short"), TextReply("long"))
+    llm = provider(fake)
+    assert llm.complete(request(max_tokens=STREAM_ABOVE_TOKENS)).text == "short"
+    assert llm.complete(request(max_tokens=STREAM_ABOVE_TOKENS + 1)).text == "long"
+    assert [r.stream for r in fake.requests] == [False, True]
+
+
+def test_prompt_cache_usage_write_then_read(fake: FakeAnthropic) -> None:
+    fake.script(None, TextReply("one"), TextReply("two"))
+    llm = provider(fake)
+    prefix = (TextBlock("system rules " * 100, cache=True),)
+
+    def ask(text: str) -> Any:
+        return llm.complete(
+            CompletionRequest(system=prefix, messages=(Message("user", (TextBlock(text),)),))
+        )
+
+    first, second = ask("first file"), ask("second file, different tail")
+
+    assert first.usage.cache_write_tokens > 300 and first.usage.cache_read_tokens == 0
+    assert second.usage.cache_read_tokens == first.usage.cache_write_tokens
+    assert second.usage.cache_write_tokens == 0
+    assert second.usage.input_tokens > 0  # the uncached tail
+    assert second.usage.total_input == second.usage.input_tokens + second.usage.cache_read_tokens
+
+
+def test_api_key_from_environment_and_base_url(
+    fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+    fake.script(None, TextReply("from env"))
+    assert AnthropicProvider().complete(request()).text == "from env"
+    assert fake.requests[0].auth == "bearer"  # the SDK sends API keys as a bearer token
+
+
+def test_bearer_token_auth(fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", fake.api_key)
+    fake.script(None, TextReply("bearer ok"), TextReply("bearer arg ok"))
+    assert AnthropicProvider(base_url=fake.base_url).complete(request()).text == "bearer ok"
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN")
+    assert (
+        AnthropicProvider(base_url=fake.base_url, auth_token=fake.api_key).complete(request()).text
+        == "bearer arg ok"
+    )
+    assert [r.auth for r in fake.requests] == ["bearer", "bearer"]
+    for recorded in fake.requests:
+        assert fake.api_key not in repr(recorded.headers)
+
+
+def test_missing_key_is_a_config_error_with_a_hint() -> None:
+    with pytest.raises(ConfigError) as info:
+        AnthropicProvider(base_url="http://127.0.0.1:9")
+    assert info.value.exit_code == ExitCode.CONFIG
+    assert "ANTHROPIC_API_KEY" in info.value.message
+    assert info.value.hint and "export ANTHROPIC_API_KEY=" in info.value.hint
+
+
+def test_wrong_key_is_an_auth_error_without_the_key(fake: FakeAnthropic) -> None:
+    wrong = "sk-ant-wrong-key-abcdefghijklmnop"
+    with pytest.raises(LLMAuthError) as info:
+        AnthropicProvider(api_key=wrong, base_url=fake.base_url).complete(request())
+    assert info.value.exit_code == ExitCode.LLM
+    assert "401" in str(info.value) and "ANTHROPIC_API_KEY" in str(info.value)
+    assert wrong not in str(info.value)
+    assert len(fake.requests) == 1  # not retried
+
+
+def test_foreign_text_with_the_key_is_redacted(fake: FakeAnthropic) -> None:
+    fake.script(None, ErrorReply(400, "invalid_request_error", f"weird echo of {fake.api_key}"))
+    with pytest.raises(LLMError) as info:
+        provider(fake).complete(request())
+    assert "weird echo of" in str(info.value)
+    assert fake.api_key not in str(info.value)
+
+
+def test_unknown_model_names_the_model() -> None:
+    with (
+        FakeAnthropic(known_models={"claude-sonnet-4-6"}) as fake,
+        pytest.raises(LLMNotFoundError) as info,
+    ):
+        provider(fake, model="claude-nonexistent-9").complete(request())
+    assert "claude-nonexistent-9" in info.value.message
+    assert info.value.hint and "--model" in info.value.hint and "TINYGEN_MODEL" in info.value.hint
+
+
+def test_prompt_too_long_suggests_budget(fake: FakeAnthropic) -> None:
+    fake.script(None, ErrorReply.prompt_too_long())
+    with pytest.raises(LLMContextError) as info:
+        provider(fake).complete(request())
+    assert "too long" in info.value.message
+    assert info.value.hint and "--budget" in info.value.hint
+
+
+def test_rate_limit_retry_after_is_capped(fake: FakeAnthropic) -> None:
+    fake.script(None, ErrorReply.rate_limited(retry_after=30), TextReply("after the wait"))
+    waits: list[float] = []
+    answer = provider(fake, waits, max_retry_wait=0.05).complete(request())
+    assert answer.text == "after the wait"
+    assert answer.attempts == 2
+    assert waits == [0.05]  # 30 s asked, capped
+
+
+def test_retry_after_below_the_cap_is_honoured(fake: FakeAnthropic) -> None:
+    fake.script(None, ErrorReply.rate_limited(retry_after=0.02), TextReply("ok"))
+    waits: list[float] = []
+    provider(fake, waits, max_retry_wait=5).complete(request())
+    assert waits == [0.02]
+
+
+@pytest.mark.parametrize(
+    "error", [ErrorReply.overloaded(), ErrorReply.server_error()], ids=["529", "500"]
+)
+def test_transient_errors_back_off_and_recover(fake: FakeAnthropic, error: ErrorReply) -> None:
+    fake.script("answer", error, error, error, ToolReply({"x": 3}))
+    waits: list[float] = []
+    answer = provider(fake, waits, max_retry_wait=10, backoff_base=0.1).complete(request(tool=TOOL))
+    assert answer.tool_input == {"x": 3}
+    assert answer.attempts == 4
+    # exponential backoff with ±25 % jitter: 0.1, 0.2, 0.4
+    for wait, base in zip(waits, [0.1, 0.2, 0.4], strict=True):
+        assert 0.75 * base <= wait <= 1.25 * base
+
+
+def test_overloaded_after_retries_says_so(fake: FakeAnthropic) -> None:
+    fake.script(None, *[ErrorReply.overloaded()] * 3)
+    waits: list[float] = []
+    with pytest.raises(LLMOverloadedError) as info:
+        provider(fake, waits, max_retries=2).complete(request())
+    assert "overloaded" in info.value.message and "after 3 attempts" in info.value.message
+    assert "529" in info.value.message
+    assert info.value.hint and "try again later" in info.value.hint
+    assert len(fake.requests) == 3 and len(waits) == 2
+
+
+def test_total_retry_wait_is_capped(fake: FakeAnthropic) -> None:
+    fake.script(None, *[ErrorReply.rate_limited(retry_after=1)] * 10)
+    waits: list[float] = []
+    with pytest.raises(LLMOverloadedError) as info:
+        provider(fake, waits, max_retries=10, max_retry_wait=1, max_retry_total=2.5).complete(
+            request()
+        )
+    assert waits == [1, 1]  # a third wait would pass 2.5 s in total
+    assert "after 3 attempts" in info.value.message
+    assert fake.pending() == {None: 7}
+
+
+def test_timeout_then_recovery(fake: FakeAnthropic) -> None:
+    fake.script(None, SlowReply(5, TextReply("too late")), TextReply("in time"))
+    answer = provider(fake, [], timeout=0.3).complete(request())
+    assert answer.text == "in time"
+    assert answer.attempts == 2
+
+
+def test_timeout_after_retries_is_a_timeout_error(fake: FakeAnthropic) -> None:
+    fake.script(None, SlowReply(5, TextReply("late")), SlowReply(5, TextReply("late")))
+    with pytest.raises(LLMTimeoutError) as info:
+        provider(fake, [], timeout=0.2, max_retries=1).complete(request())
+    assert "after 2 attempts" in info.value.message
+    assert info.value.exit_code == ExitCode.LLM
+
+
+def test_truncated_stream_is_retried(fake: FakeAnthropic) -> None:
+    text = "a long answer " * 40
+    fake.script(None, TruncatedStream(TextReply(text)), TextReply(text))
+    answer = provider(fake, [], stream=True).complete(request())
+    assert answer.text == text
+    assert answer.attempts == 2
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_truncation_that_persists_fails_clearly(fake: FakeAnthropic, stream: bool) -> None:
+    fake.script("answer", *[TruncatedStream(ToolReply({"x": 1, "pad": "p" * 400}))] * 2)
+    with pytest.raises(LLMOverloadedError) as info:
+        provider(fake, [], stream=stream, max_retries=1).complete(request(tool=TOOL))
+    assert "after 2 attempts" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[1, 2]", b'{"type": "message"}'], ids=["syntax", "array", "no-content"]
+)
+def test_malformed_answer_is_an_llm_error_not_a_traceback(fake: FakeAnthropic, raw: bytes) -> None:
+    fake.script(None, MalformedReply(raw))
+    with pytest.raises(LLMError) as info:
+        provider(fake, [], stream=False).complete(request())
+    assert "not a" in info.value.message and "Messages API" in info.value.message
+    assert info.value.hint and "ANTHROPIC_BASE_URL" in info.value.hint
+    assert len(fake.requests) == 1
+
+
+def test_malformed_stream_event_is_an_llm_error(fake: FakeAnthropic) -> None:
+    raw = b"event: message_start\ndata: {not json\n\n"
+    fake.script(None, MalformedReply(raw, content_type="text/event-stream"))
+    with pytest.raises(LLMError) as info:
+        provider(fake, [], stream=True).complete(request())
+    assert "not a valid Messages API response" in info.value.message
+    assert len(fake.requests) == 1
+
+
+def test_nothing_scripted_fails_at_once_and_names_the_tool(fake: FakeAnthropic) -> None:
+    with pytest.raises(LLMError) as info:
+        provider(fake, []).complete(request(tool=TOOL))
+    assert "nothing scripted for tool 'answer'" in info.value.message
+    assert len(fake.requests) == 1
+    assert fake.unscripted == ["fake: nothing scripted for tool 'answer'"]
+
+
+def test_concurrent_calls_from_threads(fake: FakeAnthropic) -> None:
+    def echo(req: RecordedRequest) -> ToolReply:
+        return ToolReply({"x": int(req.text.split()[-1])})
+
+    fake.on("answer", echo)
+    fake.delay = 0.05
+    llm = provider(fake, stream=True)
+    results: dict[int, Any] = {}
+
+    def call(i: int) -> None:
+        results[i] = llm.complete(request(f"number {i}", tool=TOOL)).tool_input
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {i: {"x": i} for i in range(12)}
+    assert len(fake.requests) == 12
+
+
+def test_default_model_is_the_newest_sonnet_the_sdk_knows() -> None:
+    from anthropic.types.model_param import ModelParam
+
+    known = [n for arg in get_args(ModelParam) for n in get_args(arg) if isinstance(n, str)]
+    model = default_model()
+    assert model in known and model.startswith("claude-sonnet-")
+
+    def version(name: str) -> tuple[int, ...]:
+        parts = name.removeprefix("claude-sonnet-").split("-")
+        return tuple(int(p) for p in parts if len(p) <= 2)
+
+    sonnets = [n for n in known if n.startswith("claude-sonnet-")]
+    assert all(version(model) >= version(n) for n in sonnets)
+    assert not any(len(p) == 8 for p in model.split("-"))  # the alias, not a dated snapshot
+
+
+def test_provider_repr_never_shows_the_key(fake: FakeAnthropic) -> None:
+    assert fake.api_key not in repr(provider(fake))
