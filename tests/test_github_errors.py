@@ -269,3 +269,19 @@ def test_permission_names() -> None:
         "issues: write, pull-requests: read",
     ]
     assert permission_names("") == []
+
+
+@pytest.mark.parametrize("body", [["not", "a", "repository"], "<html>Sign in to the proxy</html>"])
+def test_an_answer_pygithub_cannot_use(gh: FakeGitHub, forge: GitHubForge, body: object) -> None:
+    # a proxy answering 200 with something that is not the repository JSON
+    gh.fail_next("GET", r"^/repos/octo/demo$", 200, body=body)
+    with pytest.raises(ForgeError, match="unexpected answer from GitHub") as err:
+        forge.repo(REPO)
+    assert err.value.hint is not None and "GITHUB_API_URL" in err.value.hint
+
+
+def test_html_error_page_from_a_proxy(gh: FakeGitHub, forge: GitHubForge) -> None:
+    n = gh.add_issue(REPO, "x")
+    gh.fail_next("POST", r"/comments$", 502, body="<html><h1>502 Bad Gateway</h1></html>")
+    with pytest.raises(ForgeError, match="HTTP 502 while trying to comment on #1"):
+        forge.comment(REPO, n, "status")

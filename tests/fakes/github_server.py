@@ -318,7 +318,8 @@ class FakeGitHub:
     ) -> None:
         """Answer the next ``method`` request whose route matches ``path_regex`` with ``status``.
 
-        ``after_effect=True`` performs the request first and then answers the error.
+        ``after_effect=True`` performs the request first and then answers the error. A ``str``
+        or ``bytes`` body is sent as it is (as HTML), like a proxy's error page.
         """
         if body is None:
             body = {"message": f"fake failure {status}"}
@@ -632,9 +633,14 @@ class FakeGitHub:
     def _respond(
         self, h: BaseHTTPRequestHandler, status: int, data: Any, headers: Mapping[str, str]
     ) -> None:
-        payload = b"" if data is None and status == 204 else json.dumps(data).encode()
+        if isinstance(data, str | bytes):  # a raw body: a proxy's HTML error page, say
+            payload = data.encode() if isinstance(data, str) else data
+            content_type = "text/html; charset=utf-8"
+        else:
+            payload = b"" if data is None and status == 204 else json.dumps(data).encode()
+            content_type = "application/json; charset=utf-8"
         h.send_response(status)
-        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(payload)))
         sent = {k.lower() for k in headers}
         if "x-ratelimit-remaining" not in sent:

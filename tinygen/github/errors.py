@@ -195,7 +195,18 @@ def _forbidden(op: Operation, headers: Mapping[str, str], said: str) -> ForgeErr
 
 
 def _transport_error(exc: BaseException, op: Operation, api_url: str, clean: Any) -> ForgeError:
+    import requests
+    import urllib3.exceptions
+
     kind = type(exc).__name__
+    if not isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError | OSError):
+        # not the network: an answer PyGithub could not use (a proxy's HTML page, a bug)
+        return ForgeError(
+            f"unexpected answer from GitHub at {clean(api_url)} while trying to {op.action} "
+            f"({kind}: {clean(str(exc))[:300]})",
+            hint="check that GITHUB_API_URL points at the REST API (https://HOST/api/v3 on "
+            "GitHub Enterprise); if it does, please report this with the message above",
+        )
     return ForgeError(
         f"cannot reach GitHub at {clean(api_url)} while trying to {op.action} "
         f"({kind}: {clean(str(exc))[:300]})",

@@ -131,6 +131,17 @@ def _check_reaction(content: str) -> str:
     return content
 
 
+class UnexpectedAnswer(Exception):
+    """A GitHub answer without a field we need (reported as "unexpected answer")."""
+
+
+def _s(value: object, name: str) -> str:
+    # PyGithub returns None for fields missing from the answer; refuse instead of passing on
+    if not isinstance(value, str):
+        raise UnexpectedAnswer(f"the answer has no {name}")
+    return value
+
+
 def _utc(value: datetime | None) -> datetime:
     if value is None:
         return datetime.fromtimestamp(0, UTC)
@@ -239,10 +250,10 @@ class GitHubForge:
             }
             viewer = next((role for role in reversed(ROLES) if held.get(role)), "none")
             return RepoInfo(
-                full_name=r.full_name,
-                default_branch=r.default_branch,
-                clone_url=r.clone_url,
-                html_url=r.html_url,
+                full_name=_s(r.full_name, "full_name"),
+                default_branch=_s(r.default_branch, "default_branch"),
+                clone_url=_s(r.clone_url, "clone_url"),
+                html_url=_s(r.html_url, "html_url"),
                 private=bool(r.private),
                 fork=bool(r.fork),
                 viewer_permission=viewer,
@@ -275,16 +286,16 @@ class GitHubForge:
         ):
             i = self._repo(full_name).get_issue(number)
             return IssueInfo(
-                number=i.number,
+                number=int(i.number),
                 title=i.title or "",
                 body=i.body or "",
                 user=i.user.login if i.user else "ghost",
                 user_type=(i.user.type if i.user else None) or "User",
                 is_pull_request=i.pull_request is not None,
-                state=i.state,
-                labels=tuple(label.name for label in i.labels),
+                state=_s(i.state, "state"),
+                labels=tuple(label.name for label in i.labels or []),
                 author_association=i.author_association or "NONE",
-                html_url=i.html_url,
+                html_url=_s(i.html_url, "html_url"),
             )
 
     def pull(self, full_name: str, number: int) -> PullInfo:
@@ -479,32 +490,34 @@ def _check_body(body: str) -> None:
 
 
 def _pull_info(p: PullRequest) -> PullInfo:
-    base_repo = p.base.repo.full_name
+    if p.base is None or p.head is None or p.base.repo is None:
+        raise UnexpectedAnswer("the pull request has no head or base")
+    base_repo = _s(p.base.repo.full_name, "base.repo.full_name")
     head_repo = p.head.repo.full_name if p.head.repo else None
     return PullInfo(
         number=p.number,
         title=p.title or "",
         body=p.body or "",
         user=p.user.login if p.user else "ghost",
-        head_ref=p.head.ref,
-        head_sha=p.head.sha,
+        head_ref=_s(p.head.ref, "head.ref"),
+        head_sha=_s(p.head.sha, "head.sha"),
         head_repo_full_name=head_repo,
-        base_ref=p.base.ref,
+        base_ref=_s(p.base.ref, "base.ref"),
         base_repo_full_name=base_repo,
         is_fork=head_repo != base_repo,
-        state=p.state,
+        state=_s(p.state, "state"),
         draft=bool(p.draft),
-        html_url=p.html_url,
+        html_url=_s(p.html_url, "html_url"),
     )
 
 
 def _comment_info(c: IssueComment) -> CommentInfo:
     return CommentInfo(
-        id=c.id,
+        id=int(c.id),
         user=c.user.login if c.user else "ghost",
         user_type=(c.user.type if c.user else None) or "User",
         body=c.body or "",
         created_at=_utc(c.created_at),
         updated_at=_utc(c.updated_at or c.created_at),
-        html_url=c.html_url,
+        html_url=_s(c.html_url, "html_url"),
     )
