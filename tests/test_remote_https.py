@@ -242,3 +242,14 @@ def test_env_token_goes_only_to_github_hosts(
 def test_token_never_sent_over_plain_http(tmp_path: Path) -> None:
     with pytest.raises(RepoError, match="refusing to send a token over plain http"):
         open_repository("http://127.0.0.1:9/o/r", cache_dir=tmp_path, token=TOKEN)
+
+
+def test_an_inherited_auth_header_is_replaced_not_duplicated(
+    server: GitServer, tmp_path: Path, isolated_env: Path
+) -> None:
+    # actions/checkout persists its own header in git config; ours must win, alone.
+    with (isolated_env / ".gitconfig").open("a") as fh:
+        fh.write(f'[http "{server.url}/"]\n\textraHeader = Authorization: {_basic(WRONG)}\n')
+    opened = open_repository(f"{server.url}/acme/private.git", cache_dir=tmp_path, token=TOKEN)
+    assert opened.default_branch == "main"
+    assert _basic(WRONG) not in server.seen and _basic(TOKEN) in server.seen

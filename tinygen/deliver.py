@@ -19,7 +19,7 @@ from pathlib import Path
 from tinygen.errors import PatchApplyError, PatchParseError, RepoError
 from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.redact import redact
-from tinygen.remote import _TRANSPORT_TRICK, git_network, network_error, run_network, token_for
+from tinygen.remote import git_network, is_transport_trick, network_error, run_network, token_for
 
 # Used when git has no identity configured (a fresh CI runner) and no author was given.
 DEFAULT_IDENTITY = ("tinygen", "tinygen@users.noreply.github.com")
@@ -272,12 +272,13 @@ def _remote(root: Path, remote: str) -> tuple[str, bool] | None:
         )
     proc = git_bytes(["remote", "get-url", "--push", remote], root, check=False)
     if proc.returncode == 0:
-        url, named = proc.stdout.decode().strip(), True
+        # Several push URLs: the first decides the token (its header is scoped to its host).
+        url, named = proc.stdout.decode().strip().splitlines()[0], True
     elif "://" in remote or "/" in remote or ":" in remote:
         url, named = remote, False
     else:
         return None
-    if _TRANSPORT_TRICK.match(url) or url.startswith("-"):
+    if is_transport_trick(url):
         # GIT_ALLOW_PROTOCOL blocks these too; refuse early with a clear message.
         raise RepoError(
             f"refusing the remote URL {redact(url)!r}: transport helpers are not allowed",

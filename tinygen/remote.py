@@ -42,11 +42,17 @@ _URL_SCHEMES = {"https", "http", "ssh", "git", "file"}
 _TRANSPORT_TRICK = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*::")
 # git's own rule: `[user@]host:path` with no slash before the colon is ssh.
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s]+):(?P<path>.*)$")
+
 _HOST_OK = re.compile(r"^[A-Za-z0-9._\-\[\]:]+$")
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _NETWORK_TIMEOUT = 900.0  # seconds for one clone/fetch/push; generous, but never hangs forever
 
 GITHUB_HOST = "github.com"
+
+
+def is_transport_trick(url: str) -> bool:
+    """``ext::cmd``, ``fd::17``, ``helper::url``, or text git could read as an option."""
+    return bool(_TRANSPORT_TRICK.match(url.strip())) or url.strip().startswith("-")
 
 
 @dataclass(frozen=True)
