@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import tinygen.github
+from tests.conftest import RepoFactory
 from tests.fakes.github_server import FakeGitHub
 from tests.helpers import git
 from tinygen.errors import ConfigError, ForgeError
@@ -295,6 +296,35 @@ def test_comment_after_502_with_effect_is_not_duplicated(
     assert len(gh.comments(REPO, n)) == 1
 
 
+def test_old_comment_with_the_same_text_is_not_taken_for_the_new_one(
+    gh: FakeGitHub, forge: GitHubForge
+) -> None:
+    n = gh.add_issue(REPO, "x")
+    gh.add_comment(
+        REPO, n, "tinygen: started", user="tinygen-bot", created_at="2020-01-01T00:00:00Z"
+    )
+    gh.fail_next("POST", r"/issues/\d+/comments$", 502)  # this time nothing was created
+    with pytest.raises(ForgeError, match="HTTP 502"):
+        forge.comment(REPO, n, "tinygen: started")
+    assert len(gh.comments(REPO, n)) == 1
+
+
+def test_bearer_authorization_and_requests_outside_the_prefix() -> None:
+    import urllib.error
+    import urllib.request
+
+    with FakeGitHub(token=TOKEN, prefix="/api/v3") as gh:
+        gh.add_repo(REPO)
+        req = urllib.request.Request(
+            f"{gh.api_url}/repos/{REPO}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 200
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{gh.root_url}/repos/{REPO}")
+        assert err.value.code == 404
+
+
 def test_idempotent_get_is_retried(gh: FakeGitHub, forge: GitHubForge) -> None:
     gh.fail_next("GET", r"^/repos/octo/demo$", 503)
     assert forge.repo(REPO).full_name == REPO
@@ -302,10 +332,13 @@ def test_idempotent_get_is_retried(gh: FakeGitHub, forge: GitHubForge) -> None:
 
 
 def test_pull_against_local_bare_remote_uses_pushed_branch(
-    gh: FakeGitHub, forge: GitHubForge, make_repo: object, bare_remote: object, tmp_path: Path
+    gh: FakeGitHub,
+    forge: GitHubForge,
+    make_repo: RepoFactory,
+    bare_remote: Callable[[Path], Path],
 ) -> None:
-    repo = make_repo({"a.py": "x = 1\n"})  # type: ignore[operator]
-    bare = bare_remote(repo)  # type: ignore[operator]
+    repo = make_repo({"a.py": "x = 1\n"})
+    bare = bare_remote(repo)
     gh.add_repo("octo/local", clone_url=str(bare))
     git(repo, "switch", "-q", "-c", "tinygen/one")
     (repo / "a.py").write_text("x = 2\n")

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,6 +45,7 @@ _FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-
 _T = TypeVar("_T")
 # comments and reactions on a pull request accept either permission
 _COMMENT_NEEDS = "issues: write (or pull-requests: write on a pull request)"
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Forge(Protocol):
@@ -403,6 +404,7 @@ class GitHubForge:
         needs = _COMMENT_NEEDS
         target = f"issue or pull request #{number} in {full_name}"
         issue = self._repo(full_name).get_issue(number)
+        started = datetime.now(UTC)
         created, exc = self._attempt(lambda: issue.create_comment(body))
         if created is not None:
             with self._call(action, needs, target):
@@ -410,10 +412,11 @@ class GitHubForge:
         assert exc is not None
         status = getattr(exc, "status", None)
         if status is None or status >= 500:
-            # same as for pull requests: the comment may exist although the answer failed
+            # same as for pull requests: the comment may exist although the answer failed.
+            # Only a recent one counts (clock skew allowed), not the same text from an old run.
             existing, _ = self._attempt(lambda: self.comments(full_name, number))
             for c in reversed(existing or []):
-                if c.body == body:
+                if c.body == body and c.created_at >= started - _CLOCK_SKEW:
                     return c
         raise self._error(exc, action, needs, target)
 
