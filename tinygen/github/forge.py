@@ -220,10 +220,11 @@ class GitHubForge:
         except ForgeError:
             raise
         except Exception as exc:
+            # "from None": the PyGithub exception holds GitHub's raw answer, which a
+            # traceback would print unredacted
             raise self._error(exc, action, needs, target) from None
 
     def _error(self, exc: BaseException, action: str, needs: str, target: str) -> ForgeError:
-        # "from None": the chained PyGithub exception would carry the request headers
         return translate(
             exc, Operation(action, needs, target), token=self._token, api_url=self.api_url
         )
@@ -524,3 +525,9 @@ def _comment_info(c: IssueComment) -> CommentInfo:
         updated_at=_utc(c.updated_at or c.created_at),
         html_url=_s(c.html_url, "html_url"),
     )
+
+
+if TYPE_CHECKING:
+
+    def _implements_forge(forge: GitHubForge) -> Forge:
+        return forge  # mypy checks that GitHubForge matches the Forge protocol
