@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
 from tinygen.errors import ExitCode, ForgeError
 from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.github.errors import permission_names
 
-TOKEN = "ghp_faketoken0000000000000000000000000000"
+TOKEN = DEFAULT_TOKEN
 REPO = "octo/demo"
 
 

@@ -12,12 +12,12 @@ import pytest
 
 import tinygen.github
 from tests.conftest import RepoFactory
-from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
 from tests.helpers import git
 from tinygen.errors import ConfigError, ForgeError
 from tinygen.github import ForgePolicy, GitHubForge, PullInfo, role_at_least
 
-TOKEN = "ghp_faketoken0000000000000000000000000000"
+TOKEN = DEFAULT_TOKEN
 REPO = "octo/demo"
 
 

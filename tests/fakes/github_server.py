@@ -41,6 +41,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+# The token the server accepts unless told otherwise (shaped like a real one, so redaction
+# patterns apply to it too).
+DEFAULT_TOKEN = "ghp_faketoken0000000000000000000000000000"
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 _LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
@@ -135,7 +138,7 @@ class FakeGitHub:
     def __init__(
         self,
         *,
-        token: str | None = "ghp_faketoken0000000000000000000000000000",
+        token: str | None = DEFAULT_TOKEN,
         login: str = "tinygen-bot",
         prefix: str = "",
     ) -> None:
