@@ -369,5 +369,28 @@ def test_default_model_is_the_newest_sonnet_the_sdk_knows() -> None:
     assert not any(len(p) == 8 for p in model.split("-"))  # the alias, not a dated snapshot
 
 
+def test_from_settings_uses_model_caps_and_timeout(fake: FakeAnthropic) -> None:
+    from tinygen.config import load_settings
+
+    env = {
+        "TINYGEN_MODEL": "claude-haiku-4-5",
+        "TINYGEN_MAX_RETRY_WAIT": "0.01",
+        "TINYGEN_MAX_RETRY_TOTAL": "0.015",
+    }
+    settings = load_settings(env=env)
+    fake.script(None, *[ErrorReply.overloaded()] * 3)
+    waits: list[float] = []
+    llm = AnthropicProvider.from_settings(
+        settings, api_key=fake.api_key, base_url=fake.base_url, sleep=waits.append
+    )
+    assert llm.model == "claude-haiku-4-5" and llm.timeout == settings.request_timeout
+    with pytest.raises(LLMOverloadedError):
+        llm.complete(request())
+    assert (
+        waits == [pytest.approx(waits[0])] and waits[0] <= 0.01
+    )  # the second wait would pass the total cap
+    assert fake.requests[0].model == "claude-haiku-4-5"
+
+
 def test_provider_repr_never_shows_the_key(fake: FakeAnthropic) -> None:
     assert fake.api_key not in repr(provider(fake))

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from tinygen.config import Settings
 from tinygen.errors import (
     ConfigError,
     LLMAuthError,
@@ -154,6 +155,17 @@ class AnthropicProvider:
         self._sleep = sleep  # injectable so tests can see the waits without taking them
         self._client: Any = None
         self._client_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> AnthropicProvider:
+        """A provider configured by tinygen settings (model, retry caps, request timeout)."""
+        return cls(
+            model=settings.model,
+            max_retry_wait=settings.max_retry_wait,
+            max_retry_total=settings.max_retry_total,
+            timeout=settings.request_timeout,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:  # never the key
         return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"
