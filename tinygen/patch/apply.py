@@ -4,10 +4,12 @@ Every hunk of a file is placed against the file as it was before the diff (hunks
 see each other's edits), then the placements are checked for overlaps and spliced in.
 
 Line numbers from ``@@`` headers are used only to choose among several locations that fit,
-and only when they are *verified*: every hunk of the file has full numbers, counts that
+and only when they are *consistent*: every hunk of the file has full numbers, counts that
 match its body and a new-start consistent with the hunks before it, and every hunk that
-fits in one place only starts exactly where its numbers say (at least one such hunk). A
-diff whose numbers are wrong anywhere gets no say at all.
+fits in one place only starts exactly where its numbers say. A diff whose numbers are wrong
+anywhere gets no say at all. (The residual risk, stated plainly: numbers that are all
+shifted by the same amount, consistently, onto a passage identical to the intended one
+cannot be told from a correct diff for that other passage.)
 
 A hunk with no before-lines (a pure addition) is placed only in an empty or new file: with
 no context there is nothing to check a position against.
@@ -81,7 +83,6 @@ class _Paths:
 
 def _numbers_trusted(hunks: list[Hunk], placed: list[list[Application | Refusal]]) -> bool:
     delta = 0
-    unique_seen = False
     for hunk, apps in zip(hunks, placed, strict=True):
         nums = (hunk.old_start, hunk.old_len, hunk.new_start, hunk.new_len)
         if None in nums:
@@ -97,11 +98,9 @@ def _numbers_trusted(hunks: list[Hunk], placed: list[list[Application | Refusal]
         if n0 - o0 != delta:
             return False
         delta += nl - ol
-        if len(apps) == 1:
-            if apps[0].start != o0:
-                return False
-            unique_seen = True
-    return unique_seen
+        if len(apps) == 1 and apps[0].start != o0:
+            return False
+    return True
 
 
 class _FileApplier:

@@ -1,0 +1,149 @@
+"""Property tests: canonical diffs round-trip; corrupted diffs give b or are refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygen.errors import PatchApplyError, PatchParseError
+from tinygen.patch import apply_patch, canonical_diff, parse_patch
+from tinygen.patch.corrupt import CORRUPTIONS
+
+# A small vocabulary makes repeated lines (and so ambiguous locations) common.
+VOCAB = [
+    "",
+    "",
+    "x = 1",
+    "    return x",
+    "def f():",
+    "    pass",
+    "}",
+    "  y = 2",
+    "\tz()",
+    "        deep = True",
+    "-- sql comment",
+    "--- not a header",
+    "+++ nor this",
+    "@ not a hunk",
+    "   ",
+]
+line_st = st.one_of(
+    st.sampled_from(VOCAB),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+        max_size=12,
+    ),
+)
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> tuple[str, str]:
+    a_lines = draw(st.lists(line_st, max_size=30))
+    b_lines = list(a_lines)
+    for _ in range(draw(st.integers(0, 5))):
+        op = draw(st.sampled_from(["ins", "del", "rep"]))
+        pos = draw(st.integers(0, len(b_lines)))
+        if op == "ins" or not b_lines:
+            b_lines[pos:pos] = draw(st.lists(line_st, min_size=1, max_size=4))
+        elif op == "del":
+            del b_lines[min(pos, len(b_lines) - 1)]
+        else:
+            b_lines[min(pos, len(b_lines) - 1)] = draw(line_st)
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+
+    def join(lines: list[str]) -> str:
+        text = "".join(ln + eol for ln in lines)
+        if text and draw(st.booleans()) and draw(st.booleans()):
+            text = text[: -len(eol)]  # no final newline
+        return text
+
+    return join(a_lines), join(b_lines)
+
+
+def _skeleton(lines: list[str]) -> list[str]:
+    return [ln.strip() for ln in lines if ln.strip()]
+
+
+def locations_unique(a: str, diff: str) -> bool:
+    """Independent oracle: every hunk's before-text, ignoring all whitespace and blank
+    lines, occurs exactly once in ``a`` (so no strategy can see two places)."""
+    file_keys = _skeleton(re.split(r"\r?\n", a))
+    hunks = re.split(r"(?m)^@@.*$", diff)[1:]
+    for body in hunks:
+        old = [
+            ln[1:].rstrip("\r")
+            for ln in body.split("\n")
+            if ln[:1] in (" ", "-") and not ln.startswith(("--- ", "diff "))
+        ]
+        keys = _skeleton(old)
+        if not keys:
+            return False
+        n = sum(1 for i in range(len(file_keys)) if file_keys[i : i + len(keys)] == keys)
+        if n != 1:
+            return False
+    return True
+
+
+def _apply(a: str, diff: str) -> str | None:
+    try:
+        result = apply_patch({"f.txt": a}, diff)
+    except (PatchApplyError, PatchParseError):
+        return None
+    return result.after.get("f.txt", a)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts())
+def test_canonical_diff_round_trips(ab: tuple[str, str]) -> None:
+    a, b = ab
+    if a == b:
+        assert canonical_diff({"f.txt": a}, {"f.txt": b}) == ""
+        return
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    result = apply_patch({"f.txt": a}, diff)
+    assert result.after == {"f.txt": b}
+    assert result.before == {"f.txt": a}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ab=texts(), seed=st.integers(0, 2**16))
+def test_corrupted_diff_gives_b_or_is_refused(kind: str, ab: tuple[str, str], seed: int) -> None:
+    a, b = ab
+    if a == b:
+        return
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    loose = CORRUPTIONS[kind](diff, seed)
+    got = _apply(a, loose)
+    assert got is None or got == b, f"wrong result for {kind}:\n{loose!r}"
+    if locations_unique(a, diff):
+        assert got == b, f"refused a diff whose locations are unique ({kind}):\n{loose!r}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(texts(), min_size=1, max_size=3))
+def test_several_files_and_new_and_deleted_files(pairs: list[tuple[str, str]]) -> None:
+    before: dict[str, str | None] = {}
+    after: dict[str, str | None] = {}
+    for i, (a, b) in enumerate(pairs):
+        before[f"d/f{i}.txt"] = a
+        after[f"d/f{i}.txt"] = b
+    before["new.txt"], after["new.txt"] = None, "fresh\n"
+    before["gone.txt"], after["gone.txt"] = "old\nlines\n", None
+    diff = canonical_diff(before, after)
+    files = {p: t for p, t in before.items() if t is not None}
+    result = apply_patch(files, CORRUPTIONS["no-prefixes"](diff))
+    expected = {p: t for p, t in after.items() if t != before[p]}
+    assert result.after == expected
+
+
+def test_parse_keeps_removed_line_that_looks_like_a_header() -> None:
+    a = "a\n-- b\nc\n"
+    b = "a\n++ d\nc\n"
+    diff = canonical_diff({"f.sql": a}, {"f.sql": b})
+    assert "\n--- b\n+++ d\n" in diff
+    assert apply_patch({"f.sql": a}, diff).after == {"f.sql": b}
+    assert len(parse_patch(diff)) == 1

@@ -1,0 +1,156 @@
+"""The ways LLM-written diffs are wrong, as functions on a canonical diff.
+
+Used by the property tests and the benchmark to check that the engine gives the intended
+result or refuses, never a wrong result. Deterministic for a given ``seed``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
+
+
+def _map_lines(diff: str, fn: Callable[[str, bool], str]) -> str:
+    """Apply ``fn(line, in_hunk)`` to every line (without its newline)."""
+    out = []
+    in_hunk = False
+    for line in diff.split("\n"):
+        if line.startswith("@@"):
+            in_hunk = True
+        elif line.startswith("diff --git "):
+            in_hunk = False
+        out.append(fn(line, in_hunk and not line.startswith("@@")))
+    return "\n".join(out)
+
+
+def strip_numbers(diff: str, seed: int = 0) -> str:
+    return re.sub(r"(?m)^@@ .*? @@", "@@ ... @@", diff)
+
+
+def wrong_numbers(diff: str, seed: int = 0) -> str:
+    """Every hunk's starts moved, old and new by different amounts (as models do)."""
+    rng = random.Random(seed)
+
+    def fix(m: re.Match[str]) -> str:
+        k = rng.choice([-7, -3, -2, -1, 1, 2, 3, 5, 11])
+        k2 = rng.choice([d for d in (-4, -1, 1, 2, 6) if d != k])
+        o, ol, n, nl, rest = m.groups()
+        o2, n2 = max(1, int(o) + k), max(1, int(n) + k2)
+        return f"@@ -{o2}{',' + ol if ol else ''} +{n2}{',' + nl if nl else ''} @@{rest}"
+
+    return re.sub(r"(?m)^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", fix, diff)
+
+
+def wrong_counts(diff: str, seed: int = 0) -> str:
+    rng = random.Random(seed)
+
+    def fix(m: re.Match[str]) -> str:
+        o, ol, n, nl, rest = m.groups()
+        a = max(0, int(ol or 1) + rng.choice([-2, -1, 1, 3]))
+        b = max(0, int(nl or 1) + rng.choice([-1, 1, 2]))
+        return f"@@ -{o},{a} +{n},{b} @@{rest}"
+
+    return re.sub(r"(?m)^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", fix, diff)
+
+
+def blank_context_no_space(diff: str, seed: int = 0) -> str:
+    return _map_lines(diff, lambda ln, h: "" if h and ln == " " else ln)
+
+
+def trailing_whitespace(diff: str, seed: int = 0) -> str:
+    """Trailing spaces added to context and removed lines (the before-text)."""
+    rng = random.Random(seed)
+
+    def fix(ln: str, h: bool) -> str:
+        if h and ln[:1] in (" ", "-") and rng.random() < 0.6:
+            return ln + rng.choice([" ", "  ", "\t", "   "])
+        return ln
+
+    return _map_lines(diff, fix)
+
+
+def less_indentation(diff: str, seed: int = 0) -> str:
+    """Each hunk with before-text quoted with its common indentation removed (blank lines
+    left alone)."""
+    lines = diff.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        if not lines[i].startswith("@@"):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j][:1] in (" ", "-", "+", "\\"):
+            j += 1
+        body = lines[i + 1 : j]
+        texts = [b[1:] for b in body if b[:1] in " -+" and b[1:].strip()]
+        # Only hunks with before-text to re-align against (a pure addition has nothing).
+        has_old = any(b[:1] in " -" and b[1:].strip() for b in body)
+        common = _common_indent(texts) if has_old else ""
+        for b in body:
+            if b[:1] in " -+" and b[1:].strip() and common:
+                out.append(b[0] + b[1 + len(common) :])
+            else:
+                out.append(b)
+        i = j
+    return "\n".join(out)
+
+
+def _common_indent(texts: list[str]) -> str:
+    if not texts:
+        return ""
+    ind = [t[: len(t) - len(t.lstrip())] for t in texts]
+    first = ind[0]
+    k = 0
+    while k < len(first) and all(len(x) > k and x[k] == first[k] for x in ind):
+        k += 1
+    return first[:k]
+
+
+def fences_and_prose(diff: str, seed: int = 0) -> str:
+    return (
+        "Sure! Here is the change you asked for:\n\n```diff\n"
+        + diff
+        + ("" if diff.endswith("\n") else "\n")
+        + "```\n\nThis should fix the problem. Let me know if anything else is needed.\n"
+    )
+
+
+def no_prefixes(diff: str, seed: int = 0) -> str:
+    """No ``diff --git`` lines, and ---/+++ paths without a/ b/."""
+    out = []
+    for ln in diff.split("\n"):
+        if ln.startswith("diff --git ") or ln.startswith(("new file mode", "deleted file mode")):
+            continue
+        if ln.startswith(("--- a/", "+++ b/")):
+            ln = ln[:4] + ln[6:]
+        out.append(ln)
+    return "\n".join(out)
+
+
+def crlf(diff: str, seed: int = 0) -> str:
+    return diff.replace("\n", "\r\n")
+
+
+def none(diff: str, seed: int = 0) -> str:
+    return diff
+
+
+CORRUPTIONS: dict[str, Callable[[str, int], str]] = {
+    "none": none,
+    "strip-numbers": strip_numbers,
+    "wrong-numbers": wrong_numbers,
+    "wrong-counts": wrong_counts,
+    "blank-no-space": blank_context_no_space,
+    "trailing-ws": trailing_whitespace,
+    "less-indent": less_indentation,
+    "fences-prose": fences_and_prose,
+    "no-prefixes": no_prefixes,
+    "crlf": crlf,
+}
+
+__all__ = ["CORRUPTIONS"]
