@@ -512,7 +512,8 @@ def _open_local(spec: RepoSpec, ref: str | None) -> OpenedRepo:
 def _open_clone(
     spec: RepoSpec, ref: str | None, cache_dir: Path | None, token: str | None
 ) -> OpenedRepo:
-    allow_local = True  # parse_repo_spec already applied the caller's policy
+    # A network URL never needs git's file transport (redirects, alternates): keep it off.
+    allow_local = spec.kind in ("bare", "file")
     url = spec.url
     sent_token = token_for(url, token)
     path = cache_path(spec, cache_dir)
