@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("tinygen.commands.map:command", "Print the repository's reference sheet."),
     "run": ("tinygen.commands.run:command", "Turn a change request into a validated diff."),
     "runs": ("tinygen.commands.runs:command", "List recorded runs, or show one."),
+    "serve": ("tinygen.commands.serve:command", "Serve the HTTP API (repoUrl + prompt -> diff)."),
 }
 
 

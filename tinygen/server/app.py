@@ -1,0 +1,525 @@
+"""The FastAPI application: routes, authentication, input checks, and a threaded runner.
+
+::
+
+    POST   /analyze            {"repoUrl", "prompt"} -> waits -> {"diff", "status", "runId", ...}
+    POST   /jobs               same body + ref, model, checks -> 202 {"id", ...}
+    GET    /jobs               recent jobs (?state=&limit=)
+    GET    /jobs/{id}          state, stage, result or error
+    GET    /jobs/{id}/events   server-sent events: state changes and stage progress
+    DELETE /jobs/{id}          cancel
+    GET    /healthz            liveness and queue figures (no authentication)
+    GET    /docs, /openapi.json
+
+Handlers that touch SQLite are plain ``def`` (FastAPI runs them in its thread pool); the
+two that wait (``/analyze``, the event stream) are ``async`` and poll the store from a
+thread, so a slow disk never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tinygen import __version__
+from tinygen.errors import RepoError, TinygenError
+from tinygen.redact import redact
+from tinygen.server.config import ServerConfig
+from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, SQLiteJobStore
+from tinygen.server.schemas import (
+    AnalyzeRequest,
+    AnalyzeResponse,
+    ErrorBody,
+    Health,
+    JobCreated,
+    JobList,
+    JobRequest,
+    JobResult,
+    JobStateName,
+    JobView,
+    summary_of,
+)
+from tinygen.server.worker import Executor, WorkerPool
+
+log = logging.getLogger("tinygen.server")
+
+MAX_CHECK_CHARS = 1000
+KEEPALIVE_SECONDS = 15.0
+EVENT_POLL_SECONDS = 0.1
+
+# HTTP status of a failed /analyze job, by the CLI exit code of its error.
+_STATUS_BY_EXIT = {8: 422, 7: 502, 5: 502, 6: 500}
+
+
+class ApiError(Exception):
+    """An error answer: ``{"detail", "hint", "jobId"}`` with this status."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        hint: str | None = None,
+        job_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.hint = hint
+        self.job_id = job_id
+        self.headers = headers
+        self.errors = errors
+
+
+def field_error(name: str, message: str) -> ApiError:
+    return ApiError(
+        422,
+        f"{name}: {message}",
+        hint=f"fix {name} and send the request again",
+        errors=[{"field": name, "message": message}],
+    )
+
+
+@dataclass
+class _Service:
+    config: ServerConfig
+    store: JobStore
+    pool: WorkerPool
+    closing: threading.Event = field(default_factory=threading.Event)
+    recovered: list[str] = field(default_factory=list)
+
+
+def check_repo_url(url: str, config: ServerConfig) -> str:
+    """The URL as jobs will use it, or a 422 naming ``repoUrl`` and what is wrong."""
+    from tinygen.remote import parse_repo_spec
+
+    try:
+        spec = parse_repo_spec(url, allow_local=config.allow_local)
+    except RepoError as exc:
+        message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        raise field_error("repoUrl", redact(message)) from None
+    if spec.kind in ("local", "bare", "file"):
+        return url.strip()  # parse_repo_spec refuses these unless allow_local
+    if spec.kind not in ("https", "ssh"):
+        raise field_error(
+            "repoUrl", f"{spec.kind}:// is not allowed; use an https:// or git@host: URL"
+        )
+    allowed = {h.lower() for h in config.allowed_hosts}
+    if (spec.host or "") not in allowed:
+        raise field_error(
+            "repoUrl",
+            f"the host {spec.host!r} is not allowed on this server (allowed: "
+            + ", ".join(sorted(allowed))
+            + ")",
+        )
+    if spec.full_name is None:
+        raise field_error("repoUrl", "expected a repository URL of the form HOST/OWNER/NAME")
+    return url.strip()
+
+
+def job_spec(body: AnalyzeRequest, config: ServerConfig) -> JobSpec:
+    """Checks that need the server's settings (pydantic did the static ones)."""
+    if not body.prompt.strip():
+        raise field_error("prompt", "is blank; say what to change")
+    if len(body.prompt) > config.max_prompt_chars:
+        raise field_error(
+            "prompt",
+            f"has {len(body.prompt)} characters; this server accepts at most "
+            f"{config.max_prompt_chars}",
+        )
+    url = check_repo_url(body.repo_url, config)
+    if not isinstance(body, JobRequest):
+        return JobSpec(repo_url=url, prompt=body.prompt)
+    checks = tuple(body.checks or ())
+    if checks and not config.allow_checks:
+        raise field_error(
+            "checks", "this server does not run commands from requests (see --allow-checks)"
+        )
+    for command in checks:
+        if not command.strip() or len(command) > MAX_CHECK_CHARS:
+            raise field_error("checks", f"each check is 1 to {MAX_CHECK_CHARS} characters")
+    return JobSpec(repo_url=url, prompt=body.prompt, ref=body.ref, model=body.model, checks=checks)
+
+
+def _sse(event: str, data: dict[str, Any], seq: int | None = None) -> str:
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, sort_keys=True)}\n\n"
+
+
+def _event_data(ev: Event) -> dict[str, Any]:
+    if ev.kind == "state":
+        return {"state": ev.stage, "message": ev.message, "time": ev.time}
+    return {"stage": ev.stage, "message": ev.message, "time": ev.time}
+
+
+def _view(job: Job) -> dict[str, Any]:
+    return JobView.of(job).model_dump(by_alias=True, mode="json")
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    executor: Executor | None = None,
+    store_factory: Callable[[ServerConfig], JobStore] | None = None,
+) -> FastAPI:
+    """The application. The store opens and the workers start with the app's lifespan, so
+    a new app on the same database is a restart (queued jobs run, running ones fail)."""
+    holder: dict[str, _Service] = {}
+
+    def service() -> _Service:
+        return holder["service"]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tinygen.server.execute import PipelineExecutor
+
+        store = (store_factory or (lambda c: SQLiteJobStore(c.db_path)))(config)
+        pool = WorkerPool(
+            store,
+            executor or PipelineExecutor(config),
+            workers=config.workers,
+            poll_interval=config.poll_interval,
+        )
+        svc = _Service(config, store, pool)
+        svc.recovered = await run_in_threadpool(pool.start)
+        holder["service"] = svc
+        try:
+            yield
+        finally:
+            svc.closing.set()
+            await run_in_threadpool(pool.stop, config.drain_timeout)
+            store.close()
+
+    app = FastAPI(
+        title="tinygen",
+        version=__version__,
+        summary="Change requests in, validated git diffs out — as queued jobs.",
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+            422: {"model": ErrorBody, "description": "a bad field (named in the message)"},
+        },
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        body = ErrorBody(
+            detail=redact(exc.detail),
+            hint=redact(exc.hint) if exc.hint else None,
+            job_id=exc.job_id,
+            errors=exc.errors,
+        )
+        return JSONResponse(
+            body.model_dump(by_alias=True, exclude_none=True),
+            status_code=exc.status,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Our own shape, and never the offending input: it may hold a token.
+        errors = []
+        for err in exc.errors():
+            parts = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            name = "body" if err.get("type") == "json_invalid" else ".".join(parts) or "body"
+            errors.append({"field": name, "message": redact(str(err.get("msg", "invalid")))})
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        body = ErrorBody(detail=detail, hint="fix the named field(s) and try again", errors=errors)
+        return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), status_code=422)
+
+    @app.exception_handler(TinygenError)
+    async def _tinygen_error(request: Request, exc: TinygenError) -> JSONResponse:
+        body = ErrorBody(detail=redact(exc.message), hint=redact(exc.hint) if exc.hint else None)
+        return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), status_code=500)
+
+    dependencies = []
+    if config.token is not None:
+        token = config.token.encode("utf-8")
+        bearer = HTTPBearer(auto_error=False, description="TINYGEN_SERVER_TOKEN")
+
+        def authenticate(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> None:
+            given = (credentials.credentials if credentials else "").encode("utf-8")
+            # compare_digest: the time taken does not reveal how much of the token matched.
+            if not hmac.compare_digest(given, token):
+                raise ApiError(
+                    401,
+                    "missing or wrong bearer token",
+                    hint="send Authorization: Bearer <TINYGEN_SERVER_TOKEN>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+
+        dependencies.append(Depends(authenticate))
+
+    def submit(spec: JobSpec) -> Job:
+        svc = service()
+        try:
+            job = svc.store.add(spec, max_queued=config.queue_size)
+        except QueueFull as exc:
+            retry = svc.store.retry_after(config.workers)
+            raise ApiError(
+                429,
+                str(exc),
+                hint=f"try again in {retry} s",
+                headers={"Retry-After": str(retry)},
+            ) from None
+        svc.pool.wake()
+        return job
+
+    def get_job(job_id: str) -> Job:
+        job = service().store.get(job_id)
+        if job is None:
+            raise ApiError(404, f"no job {job_id!r}", hint="GET /jobs lists the recent jobs")
+        return job
+
+    JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
+    ok: dict[int | str, dict[str, Any]] = {
+        429: {"model": ErrorBody, "description": "the queue is full; see Retry-After"}
+    }
+
+    @app.post(
+        "/analyze",
+        response_model=AnalyzeResponse,
+        dependencies=dependencies,
+        responses={
+            **ok,
+            502: {"model": ErrorBody, "description": "the model API failed"},
+            504: {"model": ErrorBody, "description": "still running; poll GET /jobs/{jobId}"},
+        },
+    )
+    async def analyze(body: AnalyzeRequest, request: Request) -> Any:
+        """Run a change request and wait for its diff (the original tinygen contract)."""
+        spec = job_spec(body, config)
+        job = await run_in_threadpool(submit, spec)
+        svc = service()
+        deadline = time.monotonic() + config.analyze_timeout
+        delay = 0.05
+        while not job.state.finished:
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    504,
+                    f"the job is still {job.state} after {config.analyze_timeout:g} s",
+                    hint=f"poll GET /jobs/{job.id}",
+                    job_id=job.id,
+                )
+            if await request.is_disconnected():
+                # Nobody will read this answer: stop spending model calls on it.
+                await run_in_threadpool(svc.store.cancel, job.id)
+                return Response(status_code=499)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+            fresh = await run_in_threadpool(svc.store.get, job.id)
+            assert fresh is not None
+            job = fresh
+        if job.state == JobState.SUCCEEDED and job.result is not None:
+            result = JobResult.from_store(job.result)
+            return AnalyzeResponse(**result.model_dump(), job_id=job.id)
+        error = job.error or {}
+        status = 409 if job.state == JobState.CANCELLED else 500
+        if error.get("kind") == "Interrupted" or "interrupted" in str(error.get("message", "")):
+            status = 503
+        elif job.state == JobState.FAILED:
+            status = _STATUS_BY_EXIT.get(int(error.get("exitCode") or 1), 500)
+        raise ApiError(
+            status,
+            str(error.get("message") or f"the job {job.state}"),
+            hint=error.get("hint"),
+            job_id=job.id,
+        )
+
+    @app.post(
+        "/jobs",
+        status_code=202,
+        response_model=JobCreated,
+        dependencies=dependencies,
+        responses=ok,
+    )
+    def create_job(body: JobRequest, response: Response) -> JobCreated:
+        """Queue a change request; follow it with GET /jobs/{id} or its event stream."""
+        job = submit(job_spec(body, config))
+        response.headers["Location"] = f"/jobs/{job.id}"
+        return JobCreated(
+            id=job.id,
+            state=str(job.state),  # type: ignore[arg-type]
+            url=f"/jobs/{job.id}",
+            events_url=f"/jobs/{job.id}/events",
+        )
+
+    @app.get("/jobs", response_model=JobList, dependencies=dependencies)
+    def list_jobs(
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        state: JobStateName | None = None,
+    ) -> JobList:
+        """The most recent jobs first."""
+        jobs = service().store.recent(limit=limit, state=JobState(state) if state else None)
+        return JobList(jobs=[summary_of(j) for j in jobs])
+
+    @app.get(
+        "/jobs/{job_id}",
+        response_model=JobView,
+        dependencies=dependencies,
+        responses={404: {"model": ErrorBody}},
+    )
+    def read_job(job_id: JobId) -> JobView:
+        return JobView.of(get_job(job_id))
+
+    @app.delete(
+        "/jobs/{job_id}",
+        status_code=202,
+        response_model=JobView,
+        dependencies=dependencies,
+        responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
+    def cancel_job(job_id: JobId) -> JobView:
+        """Cancel a job: a queued one at once, a running one at its next step."""
+        job = get_job(job_id)
+        if job.state.finished:
+            raise ApiError(409, f"job {job_id} already {job.state}", job_id=job_id)
+        cancelled = service().store.cancel(job_id)
+        assert cancelled is not None
+        return JobView.of(cancelled)
+
+    @app.get(
+        "/jobs/{job_id}/events",
+        dependencies=dependencies,
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "events `state` and `progress`, then `end` with the job",
+            },
+            404: {"model": ErrorBody},
+        },
+    )
+    async def job_events(
+        job_id: JobId,
+        after: Annotated[int, Query(ge=0, description="resume after this event id")] = 0,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        """Server-sent events: `state` (queued, running, ...), `progress` (stage, message),
+        and a final `end` whose data is the job as GET /jobs/{id} returns it."""
+        await run_in_threadpool(get_job, job_id)
+        if last_event_id and last_event_id.isdigit():
+            after = max(after, int(last_event_id))
+        svc = service()
+
+        async def stream() -> AsyncIterator[str]:
+            last, quiet = after, 0.0
+            while True:
+                events = await run_in_threadpool(svc.store.events, job_id, last)
+                for ev in events:
+                    last = ev.seq
+                    yield _sse(ev.kind, _event_data(ev), ev.seq)
+                job = await run_in_threadpool(svc.store.get, job_id)
+                if job is None or job.state.finished:
+                    # Any final state event was just sent (it is written with the state).
+                    rest = await run_in_threadpool(svc.store.events, job_id, last)
+                    for ev in rest:
+                        last = ev.seq
+                        yield _sse(ev.kind, _event_data(ev), ev.seq)
+                    if job is not None:
+                        yield _sse("end", _view(job))
+                    return
+                if svc.closing.is_set():
+                    return
+                quiet = 0.0 if events else quiet + EVENT_POLL_SECONDS
+                if quiet >= KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(EVENT_POLL_SECONDS)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/healthz", response_model=Health)
+    def health() -> Health:
+        svc = service()
+        return Health(workers=config.workers, queue_size=config.queue_size, jobs=svc.store.counts())
+
+    return app
+
+
+# --- running it -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server on a background thread (tests, benchmarks)."""
+
+    url: str
+    server: Any  # uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def uvicorn_config(app: FastAPI, config: ServerConfig, *, log_level: str = "info") -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown forever
+        server_header=False,
+    )
+
+
+def serve_in_thread(
+    config: ServerConfig,
+    *,
+    executor: Executor | None = None,
+    log_level: str = "warning",
+    start_timeout: float = 30.0,
+) -> RunningServer:
+    """Start the service on ``config.host:config.port`` (port 0: a free one) in a thread."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn_config(create_app(config, executor=executor), config, log_level=log_level)
+    )
+    thread = threading.Thread(target=server.run, name="tinygen-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the server did not start (see its log)")
+        time.sleep(0.02)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    return RunningServer(f"http://{host}:{port}", server, thread)
+
+
+__all__ = [
+    "ApiError",
+    "RunningServer",
+    "check_repo_url",
+    "create_app",
+    "job_spec",
+    "serve_in_thread",
+    "uvicorn_config",
+]

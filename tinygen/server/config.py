@@ -1,0 +1,86 @@
+"""Settings of the HTTP service (`tinygen serve`), separate from a run's Settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinygen.errors import ConfigError
+
+TOKEN_ENV = "TINYGEN_SERVER_TOKEN"
+MIN_TOKEN_CHARS = 16
+DEFAULT_MAX_PROMPT_CHARS = 100_000
+DEFAULT_MAX_REPO_BYTES = 500 * 1024 * 1024
+
+
+def default_db_path() -> Path:
+    """``$XDG_STATE_HOME/tinygen/jobs.sqlite3`` (``~/.local/state/...`` by default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "tinygen" / "jobs.sqlite3"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2  # jobs run at once
+    queue_size: int = 100  # queued (not yet running) jobs before POSTs get 429
+    db_path: Path = field(default_factory=default_db_path)
+    token: str | None = None  # bearer token; None: no authentication (loopback only)
+    allow_local: bool = False  # file:// URLs and paths as repoUrl (tests, single-user setups)
+    allowed_hosts: tuple[str, ...] = ("github.com",)  # hosts https/ssh repoUrls may name
+    allow_checks: bool = False  # run `checks` from requests and from repository config
+    max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
+    max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES  # packed and checked-out size of a clone
+    cache_dir: Path | None = None  # clone cache (default: the user cache dir)
+    analyze_timeout: float = 1800.0  # seconds POST /analyze waits before answering 504
+    drain_timeout: float = 10.0  # seconds a shutdown waits for running jobs
+    poll_interval: float = 1.0  # seconds idle workers wait before looking at the store again
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "queue_size", "max_prompt_chars", "max_repo_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+
+
+def token_from_env(env: dict[str, str] | None = None) -> str | None:
+    value = (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
+    return value or None
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to expose an unauthenticated service, or one with a guessable token."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"{TOKEN_ENV} is too short ({len(token)} characters, at least {MIN_TOKEN_CHARS})",
+            hint='use a random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"',
+        )
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host} without authentication",
+            hint=f"set {TOKEN_ENV} to a random secret, or listen on 127.0.0.1",
+        )
+
+
+__all__ = [
+    "DEFAULT_MAX_PROMPT_CHARS",
+    "DEFAULT_MAX_REPO_BYTES",
+    "MIN_TOKEN_CHARS",
+    "TOKEN_ENV",
+    "ServerConfig",
+    "check_bind",
+    "default_db_path",
+    "is_loopback",
+    "token_from_env",
+]
