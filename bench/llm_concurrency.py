@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.anthropic_server import FakeAnthropic, ToolReply  # noqa: E402
-from tinygen.llm import (  # noqa: E402
+from tests.fakes.anthropic_server import FakeAnthropic, ToolReply
+from tinygen.llm import (
     AnthropicProvider,
     CompletionRequest,
     Message,
