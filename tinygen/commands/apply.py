@@ -1,0 +1,188 @@
+"""`tinygen apply [PATCH|-]`: place a loose diff's hunks exactly and write the files.
+
+Reads the diff from a file or stdin; all changed files are written, or none. Files with
+uncommitted changes are refused unless --force. --dry-run prints the canonical diff and
+writes nothing; --check CMD runs a command in a temporary worktree of HEAD with the
+changed files written into it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
+
+
+class WorktreeFiles(Mapping[str, str]):
+    """The working tree's files as texts, read on demand through the path policy (so a
+    symlink cannot make the engine read outside the repository)."""
+
+    def __init__(self, root: Path, tracked: list[str]) -> None:
+        from tinygen.validate.paths import PathPolicy
+
+        self.root = root
+        self.tracked = tracked
+        self.policy = PathPolicy(protected=())
+
+    def _path(self, key: str) -> Path:
+        from tinygen.validate.paths import check_path
+
+        return self.root / check_path(self.root, key, self.policy)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._path(key).is_file()
+
+    def __getitem__(self, key: str) -> str:
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        data = path.read_bytes()
+        if b"\0" in data:
+            raise PatchApplyError(f"{key} is a binary file", hint="binary files cannot be patched")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PatchApplyError(
+                f"{key} is not UTF-8 text", hint="convert it to UTF-8 or edit it by hand"
+            ) from exc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tracked)
+
+    def __len__(self) -> int:
+        return len(self.tracked)
+
+
+def _read_patch(source: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise PatchParseError(f"cannot read {source}: {exc.strerror}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PatchParseError(f"the diff in {source} is not UTF-8 text") from exc
+
+
+def _dirty(root: Path, paths: list[str]) -> list[str]:
+    from tinygen.git import git_bytes
+
+    out = git_bytes(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths], root
+    ).stdout.decode("utf-8", "replace")
+    entries = [e for e in out.split("\0") if e]
+    return sorted({e[3:] for e in entries if len(e) > 3 and e[2] == " "})
+
+
+@click.command("apply")
+@click.argument("patch", default="-", metavar="[PATCH|-]")
+@click.option("--repo", default=".", show_default=True, help="Repository to change.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; print the canonical diff.")
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    metavar="CMD",
+    help="Run CMD in a temporary worktree with the change applied (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@click.option("--force", is_flag=True, help="Also change files that have uncommitted changes.")
+def command(
+    patch: str, repo: str, dry_run: bool, checks: tuple[str, ...], as_json: bool, force: bool
+) -> None:
+    """Apply a loose diff (from PATCH or stdin): every hunk exactly, or nothing.
+
+    Exit codes: 0 applied (or would be), 5 a hunk could not be placed or a path is not
+    allowed, 8 repository problem (e.g. uncommitted changes), 10 a --check failed.
+    """
+    report: dict[str, Any] = {"ok": False, "dry_run": dry_run, "written": False}
+    try:
+        code = _run(patch, repo, dry_run, checks, as_json, force, report)
+    except TinygenError as exc:
+        report["error"] = exc.message
+        if isinstance(exc, PatchApplyError):
+            report["feedback"] = exc.feedback
+            if not as_json:
+                click.echo(exc.feedback, err=True)
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        raise
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    if code:
+        sys.exit(int(code))
+
+
+def _run(
+    patch: str,
+    repo: str,
+    dry_run: bool,
+    checks: tuple[str, ...],
+    as_json: bool,
+    force: bool,
+    report: dict[str, Any],
+) -> ExitCode:
+    from tinygen.config import load_settings
+    from tinygen.files import write_files_atomically
+    from tinygen.git import git, head_commit, repo_root, temp_worktree
+    from tinygen.patch import apply_patch, canonical_diff
+    from tinygen.validate import PathPolicy, check_path, run_checks
+
+    root = repo_root(repo)
+    settings = load_settings(root)
+    policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
+    text = _read_patch(patch)
+    tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
+    result = apply_patch(WorktreeFiles(root, tracked), text, known_paths=tracked)
+    changed = sorted(result.after)
+    for path in changed:
+        check_path(root, path, policy)
+    diff = canonical_diff(result.before, result.after)
+    report.update(result.to_dict())
+    report["diff"] = diff
+    dirty = _dirty(root, changed) if changed else []
+    if dirty and not force:
+        raise RepoError(
+            f"uncommitted changes in {', '.join(dirty)}; nothing was changed",
+            hint="commit or stash them first, or pass --force to patch them as they are",
+        )
+    code = ExitCode.OK
+    if checks:
+        head = head_commit(root)
+        if head is None:
+            raise RepoError("--check needs a commit to start from", hint="commit once first")
+        with temp_worktree(root, head) as wt:
+            write_files_atomically(wt, result.after)
+            results = run_checks(wt, checks, settings.check_timeout, settings.check_memory_mb)
+        report["checks"] = [r.to_dict() for r in results]
+        for r in results:
+            status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
+            click.echo(f"check: {r.command}: {status} ({r.seconds:.1f} s)", err=True)
+            if not r.ok:
+                click.echo(r.output_tail.rstrip("\n"), err=True)
+        if not all(r.ok for r in results):
+            code = ExitCode.CHECKS_FAILED
+    if dry_run:
+        if not as_json:
+            click.echo(diff, nl=False)
+    elif changed:
+        write_files_atomically(root, result.after)
+        report["written"] = True
+    for h in result.report:
+        where = f" at line {h.line}" if h.line else ""
+        how = (
+            f" ({h.strategy}{', by line number' if h.via_hint else ''})"
+            if h.strategy != "-"
+            else ""
+        )
+        click.echo(f"{h.path}: hunk {h.hunk} {h.outcome}{where}{how}", err=True)
+    if not changed:
+        click.echo("nothing to change: every hunk is already present", err=True)
+    report["ok"] = code == ExitCode.OK
+    return code

@@ -1,0 +1,144 @@
+"""The validation gate: a structured verdict on a canonical diff against a base commit.
+
+Checks, in order: the diff parses with unidiff and has no zero-hunk files (an empty file
+created or deleted is the one legitimate exception); every path passes the path policy
+(resolved in a checkout of the base commit); ``git apply --check`` accepts it there; and
+tree-sitter finds no new ERROR/MISSING nodes in changed files of parsed languages. Path
+problems stop the gate before anything is applied, even in the temporary worktree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinygen.errors import PathPolicyError
+from tinygen.git import git_bytes, resolve_commit, temp_worktree
+from tinygen.redact import redact
+from tinygen.validate.paths import PathPolicy, check_path
+from tinygen.validate.syntax import new_syntax_problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # parse | path | apply | syntax
+    message: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "path": self.path, "message": self.message}
+
+
+@dataclass
+class GateReport:
+    base_commit: str
+    files: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    checks_run: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "base_commit": self.base_commit,
+            "files": self.files,
+            "checks_run": self.checks_run,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"validation passed ({', '.join(self.checks_run)})"
+        return "validation failed:\n" + "\n".join(
+            f"  [{p.check}] {p.message}" for p in self.problems
+        )
+
+
+def _strip(path: str | None, prefix: str) -> str | None:
+    if path is None or path == "/dev/null":
+        return None
+    return path[2:] if path.startswith(prefix) else path
+
+
+def _parse(diff: str, report: GateReport) -> list[tuple[str | None, str | None]]:
+    from unidiff import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        patch = PatchSet(diff)
+    except UnidiffParseError as exc:
+        report.problems.append(Problem("parse", f"unidiff cannot parse the diff: {exc}"))
+        return []
+    if not diff.strip() or not len(patch):
+        report.problems.append(Problem("parse", "the diff is empty"))
+        return []
+    empty_ok = {
+        m.group(1)
+        for m in re.finditer(r"(?m)^diff --git a/(\S+) b/\S+\n(?:new|deleted) file mode", diff)
+    }
+    pairs = []
+    for pf in patch:
+        src, tgt = _strip(pf.source_file, "a/"), _strip(pf.target_file, "b/")
+        name = tgt or src or pf.path
+        if not len(pf) and name not in empty_ok:
+            report.problems.append(Problem("parse", f"{name}: no hunks", name))
+        pairs.append((src, tgt))
+    return pairs
+
+
+def run_gate(root: Path, base_commit: str, diff: str, policy: PathPolicy) -> GateReport:
+    """Validate ``diff`` against ``base_commit`` of the repository at ``root``.
+
+    Never raises for a bad diff (that is what the report is for); RepoError for a bad
+    repository or commit."""
+    sha = resolve_commit(root, base_commit)
+    report = GateReport(sha)
+    pairs = _parse(diff, report)
+    report.checks_run.append("parse")
+    if report.problems:
+        return report
+    with temp_worktree(root, sha) as wt:
+        paths: list[str] = []
+        for src, tgt in pairs:
+            for p in dict.fromkeys(x for x in (src, tgt) if x is not None):
+                try:
+                    paths.append(check_path(wt, p, policy))
+                except PathPolicyError as exc:
+                    report.problems.append(Problem("path", exc.message, p))
+        report.files = sorted(dict.fromkeys(paths))
+        report.checks_run.append("path")
+        if report.problems:
+            return report
+        before = {p: _read(wt / p) for p in report.files}
+        proc = git_bytes(
+            ["apply", "--check", "--whitespace=nowarn", "-"],
+            wt,
+            input=diff.encode("utf-8"),
+            check=False,
+        )
+        report.checks_run.append("git-apply")
+        if proc.returncode != 0:
+            err = redact(proc.stderr.decode("utf-8", "replace").strip())
+            report.problems.append(Problem("apply", f"git apply --check refused the diff: {err}"))
+            return report
+        git_bytes(["apply", "--whitespace=nowarn", "-"], wt, input=diff.encode("utf-8"))
+        report.checks_run.append("syntax")
+        for p in report.files:
+            for msg in new_syntax_problems(p, before[p], _read(wt / p)):
+                report.problems.append(Problem("syntax", f"new syntax error: {msg}", p))
+    return report
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8", "replace") if path.is_file() else None
+    except OSError:
+        return None
+
+
+__all__ = ["GateReport", "Problem", "run_gate"]
