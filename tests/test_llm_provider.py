@@ -287,6 +287,15 @@ def test_timeout_after_retries_is_a_timeout_error(fake: FakeAnthropic) -> None:
     assert info.value.exit_code == ExitCode.LLM
 
 
+def test_error_event_inside_a_stream_is_retried(fake: FakeAnthropic) -> None:
+    overloaded = ErrorReply(529, "overloaded_error", "Overloaded", in_stream=True)
+    fake.script(None, overloaded, TextReply("recovered"))
+    answer = provider(fake, [], stream=True).complete(request())
+    assert answer.text == "recovered"
+    assert answer.attempts == 2
+    assert fake.requests[0].stream
+
+
 def test_truncated_stream_is_retried(fake: FakeAnthropic) -> None:
     text = "a long answer " * 40
     fake.script(None, TruncatedStream(TextReply(text)), TextReply(text))

@@ -64,6 +64,7 @@ class ErrorReply:
     message: str
     retry_after: float | None = None
     should_retry: bool | None = None  # sets x-should-retry when not None
+    in_stream: bool = False  # streaming requests get 200, message_start, then an error event
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0) -> ErrorReply:
@@ -471,6 +472,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"0\r\n\r\n")
 
+    def _send_stream_error(self, reply: ErrorReply, model: str) -> None:
+        """What the API does when it fails after the stream started (e.g. overloaded)."""
+        message = _message_json(self.owner, TextReply(""), None, model, {"input_tokens": 1})
+        start = _sse_events({**message, "content": []})[0]
+        error = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
+        self._start_stream()
+        self._chunk(f"event: {start[0]}\ndata: {json.dumps(start[1])}\n\n".encode())
+        self._chunk(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+        self.wfile.write(b"0\r\n\r\n")
+
     # request handling
 
     def do_POST(self) -> None:
@@ -536,7 +547,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_error(ErrorReply(500, "api_error", what, should_retry=False))
             return
         if isinstance(reply, ErrorReply):
-            self._send_error(reply)
+            if reply.in_stream and request.stream:
+                self._send_stream_error(reply, request.model)
+            else:
+                self._send_error(reply)
             return
         if isinstance(reply, MalformedReply):
             self.send_response(200)

@@ -54,6 +54,9 @@ STREAM_ABOVE_TOKENS = 8192
 # First backoff wait in seconds; doubles per attempt, capped by max_retry_wait.
 BACKOFF_BASE = 0.5
 
+# Error types the API reports inside a stream that are worth retrying.
+_TRANSIENT_TYPES = ("overloaded_error", "rate_limit_error", "api_error", "timeout_error")
+
 _SONNET = re.compile(r"claude-sonnet-(\d+)(?:-(\d{1,2}))?(?:-(\d{8}))?")
 
 
@@ -355,7 +358,8 @@ class AnthropicProvider:
         described = f"{status} {kind}: {detail}"
         headers = exc.response.headers
         should_retry = headers.get("x-should-retry")
-        retryable = status in (408, 409, 429) or status >= 500
+        # An error event inside a 200 stream has no status of its own: go by its type.
+        retryable = status in (408, 409, 429) or status >= 500 or kind in _TRANSIENT_TYPES
         if should_retry in ("true", "false"):
             retryable = should_retry == "true"
         if retryable:
