@@ -24,16 +24,20 @@ INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
 
 
-def _go_module(root: Path, paths: frozenset[str]) -> str:
-    if "go.mod" not in paths:
-        return ""
-    try:
-        for line in (root / "go.mod").read_text("utf-8", "replace").splitlines():
+def _go_modules(root: Path, paths: frozenset[str]) -> dict[str, str]:
+    """Module path -> folder, from every go.mod in the tree."""
+    out: dict[str, str] = {}
+    for mod_file in sorted(p for p in paths if p == "go.mod" or p.endswith("/go.mod")):
+        try:
+            text = (root / mod_file).read_text("utf-8", "replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
             if line.startswith("module "):
-                return line.split(None, 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return ""
+                folder = mod_file[: -len("go.mod")].rstrip("/")
+                out[line.split(None, 1)[1].strip().strip('"')] = folder
+                break
+    return out
 
 
 def _chunks(jobs: list[Job], root: Path, workers: int) -> list[list[Job]]:
@@ -173,7 +177,7 @@ def build_sheet(
         sheet_cache.save(cache_path, keep)
 
     paths = frozenset(p for p in (i.path for i in listed) if skipped.get(p) != "deleted")
-    resolver = Resolver(paths, _go_module(top, paths))
+    resolver = Resolver(paths, _go_modules(top, paths))
     files: list[FileEntry] = []
     for path in sorted(found):
         lang, blob, rec, extra = found[path]
@@ -187,7 +191,7 @@ def build_sheet(
                 doc=rec.doc,
                 imports=tuple(m for m, _ in rec.imports),
                 resolved=resolver.resolve(path, lang, rec.imports) if rec.imports else (),
-                symbols=tuple([Symbol(*s) for s in rec.symbols]),
+                symbols=tuple(map(Symbol._make, rec.symbols)),
                 refs=rec.refs,
                 flags=rec.flags + extra,
             )

@@ -50,6 +50,7 @@ def comment_doc(text: str) -> str:
     """The first line of a comment block (``//``, ``///``, ``/** */``, ``#``)."""
     for line in text.splitlines():
         line = line.strip().lstrip("/*#!").strip()
+        line = line.removesuffix("*/").strip()
         if line:
             return line[:160]
     return ""

@@ -301,6 +301,9 @@ def _rust_walk(out: _Out, parent: Node, owner: str, imports: list[Imp], in_impl:
             body = node.child_by_field_name("body")
             if t in ("const_item", "static_item", "type_item"):
                 body = None
+            elif t == "macro_definition":
+                rules = [c for c in node.named_children if c.type == "macro_rule"]
+                body = rules[0] if rules else None
             name = out.add(node, node.child_by_field_name("name"), kind, owner, body)
             if t == "trait_item" and body is not None and name:
                 _rust_walk(out, body, name, imports, True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from functools import cache
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,10 +69,16 @@ _BY_NAME = {
 
 def language_for_path(path: str) -> str | None:
     """The language of a repository path, by file name or suffix; None when unknown."""
-    p = PurePosixPath(path)
-    if p.name in _BY_NAME:
-        return _BY_NAME[p.name]
-    return _BY_SUFFIX.get(p.suffix.lower())
+    # String operations rather than PurePosixPath: the walk calls this for every file on
+    # every run, and pathlib's parsing dominated a warm `tinygen map` on large trees.
+    name = path.rsplit("/", 1)[-1]
+    by_name = _BY_NAME.get(name)
+    if by_name is not None:
+        return by_name
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:
+        return None  # no suffix, a dot-file (".bashrc"), or a trailing dot: as PurePosixPath
+    return _BY_SUFFIX.get(name[dot:].lower())
 
 
 def is_parsed(language: str | None) -> bool:

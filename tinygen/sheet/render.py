@@ -43,14 +43,29 @@ def _file_head(f: FileEntry) -> str:
     return head
 
 
-def _symbol_line(s: Symbol, full: bool) -> str:
-    indent = "  " * (2 + s.parent.count(".") if s.parent else 1)
-    if not full:
-        return f"{indent}{s.signature}\n"
-    deco = "".join(f"{indent}{d}\n" for d in s.decorators)
-    span = f"L{s.line}" if s.end_line == s.line else f"L{s.line}-{s.end_line}"
-    doc = f"  # {s.doc}" if s.doc else ""
-    return f"{deco}{indent}{s.signature}  {span}{doc}\n"
+_INDENTS = ["  " * k for k in range(12)]
+
+
+def _indent(parent: str) -> str:
+    depth = 2 + parent.count(".") if parent else 1
+    return _INDENTS[depth] if depth < len(_INDENTS) else "  " * depth
+
+
+def _symbol_lines(symbols: Sequence[Symbol], out: list[str]) -> None:
+    """Full-detail symbol lines appended to ``out`` (a tight loop: a warm `tinygen map`
+    renders tens of thousands of them)."""
+    for name, kind, line, end_line, sig, parent, doc, decorators in symbols:
+        indent = _INDENTS[1] if not parent else _indent(parent)
+        for d in decorators:
+            out.append(f"{indent}{d}\n")
+        if end_line == line:
+            out.append(f"{indent}{sig}  L{line}  # {doc}\n" if doc else f"{indent}{sig}  L{line}\n")
+        else:
+            out.append(
+                f"{indent}{sig}  L{line}-{end_line}  # {doc}\n"
+                if doc
+                else f"{indent}{sig}  L{line}-{end_line}\n"
+            )
 
 
 def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
@@ -60,16 +75,16 @@ def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
     parts.append("\n")
     if f.resolved:
         parts.append("  imports: " + ", ".join(f.resolved) + "\n")
-    external = [m for m in f.imports if not m.startswith((".", "/"))]
-    if external and not f.resolved:
-        parts.append(
-            "  uses: " + ", ".join(external[:20]) + ("\n" if len(external) <= 20 else ", ...\n")
-        )
+    elif f.imports:
+        external = [m for m in f.imports if not m.startswith((".", "/"))]
+        if external:
+            more = ", ..." if len(external) > 20 else ""
+            parts.append("  uses: " + ", ".join(external[:20]) + more + "\n")
     if imported_by:
         shown = ", ".join(imported_by[:MAX_IMPORTED_BY])
-        more = len(imported_by) - MAX_IMPORTED_BY
-        parts.append(f"  imported by: {shown}" + (f" (+{more} more)" if more > 0 else "") + "\n")
-    parts.extend(_symbol_line(s, True) for s in f.symbols)
+        more_n = len(imported_by) - MAX_IMPORTED_BY
+        parts.append(f"  imported by: {shown}" + (f" (+{more_n} more)" if more_n > 0 else "") + "\n")
+    _symbol_lines(f.symbols, parts)
     return "".join(parts)
 
 

@@ -20,11 +20,11 @@ _JS_SWAP = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs"
 
 
 class Resolver:
-    def __init__(self, paths: Iterable[str], go_module: str = "") -> None:
+    def __init__(self, paths: Iterable[str], go_modules: dict[str, str] | None = None) -> None:
         self.paths = frozenset(paths)
         self.modules: dict[str, str] = {}
         self.go_dirs: dict[str, list[str]] = {}
-        self.go_module = go_module
+        self.go_modules = go_modules or {}  # module path -> folder of its go.mod
         py = sorted(p for p in self.paths if p.endswith((".py", ".pyi")))
         inits = {posixpath.dirname(p) for p in py if posixpath.basename(p).startswith("__init__.")}
         rooted: list[tuple[str, str]] = []
@@ -114,12 +114,11 @@ class Resolver:
     # -- Go
 
     def _go(self, spec: str) -> list[str]:
-        if not self.go_module or not (
-            spec == self.go_module or spec.startswith(self.go_module + "/")
-        ):
-            return []
-        rel = spec[len(self.go_module) :].lstrip("/")
-        return self.go_dirs.get(rel, [])
+        for module, folder in self.go_modules.items():
+            if spec == module or spec.startswith(module + "/"):
+                rel = spec[len(module) :].lstrip("/")
+                return self.go_dirs.get(posixpath.join(folder, rel).rstrip("/"), [])
+        return []
 
     # -- Rust
 

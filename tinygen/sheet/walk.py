@@ -9,10 +9,12 @@ from ``git ls-files --others --exclude-standard`` on request.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from tinygen.git import git_bytes
+from tinygen.errors import RepoError
+from tinygen.git import git_bytes, git_env
 
 # Folders of third-party code, checked in or installed: not the project's own code.
 VENDORED_DIRS = frozenset(
@@ -70,8 +72,21 @@ def _split_z(out: bytes) -> list[str]:
 
 def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
     """Every file git knows in the work tree at ``root`` (sorted by path)."""
-    staged = git_bytes(["ls-files", "-z", "--stage"], root).stdout
-    modified = set(_split_z(git_bytes(["ls-files", "-z", "-m"], root).stdout))
+    # The stat pass of `ls-files -m` runs in parallel with the index dump.
+    proc = subprocess.Popen(
+        ["git", "ls-files", "-z", "-m"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git_env(),
+    )
+    try:
+        staged = git_bytes(["ls-files", "-z", "--stage"], root).stdout
+    finally:
+        out_m, err_m = proc.communicate()
+    if proc.returncode != 0:
+        raise RepoError(f"git ls-files -m failed in {root}: {err_m.decode('utf-8', 'replace').strip()}")
+    modified = set(_split_z(out_m))
     by_path: dict[str, Listed] = {}
     for record in staged.split(b"\0"):
         if not record:
@@ -91,13 +106,13 @@ def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
 
 def path_skip_reason(path: str) -> str | None:
     """Why a path is left out of the sheet without reading it, or None to keep it."""
-    p = PurePosixPath(path)
-    name = p.name
+    parts = path.split("/")
+    name = parts[-1]
     if name in LOCK_FILES:
         return "lock-file"
     if name.endswith(MINIFIED_SUFFIXES):
         return "minified"
-    if any(part in VENDORED_DIRS for part in p.parts[:-1]):
+    if len(parts) > 1 and not VENDORED_DIRS.isdisjoint(parts[:-1]):
         return "vendored"
     return None
 

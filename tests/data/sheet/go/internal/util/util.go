@@ -1,0 +1,3 @@
+package util
+
+func Double(x int) int { return 2 * x }

@@ -1,0 +1,1 @@
+export function util(x) { return x; }

@@ -1,0 +1,4 @@
+"""The pkg package."""
+from .core import Engine
+
+__all__ = ["Engine"]
