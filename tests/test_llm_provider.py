@@ -116,6 +116,29 @@ def test_request_body_carries_forced_tool_cache_markers_and_options(fake: FakeAn
     assert fake.requests[0].tool == "answer"
 
 
+def test_offered_tools_keep_their_order_and_the_forced_one_is_chosen(fake: FakeAnthropic) -> None:
+    plan = Tool("plan", "p", {"type": "object"})
+    edit = Tool("edit", "e", {"type": "object"})
+    fake.script("edit", ToolReply({"x": 1}))
+    fake.script("answer", ToolReply({"x": 2}))
+    llm = provider(fake)
+    assert llm.complete(
+        request(tool=Tool("edit", "e2", {"type": "object", "title": "E"}), tools=(plan, edit))
+    ).tool_input == {"x": 1}
+    assert llm.complete(request(tool=TOOL, tools=(plan, edit))).tool_input == {"x": 2}
+
+    first, second = (r.body for r in fake.requests)
+    assert [t["name"] for t in first["tools"]] == ["plan", "edit"]
+    assert first["tools"][1]["description"] == "e2"  # the forced definition, in place
+    assert first["tool_choice"] == {"type": "tool", "name": "edit"}
+    assert [t["name"] for t in second["tools"]] == ["plan", "edit", "answer"]  # appended
+
+
+def test_duplicate_tool_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        request(tools=(TOOL, TOOL))
+
+
 def test_more_than_four_cache_breakpoints_are_refused_before_sending() -> None:
     with pytest.raises(ValueError, match="at most 4 cache breakpoints"):
         CompletionRequest(

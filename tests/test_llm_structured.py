@@ -129,6 +129,19 @@ def test_invalid_input_is_sent_back_once_then_accepted(fake: FakeAnthropic) -> N
     assert fake.requests[1].body["system"][0]["cache_control"] == {"type": "ephemeral"}
 
 
+def test_offered_tools_stay_identical_across_the_correction(fake: FakeAnthropic) -> None:
+    offered = (tool_for(FileChange, "edit_file"), tool_for(Plan, "submit_plan", "Plan it."))
+    fake.script("submit_plan", ToolReply(BAD), ToolReply(GOOD))
+    plan, _ = complete_structured(
+        provider(fake), request(tool=Tool("submit_plan", "Plan it.", {}), tools=offered), Plan
+    )
+    assert plan.title == "Rename foo to bar"
+    first, second = (r.body["tools"] for r in fake.requests)
+    assert first == second  # the cached prefix (tools first) does not change
+    assert [t["name"] for t in first] == ["edit_file", "submit_plan"]
+    assert first[1]["input_schema"] == schema_for(Plan)
+
+
 def test_invalid_twice_fails_clearly(fake: FakeAnthropic) -> None:
     fake.script("plan", ToolReply(BAD), ToolReply(BAD))
     with pytest.raises(LLMOutputError) as info:

@@ -236,15 +236,19 @@ class AnthropicProvider:
         if request.temperature is not None:
             # Not a named parameter of recent SDKs (newer models fix sampling); sent as-is.
             params["extra_body"] = {"temperature": request.temperature}
+        tools = list(request.tools)
         if request.tool is not None:
+            # The forced tool's definition wins over a same-named offered one, in place.
+            forced = request.tool
+            tools = [forced if t.name == forced.name else t for t in tools]
+            if forced not in tools:
+                tools.append(forced)
+            params["tool_choice"] = {"type": "tool", "name": forced.name}
+        if tools:
             params["tools"] = [
-                {
-                    "name": request.tool.name,
-                    "description": request.tool.description,
-                    "input_schema": request.tool.input_schema,
-                }
+                {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+                for t in tools
             ]
-            params["tool_choice"] = {"type": "tool", "name": request.tool.name}
         return params
 
     @staticmethod

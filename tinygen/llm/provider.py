@@ -72,8 +72,14 @@ class CompletionRequest:
     model: str | None = None  # None: the provider's model
     temperature: float | None = None
     label: str = ""  # the pass name, for run records and progress lines
+    # Tools offered besides the forced one, in this order. Offering the same tools in every
+    # call keeps the cache prefix (tools -> system -> messages) identical across passes.
+    tools: tuple[Tool, ...] = ()
 
     def __post_init__(self) -> None:
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
         if not self.messages:
             raise ValueError("a completion request needs at least one message")
         if self.max_tokens < 1:
