@@ -149,7 +149,14 @@ class _FileApplier:
             if len(apps) == 1:
                 app0 = apps[0]
                 if isinstance(app0, Refusal):
-                    self.fail(no, hunk, f"it fits at line {app0.start + 1}, but {app0.reason}.")
+                    present = self._already_present(hunk)
+                    if present is not None:
+                        self.fitted.append(no)
+                        self.report.append(
+                            HunkReport(self.path, no, "already-present", "-", present + 1)
+                        )
+                    else:
+                        self.fail(no, hunk, f"it fits at line {app0.start + 1}, but {app0.reason}.")
                     continue
                 chosen.append((no, hunk, app0))
                 self.fitted.append(no)

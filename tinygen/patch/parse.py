@@ -214,7 +214,10 @@ class _Parser:
         for fp in self.patches:
             fp.eol_from_diff = any(ln.eol == "\r\n" for h in fp.hunks for ln in h.lines)
         if not any(
-            fp.hunks or fp.old_path is None or fp.new_path is None or fp.old_path != fp.new_path
+            fp.hunks
+            or fp.old_path is None
+            or fp.new_path is None
+            or (fp.git_header and fp.old_path != fp.new_path)
             for fp in self.patches
         ):
             raise PatchParseError(
