@@ -14,9 +14,10 @@
 Handlers that touch SQLite are plain ``def`` (FastAPI runs them in its thread pool); the
 two that wait (``/analyze``, the event stream) are ``async`` and poll the store from a
 thread, so a slow disk never blocks the event loop.
-"""
 
-from __future__ import annotations
+FastAPI reads the handlers' annotations at runtime (some name local objects such as the
+bearer scheme), so this module does not use ``from __future__ import annotations``.
+"""
 
 import asyncio
 import hmac
