@@ -104,7 +104,9 @@ def test_pure_addition_needs_context_in_a_non_empty_file() -> None:
     with pytest.raises(PatchApplyError) as info:
         apply_patch({"m.py": CODE}, "--- m.py\n+++ m.py\n@@ -3,0 +4 @@\n+x = 1\n")
     assert "no context" in info.value.feedback
-    assert apply_patch({"e.py": ""}, "--- e.py\n+++ e.py\n@@\n+x = 1\n").after == {"e.py": "x = 1\n"}
+    assert apply_patch({"e.py": ""}, "--- e.py\n+++ e.py\n@@\n+x = 1\n").after == {
+        "e.py": "x = 1\n"
+    }
 
 
 def test_crlf_file_keeps_crlf_and_missing_final_newline() -> None:
@@ -121,7 +123,9 @@ def test_canonical_diff_adding_a_final_newline() -> None:
 
 def test_paths_resolve_with_or_without_prefixes_and_by_unique_suffix() -> None:
     files = {"src/pkg/util.py": "x = 1\n", "a/b.py": "y = 2\n"}
-    diff = "--- util.py\n+++ util.py\n@@\n-x = 1\n+x = 2\n--- a/b.py\n+++ a/b.py\n@@\n-y = 2\n+y = 3\n"
+    diff = (
+        "--- util.py\n+++ util.py\n@@\n-x = 1\n+x = 2\n--- a/b.py\n+++ a/b.py\n@@\n-y = 2\n+y = 3\n"
+    )
     result = apply_patch(files, diff)
     assert result.after == {"src/pkg/util.py": "x = 2\n", "a/b.py": "y = 3\n"}
 
@@ -135,8 +139,18 @@ def test_new_deleted_and_renamed_files() -> None:
         "@@ -1,2 +1,2 @@\n keep\n-me\n+you\n"
     )
     result = apply_patch(files, diff)
-    assert result.after == {"new.txt": "hello\nworld\n", "old.txt": None, "p.txt": None, "q.txt": "keep\nyou\n"}
-    assert result.before == {"new.txt": None, "old.txt": "bye\n", "p.txt": "keep\nme\n", "q.txt": None}
+    assert result.after == {
+        "new.txt": "hello\nworld\n",
+        "old.txt": None,
+        "p.txt": None,
+        "q.txt": "keep\nyou\n",
+    }
+    assert result.before == {
+        "new.txt": None,
+        "old.txt": "bye\n",
+        "p.txt": "keep\nme\n",
+        "q.txt": None,
+    }
 
 
 def test_creating_an_existing_file_with_other_content_is_refused() -> None:

@@ -52,7 +52,9 @@ def test_blank_context_without_space_inside_and_at_the_end() -> None:
 
 
 def test_no_newline_marker_and_crlf_transport() -> None:
-    (fp,) = parse_patch("--- a/x\r\n+++ b/x\r\n@@ -1 +1 @@\r\n-a\r\n\\ No newline at end of file\r\n+b\r\n")
+    (fp,) = parse_patch(
+        "--- a/x\r\n+++ b/x\r\n@@ -1 +1 @@\r\n-a\r\n\\ No newline at end of file\r\n+b\r\n"
+    )
     minus, plus = fp.hunks[0].lines
     assert (minus.text, minus.eol) == ("a", "")
     assert (plus.text, plus.eol) == ("b", "\n")
@@ -85,7 +87,9 @@ def test_search_replace_blocks() -> None:
 
 
 def test_quoted_paths() -> None:
-    (fp,) = parse_patch('--- "a/caf\\303\\251.txt"\n+++ "b/caf\\303\\251.txt"\n@@ -1 +1 @@\n-a\n+b\n')
+    (fp,) = parse_patch(
+        '--- "a/caf\\303\\251.txt"\n+++ "b/caf\\303\\251.txt"\n@@ -1 +1 @@\n-a\n+b\n'
+    )
     assert fp.new_path == "b/café.txt"
 
 

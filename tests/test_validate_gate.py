@@ -1,0 +1,106 @@
+"""The validation gate against real repositories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import RepoFactory
+from tests.helpers import commit_all, git, status
+from tinygen.patch import canonical_diff
+from tinygen.validate import PathPolicy, run_gate
+
+POLICY = PathPolicy()
+
+
+def _repo(make_repo: RepoFactory) -> tuple[Path, str]:
+    root = make_repo({"app.py": "def f():\n    return 1\n", "README.md": "hi\n"})
+    return root, git(root, "rev-parse", "HEAD").strip()
+
+
+def test_good_diff_passes(make_repo: RepoFactory) -> None:
+    root, base = _repo(make_repo)
+    diff = canonical_diff(
+        {"app.py": "def f():\n    return 1\n"}, {"app.py": "def f():\n    return 2\n"}
+    )
+    before = status(root)
+    report = run_gate(root, base, diff, POLICY)
+    assert report.ok, report.summary()
+    assert report.files == ["app.py"]
+    assert report.checks_run == ["parse", "path", "git-apply", "syntax"]
+    assert status(root) == before  # the user's checkout is untouched
+    assert report.to_dict()["ok"] is True
+
+
+def test_diff_that_does_not_apply(make_repo: RepoFactory) -> None:
+    root, base = _repo(make_repo)
+    diff = canonical_diff(
+        {"app.py": "def g():\n    return 1\n"}, {"app.py": "def g():\n    return 2\n"}
+    )
+    report = run_gate(root, base, diff, POLICY)
+    assert not report.ok
+    assert [p.check for p in report.problems] == ["apply"]
+    assert "git apply --check" in report.problems[0].message
+
+
+def test_new_syntax_error_is_reported(make_repo: RepoFactory) -> None:
+    root, base = _repo(make_repo)
+    diff = canonical_diff(
+        {"app.py": "def f():\n    return 1\n"}, {"app.py": "def f(:\n    return 1\n"}
+    )
+    report = run_gate(root, base, diff, POLICY)
+    assert [p.check for p in report.problems] == ["syntax"]
+    assert "app.py:1" in report.problems[0].message
+
+
+def test_existing_syntax_error_is_not_blamed(make_repo: RepoFactory) -> None:
+    root = make_repo({"bad.py": "def f(:\n    pass\nx = 1\n"})
+    base = git(root, "rev-parse", "HEAD").strip()
+    diff = canonical_diff(
+        {"bad.py": "def f(:\n    pass\nx = 1\n"}, {"bad.py": "def f(:\n    pass\nx = 2\n"}
+    )
+    assert run_gate(root, base, diff, POLICY).ok
+
+
+def test_path_outside_the_repository(make_repo: RepoFactory) -> None:
+    root, base = _repo(make_repo)
+    diff = "--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1 +1 @@\n-a\n+b\n"
+    report = run_gate(root, base, diff, POLICY)
+    assert not report.ok
+    assert report.problems[0].check == "path"
+    assert "leaves the repository" in report.problems[0].message
+    assert not (root.parent / "outside.txt").exists()
+
+
+def test_symlinked_directory_pointing_outside(make_repo: RepoFactory, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.txt").write_text("a\n")
+    root = make_repo({"keep.txt": "k\n"})
+    os.symlink(outside, root / "linked")
+    base = commit_all(root, "add symlink")
+    diff = canonical_diff({"linked/x.txt": "a\n"}, {"linked/x.txt": "b\n"})
+    report = run_gate(root, base, diff, POLICY)
+    assert [p.check for p in report.problems] == ["path"]
+    assert "outside the repository" in report.problems[0].message
+    assert (outside / "x.txt").read_text() == "a\n"
+
+
+def test_protected_workflow_and_allowed_override(make_repo: RepoFactory) -> None:
+    root = make_repo({".github/workflows/x.yml": "on: push\n"})
+    base = git(root, "rev-parse", "HEAD").strip()
+    diff = canonical_diff(
+        {".github/workflows/x.yml": "on: push\n"}, {".github/workflows/x.yml": "on: pull_request\n"}
+    )
+    report = run_gate(root, base, diff, POLICY)
+    assert [p.check for p in report.problems] == ["path"]
+    assert "protected" in report.problems[0].message
+    allowed = PathPolicy(allowed=(".github/workflows/x.yml",))
+    assert run_gate(root, base, diff, allowed).ok
+
+
+def test_unparsable_and_zero_hunk_diffs(make_repo: RepoFactory) -> None:
+    root, base = _repo(make_repo)
+    assert run_gate(root, base, "", POLICY).problems[0].check == "parse"
+    report = run_gate(root, base, "--- a/app.py\n+++ b/app.py\n", POLICY)
+    assert not report.ok and report.problems[0].check == "parse"
