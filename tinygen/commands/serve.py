@@ -134,4 +134,8 @@ def command(
         f"{config.db_path}, auth {'on' if token else 'off'})",
         err=True,
     )
-    uvicorn.Server(uvicorn_config(create_app(config), config, log_level=log_level)).run()
+    from tinygen.server.jobs import SQLiteJobStore
+
+    store = SQLiteJobStore(config.db_path)  # a bad --db fails here, as a ConfigError
+    app = create_app(config, store_factory=lambda _: store)
+    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()

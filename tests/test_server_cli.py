@@ -1,0 +1,80 @@
+"""`tinygen serve` refuses unsafe or impossible setups before it listens, and `tinygen --help`
+does not load the web framework."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinygen.cli import cli
+from tinygen.errors import ExitCode
+from tinygen.server.config import is_loopback
+
+TOKEN = "a-long-enough-random-token-0123456789"
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["serve", *args], env=env)
+    return result.exit_code, result.output
+
+
+def test_refuses_a_public_address_without_a_token() -> None:
+    code, output = serve("--host", "0.0.0.0", env={"ANTHROPIC_API_KEY": "sk-ant-x"})
+    assert code == ExitCode.CONFIG
+    assert "refusing to listen on 0.0.0.0 without authentication" in output
+    assert "TINYGEN_SERVER_TOKEN" in output
+
+
+def test_refuses_a_short_token_and_never_prints_it() -> None:
+    code, output = serve(env={"TINYGEN_SERVER_TOKEN": "hunter2-x", "ANTHROPIC_API_KEY": "k"})
+    assert code == ExitCode.CONFIG and "too short" in output and "hunter2" not in output
+
+
+def test_needs_an_api_key() -> None:
+    code, output = serve("--host", "0.0.0.0", env={"TINYGEN_SERVER_TOKEN": TOKEN})
+    assert code == ExitCode.CONFIG and "ANTHROPIC_API_KEY" in output and TOKEN not in output
+
+
+def test_bad_database_path_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, output = serve(
+        "--port", "0", "--db", str(blocker / "jobs.sqlite3"), env={"ANTHROPIC_API_KEY": "k"}
+    )
+    assert code == ExitCode.CONFIG and "cannot open the job database" in output
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.4", False),
+        ("example.com", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_help_does_not_import_the_web_framework() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from tinygen.cli import cli\n"
+        "for args in (['--help'], ['serve', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
+        "heavy = {'fastapi', 'uvicorn', 'starlette', 'pydantic', 'httpx'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
