@@ -74,7 +74,9 @@ def test_stdlib_definitions_match_ast_exactly() -> None:
         found_total += len(got)
         true_pos += len(expected & got)
         if expected != got and len(mismatches) < 10:
-            mismatches.append(f"{path}: missing {sorted(expected - got)[:3]} extra {sorted(got - expected)[:3]}")
+            mismatches.append(
+                f"{path}: missing {sorted(expected - got)[:3]} extra {sorted(got - expected)[:3]}"
+            )
     recall = true_pos / expected_total
     precision = true_pos / found_total
     print(

@@ -11,12 +11,35 @@ import click
 @click.command("map")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("--query", "-q", default="", help="Request text: the files it names rank first.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, help="Token budget (default: everything).")
+@click.option(
+    "--budget", type=click.IntRange(min=1), default=None, help="Token budget (default: everything)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-@click.option("--stats", "show_stats", is_flag=True, help="Files seen/parsed/skipped, cache hits, seconds on stderr.")
-@click.option("--include-untracked", is_flag=True, default=None, help="Also read untracked, non-ignored files.")
-@click.option("--max-file-bytes", type=click.IntRange(min=1), default=None, help="Skip larger files (default 1000000).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes for a cold build.")
+@click.option(
+    "--stats",
+    "show_stats",
+    is_flag=True,
+    help="Files seen/parsed/skipped, cache hits, seconds on stderr.",
+)
+@click.option(
+    "--include-untracked",
+    is_flag=True,
+    default=None,
+    help="Also read untracked, non-ignored files.",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Skip larger files (default 1000000).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for a cold build.",
+)
 def command(
     path: Path,
     query: str,
@@ -31,8 +54,8 @@ def command(
     from tinygen.config import load_settings
     from tinygen.git import repo_root
     from tinygen.sheet import build_sheet, render_sheet
-    from tinygen.sheet.render import layout
     from tinygen.sheet.cache import SheetCacheWarning
+    from tinygen.sheet.render import layout
 
     root = repo_root(path)
     settings = load_settings(
@@ -61,4 +84,3 @@ def command(
         click.echo(text, nl=not text.endswith("\n"))
     if show_stats:
         click.echo(f"tinygen: {sheet.stats.summary()}", err=True)
-

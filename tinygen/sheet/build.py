@@ -9,6 +9,7 @@ costs more than it saves.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -17,8 +18,14 @@ from tinygen.sheet import cache as sheet_cache
 from tinygen.sheet.languages import is_parsed, language_for_path
 from tinygen.sheet.model import FileEntry, Sheet, SheetStats, Symbol
 from tinygen.sheet.resolve import Resolver
-from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, scan_batch, scan_one
-from tinygen.sheet.walk import MODE_GITLINK, MODE_SYMLINK, list_files, path_skip_reason, symlink_skip_reason
+from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, scan_batch
+from tinygen.sheet.walk import (
+    MODE_GITLINK,
+    MODE_SYMLINK,
+    list_files,
+    path_skip_reason,
+    symlink_skip_reason,
+)
 
 INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
@@ -119,7 +126,12 @@ def build_sheet(
                 # Points at a file inside the repository: listed by path; its target is
                 # (or is not) in the sheet on its own.
                 lang = language_for_path(path)
-                found[path] = (lang, item.blob or "", Record(0, 0, (), "", (), (), "", ""), ("symlink",))
+                found[path] = (
+                    lang,
+                    item.blob or "",
+                    Record(0, 0, (), "", (), (), "", ""),
+                    ("symlink",),
+                )
                 continue
         if reason is not None:
             skipped[path] = reason
@@ -130,7 +142,11 @@ def build_sheet(
             # Changed in the working tree or untracked: hash what is there now.
             full = top / path
             try:
-                if full.stat().st_size > max_file_bytes:
+                st = full.stat()
+                if not stat.S_ISREG(st.st_mode):
+                    skipped[path] = "not-a-file"  # a directory, FIFO, socket: never open()
+                    continue
+                if st.st_size > max_file_bytes:
                     skipped[path] = "too-large"
                     continue
                 blob = blob_sha(full.read_bytes())

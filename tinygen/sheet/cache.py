@@ -10,6 +10,7 @@ to load (truncated, garbage, another version) is discarded with a warning and re
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import tempfile
@@ -86,10 +87,8 @@ def save(path: Path, data: CacheData) -> None:
         )
     finally:
         if tmp_name:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-            except OSError:
-                pass
 
 
 def as_record(value: tuple[object, ...]) -> Record | None:

@@ -3,7 +3,8 @@
 Edges run from a file to the files it depends on: every resolved import (weight 1) and
 every name it uses that another file defines at top level (weight 1/number of files
 defining that name; names defined in more than ``MAX_DEFINERS`` files are too generic to
-mean anything and are ignored). The request's paths, module names, file names and
+mean anything and are ignored); each also runs backwards at ``BACKWARD`` of its weight.
+The request's paths, module names, file names and
 identifiers set the teleport vector. Plain power iteration, deterministic: the same
 input gives the same floats in the same order.
 """
@@ -19,6 +20,7 @@ from tinygen.sheet.model import FileEntry
 
 MAX_DEFINERS = 10
 DAMPING = 0.85
+BACKWARD = 0.3  # weight of a dependent -> dependency edge's reverse
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\\-]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINKING_KINDS = frozenset(
@@ -148,11 +150,20 @@ def build_graph(files: Sequence[FileEntry]) -> tuple[list[dict[int, float]], dic
             for j in definers:
                 if j != i:
                     out[j] = out.get(j, 0.0) + w
+    # Rank also flows back, more weakly, from a file to the files that depend on it: the
+    # callers of what a request names are often where the change goes too.
+    for i, out in enumerate([dict(e) for e in edges]):
+        for j, w in out.items():
+            back = edges[j]
+            back[i] = back.get(i, 0.0) + BACKWARD * w
     return edges, defs
 
 
 def pagerank(
-    edges: Sequence[dict[int, float]], personal: Sequence[float], iterations: int = 100
+    edges: Sequence[dict[int, float]],
+    personal: Sequence[float],
+    iterations: int = 60,
+    tol: float = 1e-7,
 ) -> list[float]:
     n = len(edges)
     if n == 0:
@@ -177,7 +188,7 @@ def pagerank(
         ]
         delta = sum(abs(a - b) for a, b in zip(new, rank, strict=True))
         rank = new
-        if delta < 1e-10 * n:
+        if delta < tol:
             break
     return rank
 

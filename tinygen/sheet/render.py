@@ -54,7 +54,7 @@ def _indent(parent: str) -> str:
 def _symbol_lines(symbols: Sequence[Symbol], out: list[str]) -> None:
     """Full-detail symbol lines appended to ``out`` (a tight loop: a warm `tinygen map`
     renders tens of thousands of them)."""
-    for name, kind, line, end_line, sig, parent, doc, decorators in symbols:
+    for _name, _kind, line, end_line, sig, parent, doc, decorators in symbols:
         indent = _INDENTS[1] if not parent else _indent(parent)
         for d in decorators:
             out.append(f"{indent}{d}\n")
@@ -83,17 +83,16 @@ def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
     if imported_by:
         shown = ", ".join(imported_by[:MAX_IMPORTED_BY])
         more_n = len(imported_by) - MAX_IMPORTED_BY
-        parts.append(f"  imported by: {shown}" + (f" (+{more_n} more)" if more_n > 0 else "") + "\n")
+        parts.append(
+            f"  imported by: {shown}" + (f" (+{more_n} more)" if more_n > 0 else "") + "\n"
+        )
     _symbol_lines(f.symbols, parts)
     return "".join(parts)
 
 
 def render_signatures(f: FileEntry) -> str:
-    return (
-        _file_head(f)
-        + "\n"
-        + "".join(_symbol_line(s, False) for s in f.symbols if s.kind != "constant")
-    )
+    lines = [f"{_indent(s.parent)}{s.signature}\n" for s in f.symbols if s.kind != "constant"]
+    return _file_head(f) + "\n" + "".join(lines)
 
 
 def render_path(f: FileEntry) -> str:

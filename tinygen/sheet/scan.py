@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from typing import NamedTuple
 
 from tinygen.sheet.extract_common import Extracted, Imp, SymbolTuple
@@ -128,8 +129,10 @@ class Outcome(NamedTuple):
 def scan_one(root: str, job: Job, max_file_bytes: int) -> Outcome:
     full = os.path.join(root, job.path)
     try:
-        size = os.stat(full).st_size
-        if size > max_file_bytes:
+        st = os.stat(full)
+        if not stat.S_ISREG(st.st_mode):
+            return Outcome(job.path, "", None, "not-a-file")  # a FIFO would block open()
+        if st.st_size > max_file_bytes:
             return Outcome(job.path, job.blob or "", None, "too-large")
         with open(full, "rb") as fh:
             data = fh.read()

@@ -85,7 +85,9 @@ def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
     finally:
         out_m, err_m = proc.communicate()
     if proc.returncode != 0:
-        raise RepoError(f"git ls-files -m failed in {root}: {err_m.decode('utf-8', 'replace').strip()}")
+        raise RepoError(
+            f"git ls-files -m failed in {root}: {err_m.decode('utf-8', 'replace').strip()}"
+        )
     modified = set(_split_z(out_m))
     by_path: dict[str, Listed] = {}
     for record in staged.split(b"\0"):

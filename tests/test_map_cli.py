@@ -1,0 +1,112 @@
+"""`tinygen map` through the real CLI group."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import RepoFactory
+from tests.helpers import init_repo
+from tinygen.cli import cli
+from tinygen.git import state_dir
+from tinygen.sheet import estimate_tokens
+from tinygen.sheet.cache import CACHE_NAME
+
+FILES = {
+    "app/models.py": '"""Models."""\nclass User:\n    def name(self) -> str: ...\n',
+    "app/views.py": "from app.models import User\n\ndef show(u: User) -> str:\n    return u.name()\n",
+    "README.md": "# App\n",
+}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["map", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_text_output(make_repo: RepoFactory) -> None:
+    code, out, _ = run(str(make_repo(FILES)))
+    assert code == 0
+    assert "## app/models.py (python, 3 lines) — Models.\n" in out
+    assert "    def name(self) -> str  L3\n" in out
+    assert "  imports: app/models.py\n" in out
+
+
+def test_json_output_every_file_and_rank_order(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    code, out, _ = run(str(root), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["root"] == str(root.resolve())
+    assert [f["path"] for f in data["files"]] == ["README.md", "app/models.py", "app/views.py"]
+    views = data["files"][2]
+    assert views["imports"] == ["app.models"] and views["resolved_imports"] == ["app/models.py"]
+    assert views["symbols"] == [
+        {
+            "name": "show",
+            "kind": "function",
+            "line": 3,
+            "end_line": 4,
+            "signature": "def show(u: User) -> str",
+        }
+    ]
+    assert data["stats"]["files_seen"] == 3
+    code, out, _ = run(str(root), "--json", "--query", "change app/views.py")
+    ranked = json.loads(out)
+    assert ranked["files"][0]["path"] == "app/views.py"
+    assert ranked["mentioned"] == ["app/views.py"]
+
+
+def test_budget_and_stats(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    code, out, err = run(str(root), "--budget", "40", "--stats")
+    assert code == 0 and estimate_tokens(out.rstrip("\n")) <= 40
+    assert "files seen 3, listed 3, parsed 2" in err and "cache hits" in err
+    code, out, _ = run(str(root), "--budget", "40", "--json")
+    assert code == 0 and len(json.loads(out)["files"]) < 3
+
+
+def test_not_a_repo_is_a_clear_error(tmp_path: Path) -> None:
+    code, out, err = run(str(tmp_path))
+    assert code == 8
+    assert f"{tmp_path.resolve()} is not inside a git repository" in err
+    assert "hint:" in err and "Traceback" not in err + out
+
+
+def test_missing_path_and_bad_budget(tmp_path: Path) -> None:
+    code, _, err = run(str(tmp_path / "nope"))
+    assert code == 8 and "does not exist" in err
+    code, _, err = run(str(tmp_path), "--budget", "0")
+    assert code == 2 and "budget" in err.lower()
+
+
+def test_empty_repo_exit_zero(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "empty")
+    code, out, _ = run(str(root), "--json")
+    assert code == 0 and json.loads(out)["files"] == []
+    code, out, _ = run(str(root))
+    assert code == 0 and out.startswith("# reference sheet: 0 files")
+
+
+def test_corrupt_cache_warning_on_stderr(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    assert run(str(root))[0] == 0
+    (state_dir(root) / CACHE_NAME).write_bytes(b"garbage")
+    code, out, err = run(str(root))
+    assert code == 0 and "## app/models.py" in out
+    assert "tinygen: warning: the sheet cache" in err and "rebuilding it" in err
+
+
+def test_subprocess_entry_point_and_max_file_bytes(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinygen", "map", str(root), "--max-file-bytes", "20", "--stats"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "too-large 2" in proc.stderr
+    assert "## README.md" in proc.stdout and "## app/models.py" not in proc.stdout

@@ -1,0 +1,101 @@
+"""Rendering: full detail, signatures, paths; a budget is never exceeded by the estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import RepoFactory
+from tinygen.sheet import Sheet, build_sheet, estimate_tokens, render_sheet
+from tinygen.sheet.render import layout
+
+FIXTURES = Path(__file__).parent / "data" / "sheet"
+
+
+@pytest.fixture(scope="module")
+def sheet(tmp_path_factory: pytest.TempPathFactory) -> Sheet:
+    import shutil
+
+    from tests.helpers import commit_all, init_repo
+
+    root = tmp_path_factory.mktemp("render") / "repo"
+    shutil.copytree(FIXTURES, root)
+    for i in range(40):
+        (root / f"extra/mod{i:02}.py").parent.mkdir(exist_ok=True)
+        (root / f"extra/mod{i:02}.py").write_text(
+            f'"""Extra module {i}."""\nfrom py.pkg import core\n\n'
+            + "".join(
+                f"def func_{i}_{k}(a: int, b: str = 'x') -> bool:\n    return True\n"
+                for k in range(8)
+            )
+        )
+    init_repo(root)
+    commit_all(root)
+    return build_sheet(root, query="Engine label in py/pkg/core.py")
+
+
+def test_unbudgeted_render_has_everything_in_full(sheet: Sheet) -> None:
+    text = render_sheet(sheet, None)
+    assert text.startswith(
+        f"# reference sheet: {len(sheet.files)} files ({len(sheet.files)} in full"
+    )
+    assert "## py/pkg/core.py (python, 52 lines) — Core engine: runs things.\n" in text
+    assert "  imports: py/pkg/helpers.py, py/pkg/sub/leaf.py\n" in text
+    assert "  @property\n    def label(self) -> str  L26-28  # The label.\n" in text
+    assert "      def validate(self)  L41\n" in text
+    assert "imported by: extra/mod00.py" in text
+
+
+def test_levels_in_rank_order(sheet: Sheet) -> None:
+    lay = layout(sheet, 900)
+    assert lay is not None and lay.full >= 1 and lay.signatures >= 1 and lay.paths >= 1
+    text = render_sheet(sheet, 900)
+    # The named file is first and in full detail; signature-level files have no line spans.
+    assert text.split("\n")[1].startswith("## py/pkg/core.py")
+    sig_file = lay.files[lay.full]
+    block = text[text.index(f"## {sig_file.path}") :]
+    block = block[: block.index("\n## ") if "\n## " in block else len(block)]
+    assert " L" not in block.split("\n", 1)[1] or not sig_file.symbols
+    assert f"- {lay.files[-1].path}\n" in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(budget=st.integers(min_value=1, max_value=12_000))
+def test_budget_is_never_exceeded(sheet: Sheet, budget: int) -> None:
+    text = render_sheet(sheet, budget)
+    assert estimate_tokens(text) <= budget
+    full = estimate_tokens(render_sheet(sheet, None))
+    if budget >= full + 50:
+        assert text.count("\n## ") + text.startswith("## ") == len(sheet.files)
+
+
+def test_budget_monotone_more_budget_more_detail(sheet: Sheet) -> None:
+    sizes = [len(render_sheet(sheet, b)) for b in (50, 200, 800, 3000, 20000)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_tiny_budget_lists_top_paths_or_nothing(sheet: Sheet) -> None:
+    assert render_sheet(sheet, 5) == ""
+    text = render_sheet(sheet, 40)
+    assert "not shown" in text and "- py/pkg/core.py\n" in text
+
+
+def test_budget_without_query_ranks_by_plain_pagerank(make_repo: RepoFactory) -> None:
+    files = {"hub.py": "class Hub:\n    pass\n"}
+    files.update(
+        {f"user{i}.py": "from hub import Hub\n\ndef use(h: Hub): ...\n" for i in range(10)}
+    )
+    sheet = build_sheet(make_repo(files))
+    assert not sheet.ranked
+    for budget in (60, 150):
+        first = render_sheet(sheet, budget).split("\n")[1]
+        assert first in ("- hub.py", "## hub.py (python, 2 lines)"), first
+
+
+def test_estimate_tokens() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abc") == 1
+    assert estimate_tokens("abcd") == 2
