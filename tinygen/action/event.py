@@ -1,0 +1,133 @@
+"""The triggering GitHub event, read from GITHUB_EVENT_NAME and the JSON at GITHUB_EVENT_PATH.
+
+Only the fields tinygen decides on are kept, typed, in :class:`Event`. Everything here is
+untrusted text from the payload; it is sanitized later, before it reaches the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinygen.errors import ConfigError
+
+MAX_EVENT_BYTES = 25_000_000  # GitHub caps webhook payloads at 25 MB
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str  # issues, issue_comment, workflow_dispatch, ...
+    action: str  # labeled, created, ... ("" when the event has none)
+    repository: str  # owner/name
+    actor: str  # who caused it: the labeler, the commenter, the dispatcher
+    actor_type: str  # "User" or "Bot"
+    author_association: str | None  # of the comment (or issue) author, as GitHub reports it
+    number: int | None = None  # the issue or pull request
+    is_pull_request: bool = False
+    issue_state: str = "open"
+    title: str = ""
+    body: str = ""
+    label: str | None = None  # the label just added (issues.labeled)
+    comment_id: int | None = None
+    comment_body: str = ""
+    comment_created_at: str | None = None
+    comment_updated_at: str | None = None
+    prompt: str | None = None  # workflow_dispatch input
+    dispatch_issue: int | None = None  # workflow_dispatch input "issue"
+    ref: str | None = None  # workflow_dispatch: the branch it ran on
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().lstrip("#").isdigit():
+        number = int(value.strip().lstrip("#"))
+        return number if number > 0 else None
+    return None
+
+
+def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> Event:
+    """An :class:`Event` from the event name and its webhook payload."""
+    sender = _dict(payload.get("sender"))
+    repo = _str(_dict(payload.get("repository")).get("full_name")) or repository
+    issue = _dict(payload.get("issue"))
+    comment = _dict(payload.get("comment"))
+    inputs = _dict(payload.get("inputs"))
+    actor, actor_type = _str(sender.get("login")), _str(sender.get("type")) or "User"
+    association = _str(issue.get("author_association")) or None
+    if name == "issue_comment" and comment:
+        user = _dict(comment.get("user"))
+        # the comment's author is who asks; the sender is the same person for "created"
+        actor = _str(user.get("login")) or actor
+        actor_type = _str(user.get("type")) or actor_type
+        association = _str(comment.get("author_association")) or None
+    return Event(
+        name=name,
+        action=_str(payload.get("action")),
+        repository=repo,
+        actor=actor,
+        actor_type=actor_type,
+        author_association=association,
+        number=_int(issue.get("number")),
+        is_pull_request=bool(issue.get("pull_request")),
+        issue_state=_str(issue.get("state")) or "open",
+        title=_str(issue.get("title")),
+        body=_str(issue.get("body")),
+        label=_str(_dict(payload.get("label")).get("name")) or None,
+        comment_id=_int(comment.get("id")),
+        comment_body=_str(comment.get("body")),
+        comment_created_at=_str(comment.get("created_at")) or None,
+        comment_updated_at=_str(comment.get("updated_at")) or None,
+        prompt=_str(inputs.get("prompt")) if "prompt" in inputs else None,
+        dispatch_issue=_int(inputs.get("issue")),
+        ref=_str(payload.get("ref")) or None,
+    )
+
+
+def load_event(env: Mapping[str, str]) -> Event:
+    """The event of this workflow run. TINYGEN_EVENT_NAME / TINYGEN_EVENT_PATH override the
+    GITHUB_* variables (GitHub does not let a workflow set those; the self-test needs to)."""
+    name = env.get("TINYGEN_EVENT_NAME") or env.get("GITHUB_EVENT_NAME") or ""
+    path_text = env.get("TINYGEN_EVENT_PATH") or env.get("GITHUB_EVENT_PATH") or ""
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not name or not path_text:
+        raise ConfigError(
+            "no GitHub event: GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set",
+            hint="`tinygen action` runs inside a GitHub Actions workflow; to try it elsewhere "
+            "set GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (a webhook payload JSON file) and "
+            "GITHUB_REPOSITORY",
+        )
+    path = Path(path_text)
+    try:
+        if path.stat().st_size > MAX_EVENT_BYTES:
+            raise ConfigError(f"the event payload {path} is larger than 25 MB")
+        payload = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the event payload {path}: {exc.strerror}",
+            hint="GITHUB_EVENT_PATH must name the webhook payload JSON file",
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"the event payload {path} is not JSON: {exc}",
+            hint="GITHUB_EVENT_PATH must name the webhook payload JSON file",
+        ) from exc
+    if not isinstance(payload, dict):
+        raise ConfigError(f"the event payload {path} is not a JSON object")
+    return parse_event(name, payload, repository)
+
+
+__all__ = ["Event", "load_event", "parse_event"]

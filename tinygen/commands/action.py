@@ -1,0 +1,32 @@
+"""`tinygen action`: the GitHub Action's entry point (see action.yml and tinygen.action)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+@click.command("action")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Decide only: print one JSON object; no LLM call, no writes (reads the API when a "
+    "token is set). Also TINYGEN_INPUT_DRY_RUN=true.",
+)
+def command(dry_run: bool) -> None:
+    """Handle the GitHub event of this workflow run.
+
+    Reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL,
+    GITHUB_SERVER_URL and GITHUB_RUN_ID; GITHUB_TOKEN and ANTHROPIC_API_KEY; the Action's
+    inputs as TINYGEN_INPUT_* variables. Exit code 0 for pr-opened, pr-updated, no-change
+    and skipped; the error's exit code for failed.
+    """
+    from tinygen.action.outputs import StepIO
+    from tinygen.action.run import dry_run_requested, run_action
+
+    env = dict(os.environ)
+    io = StepIO(env)
+    outcome = run_action(env, io, dry_run=dry_run or dry_run_requested(env))
+    sys.exit(outcome.exit_code if outcome.status == "failed" else 0)
