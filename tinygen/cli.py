@@ -17,6 +17,7 @@ from tinygen.redact import redact
 
 # name -> (module:attribute, one-line help shown by `tinygen --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "action": ("tinygen.commands.action:command", "Handle a GitHub Actions event (the Action)."),
     "apply": ("tinygen.commands.apply:command", "Apply a loose diff exactly, or refuse."),
     "map": ("tinygen.commands.map:command", "Print the repository's reference sheet."),
     "run": ("tinygen.commands.run:command", "Turn a change request into a validated diff."),
