@@ -1,0 +1,182 @@
+"""Words for a delivered change: the commit message, its trailers, the pull request's title
+and body. Pure functions of a :class:`~tinygen.models.RunResult`; no I/O.
+
+Everything here ends up on GitHub or in git history, so every piece of text that came from
+a model, a check's output or the environment passes through :func:`tinygen.redact.redact`.
+A run that did not succeed says so in the commit and at the top of the pull request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygen.models import RunResult, Status
+from tinygen.redact import redact
+
+TITLE_MAX = 72  # git's customary subject length; GitHub shows about as much
+BODY_MAX = 60_000  # GitHub refuses pull request bodies over 65,536 characters
+NOTE_MAX = 1_500  # per file
+CHECK_TAIL_LINES = 20
+BOT_EMAIL = "tinygen@users.noreply.github.com"
+MARKER = "<!-- tinygen -->"  # lets tools recognise a body written by tinygen
+
+# Statuses a maintainer can take as they are; anything else is delivered as a stated failure.
+GOOD_STATUSES = frozenset({Status.APPROVED, Status.UNVERIFIED})
+
+
+def succeeded(result: RunResult) -> bool:
+    return result.status in GOOD_STATUSES
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def title(result: RunResult) -> str:
+    """The commit subject and PR title: the plan's title, else its summary's first line."""
+    plan = result.plan
+    raw = (plan.title if plan else "") or (
+        plan.summary.strip().splitlines()[0] if plan and plan.summary.strip() else ""
+    )
+    text = _one_line(redact(raw)) or "Change by tinygen"
+    if not succeeded(result):
+        text = f"[{result.status}] {text}"
+    return _clip(text, TITLE_MAX)
+
+
+def failure_line(result: RunResult) -> str | None:
+    """One sentence saying the run did not succeed, or None when it did."""
+    if succeeded(result):
+        return None
+    return _one_line(
+        redact(f"tinygen run {result.run_id} did not succeed ({result.status}): {result.message}")
+    )
+
+
+def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
+    """(message, trailers) for :func:`tinygen.deliver.build_message`.
+
+    The body has the plan's summary, the reviewer's verdict and the files with their intents;
+    trailers name tinygen with the model (a ``Co-authored-by`` line GitHub understands) and
+    the run id, so the commit can be traced back to its run record.
+    """
+    parts = [title(result)]
+    failure = failure_line(result)
+    if failure:
+        parts.append(f"NOT APPROVED: {failure}")
+    plan = result.plan
+    if plan and plan.summary.strip():
+        parts.append(redact(plan.summary.strip()))
+    if result.verdict is not None and result.verdict.summary.strip():
+        state = "approved" if result.verdict.approved else "not approved"
+        parts.append(f"Review ({state}): {redact(result.verdict.summary.strip())}")
+    if plan and plan.files:
+        parts.append(
+            "\n".join(
+                f"- {f.path} ({f.action}): {_clip(_one_line(redact(f.intent)), 200)}"
+                for f in plan.files
+            )
+        )
+    model = _one_line(result.model).replace("<", "").replace(">", "") or "unknown model"
+    trailers = {
+        "Co-authored-by": f"tinygen ({model}) <{BOT_EMAIL}>",
+        "Tinygen-Run": result.run_id,
+    }
+    if failure:
+        trailers["Tinygen-Status"] = str(result.status)
+    return "\n\n".join(parts), trailers
+
+
+def _checks_section(checks: list[dict[str, Any]]) -> list[str]:
+    if not checks:
+        return ["No repository checks are configured."]
+    lines = []
+    for c in checks:
+        command = _one_line(redact(str(c.get("command", ""))))
+        if c.get("timed_out"):
+            state = "⏱ timed out"
+        elif c.get("ok", c.get("exit_code") == 0):
+            state = "✅ passed"
+        else:
+            state = f"❌ exit {c.get('exit_code')}"
+        lines.append(f"- `{command}`: {state} ({float(c.get('seconds') or 0):.1f} s)")
+        tail = str(c.get("output_tail") or "").splitlines()[-CHECK_TAIL_LINES:]
+        if tail and state.startswith(("❌", "⏱")):
+            lines += ["  ```", *("  " + redact(t) for t in tail), "  ```"]
+    return lines
+
+
+def _validation_section(validation: dict[str, Any] | None) -> list[str]:
+    if validation is None:
+        return ["Not validated."]
+    if validation.get("ok"):
+        run = ", ".join(str(c) for c in validation.get("checks_run") or [])
+        return [f"✅ passed ({run})" if run else "✅ passed"]
+    out = ["❌ failed:"]
+    for p in validation.get("problems") or []:
+        out.append(f"- [{p.get('check')}] {_one_line(redact(str(p.get('message', ''))))}")
+    return out
+
+
+def _usage_line(result: RunResult) -> str:
+    u = result.usage
+    tokens = ", ".join(
+        f"{u[k]:,} {label}"
+        for k, label in (
+            ("input_tokens", "input"),
+            ("output_tokens", "output"),
+            ("cache_read_tokens", "cache read"),
+            ("cache_write_tokens", "cache write"),
+        )
+        if u.get(k)
+    )
+    cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost unknown"
+    calls = u.get("calls", 0)
+    return f"{result.model or 'unknown model'}: {calls} call(s), {tokens or 'no tokens'}; {cost}"
+
+
+def pr_body(result: RunResult, *, issue: int | None = None) -> str:
+    """The pull request description (Markdown), at most :data:`BODY_MAX` characters."""
+    out: list[str] = [MARKER]
+    failure = failure_line(result)
+    if failure:
+        out += [
+            f"> [!WARNING]\n> **{failure}**\n> This draft keeps the work; review it with care.",
+            "",
+        ]
+    plan = result.plan
+    out += ["## Summary", "", redact(plan.summary.strip()) if plan else "", ""]
+    if result.verdict is not None:
+        state = "approved" if result.verdict.approved else "not approved"
+        out += [f"**Review:** {state} — {redact(result.verdict.summary.strip())}", ""]
+    if plan and plan.files:
+        out += ["## Plan", ""]
+        out += [f"- `{f.path}` ({f.action}): {_one_line(redact(f.intent))}" for f in plan.files]
+        out.append("")
+    notes = [e for e in result.edits if e.notes.strip() or e.error]
+    if notes:
+        out += ["## Notes per file", ""]
+        for e in notes:
+            text = _clip(_one_line(redact(e.notes)), NOTE_MAX) if e.notes.strip() else ""
+            if e.error:
+                text = (text + " " if text else "") + (
+                    f"**Not edited:** {_clip(_one_line(redact(e.error)), NOTE_MAX)}"
+                )
+            out.append(f"- `{e.path}`: {text}")
+        out.append("")
+    out += ["## Validation", "", *_validation_section(result.validation), ""]
+    out += ["## Checks", "", *_checks_section(result.checks), ""]
+    out += ["## Usage", "", _usage_line(result), ""]
+    if issue is not None:
+        out += [f"Closes #{issue}", ""]
+    footer = f"<sub>tinygen run `{result.run_id}` on `{result.base_commit[:12]}`</sub>"
+    body = "\n".join(out).rstrip() + "\n"
+    if len(body) + len(footer) + 2 > BODY_MAX:
+        keep = BODY_MAX - len(footer) - 80
+        closes = f"\n\nCloses #{issue}" if issue is not None else ""
+        body = body[:keep].rstrip() + "\n\n…(cut: see the run record)" + closes + "\n"
+    return body + "\n" + footer + "\n"

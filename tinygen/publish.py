@@ -1,0 +1,367 @@
+"""Delivery: turn a run's diff into changed files, a branch, a push, or a pull request.
+
+The building blocks live in :mod:`tinygen.deliver` (commits in temporary worktrees, pushes
+that are never forced) and :mod:`tinygen.github` (the forge); this module sequences them::
+
+    apply_to_worktree   diff ─► the user's working tree (all files or none)
+    publish_branch      diff ─► commit on the base ─► local branch ─► [push]
+    publish_pr          publish_branch(push) ─► open or update the pull request
+                        (a named branch that already exists: commit on top of it)
+    push_to_pr          diff ─► commit on top of a same-repository PR's head ─► push
+
+``result.diff`` is made against ``result.base_commit``. When the commit must go on top of
+another commit (a PR head or branch that moved since), the change is first committed on its
+own base and then cherry-picked onto the head: git's 3-way merge places it, and a real
+conflict is an error naming the files, never a silently different change. A head that
+already contains the change gets no new commit, so a re-run is idempotent.
+
+A run that did not succeed but produced a diff is still delivered (work is never lost),
+with the failure stated in the commit and the pull request, which is then always a draft.
+A diff that breaks the path policy is never delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinygen.deliver import (
+    branch_name_for,
+    checkout_pr_head,
+    commit_on_top,
+    create_branch_commit,
+    push_branch,
+    push_to_ref,
+    validate_branch_name,
+)
+from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
+from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
+from tinygen.github.forge import Forge
+from tinygen.models import RunResult
+from tinygen.prbody import commit_message, pr_body, succeeded, title
+from tinygen.redact import redact
+from tinygen.remote import OpenedRepo, run_network, token_for
+
+REMOTE = "origin"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    branch: str
+    commit: str
+    pr_url: str | None
+    pr_number: int | None
+    created: bool  # a new pull request was opened (False: updated, or no pull request)
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _saved(result: RunResult) -> str:
+    return f"the diff is saved in {result.diff_path}" if result.diff_path else "see the run record"
+
+
+def _check_deliverable(result: RunResult) -> None:
+    if not result.diff.strip():
+        raise PatchParseError(
+            f"run {result.run_id} produced no diff ({result.status}): there is nothing to deliver",
+            hint="nothing was committed or pushed",
+        )
+    if not result.base_commit:
+        raise RepoError(f"run {result.run_id} names no base commit: cannot commit its diff")
+    problems = (result.validation or {}).get("problems") or []
+    paths = sorted({str(p.get("path") or "?") for p in problems if p.get("check") == "path"})
+    if paths:
+        # A failed run is delivered as a draft, but never one that writes where it may not.
+        raise PathPolicyError(
+            f"not delivered: the diff changes paths the policy forbids ({', '.join(paths)})",
+            hint=_saved(result),
+        )
+
+
+# --- commits --------------------------------------------------------------------------------
+
+
+def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
+    """A new commit with the run's change whose parent is ``parent``; None when ``parent``
+    already contains the change."""
+    message, trailers = commit_message(result)
+    parent = resolve_commit(root, parent)
+    base = resolve_commit(root, result.base_commit)
+    if parent == base:
+        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+    own = commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+    return _cherry_pick(root, own, parent)
+
+
+def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
+    """``commit`` replayed onto ``onto`` (git's 3-way merge), or None if it changes nothing."""
+    who = git(["show", "-s", "--format=%cn%x00%ce", commit], root).strip().split("\0")
+    env = {"GIT_COMMITTER_NAME": who[0], "GIT_COMMITTER_EMAIL": who[1]}
+    with temp_worktree(root, onto) as wt:
+        proc = git_bytes(["cherry-pick", "--no-commit", commit], wt, env=env, check=False)
+        if proc.returncode != 0:
+            conflicted = git(["diff", "--name-only", "--diff-filter=U"], wt).split()
+            err = redact(proc.stderr.decode("utf-8", "replace").strip())
+            where = ", ".join(conflicted) if conflicted else (err.splitlines() or ["?"])[-1]
+            raise PatchApplyError(
+                f"the change does not apply on top of {onto[:12]}: it conflicts in {where}",
+                feedback=err,
+                hint="that branch changed the same lines since the base; run tinygen again "
+                "with --ref set to the branch head",
+            )
+        if git_bytes(["diff", "--cached", "--quiet"], wt, check=False).returncode == 0:
+            return None
+        git(["commit", "--quiet", "--no-verify", "--reuse-message", commit], wt, env=env)
+        return git(["rev-parse", "HEAD"], wt).strip()
+
+
+def _remote_tip(root: Path, branch: str, token: str | None) -> str | None:
+    """The commit of ``branch`` on the remote, or None when the remote has no such branch."""
+    proc = git_bytes(["remote", "get-url", "--push", REMOTE], root, check=False)
+    if proc.returncode != 0:
+        raise RepoError(
+            f"{root} has no remote named {REMOTE!r} to push to",
+            hint="add it with `git remote add origin URL`",
+        )
+    url = proc.stdout.decode().strip().splitlines()[0]
+    sent = token_for(url, token)
+    code, out, err = run_network(
+        ["ls-remote", "--heads", "--end-of-options", url, f"refs/heads/{branch}"],
+        root,
+        url=url,
+        token=sent,
+    )
+    if code != 0:
+        raise RepoError(f"could not list the branches of {redact(url)}: {err or 'git failed'}")
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
+def _has_remote(root: Path) -> bool:
+    return git_bytes(["remote", "get-url", REMOTE], root, check=False).returncode == 0
+
+
+# --- delivery modes ---------------------------------------------------------------------------
+
+
+def publish_branch(
+    result: RunResult,
+    opened: OpenedRepo,
+    *,
+    branch: str | None,
+    push: bool,
+    token: str | None = None,
+) -> PublishResult:
+    """A branch with one commit (the run's change on its base), pushed when ``push``.
+
+    ``branch`` None or "" picks ``tinygen/<slug of the plan title>`` with a suffix when taken
+    locally or on the remote. In a checkout the branch is created locally (refused if it
+    exists) and the current branch and working tree stay as they are. From the clone cache
+    the commit is pushed straight to the remote branch: no branch is left in the cache.
+    """
+    _check_deliverable(result)
+    root = opened.root
+    remote = REMOTE if _has_remote(root) else None
+    name = branch or branch_name_for(root, title(result), remote=remote, token=token)
+    validate_branch_name(name, root)
+    if opened.is_clone and push:
+        sha = _commit_for(result, root, result.base_commit)
+        assert sha is not None  # a diff against its own base always changes something
+        push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch)
+        return PublishResult(name, sha, None, None, False)
+    message, trailers = commit_message(result)
+    info = create_branch_commit(
+        root, result.base_commit, result.diff, branch=name, message=message, trailers=trailers
+    )
+    if push:
+        push_branch(root, name, token=token, default_branch=opened.default_branch)
+    return PublishResult(name, info.sha, None, None, False)
+
+
+def publish_pr(
+    result: RunResult,
+    opened: OpenedRepo,
+    forge: Forge,
+    *,
+    full_name: str,
+    base: str | None = None,
+    draft: bool = True,
+    issue: int | None = None,
+    branch: str | None = None,
+    token: str | None = None,
+) -> PublishResult:
+    """Push the change to a branch and open (or update) its pull request into ``base``.
+
+    ``branch`` None: a new ``tinygen/<slug>`` branch. A named branch that already exists on
+    the remote gets a commit on top of its head (fast-forward, never forced; none if the
+    head already has the change) and its open pull request is updated instead of a second
+    one opened. Runs that did not succeed always open a draft.
+    """
+    _check_deliverable(result)
+    root = opened.root
+    base_branch = base or opened.default_branch or forge.repo(full_name).default_branch
+    tip = None
+    if branch:
+        validate_branch_name(branch, root)
+        if branch == base_branch:
+            raise RepoError(
+                f"refusing to deliver to {branch!r}: it is the pull request's base branch",
+                hint="pass another --branch name",
+            )
+        tip = _remote_tip(root, branch, token)
+    if tip is None:
+        pushed = publish_branch(result, opened, branch=branch, push=True, token=token)
+        name, sha = pushed.branch, pushed.commit
+    else:
+        assert branch is not None
+        name = branch
+        head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=name, token=token)
+        new = _commit_for(result, root, head)
+        if new is not None:
+            push_to_ref(root, new, name, token=token, default_branch=opened.default_branch)
+        sha = new or head
+    pull, created = forge.create_or_update_pull(
+        full_name,
+        head=name,
+        base=base_branch,
+        title=title(result),
+        body=pr_body(result, issue=issue),
+        draft=draft or not succeeded(result),
+    )
+    return PublishResult(name, sha, pull.html_url, pull.number, created)
+
+
+def push_to_pr(
+    result: RunResult,
+    opened: OpenedRepo,
+    forge: Forge,
+    *,
+    full_name: str,
+    number: int,
+    token: str | None = None,
+) -> PublishResult:
+    """Add the change as a new commit on pull request ``number``'s head branch.
+
+    Only pull requests whose head branch lives in ``full_name`` itself: tinygen does not
+    push to forks. The head is fetched fresh; if it moved since the run's base, the change
+    is cherry-picked onto it. No new commit when the head already has the change.
+    """
+    _check_deliverable(result)
+    pull = forge.pull(full_name, number)
+    if pull.is_fork:
+        raise ForgeError(
+            f"pull request #{number} comes from another repository "
+            f"({pull.head_repo_full_name or 'a deleted fork'}); tinygen pushes only to "
+            f"branches of {full_name}",
+            hint=f"ask its author to apply the diff ({_saved(result)}), or open a new pull "
+            "request with --pr",
+        )
+    if pull.state != "open":
+        raise ForgeError(
+            f"pull request #{number} is {pull.state}: not pushing to it",
+            hint="reopen it first, or open a new pull request with --pr",
+        )
+    root = opened.root
+    head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=pull.head_ref, token=token)
+    new = _commit_for(result, root, head)
+    if new is not None:
+        default = opened.default_branch or pull.base_ref
+        push_to_ref(root, new, pull.head_ref, token=token, default_branch=default)
+    return PublishResult(pull.head_ref, new or head, pull.html_url, pull.number, False)
+
+
+# --- --apply ------------------------------------------------------------------------------------
+
+
+class _WorkingTreeTexts(Mapping[str, str]):
+    """The working tree's files as texts, read on demand; each path is checked first so a
+    symlink cannot make the patch engine read outside the repository."""
+
+    def __init__(self, root: Path, tracked: list[str]) -> None:
+        self.root = root
+        self.tracked = tracked
+
+    def _path(self, key: str) -> Path:
+        from tinygen.validate.paths import PathPolicy, check_path
+
+        return self.root / check_path(self.root, key, PathPolicy(protected=()))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._path(key).is_file()
+
+    def __getitem__(self, key: str) -> str:
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        try:
+            return path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PatchApplyError(f"{key} is not UTF-8 text", hint="edit it by hand") from exc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tracked)
+
+    def __len__(self) -> int:
+        return len(self.tracked)
+
+
+def _dirty(root: Path, paths: list[str]) -> list[str]:
+    """Those of ``paths`` with uncommitted changes (staged, unstaged or untracked)."""
+    out = git_bytes(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths], root
+    ).stdout.decode("utf-8", "replace")
+    entries = out.split("\0")
+    found: set[str] = set()
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            found.add(entry[3:])
+            if entry[0] in "RC":
+                i += 1  # the rename's source path follows
+        i += 1
+    return sorted(found & set(paths))
+
+
+def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str]:
+    """Write ``diff`` into the working tree at ``root``: every file or none. Returns the
+    changed paths. Hunks are placed by content, so the tree may have moved past the diff's
+    base. Files with uncommitted changes are refused unless ``force``."""
+    from tinygen.config import load_settings
+    from tinygen.files import write_files_atomically
+    from tinygen.git import repo_root
+    from tinygen.patch import apply_patch
+    from tinygen.validate.paths import PathPolicy, check_path
+
+    root = repo_root(root)
+    settings = load_settings(root)
+    policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
+    tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
+    placed = apply_patch(_WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
+    changes = {p: t for p, t in placed.after.items() if t != placed.before.get(p)}
+    changed = sorted(changes)
+    for path in changed:
+        check_path(root, path, policy)
+    dirty = _dirty(root, changed) if changed else []
+    if dirty and not force:
+        raise RepoError(
+            f"uncommitted changes in {', '.join(dirty)}; nothing was written",
+            hint="commit or stash them first, or pass --force to apply the change on top",
+        )
+    if changes:
+        write_files_atomically(root, changes)
+    return changed
+
+
+__all__ = [
+    "PublishResult",
+    "apply_to_worktree",
+    "publish_branch",
+    "publish_pr",
+    "push_to_pr",
+]
