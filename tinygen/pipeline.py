@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tinygen.config import Settings
 from tinygen.errors import TinygenError
@@ -263,8 +263,8 @@ def _plan_with_revisions(plan: Plan, verdict: Verdict, repo_paths: frozenset[str
     items = list(plan.files)
     for rev in verdict.revisions:
         if plan.item(rev.path) is None:
-            action = "modify" if rev.path in repo_paths else "create"
-            items.append(PlanItem(rev.path, action, rev.feedback))
+            exists = rev.path in repo_paths
+            items.append(PlanItem(rev.path, "modify" if exists else "create", rev.feedback))
     return Plan(plan.summary, plan.title, tuple(items), plan.files_read)
 
 
@@ -272,7 +272,7 @@ def _validation_text(
     gate: GateReport, checks: list[CheckResult], edits: dict[str, FileEdit]
 ) -> str:
     lines = [f"Gate: {'passed' if gate.ok else 'FAILED'}"]
-    lines += [f"- {p}" for p in gate.problems]
+    lines += [f"- [{p.check}] {p.path + ': ' if p.path else ''}{p.message}" for p in gate.problems]
     for check in checks:
         state = "timed out" if check.timed_out else f"exit {check.exit_code}"
         lines.append(f"Check `{check.command}`: {state} ({check.seconds:.1f} s)")
@@ -295,7 +295,7 @@ def _final_status(
     max_rounds: int,
 ) -> tuple[Status, str]:
     if not gate.ok:
-        return Status.INVALID, "validation failed: " + "; ".join(gate.problems)
+        return Status.INVALID, "validation failed: " + "; ".join(p.message for p in gate.problems)
     failed_checks = [c.command for c in checks if c.exit_code != 0 or c.timed_out]
     if failed_checks:
         return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)
@@ -312,7 +312,3 @@ def _final_status(
             "file(s) could not be edited: " + ", ".join(failed_edits) + ("; " + why if why else "")
         )
     return Status.UNAPPROVED, f"not approved after {max_rounds} round(s): {why}"
-
-
-def result_json(result: RunResult) -> dict[str, Any]:
-    return result.to_dict()

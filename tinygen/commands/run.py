@@ -104,22 +104,18 @@ def command(
     """Turn REQUEST into a validated diff, printed on stdout.
 
     REQUEST is the text of the change, @FILE to read it from a file, or - for stdin.
-    Nothing in your checkout changes: the work happens in a temporary worktree.
+    --repo takes a checkout path, a bare repository, or a URL (cloned into the user cache
+    and reused). Nothing in your checkout changes: the work happens in a temporary worktree.
     """
     from tinygen import pipeline
     from tinygen.commands._progress import ProgressPrinter
     from tinygen.config import load_settings
-    from tinygen.errors import RepoError
-    from tinygen.git import head_commit, repo_root, resolve_commit
     from tinygen.llm import AnthropicProvider, default_model
+    from tinygen.remote import open_repository
 
     text = read_request(request)
-    root = repo_root(repo)
-    base = resolve_commit(root, ref) if ref else head_commit(root)
-    if base is None:
-        raise RepoError(
-            f"{root} has no commits yet", hint="commit something first: tinygen changes a commit"
-        )
+    opened = open_repository(repo, ref=ref)
+    root, base = opened.root, opened.base_commit
     overrides = {
         "model": model,
         "budget": budget,

@@ -65,7 +65,7 @@ def render(name: str, **values: object) -> str:
 def all_tools() -> tuple[Tool, ...]:
     from tinygen.llm import tool_for
 
-    return tuple(tool_for(name, desc, kind) for name, desc, kind in _TOOL_SPECS)
+    return tuple(tool_for(kind, name, desc) for name, desc, kind in _TOOL_SPECS)
 
 
 def tool_named(name: str) -> Tool:

@@ -1,0 +1,432 @@
+"""`tinygen run` end to end: the real CLI, the real anthropic SDK, a local Messages API server
+scripted per test, and real git repositories. Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.fakes.anthropic_server import (
+    ErrorReply,
+    FakeAnthropic,
+    RecordedRequest,
+    ToolReply,
+)
+from tests.helpers import git, status
+from tinygen.cli import cli
+from tinygen.errors import ExitCode
+
+PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
+
+APP = {
+    "app/__init__.py": '"""A tiny application."""\n',
+    "app/config.py": (
+        '"""Configuration loading."""\n\nimport json\n\n\n'
+        "def load_cfg(path: str) -> dict:\n"
+        '    """Read the JSON config at path."""\n'
+        "    with open(path) as fh:\n"
+        "        return json.load(fh)\n"
+    ),
+    "app/main.py": (
+        "from app.config import load_cfg\n\n\n"
+        "def main() -> None:\n"
+        '    cfg = load_cfg("app.json")\n'
+        '    print(cfg["name"])\n'
+    ),
+    "app/cli.py": (
+        "import sys\n\nfrom app.config import load_cfg\n\n\n"
+        "def run(argv: list[str]) -> int:\n"
+        "    cfg = load_cfg(argv[1])\n"
+        "    return 0 if cfg else 1\n"
+    ),
+    "README.md": "# app\n",
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(APP)
+
+
+def invoke(
+    fake: FakeAnthropic, repo: Path, *args: str, env: dict[str, str] | None = None
+) -> Result:
+    environ = {
+        "ANTHROPIC_API_KEY": fake.api_key,
+        "ANTHROPIC_BASE_URL": fake.base_url,
+        "TINYGEN_MAX_RETRY_WAIT": "0.05",
+        "TINYGEN_MAX_RETRY_TOTAL": "0.5",
+        **(env or {}),
+    }
+    return CliRunner().invoke(
+        cli, ["run", *args, "--repo", str(repo)], env=environ, catch_exceptions=False
+    )
+
+
+def plan(*files: tuple[str, str, str], summary: str = "Do it.", title: str = "Do it") -> ToolReply:
+    return ToolReply(
+        {
+            "summary": summary,
+            "title": title,
+            "files": [{"path": p, "action": a, "intent": i} for p, a, i in files],
+        }
+    )
+
+
+def approve(summary: str = "Looks right.") -> ToolReply:
+    return ToolReply({"approved": True, "summary": summary, "revisions": []})
+
+
+def file_of(request: RecordedRequest) -> str:
+    """Which file a per-file request is about (the edit prompt names it)."""
+    match = re.search(r"The file you change now: `([^`]+)`", request.text)
+    assert match, request.text[-500:]
+    return match.group(1)
+
+
+def diff_replacing(path: str, old: str, new: str, text: str) -> str:
+    """A loose diff as models write it: no line numbers, a/ b/ prefixes, one context line."""
+    lines = text.splitlines()
+    out = [f"--- a/{path}", f"+++ b/{path}"]
+    for i, line in enumerate(lines):
+        if old in line:
+            out.append("@@ ... @@")
+            if i > 0:
+                out.append(" " + lines[i - 1])
+            out.append("-" + line)
+            out.append("+" + line.replace(old, new))
+    return "\n".join(out) + "\n"
+
+
+def rename_handler(old: str, new: str) -> Callable[[RecordedRequest], ToolReply]:
+    def handler(request: RecordedRequest) -> ToolReply:
+        path = file_of(request)
+        return ToolReply(
+            {"diff": diff_replacing(path, old, new, APP[path]), "notes": f"renamed in {path}"}
+        )
+
+    return handler
+
+
+def apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "apply", "--check", "-"], cwd=repo, input=diff, text=True, capture_output=True
+    )
+
+
+def test_rename_across_three_files(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        plan(
+            ("app/config.py", "modify", "Rename load_cfg to load_config."),
+            ("app/main.py", "modify", "Use load_config."),
+            ("app/cli.py", "modify", "Use load_config."),
+            title="Rename load_cfg to load_config",
+        ),
+    )
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    before = status(repo)
+
+    result = invoke(fake, repo, "Rename load_cfg to load_config everywhere")
+
+    assert result.exit_code == ExitCode.OK, result.stderr
+    diff = result.stdout
+    assert diff.count("diff --git") == 3
+    assert (
+        "-def load_cfg(path: str) -> dict:" in diff
+        and "+def load_config(path: str) -> dict:" in diff
+    )
+    assert "+from app.config import load_config" in diff
+    assert apply_check(repo, diff).returncode == 0
+    assert status(repo) == before, "the user's checkout must not change"
+    # One call per planned file, and the per-file calls carry the plan and read the cache.
+    edits = fake.requests_for(EDIT)
+    assert sorted(file_of(r) for r in edits) == ["app/cli.py", "app/config.py", "app/main.py"]
+    brainstorm = fake.requests_for(PLAN)[0]
+    assert "app/config.py" in brainstorm.system_text and "load_cfg" in brainstorm.system_text
+    assert brainstorm.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all("Rename load_cfg to load_config" in r.text for r in edits)  # the plan
+    assert all(r.usage["cache_read_input_tokens"] > 0 for r in edits), [r.usage for r in edits]
+    assert [t["name"] for t in edits[0].body["tools"]] == [PLAN, EDIT, VERIFY]
+    assert "approved" in result.stderr
+
+
+def test_new_module_wired_into_an_existing_one(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        plan(
+            ("app/greet.py", "create", "def greet(name) returning 'Hello, name!'."),
+            ("app/main.py", "modify", "Print greet(cfg['name'])."),
+        ),
+    )
+
+    def edit(request: RecordedRequest) -> ToolReply:
+        if file_of(request) == "app/greet.py":
+            return ToolReply(
+                {"content": 'def greet(name: str) -> str:\n    return f"Hello, {name}!"\n'}
+            )
+        return ToolReply(
+            {
+                "diff": (
+                    "```diff\n--- app/main.py\n+++ app/main.py\n@@ -1,6 +1,7 @@\n"
+                    " from app.config import load_cfg\n+from app.greet import greet\n\n\n def main() -> None:\n"
+                    '     cfg = load_cfg("app.json")\n-    print(cfg["name"])\n+    print(greet(cfg["name"]))\n```\n'
+                )
+            }
+        )
+
+    fake.on(EDIT, edit)
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Greet the user by name", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "approved"
+    assert "new file mode 100644" in data["diff"] and "+++ b/app/greet.py" in data["diff"]
+    assert "+from app.greet import greet" in data["diff"]
+    assert apply_check(repo, data["diff"]).returncode == 0
+    assert data["usage"]["calls"] == 4
+    assert {f["path"] for f in data["files"]} == {"app/greet.py", "app/main.py"}
+
+
+def test_unplaceable_diff_is_fixed_after_feedback(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Print the name in upper case.")))
+    bad = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["title"])\n+    print(cfg["title"].upper())\n'
+    good = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"].upper())\n'
+    fake.script(EDIT, ToolReply({"diff": bad}), ToolReply({"diff": good}))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Print the name in upper case")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert '+    print(cfg["name"].upper())' in result.stdout
+    retry = fake.requests_for(EDIT)[1]
+    # The feedback quotes the real line the model should have used.
+    assert "could not be applied" in retry.text and 'print(cfg["name"])' in retry.text
+
+
+def test_verify_round_asks_for_a_revision(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        plan(
+            ("app/config.py", "modify", "Rename load_cfg to load_config."),
+            ("app/main.py", "modify", "Use it."),
+        ),
+    )
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(
+        VERIFY,
+        ToolReply(
+            {
+                "approved": False,
+                "summary": "app/cli.py still calls load_cfg.",
+                "revisions": [{"path": "app/cli.py", "feedback": "Use load_config here too."}],
+            }
+        ),
+        approve("All callers renamed."),
+    )
+    result = invoke(fake, repo, "Rename load_cfg to load_config", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    assert data["rounds"] == 2 and data["verdict"]["approved"]
+    assert "+from app.config import load_config" in data["diff"].split("+++ b/app/cli.py")[1]
+    revision = [r for r in fake.requests_for(EDIT) if file_of(r) == "app/cli.py"]
+    assert len(revision) == 1 and "Use load_config here too." in revision[0].text
+    # The second review sees the revised diff.
+    assert "app/cli.py" in fake.requests_for(VERIFY)[1].text
+
+
+def test_unapproved_after_last_round_still_returns_the_diff(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("app/config.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    no = ToolReply(
+        {
+            "approved": False,
+            "summary": "Callers break.",
+            "revisions": [{"path": "app/main.py", "feedback": "x"}],
+        }
+    )
+    fake.script(VERIFY, no)
+    result = invoke(fake, repo, "Rename load_cfg", "--max-rounds", "1")
+    assert result.exit_code == ExitCode.UNAPPROVED
+    assert "+def load_config" in result.stdout
+    assert "not approved after 1 round" in result.stderr
+
+
+def test_overload_recovers(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        ErrorReply.overloaded(),
+        ErrorReply.rate_limited(0.01),
+        plan(("app/main.py", "modify", "x")),
+    )
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Rename in main", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert len(fake.requests_for(PLAN)) == 3
+
+
+def test_api_that_stays_down_fails_clearly(fake: FakeAnthropic, repo: Path) -> None:
+    fake.on(PLAN, lambda request: ErrorReply.overloaded())
+    result = invoke(fake, repo, "Rename load_cfg")
+    assert result.exit_code == ExitCode.LLM
+    assert result.stdout == ""
+    assert "overloaded" in result.stderr.lower()
+    assert fake.api_key not in result.stderr
+
+
+def test_plan_naming_a_path_outside_the_repository_is_refused(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("../outside.py", "create", "escape")))
+    before = status(repo)
+    result = invoke(fake, repo, "Write outside")
+    assert result.exit_code == ExitCode.PATCH
+    assert "outside" in result.stderr
+    assert not (repo.parent / "outside.py").exists()
+    assert fake.requests_for(EDIT) == []
+    assert status(repo) == before
+
+
+def test_request_that_needs_no_change(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        ToolReply(
+            {"summary": "load_cfg already reads JSON.", "title": "Nothing to do", "files": []}
+        ),
+    )
+    result = invoke(fake, repo, "Make load_cfg read JSON")
+    assert result.exit_code == ExitCode.NO_CHANGE
+    assert result.stdout == ""
+    assert "already reads JSON" in result.stderr
+
+
+def test_brainstorm_may_read_files_first(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN,
+        ToolReply({"read_files": ["app/cli.py", "../etc/passwd"]}),
+        plan(("app/cli.py", "modify", "Rename.")),
+    )
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Rename load_cfg in the command line tool")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    second = fake.requests_for(PLAN)[1]
+    assert '<file path="app/cli.py">' in second.text and "def run(argv" in second.text
+    assert "passwd" not in second.text.split("The files you asked to read")[1]
+
+
+def test_run_record_and_runs_command(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Rename load_cfg in main", "--json")
+    run_id = json.loads(result.stdout)["run_id"]
+    record_dir = repo / ".git" / "tinygen" / "runs" / run_id
+    calls = (record_dir / "calls.jsonl").read_text().splitlines()
+    assert [json.loads(c)["label"] for c in calls] == ["brainstorm", "edit:app/main.py", "verify"]
+    assert fake.api_key not in (record_dir / "calls.jsonl").read_text()
+    listing = CliRunner().invoke(cli, ["runs", "--repo", str(repo)])
+    assert run_id in listing.stdout and "approved" in listing.stdout
+    shown = CliRunner().invoke(cli, ["runs", "--repo", str(repo), "show", run_id[:17]])
+    assert "+from app.config import load_config" in shown.stdout
+    assert not list(repo.glob("**/diff.patch")) or all(
+        ".git" in str(p) for p in repo.glob("**/diff.patch")
+    )
+
+
+def test_missing_api_key_is_a_configuration_error(repo: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "x", "--repo", str(repo)], env={"ANTHROPIC_API_KEY": ""}
+    )
+    assert result.exit_code == ExitCode.CONFIG
+    assert "ANTHROPIC_API_KEY" in result.stderr
+
+
+def test_request_from_file_and_stdin(fake: FakeAnthropic, repo: Path, tmp_path: Path) -> None:
+    fake.on(PLAN, lambda request: ToolReply({"summary": "nothing", "title": "t", "files": []}))
+    req = tmp_path / "req.txt"
+    req.write_text("Please rename the thing from a file\n")
+    assert invoke(fake, repo, f"@{req}").exit_code == ExitCode.NO_CHANGE
+    assert "rename the thing from a file" in fake.requests_for(PLAN)[-1].system_text
+    environ = {"ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+    result = CliRunner().invoke(
+        cli, ["run", "-", "--repo", str(repo)], input="from stdin please\n", env=environ
+    )
+    assert result.exit_code == ExitCode.NO_CHANGE
+    assert "from stdin please" in fake.requests_for(PLAN)[-1].system_text
+    empty = CliRunner().invoke(cli, ["run", "   ", "--repo", str(repo)], env=environ)
+    assert empty.exit_code == ExitCode.CONFIG and "empty" in empty.stderr
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "x", "--repo", str(tmp_path)], env={"ANTHROPIC_API_KEY": "k" * 20}
+    )
+    assert result.exit_code == ExitCode.REPO
+    assert str(tmp_path) in result.stderr
+
+
+def test_head_is_the_default_base_and_ref_selects_another(fake: FakeAnthropic, repo: Path) -> None:
+    git(repo, "tag", "v1")
+    (repo / "app" / "new.py").write_text("X = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "second")
+    fake.on(PLAN, lambda request: ToolReply({"summary": "n", "title": "t", "files": []}))
+    invoke(fake, repo, "look")
+    assert "app/new.py" in fake.requests_for(PLAN)[-1].system_text
+    invoke(fake, repo, "look", "--ref", "v1")
+    assert "app/new.py" not in fake.requests_for(PLAN)[-1].system_text
+
+
+def test_syntax_error_fails_validation_and_reaches_the_reviewer(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Break it.")))
+    broken = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"]\n'
+    fake.on(EDIT, lambda request: ToolReply({"diff": broken}))
+    fake.on(VERIFY, lambda request: approve())
+    result = invoke(fake, repo, "Print the name", "--max-rounds", "1")
+    assert result.exit_code == ExitCode.PATCH, result.stderr
+    assert "validation failed" in result.stderr
+    assert "Gate: FAILED" in fake.requests_for(VERIFY)[0].text
+    assert "syntax" in fake.requests_for(VERIFY)[0].text
+
+
+def test_failing_check_output_reaches_the_reviewer_without_secrets(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.on(VERIFY, lambda request: approve())
+    check = "echo key=${ANTHROPIC_API_KEY:-unset}; grep -rq load_config app/main.py && echo renamed; exit 3"
+    result = invoke(fake, repo, "Rename in main", "--check", check, "--max-rounds", "1")
+    assert result.exit_code == ExitCode.CHECKS_FAILED, result.stderr
+    review = fake.requests_for(VERIFY)[0].text
+    assert "exit 3" in review and "renamed" in review  # ran on the changed tree
+    assert "key=unset" in review  # the check never sees the API key
+
+
+def test_check_that_passes(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(
+        fake, repo, "Rename in main", "--check", "grep -q load_config app/main.py", "--json"
+    )
+    assert result.exit_code == ExitCode.OK, result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    assert len(checks) == 1 and checks[0]["exit_code"] == 0
