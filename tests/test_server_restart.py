@@ -19,7 +19,17 @@ import httpx
 
 from tests import test_server_api as api
 from tests.fakes.anthropic_server import FakeAnthropic
-from tests.test_server_api import PLAN, Gate, no_change, wait_for
+from tests.test_server_api import (
+    EDIT,
+    PLAN,
+    VERIFY,
+    Gate,
+    approve,
+    no_change,
+    plan_reply,
+    rename_edit,
+    wait_for,
+)
 from tinygen.server.app import RunningServer
 from tinygen.server.config import ServerConfig
 from tinygen.server.worker import RESTART_REASON, SHUTDOWN_REASON
@@ -63,7 +73,8 @@ def start_process(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def prompts_seen(server: FakeAnthropic, word: str) -> int:
-    return sum(1 for r in server.requests_for(PLAN) if word in r.text)
+    """Plan requests for the job whose prompt is ``word`` (the request is in the system part)."""
+    return sum(1 for r in server.requests_for(PLAN) if word in r.system_text + r.text)
 
 
 def test_killed_server_restarts_without_losing_or_repeating_jobs(
@@ -117,7 +128,10 @@ def test_graceful_stop_interrupts_running_and_keeps_queued(
     repo_url: str,
 ) -> None:
     gate = Gate()
-    fake.on(PLAN, gate.handler(no_change))
+    # A plan with a file: after it the pipeline reports progress again (and stops there).
+    fake.on(PLAN, gate.handler(lambda r: plan_reply("app/config.py")))
+    fake.on(EDIT, rename_edit)
+    fake.on(VERIFY, approve)
     first = serve(replace(config, workers=1, drain_timeout=0.2))
     with httpx.Client(base_url=first.url, timeout=60) as client:
         running = client.post("/jobs", json={"repoUrl": repo_url, "prompt": "alpha"}).json()["id"]
@@ -136,3 +150,4 @@ def test_graceful_stop_interrupts_running_and_keeps_queued(
         job = wait_for(client, waiting, {"succeeded", "failed"})
         assert job["state"] == "succeeded"
     assert [prompts_seen(fake, n) for n in ("alpha", "bravo")] == [1, 1]
+    assert fake.requests_for(EDIT) == [], "the interrupted job edited nothing"
