@@ -149,3 +149,18 @@ def test_json_form(sheet: Sheet) -> None:
         "symbols"
     ][2].items()
     assert data["stats"]["files_seen"] == len(sheet.paths)
+
+
+def test_python_imports_inside_functions(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "lazy")
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "b.py").write_text("C = 1\n")
+    (root / "pkg" / "a.py").write_text(
+        "import sys\n\ndef f():\n    from .b import C  # lazy\n    import os.path, json\n    return C\n"
+        "\nclass K:\n    def m(self):\n        from pkg import b as bee\n"
+    )
+    commit_all(root)
+    f = build_sheet(root).by_path()["pkg/a.py"]
+    assert f.imports == ("sys", ".b", "os.path", "json", "pkg")
+    assert f.resolved == ("pkg/b.py",)

@@ -17,7 +17,7 @@ from tinygen.sheet.extract_common import Extracted, Imp, SymbolTuple
 from tinygen.sheet.languages import is_parsed
 
 # Bump when extraction output changes: every cached record is then rebuilt.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 _GENERATED_MARKERS = (
     b"@generated",

@@ -1,0 +1,189 @@
+"""Benchmark `tinygen map` on Django 5.2.8 (issue 2 targets).
+
+Downloads the Django 5.2.8 sdist with pip (or uses --sdist FILE), unpacks it into a
+temporary git repository, and prints in one run:
+
+* the floor: reading + tree-sitter parsing every file the sheet parses, on one core;
+* `tinygen map` cold (no cache), warm (nothing changed, median) and after one file
+  changed (median), each as a real subprocess: wall time and CPU time (user+sys,
+  workers included);
+* peak RSS of any one process (os.wait4 rusage, workers included);
+* ratios against the targets: cold <= 1.0x the floor, warm <= 0.25 s, one change
+  <= 0.35 s, RSS <= 500 MB.
+
+    .venv/bin/python bench/bench_map.py [--sdist Django-5.2.8.tar.gz] [--runs 7]
+
+The machine's load is printed too: wall times on a shared machine vary with it, CPU
+times much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"cold_ratio": 1.0, "warm": 0.25, "change": 0.35, "rss_mb": 500.0}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+
+
+def fetch(dest: Path, sdist: str | None) -> Path:
+    if sdist is None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "django==5.2.8",
+                "-d",
+                str(dest),
+                "-q",
+            ],
+            check=True,
+        )
+        sdist = str(next(dest.glob("[Dd]jango-5.2.8.tar.gz")))
+    with tarfile.open(sdist) as tar:
+        tar.extractall(dest / "src", filter="data")
+    root = next((dest / "src").iterdir())
+    env = {**os.environ, **GIT_ENV}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "django 5.2.8"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env)
+    return root
+
+
+def run_map(root: Path, *args: str) -> tuple[float, float, float]:
+    """(wall seconds, cpu seconds, peak RSS MB) of one `tinygen map` run."""
+    exe = [sys.executable, "-m", "tinygen", "map", str(root), *args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"tinygen map failed ({proc.returncode}): {err}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def floor(root: Path) -> tuple[float, int, int]:
+    """Single-core read + parse of the files the sheet parses: (seconds, files, bytes)."""
+    from tinygen.sheet import build_sheet
+    from tinygen.sheet.languages import get_parser, is_parsed
+
+    sheet = build_sheet(root)
+    files = [
+        (f.path, f.language)
+        for f in sheet.files
+        if is_parsed(f.language) and "symlink" not in f.flags
+    ]
+    for lang in {lang for _, lang in files}:
+        get_parser(lang or "")
+    total = 0
+    start = time.perf_counter()
+    for path, lang in files:
+        data = (root / path).read_bytes()
+        get_parser(lang or "").parse(data)
+        total += len(data)
+    return time.perf_counter() - start, len(files), total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sdist", help="a local Django-5.2.8.tar.gz instead of pip download")
+    ap.add_argument("--runs", type=int, default=7, help="runs for the warm/changed medians")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary repository")
+    opts = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-map-"))
+    try:
+        root = fetch(tmp, opts.sdist)
+        cache_dir = root / ".git" / "tinygen"
+        print(f"repository: {root}  cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}")
+
+        floors = [floor(root) for _ in range(3)]
+        raw, n_files, n_bytes = min(floors)
+        print(
+            f"floor: read+parse {n_files} files ({n_bytes / 1e6:.1f} MB) on one core: {raw:.3f} s (best of 3)"
+        )
+
+        colds = []
+        for _ in range(3):
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            colds.append(run_map(root))
+        cold = min(colds, key=lambda r: r[0])
+        warms = [run_map(root) for _ in range(opts.runs)]
+        target = root / "django" / "db" / "models" / "query.py"
+        original = target.read_bytes()
+        changes = []
+        for i in range(opts.runs):
+            target.write_bytes(original + f"# bench edit {i}\n".encode())
+            changes.append(run_map(root))
+        target.write_bytes(original)
+        query = [
+            run_map(
+                root,
+                "--query",
+                "QuerySet.bulk_create in django/db/models/query.py",
+                "--budget",
+                "8000",
+            )
+            for _ in range(3)
+        ]
+
+        def med(rows: list[tuple[float, float, float]], k: int) -> float:
+            return statistics.median(r[k] for r in rows)
+
+        rss = max(r[2] for r in colds + warms + changes + query)
+        print(
+            f"cold (best of 3):      wall {cold[0]:.3f} s  cpu {cold[1]:.3f} s  "
+            f"(all: {', '.join(f'{r[0]:.2f}' for r in colds)})"
+        )
+        print(
+            f"warm (median of {opts.runs}):   wall {med(warms, 0):.3f} s  cpu {med(warms, 1):.3f} s  "
+            f"(min wall {min(r[0] for r in warms):.3f})"
+        )
+        print(
+            f"one change (median):   wall {med(changes, 0):.3f} s  cpu {med(changes, 1):.3f} s  "
+            f"(min wall {min(r[0] for r in changes):.3f})"
+        )
+        print(
+            f"query+budget 8000 warm (median of 3): wall {med(query, 0):.3f} s  cpu {med(query, 1):.3f} s"
+        )
+        print(f"peak RSS (one process): {rss:.0f} MB")
+        print("against targets:")
+        rows = [
+            ("cold / floor", cold[0] / raw, TARGETS["cold_ratio"], "x"),
+            ("warm", med(warms, 0), TARGETS["warm"], "s"),
+            ("one change", med(changes, 0), TARGETS["change"], "s"),
+            ("peak RSS", rss, TARGETS["rss_mb"], "MB"),
+        ]
+        for name, value, limit, unit in rows:
+            verdict = "ok" if value <= limit else "MISSED"
+            print(
+                f"  {name:<13} {value:8.3f} {unit:<2} target <= {limit} {unit}  ratio {value / limit:.2f}  {verdict}"
+            )
+        print(f"load at end: {os.getloadavg()[0]:.2f}")
+    finally:
+        if opts.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
