@@ -6,11 +6,12 @@
         ─► publish_pr / push_to_pr ─► status comment, outputs, job summary
 
 Branches: a request from issue N always goes to ``tinygen/issue-N``. When that branch
-already exists on the remote (a re-run, or a second ``/tinygen`` on the issue), the run
-starts from its tip and the new commit goes on top of it (a fast-forward, never a force
-push), and the open pull request from it is updated rather than a second one opened. If
-the branch exists but its pull request was closed, the run starts from the base again on a
-fresh branch. Configuration always comes from the base branch, never from a PR's head.
+already exists on the remote (a workflow re-run, or a second ``/tinygen`` on the issue),
+the run starts from its tip, so the model sees the earlier attempt, and the new commit goes
+on top of it (a fast-forward, never a force push; no commit when nothing changed); the
+open pull request from it is updated rather than a second one opened (if it was closed, a
+new one is opened from the same branch). Configuration always comes from the base branch,
+never from a PR's head or tinygen's own branch.
 """
 
 from __future__ import annotations
@@ -75,9 +76,28 @@ def run_url(env: Mapping[str, str]) -> str | None:
 
 
 def make_forge(env: Mapping[str, str]) -> GitHubForge:
-    from tinygen.github import GitHubForge
+    """The forge for GITHUB_API_URL with GITHUB_TOKEN. TINYGEN_GITHUB_PACING=0 turns off the
+    pause between requests that GitHub.com advises (for GHES without secondary limits, and
+    the tests' local server)."""
+    from tinygen.github import ForgePolicy, GitHubForge
 
-    return GitHubForge(token=env.get("GITHUB_TOKEN") or "", api_url=env.get("GITHUB_API_URL"))
+    policy = ForgePolicy()
+    pacing = env.get("TINYGEN_GITHUB_PACING", "").strip()
+    if pacing:
+        try:
+            seconds = float(pacing)
+        except ValueError as exc:
+            raise ConfigError(f"TINYGEN_GITHUB_PACING={pacing!r} is not a number") from exc
+        policy = dataclasses.replace(
+            policy,
+            seconds_between_requests=seconds / 4,
+            seconds_between_writes=seconds,
+            backoff=min(policy.backoff, seconds),
+        )
+    # "" (not None): never fall back to a token from another variable
+    return GitHubForge(
+        token=env.get("GITHUB_TOKEN") or "", api_url=env.get("GITHUB_API_URL"), policy=policy
+    )
 
 
 def run_action(
@@ -107,7 +127,12 @@ def run_action(
         _finish(io, outcome, event, decision)
         return outcome
 
-    forge = forge or make_forge(env)
+    try:
+        forge = forge or make_forge(env)
+    except TinygenError as exc:
+        outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
+        _finish(io, outcome, event, decision)
+        return outcome
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
     ctx = _Context(env, event, config, decision, forge, token, io, status)
     try:
@@ -227,6 +252,7 @@ class _Plan:
     branch: str | None  # the stable branch for an issue, None: publish chooses
     pr_number: int | None  # the pull request the commit goes to (push_to_pr), if any
     pr_url: str | None
+    settings: Settings | None = None
 
 
 def _prepare(ctx: _Context) -> _Plan:
@@ -254,11 +280,8 @@ def _prepare(ctx: _Context) -> _Plan:
     if tip is None:
         return _Plan(opened, opened.base_commit, branch, None, None)
     existing = ctx.forge.find_open_pull(full_name, branch)
-    if existing is None:
-        ctx.io.log(f"{branch} exists without an open pull request: starting a fresh branch")
-        return _Plan(opened, opened.base_commit, None, None, None)
-    ctx.io.log(f"{branch} exists (#{existing.number}): the change goes on top of it")
-    return _Plan(opened, tip, branch, existing.number, existing.html_url)
+    ctx.io.log(f"{branch} exists: the change goes on top of it")
+    return _Plan(opened, tip, branch, None, existing.html_url if existing else None)
 
 
 def _work(ctx: _Context) -> Outcome:
@@ -282,7 +305,7 @@ def _run_pipeline(ctx: _Context, plan: _Plan, run_id: str) -> RunResult:
     from tinygen.llm import AnthropicProvider, default_model
     from tinygen.models import Request
 
-    settings = _settings(ctx, plan.opened)
+    settings = plan.settings = _settings(ctx, plan.opened)
     model = settings.model or default_model()
     provider = AnthropicProvider(
         model=model,
@@ -315,11 +338,15 @@ def _publish(ctx: _Context, plan: _Plan, result: RunResult) -> tuple[str, str | 
     from tinygen.publish import publish_pr, push_to_pr
 
     ctx.status.progress("deliver", "pushing")
-    opened = dataclasses.replace(plan.opened, base_commit=plan.target_commit)
     full_name = ctx.event.repository
     if plan.pr_number is not None:
         pushed = push_to_pr(
-            result, opened, ctx.forge, full_name=full_name, number=plan.pr_number, token=ctx.token
+            result,
+            plan.opened,
+            ctx.forge,
+            full_name=full_name,
+            number=plan.pr_number,
+            token=ctx.token,
         )
         return "pr-updated", pushed.pr_url or plan.pr_url, pushed.branch
     published = publish_pr(
@@ -422,8 +449,8 @@ def _failed(
         outcome.diff_path = result.diff_path
     diff = result.diff if result is not None else _saved_diff(plan, run_id)
     saved = ""
-    if diff and plan is not None and ctx.decision.target != "pr":
-        saved = _push_attempt(ctx, plan, exc, diff, run_id, result, outcome)
+    if diff and result is None and plan is not None and ctx.decision.target != "pr":
+        saved = _push_attempt(ctx, plan, exc, diff, run_id, outcome)
     hint = f"\n\nWhat to do: {exc.hint}" if exc.hint else ""
     shown = "" if saved else diff_block(diff)
     ctx.io.annotate("error", str(exc))
@@ -444,25 +471,27 @@ def _push_attempt(
     exc: TinygenError,
     diff: str,
     run_id: str | None,
-    result: RunResult | None,
     outcome: Outcome,
 ) -> str:
-    """Push a failed run's diff as a draft so no work is lost; '' when that fails too."""
+    """Push the diff of a run that died half-way as a draft, so no work is lost (never one
+    the path policy refuses); '' when that fails too."""
     from tinygen.models import RunResult, Status
+    from tinygen.validate import PathPolicy, run_gate
 
-    if result is None or not result.diff:
+    try:
+        settings = plan.settings or _settings(ctx, plan.opened)
+        policy = PathPolicy(protected=settings.protected_paths, allowed=settings.allowed_paths)
+        gate = run_gate(plan.opened.root, plan.target_commit, diff, policy)
         result = RunResult(
             run_id=run_id or "",
             status=Status.FAILED,
             message=exc.message,
             diff=diff,
+            validation=gate.to_dict(),
             base_commit=plan.target_commit,
         )
-    try:
-        _status, pr_url, branch = _publish(
-            ctx, dataclasses.replace(plan), dataclasses.replace(result, status=Status.FAILED)
-        )
-    except (TinygenError, ImportError) as err:
+        _status, pr_url, branch = _publish(ctx, plan, result)
+    except TinygenError as err:
         ctx.io.annotate("warning", f"could not push the attempt: {err}")
         return ""
     outcome.pr_url, outcome.branch = pr_url, branch
