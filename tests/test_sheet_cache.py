@@ -97,3 +97,15 @@ def test_parallel_and_inline_builds_agree(make_repo: RepoFactory) -> None:
     inline = build_sheet(root, jobs=1)
     assert inline.stats.workers == 1
     assert [f.as_dict() for f in parallel.files] == [f.as_dict() for f in inline.files]
+
+
+def test_cached_import_resolution_follows_new_and_removed_files(make_repo: RepoFactory) -> None:
+    root = make_repo({"a.py": "from lib import thing\n", "other.py": "X = 1\n"})
+    assert build_sheet(root).by_path()["a.py"].resolved == ()
+    (root / "lib.py").write_text("def thing(): ...\n")
+    assert build_sheet(root, include_untracked=True).by_path()["a.py"].resolved == ("lib.py",)
+    assert build_sheet(root).by_path()["a.py"].resolved == ()  # lib.py not walked
+    commit_all(root)
+    assert build_sheet(root).by_path()["a.py"].resolved == ("lib.py",)
+    (root / "lib.py").unlink()
+    assert build_sheet(root).by_path()["a.py"].resolved == ()

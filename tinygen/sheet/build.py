@@ -8,10 +8,12 @@ costs more than it saves.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import time
 from pathlib import Path
+from typing import cast
 
 from tinygen.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
@@ -27,6 +29,7 @@ from tinygen.sheet.walk import (
     symlink_skip_reason,
 )
 
+RESOLVED_KEY = "\0resolved"  # not a "blob:language" key: the last run's resolved imports
 INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
 
@@ -110,6 +113,8 @@ def build_sheet(
     skipped: dict[str, str] = {}
     cache_path = state_dir(top) / sheet_cache.CACHE_NAME
     cached = sheet_cache.load(cache_path)
+    # Resolved imports of the last run, valid while the set of paths is the same.
+    old_resolution = cached.pop(RESOLVED_KEY, None)
 
     # path -> (language, blob, record, extra flags) for files that make it into the sheet
     found: dict[str, tuple[str | None, str, Record, tuple[str, ...]]] = {}
@@ -185,18 +190,34 @@ def build_sheet(
                 skipped[out.path] = out.record.skip
             else:
                 found[out.path] = (lang, out.blob, out.record, ())
-        # Keep records of other versions too (branch switches), within reason.
-        keep = dict(used)
-        if len(cached) <= 2 * len(used) + 1000:
-            for k, v in cached.items():
-                keep.setdefault(k, v)
-        sheet_cache.save(cache_path, keep)
 
     paths = frozenset(p for p in (i.path for i in listed) if skipped.get(p) != "deleted")
-    resolver = Resolver(paths, _go_modules(top, paths))
+    # go.mod content decides Go resolution, so its blob is part of the key too.
+    go_mods = [f"{p}={found[p][1]}" for p in sorted(found) if p.rsplit("/", 1)[-1] == "go.mod"]
+    keyed = "\0".join([*sorted(paths), *go_mods]).encode("utf-8", "surrogateescape")
+    digest = hashlib.sha1(keyed).hexdigest()
+    previous: dict[str, tuple[str, tuple[str, ...]]] = {}
+    if (
+        isinstance(old_resolution, tuple)
+        and len(old_resolution) == 2
+        and old_resolution[0] == digest
+    ):
+        previous = cast(dict[str, tuple[str, tuple[str, ...]]], old_resolution[1])
+    resolution: dict[str, tuple[str, tuple[str, ...]]] = {}
+    resolver: Resolver | None = None
     files: list[FileEntry] = []
     for path in sorted(found):
         lang, blob, rec, extra = found[path]
+        resolved: tuple[str, ...] = ()
+        if rec.imports:
+            hit = previous.get(path)
+            if hit is not None and hit[0] == blob:
+                resolved = hit[1]
+            else:
+                if resolver is None:
+                    resolver = Resolver(paths, _go_modules(top, paths))
+                resolved = resolver.resolve(path, lang, rec.imports)
+            resolution[path] = (blob, resolved)
         files.append(
             FileEntry(
                 path=path,
@@ -206,12 +227,20 @@ def build_sheet(
                 blob=blob,
                 doc=rec.doc,
                 imports=tuple(m for m, _ in rec.imports),
-                resolved=resolver.resolve(path, lang, rec.imports) if rec.imports else (),
+                resolved=resolved,
                 symbols=tuple(map(Symbol._make, rec.symbols)),
                 refs=rec.refs,
                 flags=rec.flags + extra,
             )
         )
+    if to_scan or resolver is not None:
+        # Keep records of other versions too (branch switches), within reason.
+        keep: dict[str, tuple[object, ...]] = dict(used)
+        if len(cached) <= 2 * len(used) + 1000:
+            for k, v in cached.items():
+                keep.setdefault(k, v)
+        keep[RESOLVED_KEY] = (digest, resolution)
+        sheet_cache.save(cache_path, keep)
     for reason in skipped.values():
         stats.skipped[reason] = stats.skipped.get(reason, 0) + 1
     stats.files_listed = len(files)
