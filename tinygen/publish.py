@@ -92,7 +92,30 @@ def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
     if parent == base:
         return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
     own = commit_on_top(root, base, result.diff, message=message, trailers=trailers)
-    return _cherry_pick(root, own, parent)
+    try:
+        return _cherry_pick(root, own, parent)
+    except PatchApplyError as conflict:
+        # git's merge calls changes to adjacent lines a conflict; the patch engine places
+        # hunks by their content and refuses only when that is ambiguous or gone
+        diff = _placed_diff(root, parent, result.diff)
+        if diff is None:
+            raise conflict from None
+        if not diff:
+            return None
+        return commit_on_top(root, parent, diff, message=message, trailers=trailers)
+
+
+def _placed_diff(root: Path, commit: str, diff: str) -> str | None:
+    """``diff`` re-made against ``commit`` by placing its hunks by content; "" if ``commit``
+    already has the change; None if a hunk does not fit."""
+    from tinygen.patch import apply_patch, canonical_diff
+
+    paths = [p for p in git(["ls-tree", "-r", "-z", "--name-only", commit], root).split("\0") if p]
+    try:
+        placed = apply_patch(_CommitTexts(root, commit, paths), diff, known_paths=paths)
+    except (PatchApplyError, PatchParseError):
+        return None
+    return canonical_diff(placed.before, placed.after)
 
 
 def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
@@ -142,6 +165,11 @@ def _remote_tip(root: Path, branch: str, token: str | None) -> str | None:
     return None
 
 
+def _default_branches(opened: OpenedRepo) -> set[str]:
+    # deliver's pushes check this too; checking first avoids a half-done delivery
+    return {opened.default_branch} if opened.default_branch else {"main", "master"}
+
+
 def _has_remote(root: Path) -> bool:
     return git_bytes(["remote", "get-url", REMOTE], root, check=False).returncode == 0
 
@@ -169,6 +197,11 @@ def publish_branch(
     remote = REMOTE if _has_remote(root) else None
     name = branch or branch_name_for(root, title(result), remote=remote, token=token)
     validate_branch_name(name, root)
+    if push and name in _default_branches(opened):
+        raise RepoError(
+            f"refusing to push to {name!r}: it is the default branch of the remote",
+            hint="tinygen pushes only feature branches; use --branch NAME with another name",
+        )
     if opened.is_clone and push:
         sha = _commit_for(result, root, result.base_commit)
         assert sha is not None  # a diff against its own base always changes something
@@ -276,6 +309,32 @@ def push_to_pr(
 
 
 # --- --apply ------------------------------------------------------------------------------------
+
+
+class _CommitTexts(Mapping[str, str]):
+    """A commit's files as texts, read on demand with ``git cat-file``."""
+
+    def __init__(self, root: Path, commit: str, paths: list[str]) -> None:
+        self.root, self.commit, self.paths = root, commit, paths
+        self._known = set(paths)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._known:
+            raise KeyError(key)
+        data = git_bytes(["cat-file", "blob", f"{self.commit}:{key}"], self.root).stdout
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PatchApplyError(f"{key} is not UTF-8 text") from exc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 class _WorkingTreeTexts(Mapping[str, str]):
