@@ -15,6 +15,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import mul, sub
 
 from tinygen.sheet.model import FileEntry
 
@@ -170,7 +171,10 @@ def pagerank(
         return []
     total = sum(personal)
     p = [x / total for x in personal] if total > 0 else [1.0 / n] * n
-    incoming: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    # Incoming edges as parallel lists (sources, weights) so that one node's sum is
+    # sum(map(mul, map(rank.__getitem__, sources), weights)): no Python frame per edge.
+    sources: list[list[int]] = [[] for _ in range(n)]
+    weights: list[list[float]] = [[] for _ in range(n)]
     dangling: list[int] = []
     for i, out in enumerate(edges):
         s = sum(out.values())
@@ -178,15 +182,17 @@ def pagerank(
             dangling.append(i)
             continue
         for j in sorted(out):
-            incoming[j].append((i, out[j] / s))
+            sources[j].append(i)
+            weights[j].append(DAMPING * out[j] / s)
     rank = list(p)
     for _ in range(iterations):
-        dang = DAMPING * sum(rank[i] for i in dangling)
+        teleport = 1.0 - DAMPING + DAMPING * sum(map(rank.__getitem__, dangling))
+        get = rank.__getitem__
         new = [
-            (1.0 - DAMPING) * p[j] + dang * p[j] + DAMPING * sum(rank[i] * w for i, w in inc)
-            for j, inc in enumerate(incoming)
+            teleport * pj + sum(map(mul, map(get, src), ws))
+            for pj, src, ws in zip(p, sources, weights, strict=True)
         ]
-        delta = sum(abs(a - b) for a, b in zip(new, rank, strict=True))
+        delta = sum(map(abs, map(sub, new, rank)))
         rank = new
         if delta < tol:
             break
