@@ -28,9 +28,9 @@ MAX_IMPORTED_BY = 8
 def estimate_tokens(text: str) -> int:
     """A conservative token count for code-heavy text: ceil(len(text) / 3).
 
-    Measured against a real BPE tokenizer in bench/bench_map.py (see README): source-code
-    sheets average about 3.5-4 characters per token, so this overestimates by 15-30 %,
-    which keeps a rendered sheet inside the model's real budget.
+    Not measured against a real tokenizer (none is available offline here); BPE
+    tokenizers typically give 3.5-4 characters per token on source code, so this should
+    overestimate by roughly 15-30 %, erring on the side of staying inside the budget.
     """
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
