@@ -81,9 +81,10 @@ def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
                 for f in plan.files
             )
         )
-    model = _one_line(result.model).replace("<", "").replace(">", "") or "unknown model"
+    model = _one_line(result.model).replace("<", "").replace(">", "")
+    who = f"tinygen ({model})" if model else "tinygen"
     trailers = {
-        "Co-authored-by": f"tinygen ({model}) <{BOT_EMAIL}>",
+        "Co-authored-by": f"{who} <{BOT_EMAIL}>",
         "Tinygen-Run": result.run_id,
     }
     if failure:

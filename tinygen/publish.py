@@ -110,9 +110,9 @@ def _placed_diff(root: Path, commit: str, diff: str) -> str | None:
     already has the change; None if a hunk does not fit."""
     from tinygen.patch import apply_patch, canonical_diff
 
-    paths = [p for p in git(["ls-tree", "-r", "-z", "--name-only", commit], root).split("\0") if p]
+    files = commit_texts(root, commit)
     try:
-        placed = apply_patch(_CommitTexts(root, commit, paths), diff, known_paths=paths)
+        placed = apply_patch(files, diff, known_paths=list(files))
     except (PatchApplyError, PatchParseError):
         return None
     return canonical_diff(placed.before, placed.after)
@@ -311,6 +311,12 @@ def push_to_pr(
 # --- --apply ------------------------------------------------------------------------------------
 
 
+def commit_texts(root: Path, commit: str) -> Mapping[str, str]:
+    """The files of ``commit`` as a mapping of texts, read on demand (for the patch engine)."""
+    paths = [p for p in git(["ls-tree", "-r", "-z", "--name-only", commit], root).split("\0") if p]
+    return _CommitTexts(root, commit, paths)
+
+
 class _CommitTexts(Mapping[str, str]):
     """A commit's files as texts, read on demand with ``git cat-file``."""
 
@@ -420,6 +426,7 @@ def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str
 __all__ = [
     "PublishResult",
     "apply_to_worktree",
+    "commit_texts",
     "publish_branch",
     "publish_pr",
     "push_to_pr",
