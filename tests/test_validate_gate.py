@@ -104,3 +104,22 @@ def test_unparsable_and_zero_hunk_diffs(make_repo: RepoFactory) -> None:
     assert run_gate(root, base, "", POLICY).problems[0].check == "parse"
     report = run_gate(root, base, "--- a/app.py\n+++ b/app.py\n", POLICY)
     assert not report.ok and report.problems[0].check == "parse"
+
+
+def test_given_worktree_is_used_and_left_unchanged(make_repo: RepoFactory, tmp_path: Path) -> None:
+    from tinygen.git import temp_worktree
+
+    root, base = _repo(make_repo)
+    good = canonical_diff(
+        {"app.py": "def f():\n    return 1\n"}, {"app.py": "def f():\n    return 2\n"}
+    )
+    broken = canonical_diff(
+        {"app.py": "def f():\n    return 1\n"}, {"app.py": "def f(:\n    return 1\n"}
+    )
+    with temp_worktree(root, base) as wt:
+        before = status(wt)
+        assert run_gate(root, base, good, POLICY, worktree=wt).ok
+        report = run_gate(root, base, broken, POLICY, worktree=wt)
+        assert [p.check for p in report.problems] == ["syntax"]
+        assert status(wt) == before
+        assert (wt / "app.py").read_text() == "def f():\n    return 1\n"

@@ -51,17 +51,20 @@ def run(
     settings: Settings,
     provider: Provider,
     *,
-    model: str,
+    model: str | None = None,
     progress: Progress = _quiet,
     run_id: str | None = None,
 ) -> RunResult:
     """Run the whole pipeline. Errors propagate as TinygenError after being recorded; when a
-    diff already exists, it is saved in the run record and the error's hint names the file."""
+    diff already exists, it is saved in the run record and the error's hint names the file.
+
+    ``model`` None means the newest Sonnet the installed SDK knows; it is resolved after the
+    sheet is built, so that the SDK import (over a second) can overlap the repository work.
+    """
     record = RunRecorder(runs_root(state_dir(target.root)), run_id)
     record.update(
         request={"text": request.text, "source": request.source, "issue": request.issue_number},
         base_commit=target.base_commit,
-        model=model,
         settings={
             "budget": settings.budget,
             "jobs": settings.jobs,
@@ -90,7 +93,7 @@ class _Runner:
         target: Target,
         settings: Settings,
         provider: Provider,
-        model: str,
+        model: str | None,
         progress: Progress,
         record: RunRecorder,
     ) -> None:
@@ -98,7 +101,8 @@ class _Runner:
         self.target = target
         self.settings = settings
         self.provider = provider
-        self.model = model
+        self.model = model or ""
+        self.requested_model = model
         self.progress = progress
         self.record = record
         self.timings: dict[str, float] = {}
@@ -129,6 +133,10 @@ class _Runner:
                 )
                 sheet_text = render_sheet(sheet, self.settings.budget)
                 self.record.write_text("sheet.txt", sheet_text)
+            from tinygen.llm import default_model
+
+            self.model = self.requested_model or default_model()
+            self.record.update(model=self.model)
             ctx = RunContext(
                 provider=self.provider,
                 settings=self.settings,
@@ -174,7 +182,7 @@ class _Runner:
                 )
             with self.stage("validate"):
                 self.progress("validate", "checking the combined diff")
-                gate, checks = self._validate(diff, policy)
+                gate, checks = self._validate(diff, policy, ctx.root)
             if self.settings.max_rounds == 0:
                 break
             rounds += 1
@@ -205,10 +213,14 @@ class _Runner:
             rounds=rounds,
         )
 
-    def _validate(self, diff: str, policy: PathPolicy) -> tuple[GateReport, list[CheckResult]]:
+    def _validate(
+        self, diff: str, policy: PathPolicy, base_tree: Path
+    ) -> tuple[GateReport, list[CheckResult]]:
+        """The gate (reusing our clean checkout of the base), then the repository's checks in a
+        worktree of their own, since checks may write anything."""
         from tinygen.validate import run_checks, run_gate
 
-        gate = run_gate(self.target.root, self.target.base_commit, diff, policy)
+        gate = run_gate(self.target.root, self.target.base_commit, diff, policy, worktree=base_tree)
         checks: list[CheckResult] = []
         if gate.ok and self.settings.checks:
             self.progress("checks", f"running {len(self.settings.checks)} check(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -110,9 +111,12 @@ def command(
     from tinygen import pipeline
     from tinygen.commands._progress import ProgressPrinter
     from tinygen.config import load_settings
-    from tinygen.llm import AnthropicProvider, default_model
+    from tinygen.llm import AnthropicProvider
+    from tinygen.passes.common import warm_up
     from tinygen.remote import open_repository
 
+    # The SDK import takes over a second; it overlaps the repository work below.
+    threading.Thread(target=warm_up, name="tinygen-warm-up", daemon=True).start()
     text = read_request(request)
     opened = open_repository(repo, ref=ref)
     root, base = opened.root, opened.base_commit
@@ -124,13 +128,7 @@ def command(
         "checks": checks,
     }
     settings = load_settings(root, overrides, commit=base)
-    chosen = settings.model or default_model()
-    provider = AnthropicProvider(
-        model=chosen,
-        max_retry_wait=settings.max_retry_wait,
-        max_retry_total=settings.max_retry_total,
-        timeout=settings.request_timeout,
-    )
+    provider = AnthropicProvider.from_settings(settings)
     progress = ProgressPrinter(quiet=quiet or as_json)
     try:
         result = pipeline.run(
@@ -138,7 +136,7 @@ def command(
             pipeline.Target(root, base),
             settings,
             provider,
-            model=chosen,
+            model=settings.model,
             progress=progress,
         )
     finally:

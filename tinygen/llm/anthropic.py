@@ -148,7 +148,7 @@ class AnthropicProvider:
         self._api_key = api_key
         self._auth_token = auth_token
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        self.model = model or default_model()
+        self._model = model  # the default is resolved on first use: it needs the SDK import
         self.max_retry_wait = max_retry_wait
         self.max_retry_total = max_retry_total
         self.timeout = timeout
@@ -169,6 +169,12 @@ class AnthropicProvider:
             timeout=settings.request_timeout,
             **kwargs,
         )
+
+    @property
+    def model(self) -> str:
+        if self._model is None:
+            self._model = default_model()
+        return self._model
 
     def __repr__(self) -> str:  # never the key
         return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"

@@ -68,6 +68,14 @@ def all_tools() -> tuple[Tool, ...]:
     return tuple(tool_for(kind, name, desc) for name, desc, kind in _TOOL_SPECS)
 
 
+def warm_up() -> None:
+    """Import the SDK and build the tool schemas ahead of the first call (run in a thread)."""
+    from tinygen.llm import default_model
+
+    default_model()
+    all_tools()
+
+
 def tool_named(name: str) -> Tool:
     return next(t for t in all_tools() if t.name == name)
 

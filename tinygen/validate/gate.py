@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinygen.errors import PathPolicyError
+from tinygen.errors import PatchError, PathPolicyError
 from tinygen.git import git_bytes, resolve_commit, temp_worktree
 from tinygen.redact import redact
 from tinygen.validate.paths import PathPolicy, check_path
@@ -91,8 +91,15 @@ def _parse(diff: str, report: GateReport) -> list[tuple[str | None, str | None]]
     return pairs
 
 
-def run_gate(root: Path, base_commit: str, diff: str, policy: PathPolicy) -> GateReport:
+def run_gate(
+    root: Path, base_commit: str, diff: str, policy: PathPolicy, *, worktree: Path | None = None
+) -> GateReport:
     """Validate ``diff`` against ``base_commit`` of the repository at ``root``.
+
+    ``worktree``, when given, must be a clean checkout of ``base_commit`` (the pipeline
+    passes the one it already has); otherwise a temporary one is made. The gate never
+    modifies it: after ``git apply --check`` accepts the diff, the changed files' new texts
+    are computed in memory for the syntax check.
 
     Never raises for a bad diff (that is what the report is for); RepoError for a bad
     repository or commit."""
@@ -102,36 +109,56 @@ def run_gate(root: Path, base_commit: str, diff: str, policy: PathPolicy) -> Gat
     report.checks_run.append("parse")
     if report.problems:
         return report
-    with temp_worktree(root, sha) as wt:
-        paths: list[str] = []
-        for src, tgt in pairs:
-            for p in dict.fromkeys(x for x in (src, tgt) if x is not None):
-                try:
-                    paths.append(check_path(wt, p, policy))
-                except PathPolicyError as exc:
-                    report.problems.append(Problem("path", exc.message, p))
-        report.files = sorted(dict.fromkeys(paths))
-        report.checks_run.append("path")
-        if report.problems:
-            return report
-        before = {p: _read(wt / p) for p in report.files}
-        proc = git_bytes(
-            ["apply", "--check", "--whitespace=nowarn", "-"],
-            wt,
-            input=diff.encode("utf-8"),
-            check=False,
-        )
-        report.checks_run.append("git-apply")
-        if proc.returncode != 0:
-            err = redact(proc.stderr.decode("utf-8", "replace").strip())
-            report.problems.append(Problem("apply", f"git apply --check refused the diff: {err}"))
-            return report
-        git_bytes(["apply", "--whitespace=nowarn", "-"], wt, input=diff.encode("utf-8"))
-        report.checks_run.append("syntax")
-        for p in report.files:
-            for msg in new_syntax_problems(p, before[p], _read(wt / p)):
-                report.problems.append(Problem("syntax", f"new syntax error: {msg}", p))
+    if worktree is not None:
+        _check_in(worktree, diff, pairs, policy, report)
+    else:
+        with temp_worktree(root, sha) as wt:
+            _check_in(wt, diff, pairs, policy, report)
     return report
+
+
+def _check_in(
+    wt: Path,
+    diff: str,
+    pairs: list[tuple[str | None, str | None]],
+    policy: PathPolicy,
+    report: GateReport,
+) -> None:
+    from tinygen.patch import apply_patch
+
+    paths: list[str] = []
+    for src, tgt in pairs:
+        for p in dict.fromkeys(x for x in (src, tgt) if x is not None):
+            try:
+                paths.append(check_path(wt, p, policy))
+            except PathPolicyError as exc:
+                report.problems.append(Problem("path", exc.message, p))
+    report.files = sorted(dict.fromkeys(paths))
+    report.checks_run.append("path")
+    if report.problems:
+        return
+    proc = git_bytes(
+        ["apply", "--check", "--whitespace=nowarn", "-"],
+        wt,
+        input=diff.encode("utf-8"),
+        check=False,
+    )
+    report.checks_run.append("git-apply")
+    if proc.returncode != 0:
+        err = redact(proc.stderr.decode("utf-8", "replace").strip())
+        report.problems.append(Problem("apply", f"git apply --check refused the diff: {err}"))
+        return
+    before = {p: text for p in report.files if (text := _read(wt / p)) is not None}
+    try:
+        after = apply_patch(before, diff, known_paths=report.files).after
+    except PatchError as exc:  # git accepted it, so this would be our bug: report, never hide
+        report.problems.append(Problem("apply", f"the patch engine cannot replay the diff: {exc}"))
+        return
+    report.checks_run.append("syntax")
+    for p in report.files:
+        new = after.get(p, before.get(p))
+        for msg in new_syntax_problems(p, before.get(p), new):
+            report.problems.append(Problem("syntax", f"new syntax error: {msg}", p))
 
 
 def _read(path: Path) -> str | None:
