@@ -445,3 +445,42 @@ def test_outside_a_workflow_the_error_says_what_to_set(tmp_path: Path) -> None:
     )
     assert result.exit_code == 6
     assert "GITHUB_EVENT_PATH" in result.stderr and "Traceback" not in result.output
+
+
+def test_pr_comment_without_instruction_gets_a_reply(w: World) -> None:
+    n = w.gh.add_pull(REPO, "main", title="Something")
+    cid = w.gh.add_comment(
+        REPO, n, "/tinygen", user="maintainer", created_at="2026-01-10T11:00:00Z"
+    )
+    w.event("issue_comment-pr", issue__number=n, comment__id=cid, comment__body="/tinygen")
+    result = w.run()
+    assert result.exit_code == 0
+    assert w.outputs["status"] == "skipped"
+    assert "say what to change after /tinygen" in status_comment(w, n)["body"]
+    assert w.llm.requests == []
+
+
+def test_unapproved_change_is_never_pushed_to_someones_pr(w: World) -> None:
+    git(w.repo, "switch", "-q", "-c", "feature")
+    write_files(w.repo, {"app/extra.py": "X = 1\n"})
+    head = commit_all(w.repo, "feature work")
+    git(w.repo, "push", "-q", "origin", "feature")
+    n = w.gh.add_pull(REPO, "feature", title="Add extra")
+    cid = w.gh.add_comment(
+        REPO, n, "/tinygen rename", user="maintainer", created_at="2026-01-10T11:00:00Z"
+    )
+    w.event("issue_comment-pr", issue__number=n, comment__id=cid, comment__body="/tinygen rename")
+    w.env["TINYGEN_INPUT_MAX_ROUNDS"] = "1"
+    script_rename(w.llm, review=False)
+    no = {
+        "approved": False,
+        "summary": "Callers break.",
+        "revisions": [{"path": "README.md", "feedback": "x"}],
+    }
+    w.llm.script(VERIFY, ToolReply(no))
+    result = w.run()
+    assert result.exit_code == 4, result.output
+    assert w.outputs["status"] == "failed"
+    assert git(w.bare, "rev-parse", "refs/heads/feature").strip() == head
+    body = status_comment(w, n)["body"]
+    assert "not approved" in body and "+def load_config" in body  # the diff, shown

@@ -117,7 +117,7 @@ def find_command(body: str, phrase: str) -> str | None:
     return text[match.end() :].strip()
 
 
-def _is_bot(event: Event) -> bool:
+def is_bot(event: Event) -> bool:
     return event.actor_type.lower() == "bot" or event.actor.lower().endswith("[bot]")
 
 
@@ -196,7 +196,7 @@ def decide(event: Event, config: ActionConfig) -> Decision:
 
     if decision.would == "skip":
         return decision
-    if _is_bot(event) and not _bot_allowed(event, config):
+    if is_bot(event) and not _bot_allowed(event, config):
         return decision.skip(
             f"{event.actor} is a bot; bots are ignored unless listed in allowed-bots"
         )
@@ -245,7 +245,7 @@ def authorize(decision: Decision, event: Event, config: ActionConfig, forge: For
         return decision.skip(
             f"@{event.actor} has {role} permission on {event.repository}; tinygen needs "
             f"{config.min_permission} or higher to act",
-            reply=not _is_bot(event),
+            reply=not is_bot(event),
         )
     if decision.trigger == "comment" and event.comment_id and decision.number:
         created = _parse_time(event.comment_created_at)
@@ -283,4 +283,5 @@ __all__ = [
     "authorize",
     "decide",
     "find_command",
+    "is_bot",
 ]

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tinygen.action.decide import ActionConfig, Decision, authorize, decide
+from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_bot
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import StatusComment, diff_block, reply, result_lines
@@ -122,7 +122,7 @@ def run_action(
         return _dry_run(env, io, event, config, decision, token, forge)
 
     io.log(f"event {event.name}/{event.action} by @{event.actor}: {decision.reason}")
-    if decision.would == "skip":
+    if decision.would == "skip" and not decision.reply:
         outcome = Outcome("skipped", decision.reason)
         _finish(io, outcome, event, decision)
         return outcome
@@ -131,6 +131,12 @@ def run_action(
         forge = forge or make_forge(env)
     except TinygenError as exc:
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
+        _finish(io, outcome, event, decision)
+        return outcome
+    if decision.would == "skip":  # one that deserves an answer (never to a bot)
+        if decision.number is not None and not is_bot(event):
+            reply(forge, event.repository, decision.number, f"🚫 {decision.reason}.", io)
+        outcome = Outcome("skipped", decision.reason)
         _finish(io, outcome, event, decision)
         return outcome
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
