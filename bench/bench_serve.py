@@ -120,6 +120,10 @@ def run(workers: int, jobs: int, delay: float, url: str, base: Path) -> dict[str
         finally:
             server.stop()
         per_job = Counter(job_of(r) for r in fake.requests)
+    for v in views:
+        if v["state"] != "succeeded" or v["result"]["status"] != "approved":
+            outcome = v["error"] or {k: v["result"][k] for k in ("status", "message")}
+            print(f"  job {v['id']}: {v['state']}: {outcome}", file=sys.stderr)
     latencies = [v["finishedAt"] - v["createdAt"] for v in views]
     wall = max(v["finishedAt"] for v in views) - min(v["createdAt"] for v in views)
     return {

@@ -486,3 +486,34 @@ def test_openapi_documents_the_typed_models(client: httpx.Client) -> None:
     assert {"diff", "status", "runId", "jobId"} <= set(schemas["AnalyzeResponse"]["properties"])
     assert set(spec["paths"]["/jobs/{job_id}"]) == {"get", "delete"}
     assert "429" in spec["paths"]["/jobs"]["post"]["responses"]
+
+
+def test_analyze_client_that_hangs_up_cancels_its_job(
+    client: httpx.Client, fake: FakeAnthropic, repo_url: str
+) -> None:
+    gate = Gate()
+    fake.on(PLAN, gate.handler(lambda r: plan_reply("app/config.py")))
+    fake.on(EDIT, rename_edit)
+    fake.on(VERIFY, approve)
+
+    def impatient() -> None:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                str(client.base_url).rstrip("/") + "/analyze",
+                json={"repoUrl": repo_url, "prompt": "x"},
+                timeout=httpx.Timeout(30, read=1.0),
+            )
+
+    caller = threading.Thread(target=impatient)
+    caller.start()
+    caller.join(30)
+    job_id = client.get("/jobs").json()["jobs"][0]["id"]
+    deadline = time.monotonic() + 30
+    while not client.get(f"/jobs/{job_id}").json()["cancelRequested"]:
+        if client.get(f"/jobs/{job_id}").json()["state"] == "cancelled":
+            break
+        assert time.monotonic() < deadline, "the server did not notice the hang-up"
+        time.sleep(0.05)
+    gate.release.set()  # in case the job was inside its model call
+    assert wait_for(client, job_id, {"succeeded", "failed", "cancelled"})["state"] == "cancelled"
+    assert fake.requests_for(EDIT) == []
