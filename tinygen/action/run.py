@@ -300,10 +300,23 @@ def _work(ctx: _Context) -> Outcome:
         result = _run_pipeline(ctx, plan, run_id)
     except TinygenError as exc:
         return _failed(ctx, exc, plan, run_id)
+    except Exception as exc:  # a bug: still finish the status comment, then show it
+        _failed(ctx, _internal(exc), plan, run_id)
+        raise
     try:
         return _deliver(ctx, plan, result)
     except TinygenError as exc:
         return _failed(ctx, exc, plan, run_id, result=result)
+    except Exception as exc:
+        _failed(ctx, _internal(exc), plan, run_id, result=result)
+        raise
+
+
+def _internal(exc: Exception) -> TinygenError:
+    return TinygenError(
+        f"internal error ({type(exc).__name__})",
+        hint="this is a bug in tinygen: please report it with the run id and the workflow log",
+    )
 
 
 def _run_pipeline(ctx: _Context, plan: _Plan, run_id: str) -> RunResult:
