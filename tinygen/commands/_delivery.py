@@ -179,10 +179,13 @@ class Delivery:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare(opts: DeliveryOptions, opened: OpenedRepo) -> Delivery:
+def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = False) -> Delivery:
     """Check everything the delivery needs before any model call; for --to-pr, fetch the
-    pull request's head: the change is made on it."""
+    pull request's head: the change is made on it (settings still come from the base)."""
     from tinygen.errors import ForgeError
+
+    if opts.to_pr is not None and explicit_ref:
+        raise click.UsageError("--to-pr makes the change on the pull request's head: drop --ref")
 
     delivery = Delivery(opts, opened, opened.base_commit)
     if opts.apply and not opened.spec.is_local_checkout:

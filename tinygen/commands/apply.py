@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
 
 
@@ -93,14 +94,32 @@ def _dirty(root: Path, paths: list[str]) -> list[str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
 @click.option("--force", is_flag=True, help="Also change files that have uncommitted changes.")
+@delivery_options(with_apply=False)
 def command(
-    patch: str, repo: str, dry_run: bool, checks: tuple[str, ...], as_json: bool, force: bool
+    patch: str,
+    repo: str,
+    dry_run: bool,
+    checks: tuple[str, ...],
+    as_json: bool,
+    force: bool,
+    **delivery: Any,
 ) -> None:
     """Apply a loose diff (from PATCH or stdin): every hunk exactly, or nothing.
+
+    With --branch, --push, --pr or --to-pr the change is committed instead (on HEAD, or on
+    the pull request's head) and the working tree is left alone.
 
     Exit codes: 0 applied (or would be), 5 a hunk could not be placed or a path is not
     allowed, 8 repository problem (e.g. uncommitted changes), 10 a --check failed.
     """
+    opts = pop_options(delivery)
+    if opts.commits:
+        if dry_run or checks or force:
+            raise click.UsageError("--dry-run, --check and --force do not go with delivery")
+        out = deliver_patch(_read_patch(patch), patch, repo, opts)
+        if as_json:
+            click.echo(json.dumps(out, indent=2))
+        return
     report: dict[str, Any] = {"ok": False, "dry_run": dry_run, "written": False}
     try:
         code = _run(patch, repo, dry_run, checks, as_json, force, report)

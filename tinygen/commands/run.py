@@ -6,10 +6,12 @@ import json
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tinygen.errors import ConfigError, ExitCode
+from tinygen.commands._delivery import delivery_options, pop_options
+from tinygen.errors import ConfigError, ExitCode, TinygenError
 from tinygen.models import Request, RunResult, Status
 
 STATUS_EXIT = {
@@ -89,6 +91,7 @@ def read_request(value: str) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the diff.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@delivery_options()
 def command(
     request: str,
     repo: str,
@@ -101,24 +104,30 @@ def command(
     out: Path | None,
     as_json: bool,
     quiet: bool,
+    **delivery: Any,
 ) -> None:
     """Turn REQUEST into a validated diff, printed on stdout.
 
     REQUEST is the text of the change, @FILE to read it from a file, or - for stdin.
     --repo takes a checkout path, a bare repository, or a URL (cloned into the user cache
     and reused). Nothing in your checkout changes: the work happens in a temporary worktree.
+    Delivery (--apply, --branch, --push, --pr, --to-pr): see README "Delivery".
     """
     from tinygen import pipeline
+    from tinygen.commands import _delivery
     from tinygen.commands._progress import ProgressPrinter
     from tinygen.config import load_settings
     from tinygen.llm import AnthropicProvider
     from tinygen.passes.common import warm_up
     from tinygen.remote import open_repository
+    from tinygen.runs import new_run_id
 
+    opts = pop_options(delivery)
     # The SDK import takes over a second; it overlaps the repository work below.
     threading.Thread(target=warm_up, name="tinygen-warm-up", daemon=True).start()
     text = read_request(request)
     opened = open_repository(repo, ref=ref)
+    delivering = _delivery.prepare(opts, opened, explicit_ref=ref is not None)
     root, base = opened.root, opened.base_commit
     overrides = {
         "model": model,
@@ -130,27 +139,35 @@ def command(
     settings = load_settings(root, overrides, commit=base)
     provider = AnthropicProvider.from_settings(settings)
     progress = ProgressPrinter(quiet=quiet or as_json)
+    run_id = new_run_id()
     try:
         result = pipeline.run(
             Request(text),
-            pipeline.Target(root, base),
+            pipeline.Target(root, delivering.target_commit),  # base, or a PR head (--to-pr)
             settings,
             provider,
             model=settings.model,
             progress=progress,
+            run_id=run_id,
         )
+    except TinygenError as exc:
+        _delivery.deliver_failed_run(delivering, run_id, exc)  # a saved diff is not lost
+        raise
     finally:
         progress.done()
-    emit(result, out=out, as_json=as_json)
+    emit(result, out=out, as_json=as_json, extra=_delivery.deliver(delivering, result))
     sys.exit(int(STATUS_EXIT[result.status]))
 
 
-def emit(result: RunResult, *, out: Path | None, as_json: bool) -> None:
-    """Print the result: diff (or JSON) on stdout or to --out, a summary on stderr."""
+def emit(
+    result: RunResult, *, out: Path | None, as_json: bool, extra: dict[str, Any] | None = None
+) -> None:
+    """Print the result: diff (or JSON, with ``extra`` keys) on stdout or to --out, a summary
+    on stderr."""
     if out is not None and result.diff:
         out.write_text(result.diff, encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict() | (extra or {}), indent=2))
     elif out is None and result.diff:
         click.echo(result.diff, nl=False)
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""

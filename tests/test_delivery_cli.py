@@ -1,0 +1,337 @@
+"""Delivery through the real CLI: `tinygen run` (real anthropic SDK against the fake Messages
+API) and `tinygen apply`, with --apply, --branch, --push, --pr and --to-pr against local bare
+remotes and the fake GitHub server (real PyGithub client)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.fakes.anthropic_server import ErrorReply, FakeAnthropic, ToolReply
+from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
+from tests.helpers import commit_all, git, status, write_files
+from tinygen.cli import cli
+from tinygen.errors import ExitCode
+
+PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
+REPO = "octo/demo"
+FILES = {
+    "app.py": "def answer() -> int:\n    return 41\n",
+    "util.py": "NAME = 'demo'\n",
+    "README.md": "# demo\n",
+}
+EDIT_APP = (
+    "--- a/app.py\n+++ b/app.py\n@@ @@\n def answer() -> int:\n-    return 41\n+    return 42\n"
+)
+PATCH = "--- a/util.py\n+++ b/util.py\n@@ -1 +1 @@\n-NAME = 'demo'\n+NAME = 'demo2'\n"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
+    repo = make_repo(FILES)
+    return repo, bare_remote(repo)
+
+
+@pytest.fixture
+def gh(pair: tuple[Path, Path]) -> Iterator[FakeGitHub]:
+    with FakeGitHub(token=DEFAULT_TOKEN) as server:
+        server.add_repo(REPO, clone_url=str(pair[1]))
+        yield server
+
+
+def github_env(gh: FakeGitHub) -> dict[str, str]:
+    return {"GITHUB_TOKEN": DEFAULT_TOKEN, "GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO}
+
+
+PLAN_REPLY = ToolReply(
+    {
+        "summary": "answer() returns 42.",
+        "title": "Make answer return 42",
+        "files": [{"path": "app.py", "action": "modify", "intent": "Return 42."}],
+    }
+)
+
+
+def script_fix(fake: FakeAnthropic, *, approved: bool = True) -> None:
+    """Every run (the same change each time): plan, one edit, the review."""
+    fake.on(PLAN, lambda _req: PLAN_REPLY)
+    fake.on(EDIT, lambda _req: ToolReply({"diff": EDIT_APP, "notes": "changed the constant"}))
+    review = {"approved": approved, "summary": "Right." if approved else "Wrong constant."}
+    review["revisions"] = [] if approved else [{"path": "app.py", "feedback": "use 43"}]  # type: ignore[assignment]
+    fake.on(VERIFY, lambda _req: ToolReply(review))
+
+
+def run(fake: FakeAnthropic, repo: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    environ = {
+        "ANTHROPIC_API_KEY": fake.api_key,
+        "ANTHROPIC_BASE_URL": fake.base_url,
+        "TINYGEN_MAX_RETRY_WAIT": "0.05",
+        "TINYGEN_MAX_RETRY_TOTAL": "0.5",
+        **(env or {}),
+    }
+    return CliRunner().invoke(
+        cli,
+        ["run", "Make answer() return 42", "--repo", str(repo), "-q", *args],
+        env=environ,
+        catch_exceptions=False,
+    )
+
+
+def apply(repo: Path, patch: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(
+        cli, ["apply", str(patch), "--repo", str(repo), *args], env=env, catch_exceptions=False
+    )
+
+
+# --- tinygen run --apply ---------------------------------------------------------------------
+
+
+def test_run_apply_writes_the_checkout(fake: FakeAnthropic, pair: tuple[Path, Path]) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    result = run(fake, repo, "--apply")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert (repo / "app.py").read_text() == "def answer() -> int:\n    return 42\n"
+    assert "applied to the working tree: app.py" in result.stderr
+    assert git(repo, "status", "--porcelain") == " M app.py\n"
+
+
+def test_run_apply_refuses_a_dirty_file_unless_forced(
+    fake: FakeAnthropic, pair: tuple[Path, Path]
+) -> None:
+    repo, _bare = pair
+    write_files(repo, {"app.py": "def answer() -> int:\n    return 41\n# local note\n"})
+    script_fix(fake)
+    refused = run(fake, repo, "--apply")
+    assert refused.exit_code == ExitCode.REPO
+    assert "uncommitted changes in app.py; nothing was written" in refused.stderr
+    assert "diff.patch" in refused.stderr  # the work is saved and named
+    assert (repo / "app.py").read_text().endswith("    return 41\n# local note\n")
+    forced = run(fake, repo, "--apply", "--force")
+    assert forced.exit_code == ExitCode.OK, forced.stderr
+    assert (repo / "app.py").read_text() == "def answer() -> int:\n    return 42\n# local note\n"
+
+
+def test_option_combinations_are_usage_errors(fake: FakeAnthropic, pair: tuple[Path, Path]) -> None:
+    repo, _bare = pair
+    for args, says in (
+        (["--force"], "--force goes with --apply"),
+        (["--to-pr", "3", "--pr"], "--to-pr pushes to the pull request's branch"),
+        (["--ready"], "--ready goes with --pr"),
+    ):
+        result = run(fake, repo, *args)
+        assert result.exit_code == ExitCode.USAGE and says in result.stderr, result.stderr
+    assert fake.requests == []
+
+
+# --- tinygen run --branch / --push / --pr -----------------------------------------------------
+
+
+def test_run_branch_commits_without_touching_the_checkout(
+    fake: FakeAnthropic, pair: tuple[Path, Path]
+) -> None:
+    repo, bare = pair
+    script_fix(fake)
+    before = (status(repo), git(repo, "rev-parse", "HEAD"), git(repo, "symbolic-ref", "HEAD"))
+    result = run(fake, repo, "--branch", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    branch = data["delivery"]["branch"]
+    assert branch == "tinygen/make-answer-return-42"
+    assert f"created the branch {branch}" in result.stderr
+    assert git(repo, "show", f"{branch}:app.py").endswith("return 42\n")
+    message = git(repo, "log", "-1", "--format=%B", branch)
+    assert f"Tinygen-Run: {data['run_id']}" in message and "Co-authored-by: tinygen (" in message
+    assert (
+        status(repo),
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "symbolic-ref", "HEAD"),
+    ) == before
+    assert branch not in git(bare, "branch", "--list")
+    pushed = run(fake, repo, "--branch", "mine/answer", "--push")
+    assert pushed.exit_code == ExitCode.OK, pushed.stderr
+    assert git(bare, "show", "mine/answer:app.py").endswith("return 42\n")
+
+
+def test_run_pr_opens_a_draft_and_a_rerun_for_the_issue_updates_it(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    script_fix(fake)
+    first = run(fake, repo, "--pr", "--issue", "5", "--json", env=github_env(gh))
+    assert first.exit_code == ExitCode.OK, first.stderr
+    delivery = json.loads(first.stdout)["delivery"]
+    assert delivery["branch"] == "tinygen/issue-5" and delivery["pr_created"] is True
+    assert delivery["pr_url"] == f"{gh.root_url}/{REPO}/pull/1"
+    assert f"pull request #1 opened: {gh.root_url}/{REPO}/pull/1" in first.stderr
+    [pull] = gh.pulls(REPO)
+    assert pull["draft"] is True and pull["base_ref"] == "main"
+    assert "Closes #5" in pull["body"] and "answer() returns 42." in pull["body"]
+    assert git(bare, "rev-parse", "tinygen/issue-5").strip() == delivery["commit"]
+
+    second = run(fake, repo, "--pr", "--issue", "5", "--ready", "--json", env=github_env(gh))
+    assert second.exit_code == ExitCode.OK, second.stderr
+    again = json.loads(second.stdout)
+    assert again["delivery"]["pr_number"] == 1 and again["delivery"]["pr_created"] is False
+    assert "pull request #1 updated" in second.stderr
+    assert len(gh.pulls(REPO)) == 1
+    assert again["run_id"] in gh.pulls(REPO)[0]["body"]
+    for out in (first, second):
+        assert DEFAULT_TOKEN not in out.stdout + out.stderr
+
+
+def test_run_pr_needs_a_token_and_a_github_repository(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    no_token = run(
+        fake, repo, "--pr", env={"GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO}
+    )
+    assert no_token.exit_code == ExitCode.CONFIG
+    assert "need a GitHub token" in no_token.stderr and "GITHUB_TOKEN" in no_token.stderr
+    not_github = run(fake, repo, "--pr", env={"GITHUB_TOKEN": DEFAULT_TOKEN})
+    assert not_github.exit_code == ExitCode.CONFIG
+    assert "is not on GitHub" in not_github.stderr and "GITHUB_REPOSITORY" in not_github.stderr
+    assert DEFAULT_TOKEN not in not_github.stderr
+    assert fake.requests == []  # refused before any model call
+    assert gh.pulls(REPO) == []
+
+
+def test_failed_run_with_a_diff_is_pushed_as_a_draft_stating_the_failure(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    script_fix(fake, approved=False)
+    result = run(fake, repo, "--pr", "--ready", "--max-rounds", "1", env=github_env(gh))
+    assert result.exit_code == ExitCode.UNAPPROVED, result.stderr
+    [pull] = gh.pulls(REPO)
+    assert pull["draft"] is True  # --ready does not apply to a failed run
+    assert pull["title"].startswith("[unapproved] ")
+    assert "did not succeed (unapproved)" in pull["body"]
+    assert git(bare, "show", f"{pull['head_ref']}:app.py").endswith("return 42\n")
+    assert "Tinygen-Status: unapproved" in git(bare, "log", "-1", "--format=%B", pull["head_ref"])
+
+
+def test_run_that_raises_after_a_diff_still_pushes_it(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    fake.script(
+        PLAN,
+        ToolReply(
+            {
+                "summary": "answer() returns 42.",
+                "title": "Make answer return 42",
+                "files": [{"path": "app.py", "action": "modify", "intent": "Return 42."}],
+            }
+        ),
+    )
+    # The first edit works; the reviewer asks for a revision; then the API fails for good.
+    fake.script(
+        EDIT, ToolReply({"diff": EDIT_APP}), ErrorReply(401, "authentication_error", "bad key")
+    )
+    fake.script(
+        VERIFY,
+        ToolReply(
+            {
+                "approved": False,
+                "summary": "Almost.",
+                "revisions": [{"path": "app.py", "feedback": "doc it"}],
+            }
+        ),
+    )
+    result = run(fake, repo, "--pr", env=github_env(gh))
+    assert result.exit_code == ExitCode.LLM, result.stderr
+    assert "diff.patch" in result.stderr
+    [pull] = gh.pulls(REPO)
+    assert pull["draft"] is True and "did not succeed (failed)" in pull["body"]
+    assert git(bare, "show", f"{pull['head_ref']}:app.py").endswith("return 42\n")
+
+
+# --- tinygen run --to-pr ----------------------------------------------------------------------
+
+
+def _pr_branch(tmp_path: Path, bare: Path, branch: str, files: dict[str, str]) -> str:
+    work = tmp_path / "contributor"
+    git(tmp_path, "clone", "-q", str(bare), str(work))
+    git(work, "switch", "-q", "-c", branch)
+    write_files(work, files)
+    sha = commit_all(work, "PR work")
+    git(work, "push", "-q", "origin", branch)
+    return sha
+
+
+def test_run_to_pr_pushes_a_commit_to_the_pr_head(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub, tmp_path: Path
+) -> None:
+    repo, bare = pair
+    head = _pr_branch(tmp_path, bare, "feature/readme", {"README.md": "# demo\n\nMore.\n"})
+    number = gh.add_pull(REPO, "feature/readme")
+    script_fix(fake)
+    result = run(fake, repo, "--to-pr", str(number), "--json", env=github_env(gh))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    assert data["base_commit"] == head  # the change was made on the PR's head
+    new = git(bare, "rev-parse", "feature/readme").strip()
+    assert data["delivery"]["commit"] == new and git(bare, "rev-parse", f"{new}^").strip() == head
+    assert git(bare, "show", "feature/readme:README.md") == "# demo\n\nMore.\n"
+    assert git(bare, "show", "feature/readme:app.py").endswith("return 42\n")
+    assert f"of pull request #{number}" in result.stderr
+
+
+def test_run_to_pr_refuses_a_fork_before_the_model_runs(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    number = gh.add_pull(REPO, "patch-1", head_repo="mallory/demo")
+    result = run(fake, repo, "--to-pr", str(number), env=github_env(gh))
+    assert result.exit_code == ExitCode.FORGE
+    assert "comes from another repository (mallory/demo)" in result.stderr
+    assert fake.requests == []
+    assert git(bare, "branch", "--list").split() == ["*", "main"]
+
+
+# --- tinygen apply with delivery ----------------------------------------------------------------
+
+
+def test_apply_branch_commits_a_patch_and_leaves_the_working_tree(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, bare = pair
+    patch = tmp_path / "rename.diff"
+    patch.write_text(PATCH)
+    before = status(repo)
+    result = apply(repo, patch, "--branch", "--push", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)["delivery"]
+    assert data["branch"] == "tinygen/apply-rename-diff-to-util-py"
+    assert git(bare, "show", f"{data['branch']}:util.py") == "NAME = 'demo2'\n"
+    assert "Tinygen-Run: " in git(bare, "log", "-1", "--format=%B", data["branch"])
+    assert status(repo) == before and (repo / "util.py").read_text() == FILES["util.py"]
+    usage = apply(repo, patch, "--branch", "--dry-run")
+    assert usage.exit_code == ExitCode.USAGE
+
+
+def test_apply_pr_opens_a_pull_request(
+    pair: tuple[Path, Path], gh: FakeGitHub, tmp_path: Path
+) -> None:
+    repo, bare = pair
+    patch = tmp_path / "p.diff"
+    patch.write_text(PATCH)
+    result = apply(repo, patch, "--pr", "--base", "main", env=github_env(gh))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    [pull] = gh.pulls(REPO)
+    assert pull["draft"] is True and pull["title"] == "Apply p.diff to util.py"
+    assert "validated" not in pull["title"]
+    assert git(bare, "show", f"{pull['head_ref']}:util.py") == "NAME = 'demo2'\n"
+    assert DEFAULT_TOKEN not in result.stdout + result.stderr
