@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply  # noqa: E402
+from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
 
 
 def make_repo(root: Path, files: int, filler: int = 150) -> None:
@@ -34,7 +34,9 @@ def make_repo(root: Path, files: int, filler: int = 150) -> None:
             f'"""User module {i}."""\n\nfrom pkg.core import old_name\n\n\n'
             f"def use_{i}(x: int) -> int:\n    return old_name(x) + {i}\n"
         )
-    (root / "pkg" / "core.py").write_text('"""Core."""\n\n\ndef old_name(x: int) -> int:\n    return x * 2\n')
+    (root / "pkg" / "core.py").write_text(
+        '"""Core."""\n\n\ndef old_name(x: int) -> int:\n    return x * 2\n'
+    )
     for i in range(filler):
         body = "".join(
             f"\n\ndef helper_{i}_{j}(value: int, *, scale: float = 1.0) -> float:\n"
@@ -69,9 +71,7 @@ def script(fake: FakeAnthropic, files: int) -> None:
         match = re.search(r"The file you change now: `([^`]+)`", request.text)
         assert match
         path = match.group(1)
-        diff = (
-            f"--- a/{path}\n+++ b/{path}\n@@ @@\n-from pkg.core import old_name\n+from pkg.core import new_name\n"
-        )
+        diff = f"--- a/{path}\n+++ b/{path}\n@@ @@\n-from pkg.core import old_name\n+from pkg.core import new_name\n"
         return ToolReply({"diff": diff, "notes": "renamed"})
 
     fake.on("write_file_change", edit)
@@ -115,23 +115,64 @@ def run_once(files: int, delay: float, workdir: Path) -> dict[str, float]:
     }
 
 
+def run_warm(files: int, delay: float, workdir: Path) -> float:
+    """The same run inside this process, SDK already imported (as in `tinygen serve`)."""
+    from tinygen import pipeline
+    from tinygen.config import Settings
+    from tinygen.llm import AnthropicProvider
+    from tinygen.models import Request
+
+    repo = workdir / f"warm-{files}-{delay}"
+    make_repo(repo, files)
+    base = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    with FakeAnthropic(delay=delay) as fake:
+        script(fake, files)
+        provider = AnthropicProvider(
+            api_key=fake.api_key, base_url=fake.base_url, model="claude-sonnet-4-6"
+        )
+        started = time.monotonic()
+        result = pipeline.run(
+            Request("Rename old_name to new_name in every caller"),
+            pipeline.Target(repo, base),
+            Settings(jobs=max(files, 1)),
+            provider,
+            model="claude-sonnet-4-6",
+        )
+        wall = time.monotonic() - started
+    assert result.diff.count("diff --git") == files, result.message
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--delay", type=float, default=0.5, help="seconds the fake API waits per call")
+    parser.add_argument(
+        "--delay", type=float, default=0.5, help="seconds the fake API waits per call"
+    )
     parser.add_argument("--files", type=int, nargs="+", default=[1, 5, 20])
     args = parser.parse_args()
     print(f"tinygen run against a fake Messages API with {args.delay:.2f} s per call")
     print(f"{'files':>5} {'calls':>5} {'rounds':>6} {'wall s':>7} {'serial s':>8} {'wall/serial':>11}"
-          f" {'target s':>8} {'ok':>3} {'cache-read':>10}")  # fmt: skip
+          f" {'target s':>8} {'ok':>3} {'warm s':>7} {'ok':>3} {'cache-read':>10}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tinygen-bench-") as tmp:
+        run_warm(1, 0.0, Path(tmp) / "warm-up")  # loads the SDK and grammars once, unmeasured
         for files in args.files:
             r = run_once(files, args.delay, Path(tmp))
             assert r["changed"] == files, r
+            warm = run_warm(files, args.delay, Path(tmp))
             ok = "yes" if r["wall"] <= r["target"] else "NO"
+            ok_warm = "yes" if warm <= r["target"] else "NO"
             print(
                 f"{r['files']:>5} {r['calls']:>5} {r['rounds']:>6} {r['wall']:>7.2f} {r['serial']:>8.2f}"
-                f" {r['wall'] / r['serial']:>11.2f} {r['target']:>8.2f} {ok:>3} {r['cache_share']:>9.1%}"
+                f" {r['wall'] / r['serial']:>11.2f} {r['target']:>8.2f} {ok:>3} {warm:>7.2f}"
+                f" {ok_warm:>3} {r['cache_share']:>9.1%}"
             )
+    print(
+        "wall: the whole `tinygen run` process, which pays the anthropic SDK's import (about 1.9 s"
+    )
+    print("of CPU for SDK 2.12); warm: the same run in a process that has the SDK loaded, as in")
+    print("`tinygen serve` (after one unmeasured warm-up run).")
     print("targets: wall <= (2 + rounds) x delay + 1 s for any file count (--jobs >= files);")
     print("         cache-read share >= 70 % in the 5- and 20-file runs")
 

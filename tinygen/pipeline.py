@@ -72,8 +72,10 @@ def run(
         },
     )
     runner = _Runner(request, target, settings, provider, model, progress, record)
+    started = time.monotonic()
     try:
         result = runner.run()
+        result.timings["total"] = round(time.monotonic() - started, 3)
     except TinygenError as exc:
         record.update(result={"status": str(Status.FAILED), "error": str(exc)}, status="failed")
         if runner.best_diff:
