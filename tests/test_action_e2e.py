@@ -484,3 +484,17 @@ def test_unapproved_change_is_never_pushed_to_someones_pr(w: World) -> None:
     assert git(w.bare, "rev-parse", "refs/heads/feature").strip() == head
     body = status_comment(w, n)["body"]
     assert "not approved" in body and "+def load_config" in body  # the diff, shown
+
+
+def test_rerun_with_nothing_left_to_do_is_no_change(w: World) -> None:
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    assert w.run().exit_code == 0
+    pr_url = w.outputs["pr-url"]
+    w.llm.script(PLAN, ToolReply({"summary": "Already renamed.", "title": "Nothing", "files": []}))
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "no-change" and w.outputs["pr-url"] == pr_url
+    assert "def load_config" in w.llm.requests_for(PLAN)[-1].system_text  # ran on the branch tip
+    assert len(w.gh.pulls(REPO)) == 1

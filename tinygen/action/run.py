@@ -386,6 +386,8 @@ def _deliver(ctx: _Context, plan: _Plan, result: RunResult) -> Outcome:
     base = Outcome(
         "no-change",
         result.message,
+        pr_url=plan.pr_url,  # an existing pull request stays the place to look
+        branch=plan.branch if plan.pr_url else None,
         run_id=result.run_id,
         diff_path=result.diff_path,
         cost_usd=result.cost_usd,
