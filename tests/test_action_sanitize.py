@@ -33,6 +33,8 @@ from tinygen.action.sanitize import is_invisible, sanitize
         ("a < b and <https://example.com>", "a < b and <https://example.com>"),
         ("&lt;b&gt; is shown as text &amp; &#x200B;gone", "<b> is shown as text & gone"),
         ("line  \r\nnext\r\n\r\n\r\n\r\nlast", "line\nnext\n\nlast"),
+        ("<<!---->!-- rejoined -->ok", "ok"),
+        ("<im<b></b>g src=x alt='rejoined'>ok", "ok"),
     ],
 )
 def test_hidden_text_is_removed_and_visible_text_kept(text: str, expected: str) -> None:

@@ -117,6 +117,16 @@ def _drop_tiny_text(text: str) -> str:
 
 
 def _prose(text: str) -> str:
+    # Removing one construct can join the pieces of another ("<<!---->!-- x -->"): repeat
+    # until nothing changes (each round only shortens the text, so this ends).
+    previous = None
+    while previous != text:
+        previous, text = text, _prose_once(text)
+    # Entities last, so an escaped "&lt;!-- --&gt;" (shown as text on GitHub) stays text.
+    return html.unescape(text)
+
+
+def _prose_once(text: str) -> str:
     text = _COMMENT.sub("", text)
     text = _INVISIBLE_ELEMENT.sub("", text)
     previous = None
@@ -127,9 +137,7 @@ def _prose(text: str) -> str:
     text = _MD_LINK_TITLE.sub(r"\1)", text)
     text = _MD_REFERENCE_TITLE.sub(r"\1", text)
     # Tags go, their (visible) text stays; attributes such as alt= and title= go with them.
-    text = _TAG.sub("", text)
-    # Entities last, so an escaped "&lt;!-- --&gt;" (shown as text on GitHub) stays text.
-    return html.unescape(text)
+    return _TAG.sub("", text)
 
 
 def sanitize(text: str) -> str:
