@@ -517,3 +517,23 @@ def test_analyze_client_that_hangs_up_cancels_its_job(
     gate.release.set()  # in case the job was inside its model call
     assert wait_for(client, job_id, {"succeeded", "failed", "cancelled"})["state"] == "cancelled"
     assert fake.requests_for(EDIT) == []
+
+
+def test_job_ref_reaches_the_repository(
+    client: httpx.Client, fake: FakeAnthropic, repo_url: str
+) -> None:
+    created = client.post(
+        "/jobs", json={"repoUrl": repo_url, "prompt": "x", "ref": "no-such-branch"}
+    )
+    assert created.status_code == 202
+    job = wait_for(client, created.json()["id"], {"succeeded", "failed"})
+    assert job["state"] == "failed" and job["ref"] == "no-such-branch"
+    assert (
+        job["error"]["kind"] == "RepoError"
+        and "no branch or tag 'no-such-branch'" in job["error"]["message"]
+    )
+    assert job["error"]["exitCode"] == 8 and fake.requests == []
+    assert [j["id"] for j in client.get("/jobs", params={"state": "failed"}).json()["jobs"]] == [
+        job["id"]
+    ]
+    assert client.get("/jobs", params={"state": "queued"}).json()["jobs"] == []

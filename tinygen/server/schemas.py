@@ -80,7 +80,7 @@ class JobResult(_Model):
     files: list[dict[str, Any]] = []
     validation: dict[str, Any] | None = None
     checks: list[dict[str, Any]] = []
-    usage: dict[str, int] = {}
+    usage: dict[str, Any] = {}
     cost_usd: float | None = None
     timings: dict[str, float] = {}
     rounds: int = 0
