@@ -252,6 +252,7 @@ def test_push_to_pr_conflict_is_reported_and_nothing_is_pushed(
         push_to_pr(result, opened, forge, full_name=REPO, number=number)
     assert info.value.hint and "--ref" in info.value.hint
     assert git(bare, "rev-parse", "feature/y").strip() == head
+    assert len(git(repo, "worktree", "list").splitlines()) == 1  # the temporary one is gone
 
 
 def test_push_to_pr_refuses_forks_and_closed_prs(
