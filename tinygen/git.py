@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -135,6 +136,28 @@ def resolve_commit(root: Path, ref: str) -> str:
 
 
 @contextlib.contextmanager
+def worktree_lock(root: Path) -> Iterator[None]:
+    """Serialize changes to a repository's worktree list across threads and processes.
+
+    git does not: concurrent ``git worktree add``/``remove`` on one repository fail with
+    "could not open 'worktrees/…/gitdir'" (seen with the HTTP service's parallel jobs).
+    """
+    import fcntl
+
+    lock_path = git_common_dir(root) / "tinygen-worktrees.lock"
+    with _thread_lock, open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# flock is per open file description, so threads of one process also need a plain lock.
+_thread_lock = threading.Lock()
+
+
+@contextlib.contextmanager
 def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     """A detached temporary worktree of ``root`` at ``commit``, removed afterwards.
 
@@ -142,10 +165,16 @@ def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     """
     parent = Path(tempfile.mkdtemp(prefix="tinygen-wt-"))
     path = parent / "wt"
-    git(["worktree", "add", "--detach", "--quiet", str(path), commit], root)
+    try:
+        with worktree_lock(root):
+            git(["worktree", "add", "--detach", "--quiet", str(path), commit], root)
+    except BaseException:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise
     try:
         yield path
     finally:
-        git(["worktree", "remove", "--force", str(path)], root, check=False)
+        with worktree_lock(root):
+            git(["worktree", "remove", "--force", str(path)], root, check=False)
+            git(["worktree", "prune"], root, check=False)
         shutil.rmtree(parent, ignore_errors=True)
-        git(["worktree", "prune"], root, check=False)
