@@ -59,9 +59,17 @@ def read_request(value: str) -> str:
 @click.command("run")
 @click.argument("request")
 @click.option(
-    "--repo", "repo", default=".", show_default=True, help="Repository checkout to change."
+    "--repo",
+    "repo",
+    default=".",
+    show_default=True,
+    help="Checkout path, bare repository or URL (https, ssh, file://) to change.",
 )
-@click.option("--ref", default=None, help="Base branch, tag or commit (default: HEAD).")
+@click.option(
+    "--ref",
+    default=None,
+    help="Base branch, tag or commit (default: HEAD, or the remote's default branch).",
+)
 @click.option(
     "--model",
     envvar="TINYGEN_MODEL",
