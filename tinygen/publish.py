@@ -343,62 +343,12 @@ class _CommitTexts(Mapping[str, str]):
         return len(self.paths)
 
 
-class _WorkingTreeTexts(Mapping[str, str]):
-    """The working tree's files as texts, read on demand; each path is checked first so a
-    symlink cannot make the patch engine read outside the repository."""
-
-    def __init__(self, root: Path, tracked: list[str]) -> None:
-        self.root = root
-        self.tracked = tracked
-
-    def _path(self, key: str) -> Path:
-        from tinygen.validate.paths import PathPolicy, check_path
-
-        return self.root / check_path(self.root, key, PathPolicy(protected=()))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._path(key).is_file()
-
-    def __getitem__(self, key: str) -> str:
-        path = self._path(key)
-        if not path.is_file():
-            raise KeyError(key)
-        try:
-            return path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PatchApplyError(f"{key} is not UTF-8 text", hint="edit it by hand") from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tracked)
-
-    def __len__(self) -> int:
-        return len(self.tracked)
-
-
-def _dirty(root: Path, paths: list[str]) -> list[str]:
-    """Those of ``paths`` with uncommitted changes (staged, unstaged or untracked)."""
-    out = git_bytes(
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths], root
-    ).stdout.decode("utf-8", "replace")
-    entries = out.split("\0")
-    found: set[str] = set()
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        if len(entry) > 3:
-            found.add(entry[3:])
-            if entry[0] in "RC":
-                i += 1  # the rename's source path follows
-        i += 1
-    return sorted(found & set(paths))
-
-
 def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str]:
     """Write ``diff`` into the working tree at ``root``: every file or none. Returns the
     changed paths. Hunks are placed by content, so the tree may have moved past the diff's
     base. Files with uncommitted changes are refused unless ``force``."""
     from tinygen.config import load_settings
-    from tinygen.files import write_files_atomically
+    from tinygen.files import WorkingTreeTexts, uncommitted, write_files_atomically
     from tinygen.git import repo_root
     from tinygen.patch import apply_patch
     from tinygen.validate.paths import PathPolicy, check_path
@@ -407,12 +357,12 @@ def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str
     settings = load_settings(root)
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
     tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
-    placed = apply_patch(_WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
+    placed = apply_patch(WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
     changes = {p: t for p, t in placed.after.items() if t != placed.before.get(p)}
     changed = sorted(changes)
     for path in changed:
         check_path(root, path, policy)
-    dirty = _dirty(root, changed) if changed else []
+    dirty = uncommitted(root, changed)
     if dirty and not force:
         raise RepoError(
             f"uncommitted changes in {', '.join(dirty)}; nothing was written",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +17,6 @@ import click
 
 from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
-
-
-class WorktreeFiles(Mapping[str, str]):
-    """The working tree's files as texts, read on demand through the path policy (so a
-    symlink cannot make the engine read outside the repository)."""
-
-    def __init__(self, root: Path, tracked: list[str]) -> None:
-        from tinygen.validate.paths import PathPolicy
-
-        self.root = root
-        self.tracked = tracked
-        self.policy = PathPolicy(protected=())
-
-    def _path(self, key: str) -> Path:
-        from tinygen.validate.paths import check_path
-
-        return self.root / check_path(self.root, key, self.policy)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._path(key).is_file()
-
-    def __getitem__(self, key: str) -> str:
-        path = self._path(key)
-        if not path.is_file():
-            raise KeyError(key)
-        data = path.read_bytes()
-        if b"\0" in data:
-            raise PatchApplyError(f"{key} is a binary file", hint="binary files cannot be patched")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PatchApplyError(
-                f"{key} is not UTF-8 text", hint="convert it to UTF-8 or edit it by hand"
-            ) from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tracked)
-
-    def __len__(self) -> int:
-        return len(self.tracked)
 
 
 def _read_patch(source: str) -> str:
@@ -69,16 +28,6 @@ def _read_patch(source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PatchParseError(f"the diff in {source} is not UTF-8 text") from exc
-
-
-def _dirty(root: Path, paths: list[str]) -> list[str]:
-    from tinygen.git import git_bytes
-
-    out = git_bytes(
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths], root
-    ).stdout.decode("utf-8", "replace")
-    entries = [e for e in out.split("\0") if e]
-    return sorted({e[3:] for e in entries if len(e) > 3 and e[2] == " "})
 
 
 @click.command("apply")
@@ -148,7 +97,7 @@ def _run(
     report: dict[str, Any],
 ) -> ExitCode:
     from tinygen.config import load_settings
-    from tinygen.files import write_files_atomically
+    from tinygen.files import WorkingTreeTexts, uncommitted, write_files_atomically
     from tinygen.git import git, head_commit, repo_root, temp_worktree
     from tinygen.patch import apply_patch, canonical_diff
     from tinygen.validate import PathPolicy, check_path, run_checks
@@ -158,14 +107,14 @@ def _run(
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
     text = _read_patch(patch)
     tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
-    result = apply_patch(WorktreeFiles(root, tracked), text, known_paths=tracked)
+    result = apply_patch(WorkingTreeTexts(root, tracked), text, known_paths=tracked)
     changed = sorted(result.after)
     for path in changed:
         check_path(root, path, policy)
     diff = canonical_diff(result.before, result.after)
     report.update(result.to_dict())
     report["diff"] = diff
-    dirty = _dirty(root, changed) if changed else []
+    dirty = uncommitted(root, changed)
     if dirty and not force:
         raise RepoError(
             f"uncommitted changes in {', '.join(dirty)}; nothing was changed",
