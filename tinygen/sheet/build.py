@@ -9,18 +9,18 @@ costs more than it saves.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import stat
 import time
 from pathlib import Path
-from typing import cast
 
 from tinygen.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
 from tinygen.sheet.languages import is_parsed, language_for_path
-from tinygen.sheet.model import FileEntry, Sheet, SheetStats, Symbol
+from tinygen.sheet.model import FileEntry, Sheet, SheetStats
 from tinygen.sheet.resolve import Resolver
-from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, scan_batch
+from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, empty_record, scan_batch
 from tinygen.sheet.walk import (
     MODE_GITLINK,
     MODE_SYMLINK,
@@ -29,7 +29,6 @@ from tinygen.sheet.walk import (
     symlink_skip_reason,
 )
 
-RESOLVED_KEY = "\0resolved"  # not a "blob:language" key: the last run's resolved imports
 INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
 
@@ -111,38 +110,30 @@ def build_sheet(
     listed = list_files(top, include_untracked=include_untracked)
     stats = SheetStats(files_seen=len(listed))
     skipped: dict[str, str] = {}
-    cache_path = state_dir(top) / sheet_cache.CACHE_NAME
-    cached = sheet_cache.load(cache_path)
-    # Resolved imports of the last run, valid while the set of paths is the same.
-    old_resolution = cached.pop(RESOLVED_KEY, None)
+    cache = sheet_cache.load(state_dir(top))
+    records = cache.records
 
     # path -> (language, blob, record, extra flags) for files that make it into the sheet
     found: dict[str, tuple[str | None, str, Record, tuple[str, ...]]] = {}
     to_scan: list[Job] = []
-    used: dict[str, tuple[object, ...]] = {}
-    for item in listed:
-        path = item.path
+    used: sheet_cache.Records = {}
+    n_fields = len(Record._fields)
+    hits = 0
+    for path, blob, mode in listed:
         reason = path_skip_reason(path)
-        if reason is None and item.mode == MODE_GITLINK:
+        if reason is None and mode == MODE_GITLINK:
             reason = "submodule"
-        if reason is None and item.mode == MODE_SYMLINK:
+        if reason is None and mode == MODE_SYMLINK:
             reason = symlink_skip_reason(top, path)
             if reason is None:
                 # Points at a file inside the repository: listed by path; its target is
                 # (or is not) in the sheet on its own.
-                lang = language_for_path(path)
-                found[path] = (
-                    lang,
-                    item.blob or "",
-                    Record(0, 0, (), "", (), (), "", ""),
-                    ("symlink",),
-                )
+                found[path] = (language_for_path(path), blob or "", empty_record(), ("symlink",))
                 continue
         if reason is not None:
             skipped[path] = reason
             continue
         lang = language_for_path(path)
-        blob = item.blob
         if blob is None:
             # Changed in the working tree or untracked: hash what is there now.
             full = top / path
@@ -161,21 +152,22 @@ def build_sheet(
             except OSError:
                 skipped[path] = "unreadable"
                 continue
-        key = sheet_cache.cache_key(blob, lang)
-        value = cached.get(key)
-        record = sheet_cache.as_record(value) if value is not None else None
-        if record is None:
+        key = f"{blob}:{lang or ''}"
+        value = records.get(key)
+        if value is None or len(value) != n_fields:
             to_scan.append(Job(path, blob, lang))
             continue
-        used[key] = value  # type: ignore[assignment]
-        stats.cache_hits += 1
+        used[key] = value
+        hits += 1
+        record = Record._make(value)
         if record.size > max_file_bytes:
             skipped[path] = "too-large"
         elif record.skip:
             skipped[path] = record.skip
         else:
             found[path] = (lang, blob, record, ())
-
+    new: sheet_cache.Records = {}
+    stats.cache_hits = hits
     stats.cache_misses = len(to_scan)
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     stats.workers = workers if len(to_scan) >= INLINE_LIMIT and workers > 1 else 1
@@ -185,7 +177,7 @@ def build_sheet(
             if out.record is None:
                 skipped[out.path] = out.skip
                 continue
-            used[sheet_cache.cache_key(out.blob, lang)] = tuple(out.record)
+            new[sheet_cache.cache_key(out.blob, lang)] = tuple(out.record)
             if out.record.skip:
                 skipped[out.path] = out.record.skip
             else:
@@ -196,51 +188,42 @@ def build_sheet(
     go_mods = [f"{p}={found[p][1]}" for p in sorted(found) if p.rsplit("/", 1)[-1] == "go.mod"]
     keyed = "\0".join([*sorted(paths), *go_mods]).encode("utf-8", "surrogateescape")
     digest = hashlib.sha1(keyed).hexdigest()
-    previous: dict[str, tuple[str, tuple[str, ...]]] = {}
-    if (
-        isinstance(old_resolution, tuple)
-        and len(old_resolution) == 2
-        and old_resolution[0] == digest
-    ):
-        previous = cast(dict[str, tuple[str, tuple[str, ...]]], old_resolution[1])
-    resolution: dict[str, tuple[str, tuple[str, ...]]] = {}
+    # Resolved imports of earlier runs, valid while the set of paths is the same.
+    previous = cache.resolution if cache.digest == digest else {}
+    resolution: sheet_cache.Resolution = {}
     resolver: Resolver | None = None
     files: list[FileEntry] = []
     for path in sorted(found):
         lang, blob, rec, extra = found[path]
         resolved: tuple[str, ...] = ()
-        if rec.imports:
+        if rec.import_names:
             hit = previous.get(path)
             if hit is not None and hit[0] == blob:
                 resolved = hit[1]
             else:
                 if resolver is None:
                     resolver = Resolver(paths, _go_modules(top, paths))
-                resolved = resolver.resolve(path, lang, rec.imports)
+                resolved = resolver.resolve(path, lang, marshal.loads(rec.imports))
             resolution[path] = (blob, resolved)
         files.append(
             FileEntry(
-                path=path,
-                language=lang,
-                size=rec.size,
-                lines=rec.lines,
-                blob=blob,
-                doc=rec.doc,
-                imports=tuple(m for m, _ in rec.imports),
-                resolved=resolved,
-                symbols=tuple(map(Symbol._make, rec.symbols)),
+                path,
+                lang,
+                rec.size,
+                rec.lines,
+                blob,
+                rec.doc,
+                rec.import_names,
+                resolved,
                 refs=rec.refs,
-                flags=rec.flags + extra,
+                flags=rec.flags + extra if extra else rec.flags,
+                packed_symbols=rec.symbols,
+                symbol_text=rec.body,
+                defs=rec.defs,
+                words=rec.words,
             )
         )
-    if to_scan or resolver is not None:
-        # Keep records of other versions too (branch switches), within reason.
-        keep: dict[str, tuple[object, ...]] = dict(used)
-        if len(cached) <= 2 * len(used) + 1000:
-            for k, v in cached.items():
-                keep.setdefault(k, v)
-        keep[RESOLVED_KEY] = (digest, resolution)
-        sheet_cache.save(cache_path, keep)
+    cache.save(new, used, digest, resolution)
     for reason in skipped.values():
         stats.skipped[reason] = stats.skipped.get(reason, 0) + 1
     stats.files_listed = len(files)

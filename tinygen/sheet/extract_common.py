@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 # (name, kind, line, end_line, signature, parent, doc, decorators) — the fields of Symbol.
@@ -10,6 +11,28 @@ SymbolTuple = tuple[str, str, int, int, str, str, str, tuple[str, ...]]
 # An import as written: (module, imported names). Python: ("..utils", ("a", "b")),
 # ("os.path", ()); JS/TS: ("./foo", ()); Go: ("fmt", ()); Rust: ("crate::a::b", ()).
 Imp = tuple[str, tuple[str, ...]]
+
+
+# Kinds whose names link files in the rank graph (a method name is too generic to).
+LINKING_KINDS = frozenset(
+    {
+        "class",
+        "function",
+        "constant",
+        "struct",
+        "interface",
+        "enum",
+        "type",
+        "trait",
+        "union",
+        "macro",
+    }
+)
+
+
+def linking_names(symbols: Iterable[SymbolTuple]) -> str:
+    """Distinct names of the linking definitions, in order, space-separated (cacheable)."""
+    return " ".join(dict.fromkeys(s[0] for s in symbols if s[1] in LINKING_KINDS))
 
 
 class Extracted(NamedTuple):

@@ -1,7 +1,7 @@
 """The reference sheet's data: one FileEntry per walked file, its Symbols, and run stats.
 
-``Symbol`` is a NamedTuple rather than a dataclass because a warm build makes tens of
-thousands of them straight from cached tuples (``Symbol(*t)``), and that must stay cheap.
+``Symbol`` is a NamedTuple rather than a dataclass because it is made straight from
+cached tuples (``Symbol._make``), and that must stay cheap.
 """
 
 from __future__ import annotations
@@ -43,22 +43,140 @@ class Symbol(NamedTuple):
         return out
 
 
-@dataclass
 class FileEntry:
-    """What the sheet knows about one file. Unparsed languages have no symbols or imports."""
+    """What the sheet knows about one file. Unparsed languages have no symbols or imports.
 
-    path: str  # repository-relative, POSIX separators
-    language: str | None
-    size: int  # bytes
-    lines: int
-    blob: str  # git blob SHA-1 of the content that was read
-    doc: str = ""  # first line of the module docstring
-    imports: tuple[str, ...] = ()  # as written: "os.path", "..utils", "./foo", "crate::x"
-    resolved: tuple[str, ...] = ()  # repository paths those imports resolve to
-    symbols: tuple[Symbol, ...] = ()
-    refs: str = ""  # identifiers the file uses, space-separated (split only when ranking)
-    flags: tuple[str, ...] = ()  # "non-utf8", "crlf", "symlink", "syntax-error"
-    score: float = 0.0  # PageRank score (0 when not ranked)
+    A plain class rather than a dataclass so that ``symbols`` can be lazy: entries built
+    from the cache hold their symbols as ``marshal`` bytes and decode them on first use,
+    since most runs print or rank thousands of files but need the Symbol objects of few.
+    The full-detail text of the symbols, their linking names and word bag come cached
+    too (``symbol_text``, ``defs``, ``words``), or are derived from the symbols.
+    """
+
+    __slots__ = (
+        "_body",
+        "_defs",
+        "_packed",
+        "_symbols",
+        "_words",
+        "blob",
+        "doc",
+        "flags",
+        "imports",
+        "language",
+        "lines",
+        "path",
+        "refs",
+        "resolved",
+        "score",
+        "size",
+    )
+
+    def __init__(
+        self,
+        path: str,  # repository-relative, POSIX separators
+        language: str | None,
+        size: int,  # bytes
+        lines: int,
+        blob: str,  # git blob SHA-1 of the content that was read
+        doc: str = "",  # first line of the module docstring
+        imports: tuple[str, ...] = (),  # as written: "os.path", "..utils", "./foo", "crate::x"
+        resolved: tuple[str, ...] = (),  # repository paths those imports resolve to
+        symbols: tuple[Symbol, ...] = (),
+        refs: str = "",  # identifiers the file uses, space-separated (split only when ranking)
+        flags: tuple[str, ...] = (),  # "non-utf8", "crlf", "symlink", "syntax-error"
+        score: float = 0.0,  # PageRank score (0 when not ranked)
+        *,
+        packed_symbols: bytes | None = None,  # marshal of symbol tuples, instead of ``symbols``
+        symbol_text: str | None = None,  # cached ``lines.symbol_lines`` of the symbols
+        defs: str | None = None,  # cached linking names
+        words: str | None = None,  # cached word bag of symbol names and docstring
+    ) -> None:
+        self.path = path
+        self.language = language
+        self.size = size
+        self.lines = lines
+        self.blob = blob
+        self.doc = doc
+        self.imports = imports
+        self.resolved = resolved
+        self.refs = refs
+        self.flags = flags
+        self.score = score
+        self._symbols: tuple[Symbol, ...] | None = None if packed_symbols is not None else symbols
+        self._packed = packed_symbols
+        self._body = symbol_text
+        self._defs = defs
+        self._words = words
+
+    @property
+    def symbols(self) -> tuple[Symbol, ...]:
+        syms = self._symbols
+        if syms is None:
+            import marshal
+
+            syms = self._symbols = tuple(map(Symbol._make, marshal.loads(self._packed or b"")))
+        return syms
+
+    @symbols.setter
+    def symbols(self, value: tuple[Symbol, ...]) -> None:
+        self._symbols, self._packed = value, None
+        self._body = self._defs = self._words = None
+
+    def symbol_text(self) -> str:
+        """The symbols as the full-detail render prints them."""
+        if self._body is None:
+            from tinygen.sheet.lines import symbol_lines
+
+            self._body = symbol_lines(self.symbols)
+        return self._body
+
+    @property
+    def defs(self) -> str:
+        """Names of the definitions that link files in the rank graph, space-separated."""
+        if self._defs is None:
+            from tinygen.sheet.extract_common import linking_names
+
+            self._defs = linking_names(self.symbols)
+        return self._defs
+
+    @property
+    def words(self) -> str:
+        """Word parts of the symbol names and module docstring, space-separated."""
+        if self._words is None:
+            from tinygen.sheet.words import bag
+
+            self._words = bag([self.doc, *(s.name for s in self.symbols)])
+        return self._words
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.path,
+            self.language,
+            self.size,
+            self.lines,
+            self.blob,
+            self.doc,
+            self.imports,
+            self.resolved,
+            self.symbols,
+            self.refs,
+            self.flags,
+            self.score,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileEntry):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (score), like the dataclass was
+
+    def __repr__(self) -> str:
+        return (
+            f"FileEntry(path={self.path!r}, language={self.language!r}, lines={self.lines}, "
+            f"blob={self.blob!r}, symbols={len(self.symbols)}, score={self.score!r})"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -19,7 +19,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tinygen.sheet.model import FileEntry, Sheet, Symbol
+from tinygen.sheet.lines import indent
+from tinygen.sheet.model import FileEntry, Sheet
 
 CHARS_PER_TOKEN = 3.0
 MAX_IMPORTED_BY = 8
@@ -43,31 +44,6 @@ def _file_head(f: FileEntry) -> str:
     return head
 
 
-_INDENTS = ["  " * k for k in range(12)]
-
-
-def _indent(parent: str) -> str:
-    depth = 2 + parent.count(".") if parent else 1
-    return _INDENTS[depth] if depth < len(_INDENTS) else "  " * depth
-
-
-def _symbol_lines(symbols: Sequence[Symbol], out: list[str]) -> None:
-    """Full-detail symbol lines appended to ``out`` (a tight loop: a warm `tinygen map`
-    renders tens of thousands of them)."""
-    for _name, _kind, line, end_line, sig, parent, doc, decorators in symbols:
-        indent = _INDENTS[1] if not parent else _indent(parent)
-        for d in decorators:
-            out.append(f"{indent}{d}\n")
-        if end_line == line:
-            out.append(f"{indent}{sig}  L{line}  # {doc}\n" if doc else f"{indent}{sig}  L{line}\n")
-        else:
-            out.append(
-                f"{indent}{sig}  L{line}-{end_line}  # {doc}\n"
-                if doc
-                else f"{indent}{sig}  L{line}-{end_line}\n"
-            )
-
-
 def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
     parts = [_file_head(f)]
     if f.doc:
@@ -86,12 +62,12 @@ def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
         parts.append(
             f"  imported by: {shown}" + (f" (+{more_n} more)" if more_n > 0 else "") + "\n"
         )
-    _symbol_lines(f.symbols, parts)
+    parts.append(f.symbol_text())
     return "".join(parts)
 
 
 def render_signatures(f: FileEntry) -> str:
-    lines = [f"{_indent(s.parent)}{s.signature}\n" for s in f.symbols if s.kind != "constant"]
+    lines = [f"{indent(s.parent)}{s.signature}\n" for s in f.symbols if s.kind != "constant"]
     return _file_head(f) + "\n" + "".join(lines)
 
 

@@ -3,21 +3,29 @@
 Everything here depends only on the file's bytes and language, so the result is cached
 by blob SHA. It runs in worker processes on cold builds, hence plain tuples in and out
 (tree-sitter objects cannot be pickled).
+
+The record is shaped for the warm path: the nested parts (imports with their names,
+symbols) are kept as ``marshal`` bytes, decoded only for the files that need them, and
+the text a full render prints for the symbols, the linking names for the rank graph and
+the word bag for lexical ranking are computed here once per blob, not on every run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import re
 import stat
 from typing import NamedTuple
 
-from tinygen.sheet.extract_common import Extracted, Imp, SymbolTuple
+from tinygen.sheet.extract_common import Extracted, linking_names
 from tinygen.sheet.languages import is_parsed
+from tinygen.sheet.lines import symbol_lines
+from tinygen.sheet.words import bag
 
-# Bump when extraction output changes: every cached record is then rebuilt.
-EXTRACTOR_VERSION = 2
+# Bump when extraction output or the record's shape changes: cached records are rebuilt.
+EXTRACTOR_VERSION = 3
 
 _GENERATED_MARKERS = (
     b"@generated",
@@ -38,10 +46,23 @@ class Record(NamedTuple):
     lines: int
     flags: tuple[str, ...]
     doc: str
-    imports: tuple[Imp, ...]
-    symbols: tuple[SymbolTuple, ...]
-    refs: str
+    import_names: tuple[str, ...]  # modules as written
+    imports: bytes  # marshal of tuple[Imp, ...]: modules with their imported names
+    symbols: bytes  # marshal of tuple[SymbolTuple, ...]
+    refs: str  # identifiers the file uses, space-separated
     skip: str
+    body: str  # the symbols as a full render prints them (lines.symbol_lines)
+    defs: str  # names of its linking definitions, space-separated (rank graph)
+    words: str  # word bag of its symbol names and docstring (lexical ranking)
+
+
+_EMPTY = marshal.dumps(())
+
+
+def empty_record(
+    size: int = 0, lines: int = 0, flags: tuple[str, ...] = (), skip: str = ""
+) -> Record:
+    return Record(size, lines, flags, "", (), _EMPTY, _EMPTY, "", skip, "", "", "")
 
 
 def blob_sha(data: bytes) -> str:
@@ -93,7 +114,7 @@ def analyze(data: bytes, language: str | None) -> Record:
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     skip = content_skip_reason(data, lines)
     if skip:
-        return Record(size, lines, (), "", (), (), "", skip)
+        return empty_record(size, lines, (), skip)
     flags: list[str] = []
     try:
         text = data.decode("utf-8")
@@ -103,14 +124,27 @@ def analyze(data: bytes, language: str | None) -> Record:
     if b"\r\n" in data:
         flags.append("crlf")
     if not is_parsed(language):
-        return Record(size, lines, tuple(flags), "", (), (), "", "")
+        return empty_record(size, lines, tuple(flags))
     assert language is not None
     if "non-utf8" in flags:
         # tree-sitter reads UTF-8: give it the replaced text so byte offsets stay consistent.
         data = text.encode("utf-8")
     ex = extract(data, language)
     refs = " ".join(sorted(set(_IDENT.findall(text))))
-    return Record(size, lines, (*flags, *ex.flags), ex.doc, ex.imports, ex.symbols, refs, "")
+    return Record(
+        size,
+        lines,
+        (*flags, *ex.flags),
+        ex.doc,
+        tuple(m for m, _ in ex.imports),
+        marshal.dumps(ex.imports),
+        marshal.dumps(ex.symbols),
+        refs,
+        "",
+        symbol_lines(ex.symbols),
+        linking_names(ex.symbols),
+        bag([ex.doc, *(s[0] for s in ex.symbols)]),
+    )
 
 
 class Job(NamedTuple):

@@ -1,0 +1,89 @@
+"""Word parts for lexical matching: a request's words against paths and symbol names.
+
+``patch engine places hunks`` should find ``tinygen/patch/apply.py`` defining
+``place_hunk``: so identifiers and path components are split on ``_``, ``-``, ``.``, ``/``
+and camelCase (``HTTPServerError`` -> http, server, error), lowercased, and reduced by a
+light stemmer that only has to agree with itself (``places``, ``placed``, ``placing`` and
+``place`` all become ``plac``). Stop words (English function words and a few words every
+code request uses) are dropped, as are parts shorter than 2 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Bump when the words below change: cached word bags are then rebuilt.
+WORDS_VERSION = 1
+
+# Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
+_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+_STOP_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers him his how i if in into is
+    it its itself just me more most my no nor not now of off on once only or other our
+    out over own same she should so some such than that the their them then there these
+    they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours
+    please fix add make change changes update use using want need needs new so get set
+    py pyi js ts tsx jsx go rs md txt init main src lib self cls none true false
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+
+def stem(word: str) -> str:
+    """A lowercase word reduced to a crude stem (plural, -ing, -ed, final e)."""
+    w = word
+    if len(w) <= 3:
+        return w
+    if w.endswith(("ies", "ied")) and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("ches", "shes")) or (w.endswith("es") and w[-3] in "sxz"):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    elif w.endswith("ing") and len(w) >= 6:
+        w = _undouble(w[:-3])
+    elif w.endswith("ed") and len(w) >= 5:
+        w = _undouble(w[:-2])
+    if w.endswith("e") and len(w) > 3:
+        w = w[:-1]
+    return w
+
+
+def _undouble(w: str) -> str:
+    # running -> runn -> run; but keep "ll"/"ss"/"zz" (called -> call, passed -> pass)
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+        return w[:-1]
+    return w
+
+
+def word_parts(text: str) -> list[str]:
+    """Stemmed, lowercase word parts of any text (identifiers, paths, prose), in order,
+    stop words and single characters dropped, repeats kept."""
+    out = []
+    for part in _PART.findall(text):
+        w = part.lower()
+        if len(w) < 2 or w in STOP_WORDS:
+            continue
+        out.append(stem(w))
+    return out
+
+
+def bag(texts: Iterable[str]) -> str:
+    """The distinct word parts of several texts, sorted and space-separated (cacheable)."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(word_parts(text))
+    return " ".join(sorted(words))
+
+
+def path_words(path: str) -> set[str]:
+    """Word parts of every component of a repository path, directories included, without
+    the file extension."""
+    dot = path.rfind(".")
+    if dot > path.rfind("/") + 1:
+        path = path[:dot]
+    return set(word_parts(path))
