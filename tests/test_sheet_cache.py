@@ -12,7 +12,7 @@ from tests.conftest import RepoFactory
 from tests.helpers import commit_all, status
 from tinygen.git import state_dir
 from tinygen.sheet import SheetCacheWarning, build_sheet
-from tinygen.sheet.cache import CACHE_NAME
+from tinygen.sheet.cache import CACHE_NAME, MAGIC
 
 
 def names(sheet_files: list) -> dict[str, list[str]]:  # type: ignore[type-arg]
@@ -42,7 +42,7 @@ def test_warm_run_hits_and_a_change_misses_only_that_file(make_repo: RepoFactory
     assert back.stats.cache_misses == 0 and names(back.files)["m2.py"] == ["f2"]
 
 
-@pytest.mark.parametrize("garbage", [b"", b"TGSHEET\x01\x00\x00\x00\x00junk", b"\x00" * 100])
+@pytest.mark.parametrize("garbage", [b"", MAGIC + b"\x00\x00\x00\x00junk", b"\x00" * 100])
 def test_corrupt_cache_is_rebuilt_with_a_warning(make_repo: RepoFactory, garbage: bytes) -> None:
     root = make_repo({"a.py": "def a(): pass\n"})
     build_sheet(root)
@@ -109,3 +109,97 @@ def test_cached_import_resolution_follows_new_and_removed_files(make_repo: RepoF
     assert build_sheet(root).by_path()["a.py"].resolved == ("lib.py",)
     (root / "lib.py").unlink()
     assert build_sheet(root).by_path()["a.py"].resolved == ()
+
+
+def test_warm_entries_equal_cold_ones(make_repo: RepoFactory) -> None:
+    from tinygen.sheet import render_sheet
+
+    root = make_repo(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": '"""A."""\nimport os\nfrom pkg import b\n\n@dec\nclass A:\n    def m(self) -> int: ...\n',
+            "pkg/b.py": "X = 1\n\ndef helper_function(x):\n    return x\n",
+            "web/app.ts": "import { y } from './y';\nexport function z(): number { return 1; }\n",
+            "web/y.ts": "export const y = 2;\n",
+        }
+    )
+    cold = build_sheet(root, query="helper function in pkg")
+    warm = build_sheet(root, query="helper function in pkg")
+    assert warm.stats.cache_misses == 0
+    assert [f.as_dict() for f in warm.files] == [f.as_dict() for f in cold.files]
+    assert warm.files == cold.files
+    assert render_sheet(warm, None) == render_sheet(cold, None)
+    assert render_sheet(warm, 120) == render_sheet(cold, 120)
+    assert [(f.defs, f.words, f.refs) for f in warm.files] == [
+        (f.defs, f.words, f.refs) for f in cold.files
+    ]
+
+
+def test_one_change_writes_only_the_small_delta(make_repo: RepoFactory) -> None:
+    from tinygen.sheet.cache import DELTA_MIN, DELTA_NAME
+
+    root = make_repo(
+        {f"m{i:03}.py": f"import m{(i + 1) % 200:03}\ndef f{i}(): pass\n" for i in range(200)}
+    )
+    build_sheet(root)
+    main = state_dir(root) / CACHE_NAME
+    delta = state_dir(root) / DELTA_NAME
+    main_bytes = main.read_bytes()
+    assert not delta.exists()
+    for k in range(3):
+        (root / "m007.py").write_text(f"import m008\ndef changed{k}(): pass\n")
+        edited = build_sheet(root)
+        assert (edited.stats.cache_hits, edited.stats.cache_misses) == (199, 1)
+        assert names(edited.files)["m007.py"] == [f"changed{k}"]
+        assert edited.by_path()["m007.py"].resolved == ("m008.py",)
+        assert main.read_bytes() == main_bytes  # the big file is not rewritten
+        assert delta.is_file() and delta.stat().st_size < len(main_bytes) // 4
+    # The delta counts on the next run: nothing to scan, and nothing is written.
+    before = delta.read_bytes()
+    again = build_sheet(root)
+    assert again.stats.cache_misses == 0 and delta.read_bytes() == before
+    # Many changes fold the delta into a new main file.
+    for i in range(DELTA_MIN + 20):
+        (root / f"m{i:03}.py").write_text(f"def g{i}(): pass\n")
+    folded = build_sheet(root)
+    assert folded.stats.cache_misses == DELTA_MIN + 20
+    assert main.read_bytes() != main_bytes and not delta.exists()
+    assert build_sheet(root).stats.cache_misses == 0
+
+
+def test_stale_or_corrupt_delta(make_repo: RepoFactory) -> None:
+    from tinygen.sheet.cache import DELTA_NAME
+
+    root = make_repo({"a.py": "def a(): pass\n", "b.py": "def b(): pass\n"})
+    build_sheet(root)
+    (root / "a.py").write_text("def a2(): pass\n")
+    build_sheet(root)  # writes the delta
+    delta = state_dir(root) / DELTA_NAME
+    saved = delta.read_bytes()
+    # A delta written against another main file is ignored, silently.
+    (state_dir(root) / CACHE_NAME).unlink()
+    build_sheet(root)  # cold: a new main file with a new id (and the old delta removed)
+    delta.write_bytes(saved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sheet = build_sheet(root)
+    assert sheet.stats.cache_misses == 0 and names(sheet.files)["a.py"] == ["a2"]
+    # A corrupt delta is a warning, and the main file still serves.
+    delta.write_bytes(saved[:-3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sheet = build_sheet(root)
+    assert any("corrupt" in str(w.message) for w in caught)
+    assert names(sheet.files) == {"a.py": ["a2"], "b.py": ["b"]}
+
+
+def test_cache_from_another_layout_version_is_rebuilt_silently(make_repo: RepoFactory) -> None:
+    root = make_repo({"a.py": "def a(): pass\n"})
+    build_sheet(root)
+    path = state_dir(root) / CACHE_NAME
+    path.write_bytes(MAGIC[:-1] + b"\x01" + path.read_bytes()[len(MAGIC) :])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sheet = build_sheet(root)
+    assert sheet.stats.cache_misses == 1 and names(sheet.files) == {"a.py": ["a"]}
+    assert path.read_bytes().startswith(MAGIC)

@@ -3,6 +3,7 @@ the same input always gives the same order."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,113 @@ def test_pagerank_basics() -> None:
     personal = pagerank([{1: 1.0}, {2: 1.0}, {}, {2: 1.0}], [0.0, 0.0, 0.0, 1.0])
     assert personal[3] > personal[0]
     assert pagerank([], []) == []
+
+
+# -- lexical matching: words of the request against path components and symbol-name parts
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small service: a hub every module imports (errors, config), and packages whose
+    folder names, plural-able class names and snake_case parts are what requests say."""
+    from tests.helpers import commit_all, init_repo, write_files
+
+    files = {
+        "app/__init__.py": "",
+        "app/errors.py": "class AppError(Exception): ...\nclass NotFound(AppError): ...\n",
+        "app/config.py": "from app.errors import AppError\n\nclass Settings:\n    debug = False\n",
+        "app/scheduler/__init__.py": "",
+        "app/scheduler/loop.py": (
+            "from app.errors import AppError\nfrom app.config import Settings\n\n"
+            "def run_forever(settings: Settings) -> None: ...\n"
+        ),
+        "app/scheduler/backoff.py": (
+            "from app.errors import AppError\n\ndef next_delay(attempt: int) -> float: ...\n"
+        ),
+        "app/diffing/__init__.py": "",
+        "app/diffing/model.py": (
+            "from app.errors import AppError\n\n"
+            "class Hunk:\n    def lines(self) -> list[str]: ...\n\n"
+            "class FilePatch:\n    hunks: list[Hunk]\n"
+        ),
+        "app/diffing/engine.py": (
+            "from app.diffing.model import Hunk\nfrom app.errors import AppError\n\n"
+            "def place_hunk(text: str, hunk: Hunk) -> str: ...\n"
+        ),
+        "app/text/__init__.py": "",
+        "app/text/clean.py": (
+            "from app.errors import AppError\n\n"
+            "def normalize_unicode_text(s: str) -> str: ...\n"
+            "def collapse_spaces(s: str) -> str: ...\n"
+        ),
+        "app/web/views.py": (
+            "from app.errors import NotFound\nfrom app.config import Settings\n\n"
+            "def index(request): ...\n"
+        ),
+        "README.md": "# Service\n",
+    }
+    for i in range(30):  # callers of the hub: plain PageRank puts errors/config first
+        files[f"app/jobs/job{i:02}.py"] = (
+            "from app.errors import AppError\nfrom app.config import Settings\n\n"
+            f"def job_{i}(settings: Settings) -> None: ...\n"
+        )
+    root = init_repo(tmp_path_factory.mktemp("lexical") / "repo")
+    write_files(root, files)
+    commit_all(root)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # a folder name: no file is called "scheduler"
+        ("the scheduler spins at 100% CPU after midnight", "app/scheduler/loop.py"),
+        # a plural of a class name ("hunks" vs Hunk) and a verb form of a snake_case part
+        ("hunks are misplaced when the file has CRLF endings", "app/diffing/engine.py"),
+        ("hunks are misplaced when the file has CRLF endings", "app/diffing/model.py"),
+        # a part of a snake_case identifier
+        ("unicode in titles comes out mangled", "app/text/clean.py"),
+        # a camel/snake part and a plural: "delays" -> next_delay
+        ("retry delays grow too fast", "app/scheduler/backoff.py"),
+    ],
+)
+def test_request_words_bring_the_right_file_into_the_top_3(
+    service: Path, query: str, expected: str
+) -> None:
+    sheet = build_sheet(service, query=query)
+    top = [f.path for f in sheet.files[:3]]
+    assert expected in top, top
+    assert sheet.mentioned == []  # found by words, not by a named path
+
+
+def test_named_path_still_beats_lexical_matches(service: Path) -> None:
+    sheet = build_sheet(service, query="hunks are misplaced; see app/web/views.py")
+    assert sheet.files[0].path == "app/web/views.py"
+    assert sheet.mentioned == ["app/web/views.py"]
+    assert {"app/diffing/engine.py", "app/diffing/model.py"} & {f.path for f in sheet.files[1:4]}
+
+
+def test_stop_words_alone_do_not_personalize(service: Path) -> None:
+    plain = [f.path for f in build_sheet(service).files]
+    ranked = build_sheet(service, query="please fix the thing that is in there")
+    assert ranked.ranked and ranked.mentioned == []
+    # No query word survives: plain PageRank order, the hub first.
+    assert ranked.files[0].path == "app/errors.py"
+    assert sorted(f.path for f in ranked.files) == sorted(plain)
+
+
+def test_this_repository_patch_engine_query(tmp_path: Path) -> None:
+    """The request that used to rank tinygen/errors.py and tests/helpers.py first: on a
+    copy of this repository's HEAD, a tinygen/patch/ module must be in the top 5."""
+    from tests.helpers import commit_all, init_repo
+
+    here = Path(__file__).resolve().parents[1]
+    copy = init_repo(tmp_path / "tinygen-copy")
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"], cwd=here, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(copy)], input=archive, check=True)
+    commit_all(copy)
+    sheet = build_sheet(copy, query="patch engine places hunks by content")
+    top = [f.path for f in sheet.files[:5]]
+    assert any(p.startswith("tinygen/patch/") for p in top), top

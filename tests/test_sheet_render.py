@@ -55,11 +55,15 @@ def test_levels_in_rank_order(sheet: Sheet) -> None:
     text = render_sheet(sheet, 900)
     # The named file is first and in full detail; signature-level files have no line spans.
     assert text.split("\n")[1].startswith("## py/pkg/core.py")
-    sig_file = lay.files[lay.full]
+    sig_file = next(f for f in lay.files[lay.full : lay.full + lay.signatures] if f.symbols)
     block = text[text.index(f"## {sig_file.path}") :]
     block = block[: block.index("\n## ") if "\n## " in block else len(block)]
-    assert " L" not in block.split("\n", 1)[1] or not sig_file.symbols
-    assert f"- {lay.files[-1].path}\n" in text
+    assert " L" not in block.split("\n", 1)[1]
+    last_shown = lay.files[lay.full + lay.signatures + lay.paths - 1]
+    assert text.endswith(f"- {last_shown.path}\n")
+    if lay.omitted:
+        assert f"- {lay.files[-1].path}\n" not in text
+        assert f", {lay.omitted} not shown)\n" in text.split("\n", 1)[0] + "\n"
 
 
 @settings(max_examples=60, deadline=None)
@@ -99,3 +103,50 @@ def test_estimate_tokens() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abc") == 1
     assert estimate_tokens("abcd") == 2
+
+
+def test_small_budget_shows_the_top_file_in_full_when_it_fits(sheet: Sheet) -> None:
+    from tinygen.sheet.render import _header, imported_by_map, render_full, render_path
+
+    top = sheet.files[0]
+    n = len(sheet.files)
+    header = estimate_tokens(_header(n, n, n, n, n))
+    top_full = estimate_tokens(render_full(top, imported_by_map(sheet.files).get(top.path, [])))
+    all_paths = sum(estimate_tokens(render_path(f)) for f in sheet.files)
+    budget = header + top_full + 5
+    assert budget < header + all_paths  # the old layout listed paths only at this budget
+    lay = layout(sheet, budget)
+    assert lay is not None and lay.full == 1 and lay.omitted > 0
+    text = render_sheet(sheet, budget)
+    assert estimate_tokens(text) <= budget
+    assert text.split("\n")[1].startswith("## py/pkg/core.py (python, 52 lines) — Core engine")
+    assert "    def label(self) -> str  L26-28  # The label.\n" in text
+
+
+@pytest.mark.parametrize("budget", [300, 600, 900, 1500])
+def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int) -> None:
+    from tinygen.sheet.render import (
+        FULL_SHARE,
+        SIGNATURE_SHARE,
+        _header,
+        render_full,
+        render_signatures,
+    )
+
+    lay = layout(sheet, budget)
+    assert lay is not None and lay.omitted > 0  # the budget cuts the tail at these sizes
+    n = len(sheet.files)
+    room = budget - estimate_tokens(_header(n, n, n, n, n))
+    rev = lay.imported_by
+    full = sum(estimate_tokens(render_full(f, rev.get(f.path, []))) for f in lay.files[: lay.full])
+    sigs = sum(
+        estimate_tokens(render_signatures(f))
+        for f in lay.files[lay.full : lay.full + lay.signatures]
+    )
+    assert lay.full >= 1
+    assert full <= FULL_SHARE * room or lay.full == 1
+    assert full + sigs <= SIGNATURE_SHARE * room or lay.signatures == 0
+    # The next file did not fit in full within its share (else it would be in full).
+    nxt = lay.files[lay.full]
+    assert full + estimate_tokens(render_full(nxt, rev.get(nxt.path, []))) > FULL_SHARE * room
+    assert estimate_tokens(render_sheet(sheet, budget)) <= budget

@@ -77,6 +77,8 @@ def _read(path: Path) -> object | None:
         return None
     try:
         if raw[: len(MAGIC)] != MAGIC:
+            if raw[: len(MAGIC) - 1] == MAGIC[:-1] and len(raw) > len(MAGIC):
+                return None  # another layout version: silently rebuilt
             raise ValueError("unknown header")
         crc = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")
         payload = raw[len(MAGIC) + 4 :]

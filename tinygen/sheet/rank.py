@@ -4,13 +4,20 @@ Edges run from a file to the files it depends on: every resolved import (weight 
 every name it uses that another file defines at top level (weight 1/number of files
 defining that name; names defined in more than ``MAX_DEFINERS`` files are too generic to
 mean anything and are ignored); each also runs backwards at ``BACKWARD`` of its weight.
-The request's paths, module names, file names and
-identifiers set the teleport vector. Plain power iteration, deterministic: the same
-input gives the same floats in the same order.
+
+The teleport vector comes from the request: the paths, module names and file names it
+mentions (those files also rank first, in the order named), the identifiers it uses
+(the files defining them), and its words matched lexically (see ``lexical_weights``)
+against each file's path components and the word parts of its symbol names and
+docstring, weighted by rarity. The final order blends the PageRank score with the
+file's own share of the teleport vector (``DIRECT``), so a file the request is about
+is not outranked by a hub every file imports. Plain power iteration, deterministic: the
+same input gives the same floats in the same order.
 """
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -18,26 +25,18 @@ from dataclasses import dataclass
 from operator import mul, sub
 
 from tinygen.sheet.model import FileEntry
+from tinygen.sheet.words import path_words, word_parts
 
 MAX_DEFINERS = 10
 DAMPING = 0.85
 BACKWARD = 0.3  # weight of a dependent -> dependency edge's reverse
+LEXICAL = 3.0  # teleport weight of the best lexical match (a mention adds 10)
+LEXICAL_TOP = 30  # files kept from the lexical match: beyond them it is noise
+PATH_WORD = 1.0  # weight of a query word found in the file's path
+SYMBOL_WORD = 0.5  # ... found only among its symbol names and docstring
+DIRECT = 0.5  # share of the final score taken from the teleport vector itself
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\\-]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LINKING_KINDS = frozenset(
-    {
-        "class",
-        "function",
-        "constant",
-        "struct",
-        "interface",
-        "enum",
-        "type",
-        "trait",
-        "union",
-        "macro",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -128,12 +127,47 @@ def _identifier_weights(
     return out
 
 
+def lexical_weights(query: str, files: Sequence[FileEntry]) -> dict[str, float]:
+    """Path -> weight in (0, LEXICAL] for the files whose words the request uses.
+
+    Each query word (split, stemmed, stop words dropped: see words.py) found in a file
+    counts its idf, log(N / files containing it), times PATH_WORD when it is a component
+    of the file's path (a directory or the file name) else SYMBOL_WORD when it is part
+    of a symbol name or the docstring. The best ``LEXICAL_TOP`` files are scaled so the
+    top one gets ``LEXICAL``.
+    """
+    terms = set(word_parts(query))
+    if not terms or not files:
+        return {}
+    hits: list[tuple[str, set[str], set[str]]] = []  # path, words in path, words in symbols
+    df: dict[str, int] = {}
+    for f in files:
+        in_path = terms.intersection(path_words(f.path))
+        in_syms = terms.intersection(f.words.split()) - in_path if f.words else set()
+        if in_path or in_syms:
+            hits.append((f.path, in_path, in_syms))
+            for t in in_path | in_syms:
+                df[t] = df.get(t, 0) + 1
+    n = len(files)
+    idf = {t: math.log((n + 1) / d) for t, d in df.items()}
+    scored = [
+        (sum(idf[t] for t in ip) * PATH_WORD + sum(idf[t] for t in isy) * SYMBOL_WORD, p)
+        for p, ip, isy in hits
+    ]
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    top = scored[:LEXICAL_TOP]
+    if not top or top[0][0] <= 0:
+        return {}
+    best = top[0][0]
+    return {p: LEXICAL * s / best for s, p in top if s > 0}
+
+
 def build_graph(files: Sequence[FileEntry]) -> tuple[list[dict[int, float]], dict[str, list[int]]]:
     """Outgoing weighted edges per file index, and name -> indices of files defining it."""
     index = {f.path: i for i, f in enumerate(files)}
     defs: dict[str, list[int]] = {}
     for i, f in enumerate(files):
-        for name in dict.fromkeys(s.name for s in f.symbols if s.kind in _LINKING_KINDS):
+        for name in f.defs.split():
             defs.setdefault(name, []).append(i)
     usable = {n for n, d in defs.items() if len(d) <= MAX_DEFINERS}
     edges: list[dict[int, float]] = [{} for _ in files]
@@ -209,10 +243,16 @@ def rank_files(
     match = match_query(query, files)
     edges, defs = build_graph(files)
     weights = dict(match.weights)
-    for p, w in _identifier_weights(query, defs, files).items():
-        weights[p] = weights.get(p, 0.0) + w
+    for extra in (_identifier_weights(query, defs, files), lexical_weights(query, files)):
+        for p, w in extra.items():
+            weights[p] = weights.get(p, 0.0) + w
     personal = [weights.get(f.path, 0.0) for f in files]
     scores = pagerank(edges, personal)
+    total = sum(personal)
+    if total > 0:
+        scores = [
+            (1 - DIRECT) * s + DIRECT * w / total for s, w in zip(scores, personal, strict=True)
+        ]
     first = {p: k for k, p in enumerate(match.mentioned)}
     big = len(first)
     order = sorted(

@@ -3,10 +3,14 @@
 Three levels of detail, highest-ranked files first: *full* (header with language, size
 and module docstring, imports and imported-by, every symbol with its signature, lines
 and docstring line), *signatures* (the symbols' signatures only), *path* (one line).
-With a budget, a binary search picks how many files get full detail (keeping at least as
-many at the signature level as at full detail while there are files left), then how many
-of the rest get signatures; every remaining file is listed by path, or when even the
-paths do not fit, the top paths that do.
+
+With a budget (see ``layout``), the top-ranked files matter most to a model, so they get
+full detail first, even when that leaves the tail unlisted: files in full while they fit
+in ``FULL_SHARE`` (60 %) of the budget (the top file whenever it fits the budget at
+all), then signatures up to ``SIGNATURE_SHARE`` (85 %), then paths in the rest; the files
+that do not fit are cut and counted in the header ("N not shown"). When a whole level
+fits (every remaining file as signatures, or everything listed with room to spare), the
+spare room goes to more detail instead, top files first.
 
 Token estimate (see ``estimate_tokens``): ceil(characters / 3). Every chunk is estimated
 on its own and the chunk estimates summed, which can only overshoot the estimate of the
@@ -24,6 +28,8 @@ from tinygen.sheet.model import FileEntry, Sheet
 
 CHARS_PER_TOKEN = 3.0
 MAX_IMPORTED_BY = 8
+FULL_SHARE = 0.60  # of the budget (after the header line) for files in full detail
+SIGNATURE_SHARE = 0.85  # ... for files in full detail and as signatures together
 
 
 def estimate_tokens(text: str) -> int:
@@ -117,6 +123,15 @@ def _max_true(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     return lo
 
 
+def _extend(costs: _Costs, start: int, limit: float) -> int:
+    """Largest k >= start with costs.span(start, k) <= limit: files taken in order until
+    the next one does not fit (looks at one file past the end, never the whole list)."""
+    k, n = start, len(costs.files)
+    while k < n and costs.span(start, k + 1) <= limit:
+        k += 1
+    return k
+
+
 @dataclass(frozen=True)
 class Layout:
     """Which files are shown at which level: files[:full] in full detail, the next
@@ -138,7 +153,14 @@ class Layout:
 
 def layout(sheet: Sheet, budget: int | None) -> Layout | None:
     """The levels of detail that fit ``budget`` (None: everything in full); None when
-    not even the header fits."""
+    not even the header fits.
+
+    Policy, in rank order: everything in full when it fits; else files in full while
+    they fit in FULL_SHARE of the room (the top file whenever it fits the room at all),
+    signatures up to SIGNATURE_SHARE (all remaining files when they all fit), paths in
+    what is left, the rest cut. When that lists every file and room is left, more files
+    are promoted to full detail (top first), then to signatures.
+    """
     files: Sequence[FileEntry] = sheet.files
     if budget is not None and not sheet.ranked:
         from tinygen.sheet.rank import rank_files
@@ -155,15 +177,30 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
     full = _Costs(files, lambda f: render_full(f, rev.get(f.path, ())))
     sigs = _Costs(files, render_signatures)
     paths = _Costs(files, render_path)
-    if paths.upto(n) > room:
-        k = _max_true(0, n, lambda k: paths.upto(k) <= room)
-        return Layout(files, 0, 0, k, rev)
+    if _extend(full, 0, room) == n:
+        return Layout(files, n, 0, 0, rev)
+    # Full detail within FULL_SHARE; the top file in full whenever it fits at all.
+    nf = _extend(full, 0, FULL_SHARE * room)
+    if nf == 0 and full.upto(1) <= room:
+        nf = 1
+    used = full.upto(nf)
+    # Signatures up to SIGNATURE_SHARE, or for every remaining file when they all fit.
+    ns = _extend(sigs, nf, max(SIGNATURE_SHARE * room - used, 0.0)) - nf
+    if _extend(sigs, nf, room - used) == n:
+        ns = n - nf
+    used += sigs.span(nf, nf + ns)
+    np_ = _extend(paths, nf + ns, room - used) - nf - ns
+    if nf + ns + np_ < n:
+        return Layout(files, nf, ns, np_, rev)
 
-    def cost(nf: int, ns: int) -> int:
-        return full.upto(nf) + sigs.span(nf, nf + ns) + paths.span(nf + ns, n)
+    # Everything is listed: spend what is left on detail, top files first.
+    def cost(k: int, s: int) -> int:
+        return full.upto(k) + sigs.span(k, k + s) + paths.span(k + s, n)
 
-    nf = _max_true(0, n, lambda k: cost(k, min(k, n - k)) <= room)
-    ns = _max_true(min(nf, n - nf), n - nf, lambda s: cost(nf, s) <= room)
+    detailed = nf + ns
+    nf = _max_true(nf, n, lambda k: cost(k, max(detailed - k, 0)) <= room)
+    lo = max(detailed - nf, 0)
+    ns = _max_true(lo, n - nf, lambda s: cost(nf, s) <= room)
     return Layout(files, nf, ns, n - nf - ns, rev)
 
 
