@@ -11,11 +11,11 @@ import pytest
 from tests.conftest import RepoFactory
 from tests.helpers import commit_all, status
 from tinygen.git import state_dir
-from tinygen.sheet import SheetCacheWarning, build_sheet
+from tinygen.sheet import FileEntry, SheetCacheWarning, build_sheet
 from tinygen.sheet.cache import CACHE_NAME, MAGIC
 
 
-def names(sheet_files: list) -> dict[str, list[str]]:  # type: ignore[type-arg]
+def names(sheet_files: list[FileEntry]) -> dict[str, list[str]]:
     return {f.path: [s.name for s in f.symbols] for f in sheet_files}
 
 
