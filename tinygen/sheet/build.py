@@ -14,21 +14,23 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import cast
 
 from tinygen.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
 from tinygen.sheet.languages import is_parsed, language_for_path
 from tinygen.sheet.model import FileEntry, Sheet, SheetStats
 from tinygen.sheet.resolve import Resolver
-from tinygen.sheet.scan import Job, Outcome, Record, blob_sha, empty_record, scan_batch
+from tinygen.sheet.scan import HOT, Hot, Job, Outcome, blob_sha, empty_record, scan_batch
 from tinygen.sheet.walk import (
     MODE_GITLINK,
     MODE_SYMLINK,
-    list_files,
+    Listing,
     path_skip_reason,
     symlink_skip_reason,
 )
 
+_EMPTY_HOT = cast(Hot, empty_record()[:HOT])
 INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
 
@@ -107,17 +109,21 @@ def build_sheet(
     """
     started = time.perf_counter()
     top = repo_root(root)
-    listed = list_files(top, include_untracked=include_untracked)
+    listing = Listing(top, include_untracked=include_untracked)
+    try:
+        cache = sheet_cache.load(state_dir(top))  # while git lists the files
+    except BaseException:
+        listing.close()
+        raise
+    listed = listing.files()
     stats = SheetStats(files_seen=len(listed))
     skipped: dict[str, str] = {}
-    cache = sheet_cache.load(state_dir(top))
     records = cache.records
 
-    # path -> (language, blob, record, extra flags) for files that make it into the sheet
-    found: dict[str, tuple[str | None, str, Record, tuple[str, ...]]] = {}
+    # path -> (language, blob, hot record, extra flags, cache key) for listed files
+    found: dict[str, tuple[str | None, str, Hot, tuple[str, ...], str]] = {}
     to_scan: list[Job] = []
-    used: sheet_cache.Records = {}
-    n_fields = len(Record._fields)
+    used: sheet_cache.HotRecords = {}
     hits = 0
     for path, blob, mode in listed:
         reason = path_skip_reason(path)
@@ -128,7 +134,8 @@ def build_sheet(
             if reason is None:
                 # Points at a file inside the repository: listed by path; its target is
                 # (or is not) in the sheet on its own.
-                found[path] = (language_for_path(path), blob or "", empty_record(), ("symlink",))
+                lang = language_for_path(path)
+                found[path] = (lang, blob or "", _EMPTY_HOT, ("symlink",), "")
                 continue
         if reason is not None:
             skipped[path] = reason
@@ -154,18 +161,17 @@ def build_sheet(
                 continue
         key = f"{blob}:{lang or ''}"
         value = records.get(key)
-        if value is None or len(value) != n_fields:
+        if value is None or len(value) != HOT:
             to_scan.append(Job(path, blob, lang))
             continue
         used[key] = value
         hits += 1
-        record = Record._make(value)
-        if record.size > max_file_bytes:
+        if value[0] > max_file_bytes:  # size
             skipped[path] = "too-large"
-        elif record.skip:
-            skipped[path] = record.skip
+        elif value[5]:  # skip reason
+            skipped[path] = value[5]
         else:
-            found[path] = (lang, blob, record, ())
+            found[path] = (lang, blob, value, (), key)
     new: sheet_cache.Records = {}
     stats.cache_hits = hits
     stats.cache_misses = len(to_scan)
@@ -177,11 +183,13 @@ def build_sheet(
             if out.record is None:
                 skipped[out.path] = out.skip
                 continue
-            new[sheet_cache.cache_key(out.blob, lang)] = tuple(out.record)
+            key = sheet_cache.cache_key(out.blob, lang)
+            new[key] = tuple(out.record)
+            cache.add(key, out.record)
             if out.record.skip:
                 skipped[out.path] = out.record.skip
             else:
-                found[out.path] = (lang, out.blob, out.record, ())
+                found[out.path] = (lang, out.blob, cast(Hot, out.record[:HOT]), (), key)
 
     paths = frozenset(p for p in (i.path for i in listed) if skipped.get(p) != "deleted")
     # go.mod content decides Go resolution, so its blob is part of the key too.
@@ -194,33 +202,31 @@ def build_sheet(
     resolver: Resolver | None = None
     files: list[FileEntry] = []
     for path in sorted(found):
-        lang, blob, rec, extra = found[path]
+        lang, blob, hot, extra, key = found[path]
+        size, lines, flags, doc, import_names, _skip, body = hot
         resolved: tuple[str, ...] = ()
-        if rec.import_names:
+        if import_names:
             hit = previous.get(path)
             if hit is not None and hit[0] == blob:
                 resolved = hit[1]
             else:
                 if resolver is None:
                     resolver = Resolver(paths, _go_modules(top, paths))
-                resolved = resolver.resolve(path, lang, marshal.loads(rec.imports))
+                resolved = resolver.resolve(path, lang, marshal.loads(cache.cold.get(key)[0]))
             resolution[path] = (blob, resolved)
         files.append(
             FileEntry(
                 path,
                 lang,
-                rec.size,
-                rec.lines,
+                size,
+                lines,
                 blob,
-                rec.doc,
-                rec.import_names,
+                doc,
+                import_names,
                 resolved,
-                refs=rec.refs,
-                flags=rec.flags + extra if extra else rec.flags,
-                packed_symbols=rec.symbols,
-                symbol_text=rec.body,
-                defs=rec.defs,
-                words=rec.words,
+                flags=flags + extra if extra else flags,
+                symbol_text=body,
+                cold=(cache.cold, key) if key else None,
             )
         )
     cache.save(new, used, digest, resolution)

@@ -1,12 +1,15 @@
 """The sheet cache: records keyed by "blob:language", plus the last run's resolved imports.
 
-Two files in ``.git/tinygen/``, each ``MAGIC + crc32 + marshal(payload)``:
+Two files in ``.git/tinygen/``:
 
-* ``sheet-cache.bin``, the main file: ``(version, base id, {key: record}, (paths digest,
-  {path: (blob, resolved imports)}))``;
-* ``sheet-delta.bin``, what later runs added on top of one main file: ``(version, base
-  id, {key: record}, {path: (blob, resolved imports)})``. It counts only while its base
-  id names the main file it was written against.
+* ``sheet-cache.bin``, the main file: ``MAGIC + crc32 + length + marshal((version, base
+  id, {key: hot record}, (paths digest, {path: (blob, resolved imports)}))) +
+  marshal({key: cold record})``. The hot part (scan.Record up to ``HOT``: what printing
+  the sheet needs) is decoded on load; the cold part (symbols, imports, refs, word bags:
+  for ranking, JSON, signatures) only when something asks for it (``ColdStore``);
+* ``sheet-delta.bin``, ``MAGIC + crc32 + marshal((version, base id, {key: full record},
+  {path: (blob, resolved imports)}))``: what later runs added on top of one main file.
+  It counts only while its base id names the main file it was written against.
 
 One file rather than one per blob because a warm run must load thousands of records in a
 few milliseconds: ``marshal`` of flat tuples of strings and bytes is the fastest loader
@@ -29,12 +32,13 @@ import tempfile
 import warnings
 import zlib
 from pathlib import Path
+from typing import cast
 
 from tinygen.sheet.lines import LINES_VERSION
-from tinygen.sheet.scan import EXTRACTOR_VERSION, Record
+from tinygen.sheet.scan import EXTRACTOR_VERSION, HOT, Cold, Hot, Record
 from tinygen.sheet.words import WORDS_VERSION
 
-MAGIC = b"TGSHEET\x02"
+MAGIC = b"TGSHEET\x03"
 CACHE_NAME = "sheet-cache.bin"
 DELTA_NAME = "sheet-delta.bin"
 VERSION = f"{EXTRACTOR_VERSION}.{LINES_VERSION}.{WORDS_VERSION}"
@@ -43,7 +47,8 @@ VERSION = f"{EXTRACTOR_VERSION}.{LINES_VERSION}.{WORDS_VERSION}"
 DELTA_MIN = 64
 DELTA_FRACTION = 16
 
-Records = dict[str, tuple[object, ...]]
+Records = dict[str, tuple[object, ...]]  # key -> full record (a Record as a tuple)
+HotRecords = dict[str, Hot]
 Resolution = dict[str, tuple[str, tuple[str, ...]]]  # path -> (blob, resolved imports)
 
 
@@ -55,15 +60,9 @@ def cache_key(blob: str, language: str | None) -> str:
     return f"{blob}:{language or ''}"
 
 
-def as_record(value: tuple[object, ...]) -> Record | None:
-    """A cached value as a Record, or None when its shape is wrong (treated as a miss)."""
-    if len(value) != len(Record._fields):
-        return None
-    return Record(*value)  # type: ignore[arg-type]
-
-
-def _read(path: Path) -> object | None:
-    """The payload of one cache file; None when missing or unusable (warned)."""
+def _read(path: Path) -> tuple[tuple[object, ...], memoryview] | None:
+    """(the decoded first section, the rest of the payload) of one cache file; None when
+    missing, of another version, or unusable (warned)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -80,11 +79,12 @@ def _read(path: Path) -> object | None:
             if raw[: len(MAGIC) - 1] == MAGIC[:-1] and len(raw) > len(MAGIC):
                 return None  # another layout version: silently rebuilt
             raise ValueError("unknown header")
-        crc = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")
-        payload = raw[len(MAGIC) + 4 :]
-        if zlib.crc32(payload) != crc:
+        view = memoryview(raw)[len(MAGIC) :]
+        crc = int.from_bytes(view[:4], "big")
+        if zlib.crc32(view[4:]) != crc or len(view) < 8:
             raise ValueError("checksum mismatch")
-        data = marshal.loads(payload)
+        size = int.from_bytes(view[4:8], "big")
+        data = marshal.loads(view[8 : 8 + size])
         if not (isinstance(data, tuple) and len(data) == 4 and isinstance(data[2], dict)):
             raise ValueError("unexpected content")
     except (ValueError, EOFError, TypeError) as exc:
@@ -94,13 +94,16 @@ def _read(path: Path) -> object | None:
             stacklevel=3,
         )
         return None
-    return data if data[0] == VERSION else None  # another tinygen's: silently rebuilt
+    if data[0] != VERSION:
+        return None  # another tinygen's: silently rebuilt
+    return data, view[8 + size :]
 
 
-def _write(path: Path, payload: object) -> bool:
+def _write(path: Path, first: object, rest: bytes = b"") -> bool:
     """Write atomically; a failure is a warning, never an error (it is a cache)."""
-    data = marshal.dumps(payload)  # type: ignore[arg-type]  # plain tuples and dicts
-    blob = MAGIC + zlib.crc32(data).to_bytes(4, "big") + data
+    head = marshal.dumps(first)  # type: ignore[arg-type]  # plain tuples and dicts
+    body = len(head).to_bytes(4, "big") + head + rest
+    blob = MAGIC + zlib.crc32(body).to_bytes(4, "big") + body
     tmp_name = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,8 +124,40 @@ def _write(path: Path, payload: object) -> bool:
                 os.unlink(tmp_name)
 
 
+class ColdStore:
+    """The cold parts of the records: the main file's section, decoded on first use,
+    under the records of the delta and of this run."""
+
+    def __init__(self, section: memoryview | bytes = b"") -> None:
+        self._section = section
+        self._decoded: dict[str, Cold] | None = None if section else {}
+        self.extra: dict[str, Cold] = {}
+
+    def _main(self) -> dict[str, Cold]:
+        if self._decoded is None:
+            try:
+                data = marshal.loads(self._section)
+            except (ValueError, EOFError, TypeError):
+                data = None  # checked by the crc already: only a bug gets here
+            self._decoded = data if isinstance(data, dict) else {}
+            self._section = b""
+        return self._decoded
+
+    def get(self, key: str) -> Cold:
+        value = self.extra.get(key)
+        if value is None:
+            value = self._main().get(key)
+        if value is None or len(value) != len(Record._fields) - HOT:
+            return _NO_COLD
+        return value
+
+
+_NO_COLD: Cold = (marshal.dumps(()), marshal.dumps(()), "", "", "")
+
+
 class SheetCache:
-    """The records and resolution of the main file with its delta applied."""
+    """The hot records and resolution of the main file with its delta applied, and the
+    cold parts behind ``cold``."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -131,38 +166,50 @@ class SheetCache:
         self.base_id = b""
         self.main_count = 0
         self.digest = ""
-        self.records: Records = {}
+        self.records: HotRecords = {}
+        self.cold = ColdStore()
         self.resolution: Resolution = {}
-        self.delta_records: Records = {}
+        self.delta_records: Records = {}  # key -> full record
         self.delta_resolution: Resolution = {}
 
     @classmethod
     def load(cls, folder: Path) -> SheetCache:
         self = cls(folder)
         main = _read(self.main_path)
-        if not isinstance(main, tuple):
+        if main is None:
             return self
-        _version, base_id, records, resolution = main
+        (_version, base_id, records, resolution), section = main
         if isinstance(resolution, tuple) and len(resolution) == 2:
             self.digest, self.resolution = resolution
-        self.base_id, self.records, self.main_count = base_id, records, len(records)
+        self.base_id = cast(bytes, base_id)
+        self.records = cast(HotRecords, records)
+        self.main_count = len(self.records)
+        self.cold = ColdStore(section)
         delta = _read(self.delta_path)
-        if isinstance(delta, tuple) and delta[1] == base_id and isinstance(delta[3], dict):
-            self.delta_records, self.delta_resolution = delta[2], delta[3]
-            self.records.update(self.delta_records)
+        if delta is not None and delta[0][1] == base_id and isinstance(delta[0][3], dict):
+            self.delta_records = cast(Records, delta[0][2])
+            self.delta_resolution = cast(Resolution, delta[0][3])
+            for key, value in self.delta_records.items():
+                if len(value) == len(Record._fields):
+                    self.records[key] = cast(Hot, value[:HOT])
+                    self.cold.extra[key] = cast(Cold, value[HOT:])
             self.resolution.update(self.delta_resolution)
         return self
+
+    def add(self, key: str, record: Record) -> None:
+        """A record scanned in this run, so that entries can read its cold part."""
+        self.cold.extra[key] = cast(Cold, record[HOT:])
 
     def save(
         self,
         new: Records,
-        used: Records,
+        used: HotRecords,
         digest: str,
         resolution: Resolution,
     ) -> None:
-        """Store this run's ``new`` records and ``resolution`` (every path's), as a delta
-        when that stays small, else as a new main file keeping ``used`` and, within
-        reason, the records of other versions (branch switches)."""
+        """Store this run's ``new`` (full) records and ``resolution`` (every path's), as
+        a delta when that stays small, else as a new main file keeping the ``used`` hot
+        records and, within reason, the records of other versions (branch switches)."""
         changed = {p: v for p, v in resolution.items() if self.resolution.get(p) != v}
         if not new and not changed and digest == self.digest:
             return
@@ -177,12 +224,16 @@ class SheetCache:
             resolved = {**self.delta_resolution, **changed}
             _write(self.delta_path, (VERSION, self.base_id, records, resolved))
             return
-        keep: Records = {**used, **new}
-        if len(self.records) <= 2 * len(keep) + 1000:
+        hot: HotRecords = {k: cast(Hot, v[:HOT]) for k, v in new.items()}
+        hot.update(used)
+        if len(self.records) <= 2 * len(hot) + 1000:
             for k, v in self.records.items():
-                keep.setdefault(k, v)
+                hot.setdefault(k, v)
+        cold = {k: new[k][HOT:] if k in new else self.cold.get(k) for k in hot}
         base_id = os.urandom(8)
-        if _write(self.main_path, (VERSION, base_id, keep, (digest, resolution))):
+        if _write(
+            self.main_path, (VERSION, base_id, hot, (digest, resolution)), marshal.dumps(cold)
+        ):
             with contextlib.suppress(OSError):
                 self.delta_path.unlink()
 

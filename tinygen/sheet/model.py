@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from tinygen.sheet.cache import ColdStore
 
 
 class Symbol(NamedTuple):
@@ -46,17 +49,19 @@ class Symbol(NamedTuple):
 class FileEntry:
     """What the sheet knows about one file. Unparsed languages have no symbols or imports.
 
-    A plain class rather than a dataclass so that ``symbols`` can be lazy: entries built
-    from the cache hold their symbols as ``marshal`` bytes and decode them on first use,
-    since most runs print or rank thousands of files but need the Symbol objects of few.
-    The full-detail text of the symbols, their linking names and word bag come cached
-    too (``symbol_text``, ``defs``, ``words``), or are derived from the symbols.
+    A plain class rather than a dataclass so that parts can be lazy: entries built from
+    the cache get the full-detail text of their symbols (``symbol_text()``) up front and
+    fetch the rest (``symbols``, ``refs``, ``defs``, ``words``) from the cache's cold
+    store on first use, decoding their Symbols only then: printing the sheet of a large
+    repository needs none of them, ranking needs the strings, JSON the symbols.
     """
 
     __slots__ = (
         "_body",
+        "_cold",
         "_defs",
         "_packed",
+        "_refs",
         "_symbols",
         "_words",
         "blob",
@@ -66,7 +71,6 @@ class FileEntry:
         "language",
         "lines",
         "path",
-        "refs",
         "resolved",
         "score",
         "size",
@@ -87,10 +91,8 @@ class FileEntry:
         flags: tuple[str, ...] = (),  # "non-utf8", "crlf", "symlink", "syntax-error"
         score: float = 0.0,  # PageRank score (0 when not ranked)
         *,
-        packed_symbols: bytes | None = None,  # marshal of symbol tuples, instead of ``symbols``
         symbol_text: str | None = None,  # cached ``lines.symbol_lines`` of the symbols
-        defs: str | None = None,  # cached linking names
-        words: str | None = None,  # cached word bag of symbol names and docstring
+        cold: tuple[ColdStore, str] | None = None,  # (store, key): the rest, on demand
     ) -> None:
         self.path = path
         self.language = language
@@ -100,28 +102,55 @@ class FileEntry:
         self.doc = doc
         self.imports = imports
         self.resolved = resolved
-        self.refs = refs
         self.flags = flags
         self.score = score
-        self._symbols: tuple[Symbol, ...] | None = None if packed_symbols is not None else symbols
-        self._packed = packed_symbols
+        self._refs = refs
+        self._symbols: tuple[Symbol, ...] | None = symbols
+        self._packed: bytes | None = None
         self._body = symbol_text
-        self._defs = defs
-        self._words = words
+        self._defs: str | None = None
+        self._words: str | None = None
+        self._cold = cold
+        if cold is not None:
+            self._symbols = None
+
+    def _fetch(self) -> None:
+        assert self._cold is not None
+        store, key = self._cold
+        self._cold = None
+        _imports, self._packed, self._refs, self._defs, self._words = store.get(key)
 
     @property
     def symbols(self) -> tuple[Symbol, ...]:
+        if self._cold is not None:
+            self._fetch()
         syms = self._symbols
         if syms is None:
             import marshal
 
             syms = self._symbols = tuple(map(Symbol._make, marshal.loads(self._packed or b"")))
+            self._packed = None
         return syms
 
     @symbols.setter
     def symbols(self, value: tuple[Symbol, ...]) -> None:
+        if self._cold is not None:
+            self._fetch()
         self._symbols, self._packed = value, None
         self._body = self._defs = self._words = None
+
+    @property
+    def refs(self) -> str:
+        """Identifiers the file uses, space-separated (split only when ranking)."""
+        if self._cold is not None:
+            self._fetch()
+        return self._refs
+
+    @refs.setter
+    def refs(self, value: str) -> None:
+        if self._cold is not None:
+            self._fetch()
+        self._refs = value
 
     def symbol_text(self) -> str:
         """The symbols as the full-detail render prints them."""
@@ -134,6 +163,8 @@ class FileEntry:
     @property
     def defs(self) -> str:
         """Names of the definitions that link files in the rank graph, space-separated."""
+        if self._cold is not None:
+            self._fetch()
         if self._defs is None:
             from tinygen.sheet.extract_common import linking_names
 
@@ -143,6 +174,8 @@ class FileEntry:
     @property
     def words(self) -> str:
         """Word parts of the symbol names and module docstring, space-separated."""
+        if self._cold is not None:
+            self._fetch()
         if self._words is None:
             from tinygen.sheet.words import bag
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
+from functools import cached_property
 
 from tinygen.sheet.extract_common import Imp
 
@@ -22,11 +23,16 @@ _JS_SWAP = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs"
 class Resolver:
     def __init__(self, paths: Iterable[str], go_modules: dict[str, str] | None = None) -> None:
         self.paths = frozenset(paths)
-        self.modules: dict[str, str] = {}
-        self.go_dirs: dict[str, list[str]] = {}
         self.go_modules = go_modules or {}  # module path -> folder of its go.mod
+
+    @cached_property
+    def modules(self) -> dict[str, str]:
+        """Python module name -> path. Built on first use: a run that re-resolves one
+        changed file needs it only when that file has absolute Python imports."""
+        modules: dict[str, str] = {}
         py = sorted(p for p in self.paths if p.endswith((".py", ".pyi")))
-        inits = {posixpath.dirname(p) for p in py if posixpath.basename(p).startswith("__init__.")}
+        # str.rpartition rather than posixpath.dirname: this runs for every Python path.
+        inits = {p.rpartition("/")[0] for p in py if p.rpartition("/")[2].startswith("__init__.")}
         rooted: list[tuple[str, str]] = []
         for path in py:
             parts = path.rsplit(".", 1)[0].split("/")
@@ -34,20 +40,26 @@ class Resolver:
                 parts = parts[:-1]
             if not parts:
                 continue
-            self.modules.setdefault(".".join(parts), path)
+            modules.setdefault(".".join(parts), path)
             # The package-relative name: drop leading folders that are not packages.
-            d = posixpath.dirname(path)
-            top = d
+            top = path.rpartition("/")[0]
             while top and top in inits:
-                top = posixpath.dirname(top)
+                top = top.rpartition("/")[0]
             depth = len(top.split("/")) if top else 0
             if depth and len(parts) > depth:
                 rooted.append((".".join(parts[depth:]), path))
         for name, path in rooted:
-            self.modules.setdefault(name, path)
+            modules.setdefault(name, path)
+        return modules
+
+    @cached_property
+    def go_dirs(self) -> dict[str, list[str]]:
+        """Folder -> its non-test Go files."""
+        go_dirs: dict[str, list[str]] = {}
         for path in sorted(self.paths):
             if path.endswith(".go") and not path.endswith("_test.go"):
-                self.go_dirs.setdefault(posixpath.dirname(path), []).append(path)
+                go_dirs.setdefault(posixpath.dirname(path), []).append(path)
+        return go_dirs
 
     def resolve(self, path: str, language: str | None, imports: tuple[Imp, ...]) -> tuple[str, ...]:
         out: list[str] = []

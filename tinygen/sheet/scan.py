@@ -40,20 +40,29 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
 class Record(NamedTuple):
-    """What the sheet caches per (blob, language). ``skip`` is '' for a listed file."""
+    """What the sheet caches per (blob, language). ``skip`` is '' for a listed file.
+
+    The first ``HOT`` fields are what printing the sheet needs; the rest (``Cold``) only
+    ranking, JSON and signature rendering do, so the cache loads them on demand."""
 
     size: int
     lines: int
     flags: tuple[str, ...]
     doc: str
     import_names: tuple[str, ...]  # modules as written
+    skip: str
+    body: str  # the symbols as a full render prints them (lines.symbol_lines)
+    # -- cold
     imports: bytes  # marshal of tuple[Imp, ...]: modules with their imported names
     symbols: bytes  # marshal of tuple[SymbolTuple, ...]
     refs: str  # identifiers the file uses, space-separated
-    skip: str
-    body: str  # the symbols as a full render prints them (lines.symbol_lines)
     defs: str  # names of its linking definitions, space-separated (rank graph)
     words: str  # word bag of its symbol names and docstring (lexical ranking)
+
+
+HOT = 7  # Record fields up to ``body``
+Hot = tuple[int, int, tuple[str, ...], str, tuple[str, ...], str, str]  # Record[:HOT]
+Cold = tuple[bytes, bytes, str, str, str]  # Record[HOT:]
 
 
 _EMPTY = marshal.dumps(())
@@ -62,7 +71,7 @@ _EMPTY = marshal.dumps(())
 def empty_record(
     size: int = 0, lines: int = 0, flags: tuple[str, ...] = (), skip: str = ""
 ) -> Record:
-    return Record(size, lines, flags, "", (), _EMPTY, _EMPTY, "", skip, "", "", "")
+    return Record(size, lines, flags, "", (), skip, "", _EMPTY, _EMPTY, "", "", "")
 
 
 def blob_sha(data: bytes) -> str:
@@ -137,11 +146,11 @@ def analyze(data: bytes, language: str | None) -> Record:
         (*flags, *ex.flags),
         ex.doc,
         tuple(m for m, _ in ex.imports),
+        "",
+        symbol_lines(ex.symbols),
         marshal.dumps(ex.imports),
         marshal.dumps(ex.symbols),
         refs,
-        "",
-        symbol_lines(ex.symbols),
         linking_names(ex.symbols),
         bag([ex.doc, *(s[0] for s in ex.symbols)]),
     )

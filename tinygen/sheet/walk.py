@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tinygen.errors import RepoError
-from tinygen.git import git_bytes, git_env
+from tinygen.git import git_env
 
 # Folders of third-party code, checked in or installed: not the project's own code.
 VENDORED_DIRS = frozenset(
@@ -75,38 +75,64 @@ def _split_z(out: bytes) -> list[str]:
     return [p for p in text.split("\0") if p]
 
 
+def _spawn(args: list[str], root: Path) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            ["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env()
+        )
+    except FileNotFoundError as exc:
+        raise RepoError("git is not installed or not on PATH", hint="install git") from exc
+
+
+def _output(proc: subprocess.Popen[bytes], root: Path) -> bytes:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        args = " ".join(str(a) for a in proc.args[1:3])  # type: ignore[index]
+        raise RepoError(f"git {args} failed in {root}: {err.decode('utf-8', 'replace').strip()}")
+    return out
+
+
+class Listing:
+    """``git ls-files`` running in the background: started by the constructor so the
+    caller can load the cache meanwhile (git's stat pass and our load overlap on two
+    cores); ``files()`` waits for it."""
+
+    def __init__(self, root: Path, *, include_untracked: bool = False) -> None:
+        self.root = root
+        # -m (a stat of every tracked file) and the index dump run side by side.
+        self._procs = [_spawn(["ls-files", "-z", "-m"], root)]
+        self._procs.append(_spawn(["ls-files", "-z", "--stage"], root))
+        if include_untracked:
+            self._procs.append(_spawn(["ls-files", "-z", "--others", "--exclude-standard"], root))
+
+    def close(self) -> None:
+        """Stop the git processes (when the caller fails before ``files()``)."""
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+    def files(self) -> list[Listed]:
+        """Every file git knows in the work tree (sorted by path)."""
+        outs = [_output(p, self.root) for p in self._procs]
+        modified = set(_split_z(outs[0]))
+        by_path: dict[str, Listed] = {}
+        for record in _split_z(outs[1]):
+            # "<mode> <sha> <stage>\t<path>"
+            meta, _, path = record.partition("\t")
+            mode, sha, _stage = meta.split(" ")
+            # Unmerged paths appear once per stage; the working-tree content is what counts.
+            blob = None if (path in modified or path in by_path) else sha
+            by_path[path] = Listed(path, blob, mode)
+        if len(outs) > 2:
+            for path in _split_z(outs[2]):
+                by_path.setdefault(path, Listed(path, None, ""))
+        return [by_path[p] for p in sorted(by_path)]
+
+
 def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
     """Every file git knows in the work tree at ``root`` (sorted by path)."""
-    # The stat pass of `ls-files -m` runs in parallel with the index dump.
-    proc = subprocess.Popen(
-        ["git", "ls-files", "-z", "-m"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=git_env(),
-    )
-    try:
-        staged = git_bytes(["ls-files", "-z", "--stage"], root).stdout
-    finally:
-        out_m, err_m = proc.communicate()
-    if proc.returncode != 0:
-        raise RepoError(
-            f"git ls-files -m failed in {root}: {err_m.decode('utf-8', 'replace').strip()}"
-        )
-    modified = set(_split_z(out_m))
-    by_path: dict[str, Listed] = {}
-    for record in _split_z(staged):
-        # "<mode> <sha> <stage>\t<path>": fixed widths up to the tab.
-        meta, _, path = record.partition("\t")
-        mode, sha, _stage = meta.split(" ")
-        # Unmerged paths appear once per stage; the working-tree content is what counts.
-        blob = None if (path in modified or path in by_path) else sha
-        by_path[path] = Listed(path, blob, mode)
-    if include_untracked:
-        out = git_bytes(["ls-files", "-z", "--others", "--exclude-standard"], root).stdout
-        for path in _split_z(out):
-            by_path.setdefault(path, Listed(path, None, ""))
-    return [by_path[p] for p in sorted(by_path)]
+    return Listing(root, include_untracked=include_untracked).files()
 
 
 def path_skip_reason(path: str) -> str | None:
