@@ -13,8 +13,11 @@ temporary git repository, and prints in one run:
 
     .venv/bin/python bench/bench_map.py [--sdist Django-5.2.8.tar.gz] [--runs 7]
 
-The machine's load is printed too: wall times on a shared machine vary with it, CPU
-times much less.
+The machine's baseline is printed in the same run: the load average and the wall time
+of ``python -c pass`` (interpreter start-up), since wall times on a shared machine vary
+with load, CPU times much less. The `tinygen map` subprocesses run with Python's
+bytecode cache on (``PYTHONDONTWRITEBYTECODE`` unset, ``PYTHONPYCACHEPREFIX`` pointing
+into the temporary folder, warmed by one run first), as an installed tinygen would.
 """
 
 from __future__ import annotations
@@ -67,17 +70,26 @@ def fetch(dest: Path, sdist: str | None) -> Path:
     return root
 
 
+CHILD_ENV: dict[str, str] = {}
+
+
 def run_map(root: Path, *args: str) -> tuple[float, float, float]:
     """(wall seconds, cpu seconds, peak RSS MB) of one `tinygen map` run."""
-    exe = [sys.executable, "-m", "tinygen", "map", str(root), *args]
+    return run_python(["-m", "tinygen", "map", str(root), *args])
+
+
+def run_python(args: list[str]) -> tuple[float, float, float]:
+    exe = [sys.executable, *args]
     start = time.perf_counter()
-    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        exe, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV or None
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
-        raise SystemExit(f"tinygen map failed ({proc.returncode}): {err}")
+        raise SystemExit(f"{' '.join(args[:3])} failed ({proc.returncode}): {err}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
@@ -113,7 +125,13 @@ def main() -> None:
     try:
         root = fetch(tmp, opts.sdist)
         cache_dir = root / ".git" / "tinygen"
+        CHILD_ENV.update(os.environ)
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        run_python(["-m", "tinygen", "--version"])  # compiles tinygen's bytecode once
+        startup = statistics.median(run_python(["-c", "pass"])[0] for _ in range(7))
         print(f"repository: {root}  cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}")
+        print(f"baseline: python -c pass {startup:.3f} s wall (median of 7)")
 
         floors = [floor(root) for _ in range(3)]
         raw, n_files, n_bytes = min(floors)
@@ -177,7 +195,8 @@ def main() -> None:
             print(
                 f"  {name:<13} {value:8.3f} {unit:<2} target <= {limit} {unit}  ratio {value / limit:.2f}  {verdict}"
             )
-        print(f"load at end: {os.getloadavg()[0]:.2f}")
+        startup_end = statistics.median(run_python(["-c", "pass"])[0] for _ in range(7))
+        print(f"load at end: {os.getloadavg()[0]:.2f}  python -c pass {startup_end:.3f} s")
     finally:
         if opts.keep:
             print(f"kept {tmp}")
