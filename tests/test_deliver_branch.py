@@ -17,7 +17,7 @@ from tinygen.deliver import (
     slugify,
     validate_branch_name,
 )
-from tinygen.errors import PatchApplyError, PatchParseError, RepoError
+from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
 
 DIFF = (
     "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n def main():\n-    return 1\n+    return 2\n"
@@ -219,3 +219,53 @@ def test_build_message() -> None:
         build_message("T", {"bad key": "v"})
     with pytest.raises(ValueError, match="commit message is required"):
         build_message("  ", {})
+
+
+def _git_diff_of(repo: Path, files: dict[str, str]) -> str:
+    """The diff git itself writes for adding ``files`` (C-quoted names and all); the
+    checkout is left as it was."""
+    write_files(repo, files)
+    git(repo, "add", "--", *files)
+    diff = git(repo, "diff", "--cached")
+    git(repo, "reset", "-q")
+    for name in files:
+        (repo / name).unlink()
+    return diff
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".github/workflows/évil.yml",  # git writes "b/.github/workflows/\303\251vil.yml"
+        '.github/workflows/a "quoted" name.yml',
+        ".github/workflows/with space.yml",
+    ],
+)
+def test_commit_checks_the_paths_git_writes(repo: Path, path: str) -> None:
+    diff = _git_diff_of(repo, {path: "on: push\n"})
+    assert '"' in diff.splitlines()[0] or " " in path  # git quoted (or spaced) the name
+    base = git(repo, "rev-parse", "HEAD").strip()
+    before = _snapshot(repo)
+    with pytest.raises(PathPolicyError, match="is protected"):
+        commit_on_top(repo, base, diff, message="m", trailers={})
+    with pytest.raises(PathPolicyError, match="is protected"):
+        create_branch_commit(repo, base, diff, branch="t/evil", message="m", trailers={})
+    assert "t/evil" not in git(repo, "branch", "--list")
+    assert _snapshot(repo) == before
+
+
+def test_commit_allows_unusual_names_outside_protected_paths(repo: Path) -> None:
+    names = {"docs/café menu.md": "x\n", 'docs/say "hi".txt': "y\n"}
+    diff = _git_diff_of(repo, names)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    sha = commit_on_top(repo, base, diff, message="m", trailers={})
+    assert git(repo, "show", f"{sha}:docs/café menu.md") == "x\n"
+    # a rename out of a protected directory is refused too (its old side is checked)
+    write_files(repo, {".github/workflows/ci.yml": "on: push\n"})
+    base = commit_all(repo, "ci")
+    git(repo, "mv", ".github/workflows/ci.yml", "ci.yml")
+    rename = git(repo, "diff", "--cached", "-M")
+    git(repo, "reset", "-q", "--hard")
+    assert "rename from" in rename
+    with pytest.raises(PathPolicyError, match=r"\.github/workflows/ci\.yml.*is protected"):
+        commit_on_top(repo, base, rename, message="m", trailers={})

@@ -180,3 +180,45 @@ def test_deliver_from_the_shallow_clone_cache(pair: tuple[Path, Path]) -> None:
     push_to_ref(opened.root, top, "tinygen/c", default_branch=opened.default_branch)
     assert git(bare, "show", "tinygen/c:app.py") == "cached2\n"
     git(bare, "fsck", "--connectivity-only")
+
+
+def test_the_remotes_own_default_branch_is_protected_without_origin_head(
+    pair: tuple[Path, Path],
+) -> None:
+    # Like `git init` + `git remote add` + `git fetch` (actions/checkout): no origin/HEAD, and
+    # the remote's default branch is neither main nor master.
+    repo, bare = pair
+    git(bare, "branch", "develop", "main")
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/develop")
+    git(repo, "fetch", "-q", "origin")
+    assert git(repo, "for-each-ref", "refs/remotes/origin/HEAD") == ""
+    before = git(bare, "rev-parse", "develop").strip()
+    _branch(repo, "develop")
+    with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+        push_branch(repo, "develop")
+    with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+        push_to_ref(repo, "develop", "develop")
+    # whatever default the caller believes in (a pull request's base, say)
+    with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+        push_to_ref(repo, "develop", "develop", default_branch="release")
+    with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+        push_branch(repo, "develop", remote=str(bare))
+    assert git(bare, "rev-parse", "develop").strip() == before
+    _branch(repo, "tinygen/ok")
+    push_branch(repo, "tinygen/ok")  # feature branches still go through
+    assert (
+        git(bare, "rev-parse", "tinygen/ok").strip() == git(repo, "rev-parse", "tinygen/ok").strip()
+    )
+
+
+def test_push_refused_when_the_default_branch_cannot_be_told(pair: tuple[Path, Path]) -> None:
+    repo, bare = pair
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/gone")  # HEAD names no branch
+    _branch(repo, "tinygen/x")
+    with pytest.raises(RepoError, match="cannot tell the default branch") as info:
+        push_branch(repo, "tinygen/x")
+    assert info.value.hint
+    assert "tinygen/x" not in git(bare, "branch", "--list")
+    # a default branch known from elsewhere (the forge) is enough
+    push_branch(repo, "tinygen/x", default_branch="main")
+    assert "tinygen/x" in git(bare, "branch", "--list")

@@ -15,11 +15,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinygen.errors import PatchApplyError, PatchParseError, RepoError
 from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.redact import redact
 from tinygen.remote import git_network, is_transport_trick, network_error, run_network, token_for
+
+if TYPE_CHECKING:
+    from tinygen.validate.paths import PathPolicy
 
 # Used when git has no identity configured (a fresh CI runner) and no author was given.
 DEFAULT_IDENTITY = ("tinygen", "tinygen@users.noreply.github.com")
@@ -195,6 +199,9 @@ def _commit(
         raise PatchParseError("the diff is empty: there is nothing to commit")
     parent_sha = resolve_commit(root, parent)
     env = _identity_env(root, author)
+    from tinygen.validate.paths import check_path
+
+    policy = _policy_at(root, parent_sha)
     with temp_worktree(root, parent_sha) as wt:
         proc = git_bytes(
             ["apply", "--index", "--whitespace=nowarn", "-"],
@@ -209,8 +216,15 @@ def _commit(
                 feedback=err,
                 hint="the diff must be made against the base commit",
             )
-        if git_bytes(["diff", "--cached", "--quiet"], wt, check=False).returncode == 0:
+        # Defence in depth: the validation gate checked the paths as it parsed the diff;
+        # these are the paths git actually changed (quoted names decoded, both sides of a
+        # rename), checked against the tree the commit is made in.
+        changed = git(["diff", "--cached", "--name-only", "--no-renames", "-z"], wt)
+        if not changed:
             raise PatchApplyError(f"the diff changes nothing in {parent_sha[:12]}")
+        for path in changed.split("\0"):
+            if path:
+                check_path(wt, path, policy)
         # --no-verify: the user's hooks would run in (and could modify) our temp worktree;
         # the validation stage has already run the configured checks.
         git(
@@ -220,6 +234,14 @@ def _commit(
             env=env,
         )
         return git(["rev-parse", "HEAD"], wt).strip()
+
+
+def _policy_at(root: Path, commit: str) -> PathPolicy:
+    from tinygen.config import load_settings
+    from tinygen.validate.paths import PathPolicy
+
+    settings = load_settings(root, commit=commit)
+    return PathPolicy(settings.protected_paths, settings.allowed_paths)
 
 
 def create_branch_commit(
@@ -302,10 +324,39 @@ def _require_remote(root: Path, remote: str) -> tuple[str, bool]:
     return found
 
 
-def _protected(root: Path, remote: str, default_branch: str | None) -> set[str]:
-    if default_branch:
-        return {default_branch}
-    names = {"main", "master"}
+def remote_default_branch(
+    root: Path, remote: str = "origin", token: str | None = None
+) -> str | None:
+    """The default branch ``remote`` itself reports (``git ls-remote --symref URL HEAD``);
+    None when its HEAD names no existing branch (an empty repository). A remote that cannot
+    be reached is a RepoError."""
+    url, _named = _require_remote(root, remote)
+    out = git_network(
+        ["ls-remote", "--symref", "--end-of-options", url, "HEAD"],
+        root,
+        url=url,
+        token=token_for(url, token),
+        what=f"find the default branch of {redact(url)}",
+    )
+    for line in out.splitlines():
+        left, _, ref = line.partition("\t")
+        if ref == "HEAD" and left.startswith("ref: refs/heads/"):
+            return left[len("ref: refs/heads/") :]
+    return None
+
+
+def protected_branches(
+    root: Path,
+    remote: str = "origin",
+    *,
+    default_branch: str | None = None,
+    token: str | None = None,
+) -> set[str]:
+    """Branches tinygen never pushes to on ``remote``: its default branch as the remote
+    reports it, ``default_branch`` (what the forge says), ``<remote>/HEAD`` of a checkout,
+    and main/master by convention. RepoError when the default branch cannot be told at all:
+    a push would then be a guess."""
+    known = {b for b in (default_branch, remote_default_branch(root, remote, token)) if b}
     if not any(c in remote for c in "/:"):
         proc = git_bytes(
             ["symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD"], root, check=False
@@ -313,8 +364,26 @@ def _protected(root: Path, remote: str, default_branch: str | None) -> set[str]:
         target = proc.stdout.decode().strip()
         prefix = f"refs/remotes/{remote}/"
         if proc.returncode == 0 and target.startswith(prefix):
-            names.add(target[len(prefix) :])
-    return names
+            known.add(target[len(prefix) :])
+    if not known:
+        raise RepoError(
+            f"cannot tell the default branch of {redact(remote)} (its HEAD names no branch): "
+            "refusing to push",
+            hint="set the remote repository's HEAD to its default branch, or deliver with "
+            "--pr (GitHub names the default branch)",
+        )
+    return known | {"main", "master"}
+
+
+def _refuse_protected(
+    root: Path, remote: str, branch: str, default_branch: str | None, token: str | None, hint: str
+) -> None:
+    if branch in protected_branches(root, remote, default_branch=default_branch, token=token):
+        raise RepoError(
+            f"refusing to push to {branch!r}: it is the default branch of {redact(remote)} "
+            "(or main/master)",
+            hint=hint,
+        )
 
 
 def _push(root: Path, remote: str, refspec: str, target: str, token: str | None) -> None:
@@ -353,14 +422,17 @@ def push_branch(
     token: str | None = None,
     default_branch: str | None = None,
 ) -> None:
-    """Push the local ``branch`` to the same name on ``remote``: never forced, never to the
-    default branch (``default_branch``, or main/master and ``<remote>/HEAD`` when unknown)."""
+    """Push the local ``branch`` to the same name on ``remote``: never forced, never to a
+    protected branch (see :func:`protected_branches`)."""
     validate_branch_name(branch, root)
-    if branch in _protected(root, remote, default_branch):
-        raise RepoError(
-            f"refusing to push to {branch!r}: it is the default branch of {redact(remote)}",
-            hint="tinygen pushes only feature branches; use --branch NAME with another name",
-        )
+    _refuse_protected(
+        root,
+        remote,
+        branch,
+        default_branch,
+        token,
+        "tinygen pushes only feature branches; use --branch NAME with another name",
+    )
     if branch not in _local_branches(root):
         raise RepoError(f"there is no local branch {branch!r} to push in {root}")
     _push(root, remote, f"refs/heads/{branch}:refs/heads/{branch}", f"branch {branch!r}", token)
@@ -375,14 +447,18 @@ def push_to_ref(
     token: str | None = None,
     default_branch: str | None = None,
 ) -> None:
-    """Push commit ``sha`` to branch ``head_ref`` on ``remote`` as a fast-forward only."""
+    """Push commit ``sha`` to branch ``head_ref`` on ``remote`` as a fast-forward only, never
+    to a protected branch (see :func:`protected_branches`)."""
     validate_branch_name(head_ref, root)
-    if head_ref in _protected(root, remote, default_branch):
-        raise RepoError(
-            f"refusing to push to {head_ref!r}: it is the default branch of {redact(remote)}",
-            hint="only a pull request's own head branch can be updated",
-        )
     commit = resolve_commit(root, sha)
+    _refuse_protected(
+        root,
+        remote,
+        head_ref,
+        default_branch,
+        token,
+        "tinygen pushes only to feature branches and pull requests' own head branches",
+    )
     _push(
         root,
         remote,
