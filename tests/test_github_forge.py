@@ -135,6 +135,30 @@ def test_find_open_pull(gh: FakeGitHub, forge: GitHubForge) -> None:
     assert listed[0].query == {"state": "open", "head": "octo:tinygen/fix"}
 
 
+def test_find_open_pull_ignores_the_case_of_the_owner(gh: FakeGitHub, forge: GitHubForge) -> None:
+    n = gh.add_pull(REPO, "tinygen/fix")
+    for name, head in (("Octo/Demo", "tinygen/fix"), (REPO, "OCTO:tinygen/fix")):
+        found = forge.find_open_pull(name, head)
+        assert found is not None and found.number == n, (name, head)
+
+
+def test_set_draft_both_ways(gh: FakeGitHub, forge: GitHubForge) -> None:
+    n = gh.add_pull(REPO, "tinygen/fix", draft=False)
+    assert forge.set_draft(REPO, n, True).draft is True
+    assert gh.pulls(REPO)[0]["draft"] is True
+    assert forge.pull(REPO, n).draft is True
+    assert forge.set_draft(REPO, n, False).draft is False
+    assert gh.pulls(REPO)[0]["draft"] is False
+    sent = gh.requests_matching("POST", r"^/graphql$")
+    assert ["convertPullRequestToDraft" in r.body["query"] for r in sent] == [True, False]
+    forge.set_draft(REPO, n, False)  # already ready: no mutation
+    assert len(gh.requests_matching("POST", r"^/graphql$")) == 2
+    gh.restrict_token(TOKEN, {"pull_requests": "read", "metadata": "read"})
+    with pytest.raises(ForgeError, match="pull-requests: write"):
+        forge.set_draft(REPO, n, True)
+    assert gh.pulls(REPO)[0]["draft"] is False
+
+
 def test_comments_in_order_with_times(gh: FakeGitHub, forge: GitHubForge) -> None:
     n = gh.add_issue(REPO, "Question")
     gh.add_comment(REPO, n, "first", user="bob", created_at="2024-05-01T10:00:00Z")
@@ -373,7 +397,10 @@ def test_enterprise_base_url_with_path_prefix() -> None:
         pr, _ = forge.create_or_update_pull(REPO, head="b", base="main", title="T", body="B")
         forge.create_or_update_pull(REPO, head="b", base="main", title="T2", body="B")
         assert forge.pull(REPO, pr.number).title == "T2"
-        assert gh.requests and all(r.path.startswith("/api/v3/") for r in gh.requests)
+        assert forge.set_draft(REPO, pr.number, False).draft is False  # GraphQL: /api/graphql
+        assert gh.requests_matching("POST", "/graphql")[0].path == "/api/graphql"
+        rest = [r for r in gh.requests if r.route != "/graphql"]
+        assert rest and all(r.path.startswith("/api/v3/") for r in rest)
 
 
 def test_token_and_url_from_environment(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:

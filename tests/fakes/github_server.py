@@ -159,6 +159,8 @@ class FakeGitHub:
         self.port = self._server.server_address[1]
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.api_url = self.root_url + self.prefix
+        # where PyGithub sends GraphQL: /graphql, or /api/graphql next to /api/v3 (Enterprise)
+        self.graphql_path = self.prefix.removesuffix("/v3") + "/graphql"
         # a short poll interval keeps shutdown (every test's teardown) quick
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -612,6 +614,8 @@ class FakeGitHub:
         path = unquote(parts.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         route = path[len(self.prefix) :] if path.startswith(self.prefix + "/") else None
+        if path == self.graphql_path:
+            route = "/graphql"
         with self._lock:
             self.requests.append(
                 Recorded(h.command, path, route or path, query, dict(h.headers.items()), body)
@@ -735,10 +739,13 @@ class FakeGitHub:
             if viewer is None:
                 raise _HTTPError(401, {"message": "Requires authentication"})
             return 200, self._user_json(viewer.login)
+        if method == "POST" and route == "/graphql":
+            return 200, self._graphql(body, viewer)
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", route)
         if not m:
             raise _not_found()
-        r = self._repos.get(m.group(1))
+        # names are case-insensitive on GitHub
+        r = next((x for k, x in self._repos.items() if k.lower() == m.group(1).lower()), None)
         if r is None:
             raise _not_found()
         rest = m.group(2) or ""
@@ -868,6 +875,34 @@ class FakeGitHub:
 
         raise _not_found()
 
+    def _graphql(self, body: Any, viewer: _Token | None) -> dict[str, Any]:
+        """The two mutations the REST API lacks: convertPullRequestToDraft and
+        markPullRequestReadyForReview (input ``{"pullRequestId": <node_id>}``)."""
+        if viewer is None:
+            raise _HTTPError(401, {"message": "This endpoint requires you to be authenticated."})
+        query = str((body or {}).get("query") or "")
+        found = re.search(r"\b(convertPullRequestToDraft|markPullRequestReadyForReview)\(", query)
+        if not found:
+            return {"errors": [{"message": "the fake knows only two mutations"}]}
+        name = found.group(1)
+        node = str(((body.get("variables") or {}).get("input") or {}).get("pullRequestId"))
+        for r in self._repos.values():
+            for p in r.pulls.values():
+                if f"PR_{p['id']}" == node:
+                    self._need(viewer, r, "pull_requests", "write")
+                    p["draft"] = name == "convertPullRequestToDraft"
+                    r.issues[p["number"]]["updated_at"] = _now()
+                    return {
+                        "data": {
+                            name: {"clientMutationId": None, "pullRequest": {"isDraft": p["draft"]}}
+                        }
+                    }
+        return {
+            "errors": [
+                {"type": "NOT_FOUND", "message": f"Could not resolve to a node with the id {node}"}
+            ]
+        }
+
     def _reaction_json(self, reaction: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": reaction["id"],
@@ -890,7 +925,8 @@ class FakeGitHub:
             # GitHub filters by "owner:branch"; a bare branch name filters nothing
             if head and ":" in head:
                 owner, _, ref = head.partition(":")
-                if p["head_ref"] != ref or p["head_repo"].split("/", 1)[0] != owner:
+                head_owner = p["head_repo"].split("/", 1)[0]
+                if p["head_ref"] != ref or head_owner.lower() != owner.lower():
                     continue
             if "base" in query and p["base_ref"] != query["base"]:
                 continue

@@ -65,6 +65,8 @@ class Forge(Protocol):
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = True
     ) -> tuple[PullInfo, bool]: ...
 
+    def set_draft(self, full_name: str, number: int, draft: bool) -> PullInfo: ...
+
     def comment(self, full_name: str, number: int, body: str) -> CommentInfo: ...
 
     def edit_comment(self, full_name: str, comment_id: int, body: str) -> CommentInfo: ...
@@ -323,7 +325,9 @@ class GitHubForge:
             for p in self._repo(full_name).get_pulls(state="open", head=head):
                 # filter again: the head filter is silently ignored when malformed
                 head_repo = p.head.repo.full_name if p.head.repo else None
-                if p.head.ref == ref and (head_repo or "").split("/", 1)[0] == head_owner:
+                # GitHub owner names are case-insensitive
+                owner_of = (head_repo or "").split("/", 1)[0]
+                if p.head.ref == ref and owner_of.lower() == head_owner.lower():
                     return _pull_info(p)
         return None
 
@@ -396,6 +400,24 @@ class GitHubForge:
         ):
             p = self._repo(full_name).get_pull(pull.number)
             p.edit(title=title, body=body)
+            return _pull_info(p)
+
+    def set_draft(self, full_name: str, number: int, draft: bool) -> PullInfo:
+        """Convert pull request ``number`` to a draft (``draft``) or mark it ready for review;
+        nothing when it already is. The REST API cannot do either: GraphQL mutations."""
+        _check_number(number, "pull request")
+        what = "convert pull request #{0} to a draft" if draft else "mark pull request #{0} ready"
+        with self._call(
+            f"{what.format(number)} in {full_name}",
+            "pull-requests: write",
+            f"pull request #{number} in {full_name}",
+        ):
+            p = self._repo(full_name).get_pull(number)
+            if bool(p.draft) != draft:
+                if draft:
+                    p.convert_to_draft()
+                else:
+                    p.mark_ready_for_review()
             return _pull_info(p)
 
     def comment(self, full_name: str, number: int, body: str) -> CommentInfo:
