@@ -9,8 +9,10 @@ import click
 
 from tinygen.errors import ConfigError
 from tinygen.server.config import (
+    DEFAULT_KEEP_DAYS,
     DEFAULT_MAX_PROMPT_CHARS,
     DEFAULT_MAX_REPO_BYTES,
+    MAX_PROMPT_CHARS_CEILING,
     ServerConfig,
     check_bind,
     default_db_path,
@@ -49,13 +51,51 @@ from tinygen.server.config import (
     help="Another host https/ssh repoUrls may name (repeatable; github.com is always allowed).",
 )
 @click.option(
+    "--allow-owner",
+    "allow_owners",
+    multiple=True,
+    help="Accept only repositories of this owner/organisation (repeatable; default: any). "
+    "The server clones with its own GITHUB_TOKEN / ssh key.",
+)
+@click.option(
+    "--allow-model",
+    "allow_models",
+    multiple=True,
+    help="A model jobs may use (repeatable; default: only the server's model). Requests "
+    "naming another get 422; a repository config naming another gets the default.",
+)
+@click.option(
+    "--max-rounds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most verify rounds a job may use [default: the server's setting, 2].",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest reference-sheet budget (tokens) a job may use [default: 8000].",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest answer (tokens) per model call [default: 16000].",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most concurrent model calls within one job [default: 4].",
+)
+@click.option(
     "--allow-checks",
     is_flag=True,
     help="Run check commands from requests and from repository config (they run code).",
 )
 @click.option(
     "--max-prompt-chars",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PROMPT_CHARS_CEILING),
     default=DEFAULT_MAX_PROMPT_CHARS,
     show_default=True,
 )
@@ -74,6 +114,25 @@ from tinygen.server.config import (
     help="Seconds POST /analyze waits before answering 504 with the job id.",
 )
 @click.option(
+    "--keep-days",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_KEEP_DAYS,
+    show_default=True,
+    help="Delete finished jobs and run records older than this (0: keep forever).",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM); or run behind a TLS reverse proxy.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -87,17 +146,26 @@ def command(
     db: Path | None,
     allow_local: bool,
     allow_hosts: tuple[str, ...],
+    allow_owners: tuple[str, ...],
+    allow_models: tuple[str, ...],
+    max_rounds: int | None,
+    budget: int | None,
+    max_tokens: int | None,
+    jobs: int | None,
     allow_checks: bool,
     max_prompt_chars: int,
     max_repo_mb: float,
     analyze_timeout: float,
+    keep_days: float,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
     log_level: str,
 ) -> None:
     """Serve the HTTP API: POST /analyze, POST/GET/DELETE /jobs, docs at /docs.
 
     Set TINYGEN_SERVER_TOKEN to require `Authorization: Bearer <token>`; without it the server
-    listens on loopback addresses only. Needs the server extra:
-    pip install 'tinygen[server]'.
+    listens on loopback addresses only. Serve HTTPS with --ssl-certfile/--ssl-keyfile or
+    behind a TLS reverse proxy. Needs the server extra: pip install 'tinygen[server]'.
     """
     token = token_from_env()
     check_bind(host, token)
@@ -128,14 +196,32 @@ def command(
         max_prompt_chars=max_prompt_chars,
         max_repo_bytes=int(max_repo_mb * 1024 * 1024),
         analyze_timeout=analyze_timeout,
+        allowed_owners=allow_owners,
+        allowed_models=tuple(dict.fromkeys(allow_models)),
+        max_rounds=max_rounds,
+        budget=budget,
+        max_tokens=max_tokens,
+        jobs=jobs,
+        keep_days=keep_days,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
-    click.echo(
-        f"tinygen: serving on http://{host}:{port} ({workers} worker(s), jobs in "
-        f"{config.db_path}, auth {'on' if token else 'off'})",
-        err=True,
-    )
+    scheme = "https" if ssl_certfile else "http"
     from tinygen.server.jobs import SQLiteJobStore
+    from tinygen.server.lock import DatabaseLock, owner_text
 
-    store = SQLiteJobStore(config.db_path)  # a bad --db fails here, as a ConfigError
-    app = create_app(config, store_factory=lambda _: store)
-    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
+    # One server per database (exit code 6 otherwise), checked before anything listens.
+    lock = DatabaseLock(config.db_path)
+    lock.acquire(owner_text(f"{scheme}://{host}:{port}"))
+    try:
+        store = SQLiteJobStore(config.db_path)  # a bad --db fails here, as a ConfigError
+        click.echo(
+            f"tinygen: serving on {scheme}://{host}:{port} ({workers} worker(s), jobs in "
+            f"{config.db_path}, models {', '.join(config.models())}, auth "
+            f"{'on' if token else 'off'})",
+            err=True,
+        )
+        app = create_app(config, store_factory=lambda _: store, db_lock=lock)
+        uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
+    finally:
+        lock.release()

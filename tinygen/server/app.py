@@ -8,8 +8,11 @@
     GET    /jobs/{id}          state, stage, result or error
     GET    /jobs/{id}/events   server-sent events: state changes and stage progress
     DELETE /jobs/{id}          cancel
-    GET    /healthz            liveness and queue figures (no authentication)
+    GET    /healthz            liveness, live workers, queue figures (no authentication)
     GET    /docs, /openapi.json
+
+Every request passes :class:`RequestGate` first, a plain ASGI middleware: it checks the
+bearer token and refuses oversized bodies (413) before anything reads or parses them.
 
 Handlers that touch SQLite are plain ``def`` (FastAPI runs them in its thread pool); the
 two that wait (``/analyze``, the event stream) are ``async`` and poll the store from a
@@ -23,9 +26,10 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -41,6 +45,7 @@ from tinygen.errors import RepoError, TinygenError
 from tinygen.redact import redact
 from tinygen.server.config import ServerConfig
 from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, SQLiteJobStore
+from tinygen.server.lock import DatabaseLock, owner_text
 from tinygen.server.schemas import (
     AnalyzeRequest,
     AnalyzeResponse,
@@ -62,8 +67,21 @@ MAX_CHECK_CHARS = 1000
 KEEPALIVE_SECONDS = 15.0
 EVENT_POLL_SECONDS = 0.1
 
-# HTTP status of a failed /analyze job, by the CLI exit code of its error.
-_STATUS_BY_EXIT = {8: 422, 7: 502, 5: 502, 6: 500}
+# HTTP status of a failed /analyze job, by the CLI exit code of its error: repository and
+# repository-config problems are the client's (422), model API failures are upstream (502).
+_STATUS_BY_EXIT = {8: 422, 7: 502, 5: 502, 6: 422}
+# A RepoError that is the git host's or the network's fault, not the request's: 502.
+_NETWORK_TROUBLE = re.compile(
+    r"could not resolve|failed to connect|connection (refused|reset|timed out)|timed out"
+    r"|network is unreachable|unable to access|early eof|remote end hung up"
+    r"|could not read from remote|\bssl\b|\btls\b|gnutls|returned error: 5\d\d",
+    re.IGNORECASE,
+)
+_CLIENT_REPO_TROUBLE = re.compile(
+    r"authentication failed|was not found|no such ref|no branch or tag|too large", re.IGNORECASE
+)
+AUTH_HINT = "send an Authorization header with the server token as a bearer token"
+PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
 class ApiError(Exception):
@@ -97,17 +115,39 @@ def field_error(name: str, message: str) -> ApiError:
     )
 
 
+def failure_status(error: dict[str, Any], state: JobState) -> int:
+    """The HTTP status /analyze answers a job that did not succeed with."""
+    if state == JobState.CANCELLED:
+        return 409
+    message = str(error.get("message", ""))
+    if error.get("kind") == "Interrupted" or "interrupted" in message:
+        return 503
+    if state != JobState.FAILED:
+        return 500
+    exit_code = int(error.get("exitCode") or 1)
+    if (
+        exit_code == 8
+        and _NETWORK_TROUBLE.search(message)
+        and not _CLIENT_REPO_TROUBLE.search(message)
+    ):
+        return 502
+    return _STATUS_BY_EXIT.get(exit_code, 500)
+
+
 @dataclass
 class _Service:
     config: ServerConfig
     store: JobStore
     pool: WorkerPool
+    models: tuple[str, ...]
     closing: threading.Event = field(default_factory=threading.Event)
     recovered: list[str] = field(default_factory=list)
 
 
 def check_repo_url(url: str, config: ServerConfig) -> str:
-    """The URL as jobs will use it, or a 422 naming ``repoUrl`` and what is wrong."""
+    """The URL as jobs will use and store it (normalised), or a 422 naming ``repoUrl``."""
+    from urllib.parse import urlsplit
+
     from tinygen.remote import parse_repo_spec
 
     try:
@@ -116,7 +156,14 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         raise field_error("repoUrl", redact(message)) from None
     if spec.kind in ("local", "bare", "file"):
-        return url.strip()  # parse_repo_spec refuses these unless allow_local
+        return spec.url  # parse_repo_spec refuses these unless allow_local
+    if spec.kind in ("https", "http") and urlsplit(url.strip()).username is not None:
+        # A token in the user part would be stored with the job and shown to every client.
+        raise field_error(
+            "repoUrl",
+            "it contains a user name or token; send the URL without it (this server uses "
+            "its own credentials)",
+        )
     if spec.kind not in ("https", "ssh"):
         raise field_error(
             "repoUrl", f"{spec.kind}:// is not allowed; use an https:// or git@host: URL"
@@ -131,11 +178,41 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
         )
     if spec.full_name is None:
         raise field_error("repoUrl", "expected a repository URL of the form HOST/OWNER/NAME")
-    return url.strip()
+    owners = {o.lower() for o in config.allowed_owners}
+    if owners and (spec.owner or "").lower() not in owners:
+        raise field_error(
+            "repoUrl",
+            f"the owner {spec.owner!r} is not allowed on this server (allowed: "
+            + ", ".join(sorted(owners))
+            + ")",
+        )
+    return spec.url
 
 
-def job_spec(body: AnalyzeRequest, config: ServerConfig) -> JobSpec:
-    """Checks that need the server's settings (pydantic did the static ones)."""
+_REF_PART_BAD = re.compile(r"^\.|\.lock$|\.$")
+
+
+def check_ref(ref: str) -> None:
+    """git's ref-name rules beyond the schema's character pattern (422 on ``ref``)."""
+    parts = ref.split("/")
+    if (
+        ".." in ref
+        or "//" in ref
+        or ref.endswith("/")
+        or any(_REF_PART_BAD.search(p) for p in parts)
+    ):
+        raise field_error(
+            "ref",
+            "is not a valid git ref name (no '..', '//', trailing '/' or '.', "
+            "no part starting with '.' or ending in '.lock')",
+        )
+
+
+def job_spec(
+    body: AnalyzeRequest, config: ServerConfig, models: tuple[str, ...] | None = None
+) -> JobSpec:
+    """Checks that need the server's settings (pydantic did the static ones). ``models``:
+    the allowed models (default: ``config.models()``)."""
     if not body.prompt.strip():
         raise field_error("prompt", "is blank; say what to change")
     if len(body.prompt) > config.max_prompt_chars:
@@ -147,6 +224,15 @@ def job_spec(body: AnalyzeRequest, config: ServerConfig) -> JobSpec:
     url = check_repo_url(body.repo_url, config)
     if not isinstance(body, JobRequest):
         return JobSpec(repo_url=url, prompt=body.prompt)
+    if body.ref is not None:
+        check_ref(body.ref)
+    if body.model is not None:
+        allowed = models if models is not None else config.models()
+        if body.model not in allowed:
+            raise field_error(
+                "model",
+                f"{body.model!r} is not allowed on this server (allowed: {', '.join(allowed)})",
+            )
     checks = tuple(body.checks or ())
     if checks and not config.allow_checks:
         raise field_error(
@@ -173,14 +259,119 @@ def _view(job: Job) -> dict[str, Any]:
     return JobView.of(job).model_dump(by_alias=True, mode="json")
 
 
+# --- the request gate (plain ASGI, before routing) --------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestGate:
+    """Authentication and a body size limit before anything reads or parses the body.
+
+    FastAPI reads a whole body before a dependency could refuse it, so a client without
+    credentials could make the server hold hundreds of megabytes. Here the token is checked
+    from the headers alone, a declared ``Content-Length`` over the limit is refused at once,
+    and a streamed body is counted as it arrives and refused the moment it passes the limit;
+    what is accepted is handed on to the application, already read.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+        self.app = app
+        self.token = token.encode("utf-8") if token is not None else None
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers", [])}
+        if self.token is not None and scope.get("path") not in PUBLIC_PATHS:
+            scheme, _, given = headers.get("authorization", b"").partition(b" ")
+            # compare_digest: the time taken does not reveal how much of the token matched.
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+                await _reply(
+                    send,
+                    401,
+                    ErrorBody(detail="missing or wrong bearer token", hint=AUTH_HINT),
+                    [(b"www-authenticate", b"Bearer")],
+                )
+                return
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._too_large(send)
+            return
+        body = bytearray()
+        pending: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                pending = message  # the client left: let the application see it
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed, pending
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            if pending is not None:
+                message, pending = pending, None
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _reply(
+            send,
+            413,
+            ErrorBody(
+                detail=f"the request body is larger than this server accepts ({self.max_body} bytes)",
+                hint="send a shorter prompt (see --max-prompt-chars)",
+            ),
+            [(b"connection", b"close")],
+        )
+
+
+async def _reply(
+    send: Send, status: int, body: ErrorBody, headers: list[tuple[bytes, bytes]]
+) -> None:
+    data = json.dumps(body.model_dump(by_alias=True, exclude_none=True)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
 def create_app(
     config: ServerConfig,
     *,
     executor: Executor | None = None,
     store_factory: Callable[[ServerConfig], JobStore] | None = None,
+    db_lock: DatabaseLock | None = None,
 ) -> FastAPI:
     """The application. The store opens and the workers start with the app's lifespan, so
-    a new app on the same database is a restart (queued jobs run, running ones fail)."""
+    a new app on the same database is a restart (queued jobs run, running ones fail).
+
+    The lifespan holds ``db_lock`` (taken then if not already held): a second server on the
+    same database fails to start with a ConfigError instead of failing this one's jobs."""
     holder: dict[str, _Service] = {}
 
     def service() -> _Service:
@@ -188,24 +379,40 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tinygen.remote import default_cache_dir
         from tinygen.server.execute import PipelineExecutor
+        from tinygen.server.prune import prune
 
-        store = (store_factory or (lambda c: SQLiteJobStore(c.db_path)))(config)
-        pool = WorkerPool(
-            store,
-            executor or PipelineExecutor(config),
-            workers=config.workers,
-            poll_interval=config.poll_interval,
-        )
-        svc = _Service(config, store, pool)
-        svc.recovered = await run_in_threadpool(pool.start)
-        holder["service"] = svc
+        lock = db_lock or DatabaseLock(config.db_path)
+        lock.acquire(owner_text(f"{config.host}:{config.port}"))
         try:
-            yield
+            store = (store_factory or (lambda c: SQLiteJobStore(c.db_path)))(config)
+            cache = config.cache_dir or default_cache_dir()
+
+            def maintenance() -> None:
+                if config.keep_days > 0:
+                    prune(store, cache, config.keep_days)
+
+            pool = WorkerPool(
+                store,
+                executor or PipelineExecutor(config),
+                workers=config.workers,
+                poll_interval=config.poll_interval,
+                maintenance=maintenance,
+                maintenance_interval=config.maintenance_interval,
+            )
+            svc = _Service(config, store, pool, models=await run_in_threadpool(config.models))
+            await run_in_threadpool(maintenance)
+            svc.recovered = await run_in_threadpool(pool.start)
+            holder["service"] = svc
+            try:
+                yield
+            finally:
+                svc.closing.set()
+                await run_in_threadpool(pool.stop, config.drain_timeout)
+                store.close()
         finally:
-            svc.closing.set()
-            await run_in_threadpool(pool.stop, config.drain_timeout)
-            store.close()
+            lock.release()
 
     app = FastAPI(
         title="tinygen",
@@ -214,9 +421,12 @@ def create_app(
         lifespan=lifespan,
         responses={
             401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+            413: {"model": ErrorBody, "description": "the request body is too large"},
             422: {"model": ErrorBody, "description": "a bad field (named in the message)"},
         },
     )
+
+    app.add_middleware(RequestGate, token=config.token, max_body=config.max_body_bytes)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -257,13 +467,14 @@ def create_app(
         def authenticate(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> None:
+            # RequestGate already refused wrong tokens; this documents the scheme in
+            # /openapi.json and stays as a second check.
             given = (credentials.credentials if credentials else "").encode("utf-8")
-            # compare_digest: the time taken does not reveal how much of the token matched.
             if not hmac.compare_digest(given, token):
                 raise ApiError(
                     401,
                     "missing or wrong bearer token",
-                    hint="send Authorization: Bearer <TINYGEN_SERVER_TOKEN>",
+                    hint=AUTH_HINT,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
 
@@ -307,9 +518,9 @@ def create_app(
     )
     async def analyze(body: AnalyzeRequest, request: Request) -> Any:
         """Run a change request and wait for its diff (the original tinygen contract)."""
-        spec = job_spec(body, config)
-        job = await run_in_threadpool(submit, spec)
         svc = service()
+        spec = await run_in_threadpool(job_spec, body, config, svc.models)
+        job = await run_in_threadpool(submit, spec)
         deadline = time.monotonic() + config.analyze_timeout
         delay = 0.05
         while not job.state.finished:
@@ -333,13 +544,8 @@ def create_app(
             result = JobResult.from_store(job.result)
             return AnalyzeResponse(**result.model_dump(), job_id=job.id)
         error = job.error or {}
-        status = 409 if job.state == JobState.CANCELLED else 500
-        if error.get("kind") == "Interrupted" or "interrupted" in str(error.get("message", "")):
-            status = 503
-        elif job.state == JobState.FAILED:
-            status = _STATUS_BY_EXIT.get(int(error.get("exitCode") or 1), 500)
         raise ApiError(
-            status,
+            failure_status(error, job.state),
             str(error.get("message") or f"the job {job.state}"),
             hint=error.get("hint"),
             job_id=job.id,
@@ -354,7 +560,7 @@ def create_app(
     )
     def create_job(body: JobRequest, response: Response) -> JobCreated:
         """Queue a change request; follow it with GET /jobs/{id} or its event stream."""
-        job = submit(job_spec(body, config))
+        job = submit(job_spec(body, config, service().models))
         response.headers["Location"] = f"/jobs/{job.id}"
         return JobCreated(
             id=job.id,
@@ -452,10 +658,29 @@ def create_app(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/healthz", response_model=Health)
-    def health() -> Health:
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "degraded: workers are missing"}},
+    )
+    def health(response: Response) -> Health:
         svc = service()
-        return Health(workers=config.workers, queue_size=config.queue_size, jobs=svc.store.counts())
+        live = svc.pool.live_workers()
+        now = time.time()
+        running = svc.store.recent(state=JobState.RUNNING, limit=1000)
+        ages = [now - j.started_at for j in running if j.started_at is not None]
+        degraded = live < config.workers
+        if degraded:
+            response.status_code = 503
+        return Health(
+            status="degraded" if degraded else "ok",
+            workers=config.workers,
+            live_workers=live,
+            worker_restarts=svc.pool.restarts,
+            queue_size=config.queue_size,
+            jobs=svc.store.counts(),
+            oldest_running_seconds=round(max(ages), 3) if ages else None,
+        )
 
     return app
 
@@ -487,6 +712,8 @@ def uvicorn_config(app: FastAPI, config: ServerConfig, *, log_level: str = "info
         lifespan="on",
         timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown forever
         server_header=False,
+        ssl_certfile=str(config.ssl_certfile) if config.ssl_certfile else None,
+        ssl_keyfile=str(config.ssl_keyfile) if config.ssl_keyfile else None,
     )
 
 
@@ -512,14 +739,19 @@ def serve_in_thread(
             raise RuntimeError("the server did not start (see its log)")
         time.sleep(0.02)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
-    return RunningServer(f"http://{host}:{port}", server, thread)
+    scheme = "https" if config.ssl_certfile else "http"
+    return RunningServer(f"{scheme}://{host}:{port}", server, thread)
 
 
 __all__ = [
+    "AUTH_HINT",
     "ApiError",
+    "RequestGate",
     "RunningServer",
+    "check_ref",
     "check_repo_url",
     "create_app",
+    "failure_status",
     "job_spec",
     "serve_in_thread",
     "uvicorn_config",

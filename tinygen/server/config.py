@@ -13,6 +13,8 @@ TOKEN_ENV = "TINYGEN_SERVER_TOKEN"
 MIN_TOKEN_CHARS = 16
 DEFAULT_MAX_PROMPT_CHARS = 100_000
 DEFAULT_MAX_REPO_BYTES = 500 * 1024 * 1024
+MAX_PROMPT_CHARS_CEILING = 1_000_000  # what --max-prompt-chars may be raised to
+DEFAULT_KEEP_DAYS = 30.0
 
 
 def default_db_path() -> Path:
@@ -38,11 +40,55 @@ class ServerConfig:
     analyze_timeout: float = 1800.0  # seconds POST /analyze waits before answering 504
     drain_timeout: float = 10.0  # seconds a shutdown waits for running jobs
     poll_interval: float = 1.0  # seconds idle workers wait before looking at the store again
+    # What a job may spend. A repository's .tinygen.toml may lower these, never raise them;
+    # None: the server's own setting (default, or TINYGEN_* in the server's environment).
+    max_rounds: int | None = None
+    budget: int | None = None
+    max_tokens: int | None = None
+    jobs: int | None = None  # concurrent model calls within one job
+    allowed_models: tuple[str, ...] = ()  # empty: only the server's model (see models())
+    allowed_owners: tuple[str, ...] = ()  # empty: any owner on an allowed host
+    keep_days: float = DEFAULT_KEEP_DAYS  # finished jobs and run records older are pruned
+    maintenance_interval: float = 3600.0  # seconds between prunes
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("workers", "queue_size", "max_prompt_chars", "max_repo_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+        if self.max_prompt_chars > MAX_PROMPT_CHARS_CEILING:
+            raise ConfigError(f"max-prompt-chars must be at most {MAX_PROMPT_CHARS_CEILING}")
+        for name in ("budget", "max_tokens", "jobs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+        if self.max_rounds is not None and self.max_rounds < 0:
+            raise ConfigError("max-rounds must be 0 or more")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ConfigError(
+                "--ssl-certfile and --ssl-keyfile go together", hint="pass both, or neither"
+            )
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body read: the longest prompt JSON-escaped (\\uXXXX is 6
+        bytes a character) plus room for the other fields."""
+        return self.max_prompt_chars * 6 + 64 * 1024
+
+    def models(self) -> tuple[str, ...]:
+        """Models jobs may use, the default first: ``allowed_models``, or the server's model
+        (TINYGEN_MODEL, else the SDK's newest Sonnet). TINYGEN_MODEL, when allowed, is the
+        default."""
+        env_model = os.environ.get("TINYGEN_MODEL", "").strip() or None
+        if self.allowed_models:
+            if env_model in self.allowed_models:
+                return (env_model, *(m for m in self.allowed_models if m != env_model))
+            return self.allowed_models
+        if env_model:
+            return (env_model,)
+        from tinygen.llm import default_model
+
+        return (default_model(),)
 
 
 def token_from_env(env: dict[str, str] | None = None) -> str | None:
@@ -74,8 +120,10 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 __all__ = [
+    "DEFAULT_KEEP_DAYS",
     "DEFAULT_MAX_PROMPT_CHARS",
     "DEFAULT_MAX_REPO_BYTES",
+    "MAX_PROMPT_CHARS_CEILING",
     "MIN_TOKEN_CHARS",
     "TOKEN_ENV",
     "ServerConfig",

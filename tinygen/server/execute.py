@@ -3,16 +3,34 @@
 Each job gets its own run (the pipeline makes its own temporary worktree at the base
 commit); the only thing jobs share is the clone cache, which serializes clone/fetch of
 one repository with a lock file.
+
+Two server-side limits apply here rather than in the pipeline:
+
+- **Size**: :class:`CloneWatch` polls the size of the cache entry's ``objects/`` while the
+  fetch runs and kills the git processes working in it once it passes ``--max-repo-mb``, so
+  an oversized repository is never downloaded whole; a rejected repository's cache entry is
+  deleted (under the clone cache's own lock). Where ``/proc`` is missing (not Linux) the
+  size is checked after the fetch only.
+- **Spending**: a repository's ``.tinygen.toml`` is written by whoever submits it, but the
+  model calls are billed to the server's key. It may lower ``max-rounds``, ``budget``,
+  ``max-tokens``, ``jobs`` and the timeouts, never raise them above the server's; its
+  ``model`` is used only when the server allows it (``--allow-model``). Each cut is
+  reported as a ``limits`` progress event.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import shutil
+import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinygen.errors import RepoError
+from tinygen.errors import RepoError, TinygenError
 from tinygen.git import git
 from tinygen.server.config import ServerConfig
 from tinygen.server.jobs import Job
@@ -21,6 +39,20 @@ from tinygen.server.worker import Progress
 if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.llm import AnthropicProvider
+    from tinygen.remote import RepoSpec
+
+# Settings a repository may lower but not raise (the server's value is the cap).
+CAPPED = (
+    "max_rounds",
+    "budget",
+    "max_tokens",
+    "jobs",
+    "max_file_bytes",
+    "request_timeout",
+    "max_retry_wait",
+    "max_retry_total",
+    "check_timeout",
+)
 
 
 def _mb(n: int) -> str:
@@ -42,14 +74,128 @@ def repository_size(root: Path, commit: str) -> tuple[int, int]:
     return stored, checkout
 
 
+def too_large(limit: int, stored: int, checkout: int | None = None) -> RepoError:
+    what = f"{_mb(stored)} of git objects" + (
+        f" and {_mb(checkout)} checked out" if checkout is not None else " (fetch stopped)"
+    )
+    return RepoError(
+        f"the repository is too large for this server: {what} (the limit is {_mb(limit)})",
+        hint="ask the server's operator to raise --max-repo-mb, or run tinygen locally",
+    )
+
+
 def check_size(root: Path, commit: str, limit: int) -> None:
     stored, checkout = repository_size(root, commit)
     if max(stored, checkout) > limit:
-        raise RepoError(
-            f"the repository is too large for this server: {_mb(stored)} of git objects and"
-            f" {_mb(checkout)} checked out (the limit is {_mb(limit)})",
-            hint="ask the server's operator to raise --max-repo-mb, or run tinygen locally",
-        )
+        raise too_large(limit, stored, checkout)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files under ``path`` (files vanishing meanwhile are skipped)."""
+    total = 0
+    stack = [path]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _git_processes_in(path: Path) -> list[int]:
+    """Our child processes working in ``path`` (git, by its cwd) and all their descendants."""
+    proc = Path("/proc")
+    parents: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    me, target = os.getpid(), str(path.resolve())
+    roots = []
+    for pid, ppid in parents.items():
+        if ppid != me:
+            continue
+        try:
+            if os.readlink(proc / str(pid) / "cwd") == target:
+                roots.append(pid)
+        except OSError:
+            continue
+    found, frontier = list(roots), list(roots)
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+class CloneWatch:
+    """While open: poll the size of ``path/objects`` and, once over ``limit``, kill the git
+    processes working in ``path``. ``tripped`` is the size seen then (None: never)."""
+
+    def __init__(self, path: Path, limit: int, interval: float = 0.1) -> None:
+        self.path = path
+        self.limit = limit
+        self.interval = interval
+        self.tripped: int | None = None
+        self.can_kill = Path("/proc/self/stat").exists()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="clone-watch", daemon=True)
+
+    def __enter__(self) -> CloneWatch:
+        if self.can_kill:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.interval):
+            size = tree_size(self.path / "objects")
+            if size <= self.limit:
+                continue
+            self.tripped = max(self.tripped or 0, size)
+            for pid in _git_processes_in(self.path):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def drop_cache_entry(spec: RepoSpec, cache_dir: Path | None) -> None:
+    """Delete a repository's clone cache entry, under the lock its clones and fetches take."""
+    from tinygen.remote import _file_lock, cache_path
+
+    path = cache_path(spec, cache_dir)
+    with _file_lock(path.with_name(path.name + ".lock")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _server_paths_hidden(*paths: Path | None) -> Iterator[None]:
+    """Errors leave with the server's own directories replaced by a placeholder."""
+    try:
+        yield
+    except TinygenError as exc:
+        for path in paths:
+            if path is not None:
+                exc.message = exc.message.replace(str(path), "<server cache>")
+                if exc.hint:
+                    exc.hint = exc.hint.replace(str(path), "<server cache>")
+        raise
 
 
 class PipelineExecutor:
@@ -77,32 +223,53 @@ class PipelineExecutor:
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
+        from tinygen.remote import default_cache_dir
+
+        cache = self.config.cache_dir or default_cache_dir()
+        with _server_paths_hidden(cache):
+            return self._run(job, progress, cache)
+
+    def _run(self, job: Job, progress: Progress, cache: Path) -> dict[str, Any]:
         from tinygen import pipeline
         from tinygen.config import load_settings
-        from tinygen.llm import default_model
         from tinygen.models import Request
-        from tinygen.remote import open_repository, parse_repo_spec
+        from tinygen.remote import cache_path, open_repository, parse_repo_spec
 
         spec = job.spec
         repo = parse_repo_spec(spec.repo_url, allow_local=self.config.allow_local)
+        limit = self.config.max_repo_bytes
         progress("clone", f"fetching {repo.display_url}" + (f" at {spec.ref}" if spec.ref else ""))
-        opened = open_repository(repo, ref=spec.ref, cache_dir=self.config.cache_dir)
-        check_size(opened.root, opened.base_commit, self.config.max_repo_bytes)
+        with CloneWatch(cache_path(repo, cache), limit) as watch:
+            try:
+                opened = open_repository(repo, ref=spec.ref, cache_dir=cache)
+            except RepoError:
+                if watch.tripped is None:
+                    raise
+                opened = None
+        if watch.tripped is not None:
+            drop_cache_entry(repo, cache)
+            raise too_large(limit, watch.tripped) from None
+        assert opened is not None
+        try:
+            check_size(opened.root, opened.base_commit, limit)
+        except RepoError:
+            if opened.is_clone and repository_size(opened.root, opened.base_commit)[0] > limit:
+                drop_cache_entry(repo, cache)  # its objects alone are over: keep nothing
+            raise
         progress("clone", f"base commit {opened.base_commit[:12]}")
 
         overrides = {"model": spec.model, "checks": spec.checks}
         settings = load_settings(opened.root, overrides, commit=opened.base_commit)
-        if not self.config.allow_checks:
-            # A repository's own config must not make this server run its commands.
-            settings = dataclasses.replace(settings, checks=())
-        model = settings.model or default_model()
-        provider = self.provider(model, settings)
+        settings, notes = self.limit(settings)
+        if notes:
+            progress("limits", "; ".join(notes))
+        provider = self.provider(settings.model or "", settings)
         result = pipeline.run(
             Request(spec.prompt, source="api"),
             pipeline.Target(opened.root, opened.base_commit),
             settings,
             provider,
-            model=model,
+            model=settings.model,
             progress=progress,
             run_id=job.id,
         )
@@ -111,5 +278,49 @@ class PipelineExecutor:
         data["default_branch"] = opened.default_branch
         return data
 
+    def caps(self) -> dict[str, Any]:
+        """The most a job may use: the server's flags, else its own settings (defaults and
+        TINYGEN_* in its environment, never a repository's)."""
+        from tinygen.config import load_settings
 
-__all__ = ["PipelineExecutor", "check_size", "repository_size"]
+        own = load_settings(None)
+        caps = {name: getattr(own, name) for name in CAPPED}
+        for name in ("max_rounds", "budget", "max_tokens", "jobs"):
+            if getattr(self.config, name) is not None:
+                caps[name] = getattr(self.config, name)
+        return caps
+
+    def limit(self, settings: Settings) -> tuple[Settings, list[str]]:
+        """``settings`` within the server's caps and model allow-list, and what was cut."""
+        notes: list[str] = []
+        changes: dict[str, Any] = {}
+        for name, cap in self.caps().items():
+            if getattr(settings, name) > cap:
+                notes.append(
+                    f"{name.replace('_', '-')} {getattr(settings, name)} is over this "
+                    f"server's limit; using {cap}"
+                )
+                changes[name] = cap
+        models = self.config.models()
+        if settings.model is None:
+            changes["model"] = models[0]
+        elif settings.model not in models:
+            notes.append(f"model {settings.model} is not allowed on this server; using {models[0]}")
+            changes["model"] = models[0]
+        if not self.config.allow_checks and settings.checks:
+            # A repository's own config must not make this server run its commands.
+            notes.append("checks are not run on this server (see --allow-checks)")
+            changes["checks"] = ()
+        return dataclasses.replace(settings, **changes), notes
+
+
+__all__ = [
+    "CAPPED",
+    "CloneWatch",
+    "PipelineExecutor",
+    "check_size",
+    "drop_cache_entry",
+    "repository_size",
+    "too_large",
+    "tree_size",
+]

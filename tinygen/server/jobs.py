@@ -145,6 +145,10 @@ class JobStore(Protocol):
         """Seconds a client turned away should wait, from recent job durations."""
         ...
 
+    def prune(self, before: float) -> int:
+        """Delete finished jobs (and their events) that ended before ``before``; how many."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -413,9 +417,26 @@ class SQLiteJobStore:
             " ORDER BY rowid DESC LIMIT 20"
         )
         typical = statistics.median([r[0] for r in rows]) if rows else 10.0
-        queued = self.counts()[JobState.QUEUED]
-        # Roughly when a slot frees up: one job's time per queued job per worker.
-        return max(1, min(600, round(typical * max(1, queued) / max(1, workers))))
+        # Roughly when a queue slot frees up: the workers together finish a job every
+        # typical / workers seconds (not when the whole queue has drained).
+        return max(1, min(600, round(typical / max(1, workers))))
+
+    def prune(self, before: float) -> int:
+        with self._tx() as db:
+            ids = [
+                r["id"]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
+                    " AND COALESCE(finished_at, created_at) < ?",
+                    (before,),
+                )
+            ]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                db.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        return len(ids)
 
     def close(self) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from tinygen.server.config import DEFAULT_MAX_PROMPT_CHARS
+from tinygen.server.config import DEFAULT_MAX_PROMPT_CHARS, MAX_PROMPT_CHARS_CEILING
 from tinygen.server.jobs import Job
 
 MAX_CHECKS = 10
@@ -34,6 +34,7 @@ class AnalyzeRequest(_Model):
     )
     prompt: str = Field(
         min_length=1,
+        max_length=MAX_PROMPT_CHARS_CEILING,
         description=f"the change request (at most {DEFAULT_MAX_PROMPT_CHARS} characters "
         "by default; see --max-prompt-chars)",
         examples=["Rename load_cfg to load_config everywhere"],
@@ -51,7 +52,8 @@ class JobRequest(AnalyzeRequest):
         default=None,
         max_length=100,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$",
-        description="Anthropic model (default: the server's)",
+        description="Anthropic model (default: the server's); only models the server "
+        "allows (--allow-model)",
     )
     checks: list[str] | None = Field(
         default=None,
@@ -68,6 +70,79 @@ class ErrorInfo(_Model):
     exit_code: int | None = Field(default=None, description="the CLI's exit code for it")
 
 
+class PlannedFile(_Model):
+    path: str
+    action: Literal["create", "modify", "delete"]
+    intent: str
+    see_also: list[str] = []
+
+
+class Plan(_Model):
+    """The brainstorm pass's plan."""
+
+    summary: str
+    title: str
+    files: list[PlannedFile] = []
+    files_read: list[str] = Field(default=[], description="files the model asked to read first")
+
+
+class Revision(_Model):
+    path: str
+    feedback: str
+
+
+class Verdict(_Model):
+    """The verify pass's last verdict."""
+
+    approved: bool
+    summary: str
+    revisions: list[Revision] = []
+    round: int = 0
+
+
+class FileOutcome(_Model):
+    path: str
+    action: Literal["create", "modify", "delete"]
+    attempts: int = 0
+    notes: str = ""
+    error: str | None = Field(default=None, description="why the file could not be edited")
+
+
+class Problem(_Model):
+    check: str = Field(description="parse, path, apply or syntax")
+    message: str
+    path: str | None = None
+
+
+class Validation(_Model):
+    """The validation gate's report on the final diff."""
+
+    ok: bool
+    base_commit: str
+    files: list[str] = []
+    checks_run: list[str] = []
+    problems: list[Problem] = []
+
+
+class CheckOutcome(_Model):
+    command: str
+    exit_code: int | None = Field(description="None when it timed out or could not start")
+    timed_out: bool
+    seconds: float
+    ok: bool
+    output_tail: str
+
+
+class Usage(_Model):
+    """Tokens of all the job's model calls (``inputTokens`` excludes cached tokens)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    calls: int = 0
+
+
 class JobResult(_Model):
     """What the pipeline produced (see `tinygen run --json`)."""
 
@@ -75,17 +150,18 @@ class JobResult(_Model):
     message: str
     diff: str
     run_id: str
-    plan: dict[str, Any] | None = None
-    verdict: dict[str, Any] | None = None
-    files: list[dict[str, Any]] = []
-    validation: dict[str, Any] | None = None
-    checks: list[dict[str, Any]] = []
-    usage: dict[str, Any] = {}
+    plan: Plan | None = None
+    verdict: Verdict | None = None
+    files: list[FileOutcome] = []
+    validation: Validation | None = None
+    checks: list[CheckOutcome] = []
+    usage: Usage = Usage()
     cost_usd: float | None = None
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = Field(default={}, description="seconds per stage")
     rounds: int = 0
     model: str = ""
     base_commit: str = ""
+    default_branch: str | None = None
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> JobResult:
@@ -171,10 +247,17 @@ class ErrorBody(_Model):
 
 
 class Health(_Model):
-    status: Literal["ok"] = "ok"
-    workers: int
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded (with HTTP 503) when fewer workers are alive than configured"
+    )
+    workers: int = Field(description="configured worker threads")
+    live_workers: int
+    worker_restarts: int = Field(description="worker threads replaced since the start")
     queue_size: int
     jobs: dict[str, int]
+    oldest_running_seconds: float | None = Field(
+        default=None, description="how long the longest-running job has run"
+    )
 
 
 __all__ = [

@@ -10,6 +10,9 @@ stage boundary, and that call raises :class:`JobCancelled` once the job was canc
 :class:`ServerStopping` once a shutdown gave up waiting. The pipeline lets the exception
 propagate and removes its temporary worktree on the way out.
 
+Failures of the pool itself (the store refusing a write, a thread dying) are survived: see
+:class:`WorkerPool`.
+
 Restart semantics: at start, jobs the store still has as ``running`` were interrupted by a
 crash or a kill; they are marked ``failed`` ("interrupted by restart"), not re-queued,
 because they may have spent model calls already and may be half-delivered — running them
@@ -19,7 +22,9 @@ again silently would bill and act twice. Queued jobs simply run.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -50,12 +55,24 @@ class ServerStopping(JobInterrupted):
         super().__init__(SHUTDOWN_REASON, hint="submit the job again")
 
 
+# The pipeline's hint on a failed run names a file on the server; a client cannot open it.
+_SAVED_DIFF = re.compile(r"(?:;\s*)?the diff so far is saved in \S+")
+
+
+def _client_hint(hint: str | None) -> str | None:
+    if not hint:
+        return None
+    kept = _SAVED_DIFF.sub("", hint).strip().strip(";").strip()
+    return redact(kept) if kept else None
+
+
 def error_info(exc: BaseException) -> dict[str, Any]:
-    """What a client sees of a failure: message, hint, kind, exit code — all redacted."""
+    """What a client sees of a failure: message, hint, kind, exit code — all redacted, and
+    without paths of the server's files."""
     if isinstance(exc, TinygenError):
         return {
             "message": redact(exc.message),
-            "hint": redact(exc.hint) if exc.hint else None,
+            "hint": _client_hint(exc.hint),
             "kind": type(exc).__name__,
             "exitCode": int(exc.exit_code),
         }
@@ -68,6 +85,15 @@ def error_info(exc: BaseException) -> dict[str, Any]:
 
 
 class WorkerPool:
+    """``workers`` threads that claim and run jobs, and a supervisor thread.
+
+    No single failure stops the pool: an error around one job (the store refusing a write,
+    say) is logged and the worker goes on with the next; recording a job's outcome is retried
+    with backoff; a worker thread that died anyway is replaced by the supervisor, which first
+    fails the job the dead thread was running, so no job stays ``running`` forever. The
+    supervisor also calls ``maintenance`` (pruning old jobs) every ``maintenance_interval``.
+    """
+
     def __init__(
         self,
         store: JobStore,
@@ -76,31 +102,45 @@ class WorkerPool:
         workers: int = 2,
         poll_interval: float = 1.0,
         name: str = "worker",
+        finish_retry_total: float = 60.0,
+        maintenance: Callable[[], None] | None = None,
+        maintenance_interval: float = 3600.0,
     ) -> None:
         self.store = store
         self.execute = execute
         self.size = workers
         self.poll_interval = poll_interval
         self.name = name
-        self._threads: list[threading.Thread] = []
+        self.finish_retry_total = finish_retry_total
+        self.maintenance = maintenance
+        self.maintenance_interval = maintenance_interval
+        self.restarts = 0  # worker threads replaced after dying
+        self._threads: list[threading.Thread | None] = [None] * workers
+        self._current: list[str | None] = [None] * workers  # job id each slot runs
+        self._supervisor: threading.Thread | None = None
         self._cond = threading.Condition()
         self._generation = 0  # bumped by wake(): no submission is missed between checks
         self._stopping = threading.Event()  # take no new jobs
         self._abort = threading.Event()  # stop running jobs at their next step
-        self._running: set[str] = set()
 
     def start(self) -> list[str]:
         """Fail what a previous process left running, then start the workers."""
         recovered = self.store.recover(RESTART_REASON)
         for job_id in recovered:
             log.warning("job %s was running when the server stopped: marked failed", job_id)
-        for index in range(self.size):
-            thread = threading.Thread(
-                target=self._loop, args=(f"{self.name}-{index + 1}",), daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+        for slot in range(self.size):
+            self._start_worker(slot)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"{self.name}-supervisor", daemon=True
+        )
+        self._supervisor.start()
         return recovered
+
+    def _start_worker(self, slot: int) -> None:
+        runner = f"{self.name}-{slot + 1}"
+        thread = threading.Thread(target=self._loop, args=(slot, runner), name=runner, daemon=True)
+        self._threads[slot] = thread
+        thread.start()
 
     def wake(self) -> None:
         with self._cond:
@@ -110,45 +150,93 @@ class WorkerPool:
     @property
     def running(self) -> list[str]:
         with self._cond:
-            return sorted(self._running)
+            return sorted(j for j in self._current if j is not None)
+
+    def live_workers(self) -> int:
+        return sum(1 for t in self._threads if t is not None and t.is_alive())
 
     def stop(self, drain_timeout: float = 10.0, abort_timeout: float = 30.0) -> None:
         """Take no new jobs; give running ones ``drain_timeout`` seconds, then interrupt
         them at their next step. Queued jobs stay queued for the next start."""
         self._stopping.set()
         self.wake()
-        for thread in self._threads:
+        threads = [t for t in self._threads if t is not None]
+        for thread in threads:
             thread.join(drain_timeout)
-        if any(t.is_alive() for t in self._threads):
+        if any(t.is_alive() for t in threads):
             self._abort.set()
-            for thread in self._threads:
+            for thread in threads:
                 thread.join(abort_timeout)
+        if self._supervisor is not None:
+            self._supervisor.join(drain_timeout)
         # A thread still alive is stuck in a model call; its job stays `running` and the
         # next start marks it failed. The threads are daemons: they do not block exit.
 
-    def _loop(self, runner: str) -> None:
-        while not self._stopping.is_set():
-            with self._cond:
-                seen = self._generation
+    # -- the supervisor --------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        next_maintenance = time.monotonic() + self.maintenance_interval
+        while not self._stopping.wait(self.poll_interval):
             try:
-                job = self.store.claim(runner)
-            except Exception:  # a broken database must not kill the worker silently
-                log.exception("%s: cannot claim a job", runner)
-                job = None
-            if job is None:
-                with self._cond:
-                    self._cond.wait_for(
-                        lambda: self._generation != seen or self._stopping.is_set(),  # noqa: B023
-                        timeout=self.poll_interval,
-                    )
+                self.revive()
+                if self.maintenance is not None and time.monotonic() >= next_maintenance:
+                    next_maintenance = time.monotonic() + self.maintenance_interval
+                    self.maintenance()
+            except Exception:
+                log.exception("the worker supervisor failed; trying again")
+
+    def revive(self) -> int:
+        """Replace dead worker threads (failing the job each was running); how many."""
+        revived = 0
+        for slot, thread in enumerate(self._threads):
+            if self._stopping.is_set() or thread is None or thread.is_alive():
                 continue
             with self._cond:
-                self._running.add(job.id)
+                orphan, self._current[slot] = self._current[slot], None
+            if orphan is not None:
+                log.error("worker %s died while running job %s", thread.name, orphan)
+                error = {
+                    "message": "the worker running this job stopped unexpectedly",
+                    "hint": "submit the job again; the server log has the details",
+                    "kind": "InternalError",
+                    "exitCode": 1,
+                }
+                self._finish(orphan, JobState.FAILED, None, error)
+            else:
+                log.error("worker %s died; starting a new one", thread.name)
+            self._start_worker(slot)
+            self.restarts += 1
+            revived += 1
+        return revived
+
+    # -- the workers -----------------------------------------------------------------------
+
+    def _loop(self, slot: int, runner: str) -> None:
+        while not self._stopping.is_set():
             try:
-                self._run(job)
-            finally:
-                with self._cond:
-                    self._running.discard(job.id)
+                self._step(slot, runner)
+            except Exception:  # a broken database must not end the worker
+                log.exception("%s: error outside a job; going on", runner)
+                self._stopping.wait(self.poll_interval)
+
+    def _step(self, slot: int, runner: str) -> None:
+        with self._cond:
+            seen = self._generation
+        job = self.store.claim(runner)
+        if job is None:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._generation != seen or self._stopping.is_set(),
+                    timeout=self.poll_interval,
+                )
+            return
+        with self._cond:
+            self._current[slot] = job.id
+        # Only a normal return clears the slot: if the thread dies inside, the supervisor
+        # sees the job id and fails the job.
+        self._run(job)
+        with self._cond:
+            self._current[slot] = None
 
     def _run(self, job: Job) -> None:
         def progress(stage: str, message: str) -> None:
@@ -167,15 +255,37 @@ class WorkerPool:
                 JobState.CANCELLED,
                 {"message": "cancelled while running", "kind": "Cancelled"},
             )
-        except ServerStopping as exc:
-            state, error = JobState.FAILED, error_info(exc)
         except TinygenError as exc:
             state, error = JobState.FAILED, error_info(exc)
         except Exception as exc:
             log.exception("job %s failed with an unexpected error", job.id)
             state, error = JobState.FAILED, error_info(exc)
-        if not self.store.finish(job.id, state, result=result, error=error):
-            log.warning("job %s was no longer running when it ended (%s)", job.id, state)
+        self._finish(job.id, state, result, error)
+
+    def _finish(
+        self,
+        job_id: str,
+        state: JobState,
+        result: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """Record the outcome, retrying a failing store with backoff (a locked or briefly
+        unavailable database must not throw a finished result away)."""
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                if not self.store.finish(job_id, state, result=result, error=error):
+                    log.warning("job %s was no longer running when it ended (%s)", job_id, state)
+                return
+            except Exception:
+                if waited >= self.finish_retry_total:
+                    # The job stays `running`; the next start marks it failed.
+                    log.exception("cannot record the end of job %s; giving up", job_id)
+                    return
+                log.warning("cannot record the end of job %s yet; retrying", job_id, exc_info=True)
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
 
 __all__ = [
