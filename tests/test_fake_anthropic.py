@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -192,6 +193,46 @@ def test_cache_simulation_counts_prefixes_at_breakpoints(fake: FakeAnthropic) ->
     )
     other_model = usage(system=system, model="claude-haiku-4-5")
     assert other_model["cache_read_input_tokens"] == 0
+
+
+def test_tool_choice_change_invalidates_cached_message_blocks(fake: FakeAnthropic) -> None:
+    fake.on("a", lambda req: ToolReply({}))
+    fake.on("b", lambda req: ToolReply({}))
+    tools = [{"name": n, "description": n, "input_schema": {"type": "object"}} for n in "ab"]
+    system = [{"type": "text", "text": "s" * 400, "cache_control": {"type": "ephemeral"}}]
+    cached_message = {
+        "role": "user",
+        "content": [{"type": "text", "text": "m" * 800, "cache_control": {"type": "ephemeral"}}],
+    }
+
+    def usage(tool: str) -> dict[str, int]:
+        payload = body(
+            tools=tools,
+            system=system,
+            messages=[cached_message],
+            tool_choice={"type": "tool", "name": tool},
+        )
+        return dict(json.loads(post(fake, payload)[2])["usage"])
+
+    usage("a")
+    same = usage("a")
+    assert same["cache_creation_input_tokens"] == 0  # everything read
+    other = usage("b")
+    # tools + system still read; the message block is written again under the new choice
+    assert other["cache_read_input_tokens"] > 0
+    assert other["cache_creation_input_tokens"] == 200
+
+
+def test_concurrent_requests_all_write_the_cache(fake: FakeAnthropic) -> None:
+    """A prefix is readable only once a response to it has started."""
+    fake.delay = 0.3
+    fake.on(None, lambda req: TextReply("ok"))
+    system = [{"type": "text", "text": "x" * 400, "cache_control": {"type": "ephemeral"}}]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: json.loads(post(fake, body(system=system))[2]), range(3)))
+    assert [r["usage"]["cache_creation_input_tokens"] for r in results] == [100, 100, 100]
+    later = json.loads(post(fake, body(system=system))[2])["usage"]
+    assert later["cache_read_input_tokens"] == 100
 
 
 def test_queue_before_handler_and_bookkeeping(fake: FakeAnthropic) -> None:

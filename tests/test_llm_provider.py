@@ -242,6 +242,14 @@ def test_prompt_too_long_suggests_budget(fake: FakeAnthropic) -> None:
     assert info.value.hint and "--budget" in info.value.hint
 
 
+def test_context_limit_with_max_tokens_is_a_context_error(fake: FakeAnthropic) -> None:
+    message = "input length and `max_tokens` exceed context limit: 195000 + 16000 > 200000"
+    fake.script(None, ErrorReply(400, "invalid_request_error", message))
+    with pytest.raises(LLMContextError) as info:
+        provider(fake).complete(request())
+    assert info.value.hint and "--budget" in info.value.hint
+
+
 def test_rate_limit_retry_after_is_capped(fake: FakeAnthropic) -> None:
     fake.script(None, ErrorReply.rate_limited(retry_after=30), TextReply("after the wait"))
     waits: list[float] = []

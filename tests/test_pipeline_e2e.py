@@ -16,6 +16,7 @@ from tests.fakes.anthropic_server import (
     ErrorReply,
     FakeAnthropic,
     RecordedRequest,
+    SlowReply,
     ToolReply,
 )
 from tests.helpers import git, status
@@ -110,14 +111,14 @@ def diff_replacing(path: str, old: str, new: str, text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def rename_handler(old: str, new: str) -> Callable[[RecordedRequest], ToolReply]:
-    def handler(request: RecordedRequest) -> ToolReply:
-        path = file_of(request)
-        return ToolReply(
-            {"diff": diff_replacing(path, old, new, APP[path]), "notes": f"renamed in {path}"}
-        )
+def rename_reply(path: str, old: str, new: str) -> ToolReply:
+    return ToolReply(
+        {"diff": diff_replacing(path, old, new, APP[path]), "notes": f"renamed in {path}"}
+    )
 
-    return handler
+
+def rename_handler(old: str, new: str) -> Callable[[RecordedRequest], ToolReply]:
+    return lambda request: rename_reply(file_of(request), old, new)
 
 
 def apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
@@ -430,3 +431,162 @@ def test_check_that_passes(fake: FakeAnthropic, repo: Path) -> None:
     assert result.exit_code == ExitCode.OK, result.stderr
     checks = json.loads(result.stdout)["checks"]
     assert len(checks) == 1 and checks[0]["exit_code"] == 0
+
+
+# ---- review fixes ----------------------------------------------------------------------
+
+
+def test_symlinked_files_are_never_read_into_prompts(
+    fake: FakeAnthropic, make_repo, tmp_path: Path
+) -> None:
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("TOP-SECRET-VALUE\n")
+    repo = make_repo(APP, commit=False)
+    (repo / "app" / "notes.txt").symlink_to(secret)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "with a link")
+    fake.script(
+        PLAN,
+        ToolReply({"read_files": ["app/notes.txt"]}),
+        ToolReply({"summary": "s", "title": "t", "files": [
+            {"path": "app/main.py", "action": "modify", "intent": "x", "see_also": ["app/notes.txt"]}]}),
+    )  # fmt: skip
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Copy app/notes.txt into the docs")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert all("TOP-SECRET-VALUE" not in r.text + r.system_text for r in fake.requests)
+    records = "".join(
+        p.read_text() for p in (repo / ".git" / "tinygen" / "runs").rglob("*") if p.is_file()
+    )
+    assert "TOP-SECRET-VALUE" not in records
+
+
+def test_failed_revision_keeps_the_earlier_good_change(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(
+        PLAN, plan(("app/main.py", "modify", "Rename."), ("app/config.py", "modify", "Rename."))
+    )
+    bad = ToolReply(
+        {"diff": "--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-nothing like this\n+x\n"}
+    )
+    first = {
+        p: rename_reply(p, "load_cfg", "load_config") for p in ("app/main.py", "app/config.py")
+    }
+    fake.on(EDIT, lambda request: first.pop(file_of(request), bad))  # revisions never place
+    ask = {"path": "app/main.py", "feedback": "Also add a comment."}
+    fake.script(
+        VERIFY, ToolReply({"approved": False, "summary": "more", "revisions": [ask]}), approve()
+    )
+    result = invoke(fake, repo, "Rename load_cfg", "--json")
+    assert result.exit_code == ExitCode.UNAPPROVED, result.stderr
+    data = json.loads(result.stdout)
+    assert "+from app.config import load_config" in data["diff"]  # round 1's good version kept
+    assert "+def load_config" in data["diff"]
+    assert "could not be edited" in data["message"]
+    assert "+++ b/app/main.py" in fake.requests_for(VERIFY)[1].text  # the second review saw it
+
+
+def test_gate_failure_is_never_approved_and_uses_the_next_round(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Upper-case the name.")))
+    broken = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"].upper(\n'
+    fixed = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"].upper(\n+    print(cfg["name"].upper())\n'
+    fake.script(EDIT, ToolReply({"diff": broken}), ToolReply({"diff": fixed}))
+    fake.on(VERIFY, lambda request: approve())  # a careless reviewer
+    result = invoke(fake, repo, "Upper-case the name", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    assert data["rounds"] == 2 and data["validation"]["ok"]
+    assert '+    print(cfg["name"].upper())' in data["diff"]
+    assert "Validation (syntax) failed" in fake.requests_for(EDIT)[1].text
+
+
+def test_model_that_only_asks_to_read_is_an_error_not_no_change(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.on(PLAN, lambda request: ToolReply({"read_files": ["app/cli.py"]}))
+    result = invoke(fake, repo, "Do something", "--json")
+    assert result.exit_code == ExitCode.LLM
+    data = json.loads(result.stdout)  # --json still prints one object on failure
+    assert data["status"] == "failed" and data["run_id"] and "instead of planning" in data["error"]
+    assert f"tinygen: run {data['run_id']}" in result.stderr
+    record = json.loads((repo / ".git/tinygen/runs" / data["run_id"] / "run.json").read_text())
+    assert record["status"] == "failed" and record["result"]["usage"]["calls"] == 2
+
+
+def test_unwritable_out_is_refused_before_any_call(
+    fake: FakeAnthropic, repo: Path, tmp_path: Path
+) -> None:
+    result = invoke(fake, repo, "x", "--out", str(tmp_path / "missing" / "x.diff"))
+    assert result.exit_code == ExitCode.CONFIG and "--out" in result.stderr
+    assert fake.requests == []
+
+
+def test_out_is_emptied_when_there_is_no_diff(
+    fake: FakeAnthropic, repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "x.diff"
+    out.write_text("stale\n")
+    fake.script(PLAN, ToolReply({"summary": "nothing", "title": "t", "files": []}))
+    assert invoke(fake, repo, "x", "--out", str(out)).exit_code == ExitCode.NO_CHANGE
+    assert out.read_text() == ""
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_per_file_calls_run_concurrently_up_to_jobs(
+    fake: FakeAnthropic, repo: Path, jobs: int
+) -> None:
+    fake.script(
+        PLAN,
+        plan(*[(p, "modify", "Rename.") for p in ("app/config.py", "app/main.py", "app/cli.py")]),
+    )
+    fake.on(
+        EDIT, lambda request: SlowReply(0.4, rename_handler("load_cfg", "load_config")(request))
+    )
+    fake.script(VERIFY, approve())
+    assert invoke(fake, repo, "Rename", "--jobs", str(jobs)).exit_code == ExitCode.OK
+    starts = sorted(r.time for r in fake.requests_for(EDIT))
+    spread = starts[-1] - starts[0]
+    if jobs == 3:
+        assert spread < 0.3, starts  # all three started before any answered
+    else:
+        assert spread >= 0.8, starts  # one after another
+
+
+def test_runs_show_refuses_glob_ids(repo: Path) -> None:
+    result = CliRunner().invoke(cli, ["runs", "--repo", str(repo), "show", "../runs/2026*"])
+    assert result.exit_code == ExitCode.REPO and "is not a run id" in result.stderr
+
+
+def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, repo: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    fake.script(
+        PLAN,
+        plan(*[(p, "modify", "Rename.") for p in ("app/config.py", "app/main.py", "app/cli.py")]),
+    )
+    fake.on(EDIT, lambda request: SlowReply(30, ToolReply({"diff": "x"})))
+    env = {**os.environ, "ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinygen", "run", "Rename", "--repo", str(repo), "--jobs", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(fake.requests_for(EDIT)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake.requests_for(EDIT)) == 2
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 10, "must not wait for answers in flight"
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "interrupted" in err
+    time.sleep(0.3)
+    assert len(fake.requests_for(EDIT)) == 2  # the third file was never asked for
+    assert git(repo, "worktree", "list").count("\n") == 1  # temporary worktree removed
+    runs = list((repo / ".git" / "tinygen" / "runs").iterdir())
+    assert json.loads((runs[0] / "run.json").read_text())["status"] == "interrupted"

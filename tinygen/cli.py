@@ -7,6 +7,9 @@ Subcommands live in ``tinygen/commands/`` and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import os
+import signal
+import sys
 from typing import Any
 
 import click
@@ -51,10 +54,12 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TinygenError as exc:
             click.echo(redact(f"tinygen: error: {exc}"), err=True)
+            if exc.run_id:
+                click.echo(f"tinygen: run {exc.run_id} (`tinygen runs show {exc.run_id}`)", err=True)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            click.echo("tinygen: interrupted", err=True)
-            ctx.exit(130)
+            click.echo("tinygen: interrupted; nothing was changed", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,8 +73,24 @@ def cli() -> None:
     """
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    cli(prog_name="tinygen")
+    # SIGTERM (a CI job cancelled, `kill`) cleans up like Ctrl-C: temporary worktrees are
+    # removed and the run record says it was interrupted.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        cli(prog_name="tinygen", standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code == ExitCode.INTERRUPTED:
+            # Worker threads may still wait on an HTTP answer; everything that matters is
+            # cleaned up already, so do not wait for them.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(ExitCode.INTERRUPTED))
+        raise
 
 
 __all__ = ["COMMANDS", "ExitCode", "cli", "main"]

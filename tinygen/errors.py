@@ -18,9 +18,10 @@ the CLI uses for it::
     │   ├── LLMContextError      7    prompt too long for the model
     │   ├── LLMTimeoutError      7    no answer in time
     │   └── LLMOutputError       7    output that does not match the required form
-    └── ForgeError               9  GitHub API failure (permission, not found, rate limit)
+    ├── ForgeError               9  GitHub API failure (permission, not found, rate limit)
+    └── Cancelled              130  the run was interrupted (Ctrl-C, SIGTERM, a cancelled job)
 
-Exit codes that are outcomes rather than errors (see tinygen.cli.ExitCode): 0 success,
+Exit codes that are outcomes rather than errors (see ExitCode below): 0 success,
 2 usage error (click), 3 no change needed, 4 unapproved after the last verify round,
 10 a configured check failed.
 
@@ -47,12 +48,15 @@ class ExitCode(IntEnum):
     REPO = 8
     FORGE = 9
     CHECKS_FAILED = 10
+    INTERRUPTED = 130
 
 
 class TinygenError(Exception):
-    """Base of all tinygen errors. ``hint`` says what the user can do about it."""
+    """Base of all tinygen errors. ``hint`` says what the user can do about it; ``run_id``
+    is set when the error ended a recorded run, so every failure can name its record."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    run_id: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -129,3 +133,7 @@ class LLMOutputError(LLMError):
 
 class ForgeError(TinygenError):
     exit_code = ExitCode.FORGE
+
+
+class Cancelled(TinygenError):
+    exit_code = ExitCode.INTERRUPTED

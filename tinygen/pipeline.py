@@ -14,12 +14,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings
-from tinygen.errors import TinygenError
+from tinygen.errors import Cancelled, TinygenError
 from tinygen.git import git_bytes, state_dir, temp_worktree
-from tinygen.models import FileEdit, Plan, PlanItem, Request, RunResult, Status, Verdict
+from tinygen.models import (
+    FileEdit,
+    Plan,
+    PlanItem,
+    Request,
+    Revision,
+    RunResult,
+    Status,
+    Verdict,
+)
 from tinygen.passes.brainstorm import brainstorm
 from tinygen.passes.common import Progress, RunContext, usage_dict
 from tinygen.passes.edit import edit_files
@@ -76,11 +85,17 @@ def run(
     try:
         result = runner.run()
         result.timings["total"] = round(time.monotonic() - started, 3)
-    except TinygenError as exc:
-        record.update(result={"status": str(Status.FAILED), "error": str(exc)}, status="failed")
-        if runner.best_diff:
-            path = record.write_text("diff.patch", runner.best_diff)
-            exc.hint = (exc.hint + "; " if exc.hint else "") + f"the diff so far is saved in {path}"
+    except BaseException as exc:
+        interrupted = not isinstance(exc, TinygenError) or isinstance(exc, Cancelled)
+        status = "interrupted" if interrupted else str(Status.FAILED)
+        saved = record.write_text("diff.patch", runner.best_diff) if runner.best_diff else None
+        record.update(result=runner.partial(status, str(exc) or type(exc).__name__), status=status)
+        if isinstance(exc, TinygenError):
+            exc.run_id = record.run_id
+            if saved is not None:
+                exc.hint = (
+                    exc.hint + "; " if exc.hint else ""
+                ) + f"the diff so far is saved in {saved}"
         raise
     if result.diff:
         result.diff_path = str(record.write_text("diff.patch", result.diff))
@@ -109,6 +124,8 @@ class _Runner:
         self.record = record
         self.timings: dict[str, float] = {}
         self.best_diff = ""
+        self.ctx: RunContext | None = None
+        self.edits: dict[str, FileEdit] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -118,6 +135,21 @@ class _Runner:
         finally:
             self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - started, 3)
 
+    def partial(self, status: str, error: str) -> dict[str, Any]:
+        """What a failed or interrupted run got done, for its record: usage already paid
+        for, files already edited."""
+        from tinygen.llm import cost_usd
+
+        usage = self.ctx.usage_total if self.ctx else None
+        return {
+            "status": status,
+            "error": error,
+            "files": [e.to_dict() for e in self.edits.values()],
+            "usage": usage_dict(usage) | {"calls": self.ctx.calls if self.ctx else 0},
+            "cost_usd": cost_usd(self.model, usage) if usage is not None else None,
+            "timings": dict(self.timings),
+        }
+
     def run(self) -> RunResult:
         from tinygen.sheet import build_sheet, render_sheet
         from tinygen.validate import PathPolicy
@@ -125,7 +157,9 @@ class _Runner:
         policy = PathPolicy(
             protected=self.settings.protected_paths, allowed=self.settings.allowed_paths
         )
+        setup_started = time.monotonic()
         with temp_worktree(self.target.root, self.target.base_commit) as wt:
+            self.timings["setup"] = round(time.monotonic() - setup_started, 3)
             with self.stage("sheet"):
                 self.progress("sheet", "mapping the repository")
                 sheet = build_sheet(
@@ -137,9 +171,10 @@ class _Runner:
                 self.record.write_text("sheet.txt", sheet_text)
             from tinygen.llm import default_model
 
-            self.model = self.requested_model or default_model()
+            with self.stage("model-client"):  # waits for the SDK import begun by the CLI
+                self.model = self.requested_model or default_model()
             self.record.update(model=self.model)
-            ctx = RunContext(
+            ctx = self.ctx = RunContext(
                 provider=self.provider,
                 settings=self.settings,
                 request=self.request,
@@ -165,12 +200,15 @@ class _Runner:
         from tinygen.patch import canonical_diff
 
         with self.stage("edit"):
-            edits = edit_files(ctx, plan, list(plan.files), {}, {})
+            edits = self.edits = edit_files(ctx, plan, list(plan.files), {}, {})
         verdict: Verdict | None = None
         rounds = 0
         while True:
-            good = [e for e in edits.values() if e.ok]
-            diff = canonical_diff({e.path: e.before for e in good}, {e.path: e.after for e in good})
+            # Every edit counts: a failed revision keeps the file's earlier good version.
+            diff = canonical_diff(
+                {e.path: e.before for e in edits.values()},
+                {e.path: e.after for e in edits.values()},
+            )
             self.best_diff = diff or self.best_diff
             if not diff:
                 failed = [e for e in edits.values() if not e.ok]
@@ -193,13 +231,15 @@ class _Runner:
                     ctx, plan, diff, _validation_text(gate, checks, edits), rounds, policy
                 )
             self.record.update(**{f"verdict_{rounds}": verdict.to_dict()})
-            if verdict.approved or rounds >= self.settings.max_rounds:
+            # A failed gate, check or edit is never approved, whatever the reviewer says.
+            revisions = _revisions(verdict, gate, checks, edits, diff_paths(diff))
+            if not revisions or rounds >= self.settings.max_rounds:
                 break
-            plan = _plan_with_revisions(plan, verdict, ctx.repo_paths)
-            self.progress("revise", f"round {rounds}: revising {len(verdict.revisions)} file(s)")
+            plan = _plan_with_revisions(plan, revisions, ctx.repo_paths)
+            self.progress("revise", f"round {rounds}: revising {len(revisions)} file(s)")
             with self.stage("edit"):
-                items = [item for r in verdict.revisions if (item := plan.item(r.path)) is not None]
-                feedback = {r.path: r.feedback for r in verdict.revisions}
+                items = [item for r in revisions if (item := plan.item(r.path)) is not None]
+                feedback = {r.path: r.feedback for r in revisions}
                 edits.update(edit_files(ctx, plan, items, edits, feedback))
         status, message = _final_status(gate, checks, verdict, edits, self.settings.max_rounds)
         return self._result(
@@ -272,14 +312,56 @@ class _Runner:
         )
 
 
-def _plan_with_revisions(plan: Plan, verdict: Verdict, repo_paths: frozenset[str]) -> Plan:
+def _plan_with_revisions(plan: Plan, revisions: list[Revision], repo_paths: frozenset[str]) -> Plan:
     """A revision may name a file the plan did not: it joins the plan."""
     items = list(plan.files)
-    for rev in verdict.revisions:
+    for rev in revisions:
         if plan.item(rev.path) is None:
             exists = rev.path in repo_paths
             items.append(PlanItem(rev.path, "modify" if exists else "create", rev.feedback))
     return Plan(plan.summary, plan.title, tuple(items), plan.files_read)
+
+
+def diff_paths(diff: str) -> list[str]:
+    """The files a canonical diff changes (new side, or old side for deletions)."""
+    paths: list[str] = []
+    for line in diff.splitlines():
+        if line.startswith("diff --git a/"):
+            old, _, new = line[len("diff --git a/") :].partition(" b/")
+            paths.append(new or old)
+    return paths
+
+
+def _revisions(
+    verdict: Verdict,
+    gate: GateReport,
+    checks: list[CheckResult],
+    edits: dict[str, FileEdit],
+    changed: list[str],
+) -> list[Revision]:
+    """What to revise next: the reviewer's revisions, plus feedback from every failed gate
+    problem, check and edit. Empty means the change is approved and valid."""
+    notes: dict[str, list[str]] = {r.path: [r.feedback] for r in verdict.revisions}
+
+    def add(path: str, note: str) -> None:
+        notes.setdefault(path, []).append(note)
+
+    for problem in gate.problems:
+        for path in [problem.path] if problem.path else changed:
+            add(path, f"Validation ({problem.check}) failed: {problem.message}")
+    for check in checks:
+        if check.exit_code != 0 or check.timed_out:
+            state = "timed out" if check.timed_out else f"exited {check.exit_code}"
+            tail = "\n".join(check.output_tail.splitlines()[-CHECK_TAIL_LINES:])
+            for path in changed:
+                add(path, f"The check `{check.command}` {state} on the changed tree:\n{tail}")
+    for edit in edits.values():
+        if not edit.ok:
+            add(edit.path, f"Your last change could not be applied: {edit.error}")
+    if not notes and not verdict.approved:  # "no" without saying what to change
+        for path in changed:
+            add(path, f"The reviewer did not approve: {verdict.summary}")
+    return [Revision(path, "\n".join(n)) for path, n in notes.items()]
 
 
 def _validation_text(

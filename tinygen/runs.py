@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -22,6 +23,8 @@ from tinygen.errors import RepoError
 from tinygen.redact import redact
 
 RUNS_DIR = "runs"
+# A run id or a prefix of one: letters, digits, '-' and '_' only (no glob or path characters).
+_RUN_ID_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def new_run_id() -> str:
@@ -136,7 +139,12 @@ def list_runs(state: Path, limit: int = 20) -> list[RunSummary]:
 
 def load_run(state: Path, run_id: str) -> dict[str, Any]:
     root = runs_root(state)
-    matches = sorted(p for p in root.glob(f"{run_id}*") if p.is_dir()) if root.is_dir() else []
+    if not _RUN_ID_PREFIX.fullmatch(run_id):
+        raise RepoError(
+            f"{run_id!r} is not a run id", hint="run ids look like 20261123-170102-3f9a1c"
+        )
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    matches = [root / name for name in names if name.startswith(run_id)]
     if not matches:
         raise RepoError(
             f"no run {run_id!r} in {root}", hint="`tinygen runs` lists the recorded runs"

@@ -289,12 +289,23 @@ class FakeAnthropic:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}_fake_{next(self._ids):06d}"
 
-    def _prompt_usage(self, body: dict[str, Any]) -> dict[str, int]:
-        """Input, cache-read and cache-write tokens, simulating the prompt cache."""
+    def _prompt_usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
+        """Input, cache-read and cache-write tokens as the prompt cache would count them when
+        the request arrives, and the cache keys its answer will make readable.
+
+        As in the real API: the prefix order is tools → system → messages; a different
+        ``tool_choice`` invalidates cached message blocks (not tools or system); and a prefix
+        is readable only once a response to it has started — requests that arrive together
+        all write it (see :meth:`_register`)."""
         digest = hashlib.sha256(str(body.get("model")).encode())
         total = read = written = 0
+        new_keys: list[str] = []
+        tools = list(body.get("tools", []) or [])
+        system = _blocks(body.get("system"))
         with self._lock:
-            for block in _all_blocks(body):
+            for i, block in enumerate(_all_blocks(body)):
+                if i == len(tools) + len(system):  # the first message block
+                    digest.update(json.dumps(body.get("tool_choice"), sort_keys=True).encode())
                 plain = (
                     {k: v for k, v in block.items() if k != "cache_control"}
                     if isinstance(block, dict)
@@ -310,12 +321,18 @@ class FakeAnthropic:
                         read, written = total, 0
                     else:
                         written = total - read
-                        self._cached_prefixes.add(key)
-        return {
+                        new_keys.append(key)
+        usage = {
             "input_tokens": total - read - written,
             "cache_read_input_tokens": read,
             "cache_creation_input_tokens": written,
         }
+        return usage, new_keys
+
+    def _register(self, keys: list[str]) -> None:
+        """The response has started: its prefixes are now readable from the cache."""
+        with self._lock:
+            self._cached_prefixes.update(keys)
 
 
 def _message_json(
@@ -535,6 +552,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fake.known_models is not None and request.model not in fake.known_models:
             self._send_error(ErrorReply.model_not_found(request.model))
             return
+        usage, cache_keys = fake._prompt_usage(request.body)  # the cache as it is on arrival
         reply = fake._next_reply(request)
         fake._sleep(fake.delay)
         while isinstance(reply, SlowReply):
@@ -560,7 +578,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(reply.raw)
             return
         inner = reply.reply if isinstance(reply, TruncatedStream) else reply
-        usage = fake._prompt_usage(request.body)
+        fake._register(cache_keys)
         request.usage = usage
         message = _message_json(fake, inner, request.tool, request.model, usage)
         if request.stream:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -134,6 +135,7 @@ def command(
     # The SDK import takes over a second; it overlaps the repository work below.
     threading.Thread(target=warm_up, name="tinygen-warm-up", daemon=True).start()
     text = read_request(request)
+    check_out_path(out)  # before any paid call, not after
     opened = open_repository(repo, ref=ref)
     delivering = _delivery.prepare(opts, opened, explicit_ref=ref is not None)
     root, base = opened.root, opened.base_commit
@@ -159,12 +161,56 @@ def command(
             run_id=run_id,
         )
     except TinygenError as exc:
+        progress.done()
+        if as_json:
+            click.echo(json.dumps(failure_json(exc, run_id), indent=2))
         _delivery.deliver_failed_run(delivering, run_id, exc)  # a saved diff is not lost
         raise
     finally:
         progress.done()
+    if not opened.is_clone:
+        warn_if_dirty(root, result)
     emit(result, out=out, as_json=as_json, extra=_delivery.deliver(delivering, result))
     sys.exit(int(STATUS_EXIT[result.status]))
+
+
+def check_out_path(out: Path | None) -> None:
+    if out is None:
+        return
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write --out {out}: {folder} is not a writable folder")
+
+
+def failure_json(exc: TinygenError, run_id: str) -> dict[str, Any]:
+    """The --json object of a run that ended in an error."""
+    from tinygen.redact import redact
+
+    return {
+        "status": "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else "failed",
+        "error": redact(exc.message),
+        "hint": redact(exc.hint) if exc.hint else None,
+        "error_type": type(exc).__name__,
+        "exit_code": int(exc.exit_code),
+        "run_id": exc.run_id or run_id,
+        "diff": "",
+    }
+
+
+def warn_if_dirty(root: Path, result: RunResult) -> None:
+    """The diff is made against the base commit: say so when the user's copies of its files
+    have uncommitted changes (`git apply` of the diff may not fit them)."""
+    from tinygen.files import uncommitted
+    from tinygen.pipeline import diff_paths
+
+    dirty = uncommitted(root, diff_paths(result.diff)) if result.diff else []
+    if dirty:
+        click.echo(
+            "tinygen: warning: uncommitted changes in "
+            + ", ".join(dirty)
+            + "; the diff is made against the base commit and may not apply to them",
+            err=True,
+        )
 
 
 def emit(
@@ -172,8 +218,8 @@ def emit(
 ) -> None:
     """Print the result: diff (or JSON, with ``extra`` keys) on stdout or to --out, a summary
     on stderr."""
-    if out is not None and result.diff:
-        out.write_text(result.diff, encoding="utf-8")
+    if out is not None:
+        out.write_text(result.diff, encoding="utf-8")  # also empties a stale file
     if as_json:
         click.echo(json.dumps(result.to_dict() | (extra or {}), indent=2))
     elif out is None and result.diff:
@@ -183,6 +229,6 @@ def emit(
     click.echo(
         f"tinygen: {result.status}: {result.message}\n"
         f"tinygen: run {result.run_id} ({calls} LLM call(s){cost})"
-        + (f"; diff written to {out}" if out is not None and result.diff else ""),
+        + (f"; diff written to {out}" if out is not None else ""),
         err=True,
     )

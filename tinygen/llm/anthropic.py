@@ -60,6 +60,10 @@ _TRANSIENT_TYPES = ("overloaded_error", "rate_limit_error", "api_error", "timeou
 _SONNET = re.compile(r"claude-sonnet-(\d+)(?:-(\d{1,2}))?(?:-(\d{8}))?")
 
 
+# How the API words "the prompt does not fit the context window" (400 invalid_request_error).
+_CONTEXT_MESSAGES = ("prompt is too long", "exceed context limit", "context window")
+
+
 @functools.cache
 def default_model() -> str:
     """The newest Sonnet in the installed SDK's model list (an undated alias if there is one)."""
@@ -391,7 +395,7 @@ class AnthropicProvider:
                 f"model {model!r} was not found{where} ({described})",
                 hint=f"choose an available model with --model or TINYGEN_MODEL (default: {default_model()})",
             )
-        elif status == 413 or "prompt is too long" in detail.lower():
+        elif status == 413 or any(m in detail.lower() for m in _CONTEXT_MESSAGES):
             error = LLMContextError(
                 f"the prompt is too long for model {model!r} ({described})",
                 hint="lower --budget (the reference sheet's token budget) or ask for a smaller change",

@@ -57,6 +57,12 @@ def brainstorm(ctx: RunContext, mentioned: list[str], policy: PathPolicy) -> Pla
             extra = "None of the files you asked for exist in the repository; plan with what you have.\n"
         prompt = render("brainstorm", files_block=shown + extra, read_instruction=READ_DONE)
         answer = ctx.ask("brainstorm", PLAN_TOOL, PlanAnswer, (TextBlock(prompt),))
+        if answer.read_files and not answer.files:
+            # Not "no change needed": the model never planned at all.
+            raise LLMOutputError(
+                "brainstorm: the model asked to read more files a second time instead of planning",
+                hint="try again, or name the relevant files in the request",
+            )
     return make_plan(ctx, answer, policy, tuple(files_read))
 
 

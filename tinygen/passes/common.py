@@ -21,7 +21,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tinygen.config import Settings
-from tinygen.errors import LLMError
+from tinygen.errors import Cancelled, LLMError
 from tinygen.models import EditAnswer, PlanAnswer, Request, VerifyAnswer
 from tinygen.runs import RunRecorder
 
@@ -102,6 +102,7 @@ class RunContext:
     progress: Progress = field(default=lambda stage, message: None)
     usage_total: Usage | None = None
     calls: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def system_blocks(self) -> tuple[TextBlock, ...]:
@@ -116,19 +117,34 @@ class RunContext:
         return (TextBlock(render("system")), TextBlock(repository, cache=True))
 
     def read(self, path: str) -> str | None:
-        """Current text of a repository file at the base commit, or None when absent."""
+        """Current text of a repository file at the base commit, or None when absent.
+
+        Symlinks are never followed, not even inside the repository: a committed link to
+        ``~/.aws/credentials`` must not carry that file to the model, the run record or the
+        diff. A link inside the repository can be read through its target's own path.
+        """
         if path not in self.repo_paths:
             return None
+        expected = self.root.resolve() / path  # the root itself may sit under a symlink
         try:
-            return (self.root / path).read_bytes().decode("utf-8", "replace")
-        except OSError:
+            real = (self.root / path).resolve(strict=True)
+            if real != expected:
+                return None  # the path or one of its folders is a symlink
+            return real.read_bytes().decode("utf-8", "replace")
+        except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
             return None
 
     def ask(
         self, label: str, tool_name: str, output_type: type[T], blocks: tuple[TextBlock, ...]
     ) -> T:
-        """One structured call: forced tool ``tool_name``, answer validated into ``output_type``."""
+        """One structured call: forced tool ``tool_name``, answer validated into ``output_type``.
+
+        Raises Cancelled instead of starting a call once the run is cancelled, so an
+        interrupted run makes no new (paid) requests."""
         from tinygen.llm import CompletionRequest, Message, complete_structured
+
+        if self.cancelled.is_set():
+            raise Cancelled(f"{label}: the run was cancelled before this call")
 
         request = CompletionRequest(
             system=self.system_blocks(),

@@ -37,19 +37,23 @@ def edit_files(
     if not items:
         return {}
     workers = max(1, min(ctx.settings.jobs, len(items)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygen-edit") as pool:
-        futures = {
-            item.path: pool.submit(
-                edit_file, ctx, plan, item, previous.get(item.path), feedback.get(item.path)
-            )
-            for item in items
-        }
-        try:
-            return {path: future.result() for path, future in futures.items()}
-        except BaseException:
-            for future in futures.values():
-                future.cancel()
-            raise
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygen-edit")
+    futures = {
+        item.path: pool.submit(
+            edit_file, ctx, plan, item, previous.get(item.path), feedback.get(item.path)
+        )
+        for item in items
+    }
+    try:
+        results = {path: future.result() for path, future in futures.items()}
+    except BaseException:
+        # An error or Ctrl-C: no new calls anywhere, queued files dropped, and no waiting
+        # for answers already in flight (they are discarded).
+        ctx.cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def edit_file(
