@@ -5,7 +5,10 @@ ours is mocked."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from ruamel.yaml import YAML
 
 from tests.fakes.anthropic_server import ErrorReply, FakeAnthropic, RecordedRequest, ToolReply
 from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
@@ -23,7 +27,8 @@ from tinygen.cli import cli
 
 PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
 REPO = "octo/demo"
-EVENTS = Path(__file__).parent / "data" / "events"
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "tests" / "data" / "events"
 APP = {
     "app/__init__.py": '"""A tiny application."""\n',
     "app/config.py": (
@@ -52,9 +57,9 @@ class World:
             for key in path:
                 target = target[key]
             target[last] = value
-        path = self.tmp / f"event-{kind}.json"
-        path.write_text(json.dumps(data))
-        self.env |= {"GITHUB_EVENT_NAME": kind.split("-")[0], "GITHUB_EVENT_PATH": str(path)}
+        file = self.tmp / f"event-{kind}.json"
+        file.write_text(json.dumps(data))
+        self.env |= {"GITHUB_EVENT_NAME": kind.split("-")[0], "GITHUB_EVENT_PATH": str(file)}
 
     def run(self, *args: str) -> Result:
         for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
@@ -498,3 +503,55 @@ def test_rerun_with_nothing_left_to_do_is_no_change(w: World) -> None:
     assert w.outputs["status"] == "no-change" and w.outputs["pr-url"] == pr_url
     assert "def load_config" in w.llm.requests_for(PLAN)[-1].system_text  # ran on the branch tip
     assert len(w.gh.pulls(REPO)) == 1
+
+
+def _like_a_runner_user() -> None:
+    """In the child: give up the capabilities that read any process's environment
+    (CAP_SYS_PTRACE, and CAP_SYS_ADMIN / CAP_PERFMON on recent kernels) from the bounding
+    set, so for the whole tree: the runner's unprivileged user has none of them, and with
+    them (tests run as root) the test would prove nothing. Unprivileged, the drop fails
+    harmlessly."""
+    import ctypes
+
+    pr_capbset_drop = 24
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (19, 21, 38):  # CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_PERFMON
+        libc.prctl(pr_capbset_drop, cap, 0, 0, 0)
+
+
+def test_checks_cannot_read_the_keys_from_any_ancestor_process(w: World) -> None:
+    """Run the action as the runner does (action.yml's script through bash, a real process
+    with the secrets in its environment) with a check that walks up its ancestors reading
+    /proc/<pid>/environ. It stops at this test's own process (it never looks further up)."""
+    steps = YAML(typ="safe").load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    script = w.tmp / "run-step.sh"
+    script.write_text(next(s for s in steps if s.get("id") == "tinygen")["run"])
+    (w.tmp / "tinygen-venv").symlink_to(sys.prefix)  # where the install step puts the venv
+    dump = w.tmp / "ancestors.txt"
+    walk = (
+        f'p=$$; while [ "$p" -gt 1 ] && [ "$p" != {os.getpid()} ]; do '
+        f'echo "pid $p" >> {dump}; '
+        f"tr '\\0' '\\n' < /proc/$p/environ >> {dump} 2>/dev/null || echo unreadable >> {dump}; "
+        "p=$(awk '/^PPid:/{print $2}' /proc/$p/status); done"
+    )
+    w.env["TINYGEN_INPUT_CHECKS"] = walk
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        Path(w.env[name]).write_text("")
+    env = {**os.environ, **w.env, "RUNNER_TEMP": str(w.tmp)}
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_like_a_runner_user,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert w.outputs["status"] == "pr-opened"
+    seen = dump.read_text()
+    assert seen.count("pid ") >= 2  # the check's shell and tinygen at least
+    assert "PATH=" in seen  # the check's own (scrubbed) environment is readable
+    assert w.llm.api_key not in seen and DEFAULT_TOKEN not in seen

@@ -5,6 +5,11 @@ The commands are the repository owner's configured command lines, so they run th
 its own process group (killed as a whole on timeout), with an environment scrubbed of
 keys and tokens, an optional address-space limit, and only the last lines of its output
 kept (redacted).
+
+Before the first check, this process is made non-dumpable (Linux): the check runs as the
+same user, and could otherwise read the keys tinygen still holds from
+``/proc/<tinygen's pid>/environ`` (or its memory). Not a boundary against a check with
+sudo: see the README's security notes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,9 +79,23 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _hide_own_environment() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, ... of this process become
+    root's, so a check run as the same user cannot read them. Children are dumpable again
+    after exec, so the checks themselves are not affected. A no-op outside Linux."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_dumpable = 4
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+
+
 def run_check(
     worktree: Path, command: str, timeout: float = 300, memory_mb: int | None = None
 ) -> CheckResult:
+    _hide_own_environment()
     started = time.monotonic()
     tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
     try:
