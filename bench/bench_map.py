@@ -71,6 +71,7 @@ def fetch(dest: Path, sdist: str | None) -> Path:
 
 
 CHILD_ENV: dict[str, str] = {}
+CHILD_CWD: list[Path] = []
 
 
 def run_map(root: Path, *args: str) -> tuple[float, float, float]:
@@ -81,8 +82,14 @@ def run_map(root: Path, *args: str) -> tuple[float, float, float]:
 def run_python(args: list[str]) -> tuple[float, float, float]:
     exe = [sys.executable, *args]
     start = time.perf_counter()
+    # cwd: the temporary folder, so that `-m tinygen` imports the installed tinygen (or
+    # PYTHONPATH's), never a checkout in the current directory.
     proc = subprocess.Popen(
-        exe, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV or None
+        exe,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV or None,
+        cwd=CHILD_CWD[0] if CHILD_CWD else None,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -128,7 +135,16 @@ def main() -> None:
         CHILD_ENV.update(os.environ)
         CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
         CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        CHILD_CWD.append(tmp)
         run_python(["-m", "tinygen", "--version"])  # compiles tinygen's bytecode once
+        which = subprocess.run(
+            [sys.executable, "-c", "import tinygen; print(tinygen.__file__)"],
+            env=CHILD_ENV,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        print(f"tinygen under test: {which}")
         startup = statistics.median(run_python(["-c", "pass"])[0] for _ in range(7))
         print(f"repository: {root}  cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}")
         print(f"baseline: python -c pass {startup:.3f} s wall (median of 7)")

@@ -3,7 +3,10 @@ imports -> rank by the query.
 
 Cold builds fan the uncached files out to worker processes in size-balanced chunks;
 below ``INLINE_LIMIT`` files the work stays in this process, since starting workers
-costs more than it saves.
+costs more than it saves. Warm builds are shaped by what a large tree costs: git lists
+the files while the cache loads, each entry gets only the cache's hot part (its cold
+part is fetched when ranking, JSON or signatures ask), and tree-sitter is imported only
+when a file must be scanned.
 """
 
 from __future__ import annotations
