@@ -590,3 +590,24 @@ def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, re
     assert git(repo, "worktree", "list").count("\n") == 1  # temporary worktree removed
     runs = list((repo / ".git" / "tinygen" / "runs").iterdir())
     assert json.loads((runs[0] / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_every_call_is_recorded_as_sent_with_its_cost(fake: FakeAnthropic, repo: Path) -> None:
+    invalid = ToolReply(
+        {"summary": "s", "title": "t", "files": [{"path": "app/main.py"}]}
+    )  # no action
+    fake.script(PLAN, invalid, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.script(VERIFY, approve())
+    result = invoke(fake, repo, "Rename in main", "--json")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    lines = (repo / ".git/tinygen/runs" / run_id / "calls.jsonl").read_text().splitlines()
+    calls = [json.loads(line) for line in lines]
+    assert [c["label"] for c in calls] == ["brainstorm", "brainstorm", "edit:app/main.py", "verify"]
+    correction = calls[1]["request"]["messages"]
+    assert len(correction) == 3 and "does not match the schema" in json.dumps(correction[2])
+    assert all(c["response"]["cost_usd"] > 0 for c in calls)
+    assert all(c["response"]["completion"]["usage"]["input_tokens"] >= 0 for c in calls)
+    total = sum(c["response"]["cost_usd"] for c in calls)
+    assert json.loads(result.stdout)["cost_usd"] == pytest.approx(total)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tinygen.errors import LLMOutputError
@@ -114,7 +115,11 @@ def _validate(output_type: type[T], completion: Completion, tool: Tool) -> tuple
 
 
 def complete_structured(
-    provider: Provider, request: CompletionRequest, output_type: type[T]
+    provider: Provider,
+    request: CompletionRequest,
+    output_type: type[T],
+    *,
+    on_call: Callable[[CompletionRequest, Completion], None] | None = None,
 ) -> tuple[T, list[Completion]]:
     """Ask for ``output_type`` through a forced tool; one correction round; all completions.
 
@@ -128,7 +133,14 @@ def complete_structured(
         else derived
     )
     request = dataclasses.replace(request, tool=tool)
-    completions = [provider.complete(request)]
+
+    def call(req: CompletionRequest) -> Completion:
+        completion = provider.complete(req)
+        if on_call is not None:  # each call as sent, even when the answer is then refused
+            on_call(req, completion)
+        return completion
+
+    completions = [call(request)]
     value, report = _validate(output_type, completions[0], tool)
     if value is not None:
         return value, completions
@@ -142,7 +154,7 @@ def complete_structured(
     retry = dataclasses.replace(
         request, messages=(*request.messages, *_correction(first, report, tool.name))
     )
-    completions.append(provider.complete(retry))
+    completions.append(call(retry))
     value, report = _validate(output_type, completions[1], tool)
     if value is not None:
         return value, completions

@@ -141,7 +141,7 @@ class RunContext:
 
         Raises Cancelled instead of starting a call once the run is cancelled, so an
         interrupted run makes no new (paid) requests."""
-        from tinygen.llm import CompletionRequest, Message, complete_structured
+        from tinygen.llm import CompletionRequest, Message, complete_structured, cost_usd
 
         if self.cancelled.is_set():
             raise Cancelled(f"{label}: the run was cancelled before this call")
@@ -155,15 +155,22 @@ class RunContext:
             model=self.model,
             label=label,
         )
+
+        def on_call(sent: CompletionRequest, completion: Completion) -> None:
+            # Each call as actually sent (a correction round included), with its own cost,
+            # recorded even when its answer is then refused.
+            self._account(completion)
+            cost = cost_usd(self.model, completion.usage)
+            self.record.call(
+                label, sent, {"completion": completion, "cost_usd": cost}, completion.seconds
+            )
+
         started = time.monotonic()
         try:
-            value, completions = complete_structured(self.provider, request, output_type)
+            value, _ = complete_structured(self.provider, request, output_type, on_call=on_call)
         except LLMError as exc:
             self.record.call(label, request, {"error": str(exc)}, time.monotonic() - started)
             raise
-        for completion in completions:
-            self._account(completion)
-            self.record.call(label, request, completion, completion.seconds)
         return value
 
     def _account(self, completion: Completion) -> None:
