@@ -80,6 +80,33 @@ def test_every_input_reaches_the_code_as_an_environment_variable() -> None:
     assert {"status", "pr-url", "branch", "diff-path", "run-id"} <= set(action["outputs"])
 
 
+def test_pip_downloads_are_cached_per_pyproject() -> None:
+    steps = load(ACTION)["runs"]["steps"]
+    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
+    # hashFiles() sees only the workspace, not the action's folder: the key is computed
+    key_step = next(s for s in steps if s.get("id") == "cache-key")
+    assert "$GITHUB_ACTION_PATH/pyproject.toml" in key_step["run"]
+    assert "steps.cache-key.outputs.key" in cache["with"]["key"]
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    assert install["env"]["PIP_CACHE_DIR"] == cache["with"]["path"]
+    assert steps.index(cache) < steps.index(install)
+
+
+def test_the_cache_key_script_writes_a_key(tmp_path: Path) -> None:
+    steps = load(ACTION)["runs"]["steps"]
+    script = next(s for s in steps if s.get("id") == "cache-key")["run"]
+    output = tmp_path / "output"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TINYGEN_SETUP_PYTHON": sys.executable,
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_OUTPUT": str(output),
+    }
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env)
+    assert proc.returncode == 0
+    assert re.fullmatch(r"key=[0-9a-f]{20}\n", output.read_text())
+
+
 def test_python_setup_leaves_the_job_environment_alone() -> None:
     steps = load(ACTION)["runs"]["steps"]
     setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
@@ -100,11 +127,19 @@ def test_user_workflow_triggers_permissions_and_filter() -> None:
         "pull-requests": "write",
         "issues": "write",
     }
-    assert "issue.number" in wf["concurrency"]["group"]
     job = wf["jobs"]["tinygen"]
     # the cheap filter lets through everything the code would accept (its defaults)
     assert "github.event.label.name == 'tinygen'" in job["if"]
     assert "contains(github.event.comment.body, '/tinygen')" in job["if"]
+    # ... and stops bots and tinygen's own comments before a runner starts
+    assert "github.event.comment.user.type != 'Bot'" in job["if"]
+    assert "!contains(github.event.comment.body, '<!-- tinygen -->')" in job["if"]
+    # Concurrency on the job, after its filter: at the workflow level every comment on the
+    # issue would join the group, and GitHub keeps one pending run per group, cancelling
+    # the older one — an unrelated comment could drop a /tinygen request.
+    assert "concurrency" not in wf
+    assert "issue.number" in job["concurrency"]["group"]
+    assert job["concurrency"]["cancel-in-progress"] is False
     assert any(s.get("uses") == "./" for s in job["steps"])
 
 
