@@ -280,3 +280,120 @@ def test_pr_from_the_clone_cache(
     out = publish_pr(result, opened, forge, full_name=REPO, issue=3)
     assert git(bare, "show", f"{out.branch}:app.py") == TWO["app.py"]
     assert gh.pulls(REPO)[0]["head_ref"] == out.branch
+
+
+def test_plain_rerun_updates_tinygens_own_pr_instead_of_opening_another(
+    pair: tuple[Path, Path], gh: FakeGitHub, forge: GitHubForge, opened: OpenedRepo
+) -> None:
+    repo, bare = pair
+    first = publish_pr(make_result(repo, TWO), opened, forge, full_name=REPO)
+    assert first.branch == "tinygen/return-two-from-f" and first.created
+    again = publish_pr(
+        make_result(repo, TWO, run_id="20260101-140000-000002"), opened, forge, full_name=REPO
+    )
+    assert (again.branch, again.pr_number, again.created) == (first.branch, first.pr_number, False)
+    assert again.commit == first.commit  # the head already has the change
+    # A failed re-run of the same request lands on the same pull request (as a draft).
+    failed = make_result(
+        repo,
+        {"app.py": "def f():\n    return 2\n", "lib/util.py": "X = 2\n"},
+        status=Status.UNAPPROVED,
+        run_id="20260101-150000-000003",
+    )
+    third = publish_pr(failed, opened, forge, full_name=REPO, draft=False)
+    assert (third.branch, third.pr_number) == (first.branch, first.pr_number)
+    assert git(bare, "rev-parse", f"{third.commit}^").strip() == first.commit
+    [pull] = gh.pulls(REPO)
+    assert pull["title"] == "[unapproved] Return two from f" and pull["draft"] is True
+    assert len(gh.requests_matching("POST", r"/pulls$")) == 1
+
+
+def test_a_default_named_branch_with_someone_elses_pr_is_not_reused(
+    pair: tuple[Path, Path], gh: FakeGitHub, forge: GitHubForge, opened: OpenedRepo, tmp_path: Path
+) -> None:
+    repo, _bare = pair
+    _contributor(tmp_path, pair[1], "tinygen/return-two-from-f", {"README.md": "# theirs\n"})
+    theirs = gh.add_pull(REPO, "tinygen/return-two-from-f", body="by hand")
+    out = publish_pr(make_result(repo, TWO), opened, forge, full_name=REPO)
+    assert out.branch == "tinygen/return-two-from-f-2" and out.created
+    assert out.pr_number != theirs
+    # and the next run finds its own pull request behind the suffix
+    again = publish_pr(
+        make_result(repo, TWO, run_id="20260101-140000-000002"), opened, forge, full_name=REPO
+    )
+    assert (again.branch, again.pr_number, again.created) == (out.branch, out.pr_number, False)
+
+
+def test_updating_a_pr_sets_its_draft_state(
+    pair: tuple[Path, Path], gh: FakeGitHub, forge: GitHubForge, opened: OpenedRepo
+) -> None:
+    repo, _bare = pair
+    branch = "tinygen/issue-7"
+
+    def deliver(n: int, status: Status, *, ready: bool) -> bool:
+        result = make_result(
+            repo,
+            {f"notes/{n}.md": f"note {n}\n"},
+            title=f"Add note {n}",
+            status=status,
+            run_id=f"20260101-1{n}0000-00000{n}",
+        )
+        publish_pr(result, opened, forge, full_name=REPO, branch=branch, draft=not ready)
+        [pull] = gh.pulls(REPO)
+        return bool(pull["draft"])
+
+    assert deliver(2, Status.APPROVED, ready=True) is False
+    assert deliver(3, Status.UNAPPROVED, ready=True) is True  # a failed run: back to draft
+    assert deliver(4, Status.APPROVED, ready=False) is True  # no --ready: left as it is
+    assert deliver(5, Status.APPROVED, ready=True) is False  # --ready on a re-run
+    assert deliver(6, Status.APPROVED, ready=False) is False  # left ready
+    mutations = [r.body["query"] for r in gh.requests_matching("POST", r"^/graphql$")]
+    assert ["convertPullRequestToDraft" in q for q in mutations] == [True, False]
+
+
+def test_a_failed_pr_creation_says_the_branch_was_pushed(
+    pair: tuple[Path, Path], gh: FakeGitHub, forge: GitHubForge, opened: OpenedRepo
+) -> None:
+    repo, bare = pair
+    gh.restrict_token(
+        DEFAULT_TOKEN, {"metadata": "read", "contents": "write", "pull_requests": "read"}
+    )
+    with pytest.raises(ForgeError, match="pull-requests: write") as info:
+        publish_pr(make_result(repo, TWO), opened, forge, full_name=REPO)
+    hint = info.value.hint or ""
+    assert "the branch tinygen/return-two-from-f was pushed" in hint
+    assert "--pr --branch tinygen/return-two-from-f" in hint
+    assert git(bare, "show", "tinygen/return-two-from-f:app.py") == TWO["app.py"]
+    assert gh.pulls(REPO) == []
+
+
+def test_the_forges_default_branch_is_protected_whatever_the_base(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The remote's default is `develop`; the checkout has no origin/HEAD (git init + fetch).
+    src = make_repo(FILES)
+    git(src, "branch", "develop")
+    git(src, "branch", "release")
+    bare = tmp_path / "develop-remote.git"
+    git(tmp_path, "clone", "--bare", "-q", str(src), str(bare))
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/develop")
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    git(work, "remote", "add", "origin", str(bare))
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-b", "feature", "origin/develop")
+    opened = open_repository(str(work))
+    assert opened.default_branch is None
+    refs = git(bare, "for-each-ref")
+    with FakeGitHub(token=DEFAULT_TOKEN) as gh:
+        gh.add_repo(REPO, default_branch="develop", clone_url=str(bare))
+        forge = GitHubForge(token=DEFAULT_TOKEN, api_url=gh.api_url, policy=ForgePolicy.fast())
+        result = make_result(work, TWO)
+        with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+            publish_pr(result, opened, forge, full_name=REPO, branch="develop", base="release")
+        number = gh.add_pull(REPO, "develop", base="release", title="Release")
+        with pytest.raises(RepoError, match="refusing to push to 'develop'"):
+            push_to_pr(result, opened, forge, full_name=REPO, number=number)
+        assert gh.pulls(REPO)[0]["number"] == number and len(gh.pulls(REPO)) == 1
+    assert git(bare, "for-each-ref") == refs

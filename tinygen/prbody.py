@@ -36,13 +36,19 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def title(result: RunResult) -> str:
-    """The commit subject and PR title: the plan's title, else its summary's first line."""
+def plain_title(result: RunResult) -> str:
+    """The plan's title, else its summary's first line; no failure tag (branch names)."""
     plan = result.plan
     raw = (plan.title if plan else "") or (
         plan.summary.strip().splitlines()[0] if plan and plan.summary.strip() else ""
     )
-    text = _one_line(redact(raw)) or "Change by tinygen"
+    return _one_line(redact(raw)) or "Change by tinygen"
+
+
+def title(result: RunResult) -> str:
+    """The commit subject and PR title: :func:`plain_title`, tagged ``[status]`` when the
+    run did not succeed."""
+    text = plain_title(result)
     if not succeeded(result):
         text = f"[{result.status}] {text}"
     return _clip(text, TITLE_MAX)

@@ -23,7 +23,7 @@ A diff that breaks the path policy is never delivered.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinygen.deliver import (
@@ -31,19 +31,23 @@ from tinygen.deliver import (
     checkout_pr_head,
     commit_on_top,
     create_branch_commit,
+    protected_branches,
     push_branch,
     push_to_ref,
+    slugify,
     validate_branch_name,
 )
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
-from tinygen.prbody import commit_message, pr_body, succeeded, title
+from tinygen.prbody import MARKER, commit_message, plain_title, pr_body, succeeded, title
 from tinygen.redact import redact
 from tinygen.remote import OpenedRepo, run_network, token_for
 
 REMOTE = "origin"
+BRANCH_PREFIX = "tinygen/"
+_REUSE_LOOKS = 10  # default-named branches (tinygen/x, -2, -3, ...) looked at for a re-run
 
 
 @dataclass(frozen=True)
@@ -165,11 +169,6 @@ def _remote_tip(root: Path, branch: str, token: str | None) -> str | None:
     return None
 
 
-def _default_branches(opened: OpenedRepo) -> set[str]:
-    # deliver's pushes check this too; checking first avoids a half-done delivery
-    return {opened.default_branch} if opened.default_branch else {"main", "master"}
-
-
 def _has_remote(root: Path) -> bool:
     return git_bytes(["remote", "get-url", REMOTE], root, check=False).returncode == 0
 
@@ -195,11 +194,17 @@ def publish_branch(
     _check_deliverable(result)
     root = opened.root
     remote = REMOTE if _has_remote(root) else None
-    name = branch or branch_name_for(root, title(result), remote=remote, token=token)
+    name = branch or branch_name_for(
+        root, plain_title(result), prefix=BRANCH_PREFIX, remote=remote, token=token
+    )
     validate_branch_name(name, root)
-    if push and name in _default_branches(opened):
+    # deliver's pushes check this too; checking first avoids a half-done delivery
+    if push and name in protected_branches(
+        root, REMOTE, default_branch=opened.default_branch, token=token
+    ):
         raise RepoError(
-            f"refusing to push to {name!r}: it is the default branch of the remote",
+            f"refusing to push to {name!r}: it is the default branch of the remote "
+            "(or main/master)",
             hint="tinygen pushes only feature branches; use --branch NAME with another name",
         )
     if opened.is_clone and push:
@@ -230,14 +235,26 @@ def publish_pr(
 ) -> PublishResult:
     """Push the change to a branch and open (or update) its pull request into ``base``.
 
-    ``branch`` None: a new ``tinygen/<slug>`` branch. A named branch that already exists on
-    the remote gets a commit on top of its head (fast-forward, never forced; none if the
-    head already has the change) and its open pull request is updated instead of a second
-    one opened. Runs that did not succeed always open a draft.
+    ``branch`` None: ``tinygen/<slug of the title>`` when tinygen's own open pull request
+    comes from it (a re-run of the same request updates that one), else a new branch with
+    that name (``-2``, ``-3``, ... when taken). A named branch that already exists on the
+    remote gets a commit on top of its head (fast-forward, never forced; none if the head
+    already has the change) and its open pull request is updated instead of a second one
+    opened.
+
+    Draft state: a new pull request is a draft unless ``draft`` is False; a run that did
+    not succeed always makes it a draft (an updated one is converted), and ``draft=False``
+    marks an updated one ready for review. Otherwise an update leaves it as it is.
     """
     _check_deliverable(result)
     root = opened.root
-    base_branch = base or opened.default_branch or forge.repo(full_name).default_branch
+    # the forge is the authority on the default branch (a checkout's origin/HEAD may be
+    # missing or stale); deliver's pushes also ask the remote itself
+    default = forge.repo(full_name).default_branch
+    opened = replace(opened, default_branch=default)
+    base_branch = base or default
+    if not branch:
+        branch = _own_open_branch(result, root, forge, full_name, token)
     tip = None
     if branch:
         validate_branch_name(branch, root)
@@ -256,17 +273,46 @@ def publish_pr(
         head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=name, token=token)
         new = _commit_for(result, root, head)
         if new is not None:
-            push_to_ref(root, new, name, token=token, default_branch=opened.default_branch)
+            push_to_ref(root, new, name, token=token, default_branch=default)
         sha = new or head
-    pull, created = forge.create_or_update_pull(
-        full_name,
-        head=name,
-        base=base_branch,
-        title=title(result),
-        body=pr_body(result, issue=issue),
-        draft=draft or not succeeded(result),
-    )
+    ok = succeeded(result)
+    try:
+        pull, created = forge.create_or_update_pull(
+            full_name,
+            head=name,
+            base=base_branch,
+            title=title(result),
+            body=pr_body(result, issue=issue),
+            draft=draft or not ok,
+        )
+        want = True if not ok else (False if not draft else None)
+        if not created and want is not None and pull.draft != want:
+            pull = forge.set_draft(full_name, pull.number, want)
+    except ForgeError as exc:
+        pushed_note = (
+            f"the branch {name} was pushed ({sha[:12]}), nothing is lost: once that is "
+            f"fixed, deliver again with --pr --branch {name}"
+        )
+        exc.hint = f"{exc.hint}; {pushed_note}" if exc.hint else pushed_note
+        raise
     return PublishResult(name, sha, pull.html_url, pull.number, created)
+
+
+def _own_open_branch(
+    result: RunResult, root: Path, forge: Forge, full_name: str, token: str | None
+) -> str | None:
+    """The default-named branch (``tinygen/<slug>``, ``-2``, ...) whose open pull request
+    tinygen wrote (its body carries the marker), or None. Names are taken in order, so the
+    first one missing on the remote ends the search."""
+    base = BRANCH_PREFIX + slugify(plain_title(result))
+    for n in range(1, _REUSE_LOOKS + 1):
+        name = base if n == 1 else f"{base}-{n}"
+        if _remote_tip(root, name, token) is None:
+            return None
+        pull = forge.find_open_pull(full_name, name)
+        if pull is not None and MARKER in pull.body:
+            return name
+    return None
 
 
 def push_to_pr(
@@ -303,7 +349,8 @@ def push_to_pr(
     head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=pull.head_ref, token=token)
     new = _commit_for(result, root, head)
     if new is not None:
-        default = opened.default_branch or pull.base_ref
+        # the repository's default branch, whatever the pull request's base is
+        default = forge.repo(full_name).default_branch
         push_to_ref(root, new, pull.head_ref, token=token, default_branch=default)
     return PublishResult(pull.head_ref, new or head, pull.html_url, pull.number, False)
 
