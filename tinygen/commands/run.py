@@ -170,7 +170,10 @@ def command(
         progress.done()
     if not opened.is_clone:
         warn_if_dirty(root, result)
-    emit(result, out=out, as_json=as_json, extra=_delivery.deliver(delivering, result))
+    extra, delivery_error = _delivery.deliver_reporting(delivering, result)
+    emit(result, out=out, as_json=as_json, extra=extra)  # the result is printed in any case
+    if delivery_error is not None:
+        raise delivery_error
     sys.exit(int(STATUS_EXIT[result.status]))
 
 
