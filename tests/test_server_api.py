@@ -323,6 +323,17 @@ def test_full_queue_answers_429_with_retry_after(
         ({"repoUrl": "https://github.com/o/r", "prompt": "x", "ref": "-x"}, "ref", "pattern"),
         ({"repoUrl": "https://github.com/o/r", "prompt": "x", "checks": ["make"]}, "checks", ""),
         ({"repoUrl": "https://github.com/o/r", "prompt": 5}, "prompt", "string"),
+        ({"repoUrl": "https://ghp_abcdef0123@github.com/o/r", "prompt": "x"}, "repoUrl", "token"),
+        ({"repoUrl": "https://someone@github.com/o/r", "prompt": "x"}, "repoUrl", "user name"),
+        ({"repoUrl": "https://github.com/evil/r", "prompt": "x"}, "repoUrl", "owner 'evil'"),
+        ({"repoUrl": "git@github.com:evil/r.git", "prompt": "x"}, "repoUrl", "owner 'evil'"),
+        ({"repoUrl": "https://github.com/o/r", "prompt": "x", "ref": "a..b"}, "ref", "git ref"),
+        ({"repoUrl": "https://github.com/o/r", "prompt": "x", "ref": "v1.lock"}, "ref", "git ref"),
+        (
+            {"repoUrl": "https://github.com/o/r", "prompt": "x", "model": "claude-opus-4-1"},
+            "model",
+            "not allowed on this server",
+        ),
     ],
 )
 def test_bad_bodies_get_422_naming_the_field(
@@ -333,12 +344,15 @@ def test_bad_bodies_get_422_naming_the_field(
     field: str,
     words: str,
 ) -> None:
-    server = serve(replace(config, allow_local=False, max_prompt_chars=5000))
+    server = serve(
+        replace(config, allow_local=False, max_prompt_chars=5000, allowed_owners=("o", "O2"))
+    )
     response = httpx.post(f"{server.url}/jobs", json=body, timeout=30)
     assert response.status_code == 422, response.text
     detail = response.json()
     assert detail["errors"][0]["field"] == field, detail
     assert detail["detail"].startswith(f"{field}:") and words in detail["detail"], detail
+    assert "ghp_abcdef0123" not in response.text
     assert httpx.get(f"{server.url}/jobs").json()["jobs"] == []
 
 
@@ -378,16 +392,21 @@ def test_repository_over_the_size_limit_fails_clearly(
     import os
 
     big = make_repo({**APP, "data.bin": os.urandom(300_000)})
+    bare = bare_remote(big)
     server = serve(replace(config, max_repo_bytes=200_000))
     response = httpx.post(
         f"{server.url}/analyze",
-        json={"repoUrl": f"file://{bare_remote(big)}", "prompt": "x"},
+        json={"repoUrl": f"file://{bare}", "prompt": "x"},
         timeout=60,
     )
     assert response.status_code == 422, response.text
     assert "too large for this server" in response.json()["detail"]
     assert "(the limit is 0.2 MB)" in response.json()["detail"]
     assert fake.requests == [], "no model call for a refused repository"
+    from tinygen.remote import cache_path, parse_repo_spec
+
+    entry = cache_path(parse_repo_spec(f"file://{bare}"), config.cache_dir)
+    assert entry.parent.is_dir() and not entry.exists(), "the rejected clone is not kept"
 
 
 def test_checks_run_only_when_allowed(

@@ -255,3 +255,143 @@ def test_pool_start_recovers_and_stop_interrupts(store: SQLiteJobStore) -> None:
     assert stopped is not None and stopped.state == JobState.FAILED
     assert stopped.error is not None and stopped.error["message"] == SHUTDOWN_REASON
     assert store.get(waiting.id).state == JobState.QUEUED  # type: ignore[union-attr]
+
+
+# --- the pool survives its store failing ------------------------------------------------------
+
+
+class FlakyStore(SQLiteJobStore):
+    """A real SQLite store whose first ``fail_finish`` finish() calls and first ``fail_claim``
+    claim() calls raise sqlite3.OperationalError, as a locked database does."""
+
+    def __init__(self, path: Path, *, fail_finish: int = 0, fail_claim: int = 0) -> None:
+        super().__init__(path)
+        self.fail_finish = fail_finish
+        self.fail_claim = fail_claim
+
+    def finish(self, job_id: str, state: JobState, **kwargs: Any) -> bool:
+        if self.fail_finish > 0:
+            self.fail_finish -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().finish(job_id, state, **kwargs)
+
+    def claim(self, runner: str) -> Job | None:
+        if self.fail_claim > 0:
+            self.fail_claim -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().claim(runner)
+
+
+def test_a_failing_store_neither_kills_a_worker_nor_loses_a_result(tmp_path: Path) -> None:
+    store = FlakyStore(tmp_path / "jobs.sqlite3", fail_finish=3, fail_claim=2)
+    pool = WorkerPool(store, Recorder(), workers=1, poll_interval=0.05)
+    pool.start()
+    ids = [store.add(spec(i), max_queued=10).id for i in range(3)]
+    pool.wake()
+    wait_until(lambda: store.counts()["succeeded"] == 3)
+    assert pool.live_workers() == 1 and pool.restarts == 0
+    pool.stop()
+    assert [store.get(i).result["prompt"] for i in ids] == ["job 0", "job 1", "job 2"]  # type: ignore[index,union-attr]
+
+
+class WorkerDeath(BaseException):
+    """Ends a worker thread (it is no Exception, so the per-job handling does not catch it)."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_worker_is_replaced_and_its_job_failed(store: SQLiteJobStore) -> None:
+    def executor(job: Job, progress: Progress) -> dict[str, Any]:
+        if job.spec.prompt == "job 0":
+            raise WorkerDeath()
+        return {"status": "approved"}
+
+    pool = WorkerPool(store, executor, workers=1, poll_interval=0.05)
+    pool.start()
+    doomed = store.add(spec(0), max_queued=10)
+    pool.wake()
+    wait_until(lambda: store.get(doomed.id).state.finished)  # type: ignore[union-attr]
+    after = store.add(spec(1), max_queued=10)
+    pool.wake()
+    wait_until(lambda: store.get(after.id).state == JobState.SUCCEEDED)  # type: ignore[union-attr]
+    failed = store.get(doomed.id)
+    assert failed is not None and failed.state == JobState.FAILED and failed.error is not None
+    assert "stopped unexpectedly" in failed.error["message"]
+    assert pool.restarts == 1 and pool.live_workers() == 1
+    pool.stop()
+
+
+def test_retry_after_is_one_slot_not_the_whole_queue(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    store = SQLiteJobStore(path)
+    for i in range(3):
+        store.add(spec(i), max_queued=100)
+        job = store.claim("w")
+        assert job is not None and store.finish(job.id, JobState.SUCCEEDED, result={})
+    for i in range(40):
+        store.add(spec(i), max_queued=100)
+    with sqlite3.connect(path) as db:  # make the finished jobs take 40 s each
+        db.execute("UPDATE jobs SET started_at = finished_at - 40 WHERE state = 'succeeded'")
+    assert store.retry_after(workers=4) == 10  # 40 s / 4 workers, whatever the queue
+    assert store.retry_after(workers=100) == 1
+
+
+def test_prune_drops_old_finished_jobs_and_run_records(tmp_path: Path) -> None:
+    import os
+
+    from tinygen.server.prune import DAY, prune
+
+    path = tmp_path / "jobs.sqlite3"
+    store = SQLiteJobStore(path)
+    old, new = store.add(spec(1), max_queued=10), store.add(spec(2), max_queued=10)
+    for _ in range(2):
+        job = store.claim("w")
+        assert job is not None and store.finish(job.id, JobState.SUCCEEDED, result={})
+    waiting = store.add(spec(3), max_queued=10)
+    now = time.time()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE jobs SET created_at = ?, finished_at = ? WHERE id = ?",
+            (now - 40 * DAY, now - 40 * DAY, old.id),
+        )
+        db.execute("UPDATE jobs SET created_at = ? WHERE id = ?", (now - 40 * DAY, waiting.id))
+    cache = tmp_path / "clones"
+    runs = cache / "github.com" / "o" / "r.git" / "tinygen" / "runs"
+    (cache / "github.com" / "o" / "r.git" / "objects").mkdir(parents=True)
+    (cache / "github.com" / "o" / "r.git" / "HEAD").write_text("ref: refs/heads/main\n")
+    for name, age in (("old-run", 40), ("new-run", 1)):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "run.json").write_text("{}")
+        os.utime(runs / name, (now - age * DAY, now - age * DAY))
+
+    prune(store, cache, keep_days=30, now=now)
+    assert store.get(old.id) is None and store.events(old.id) == []
+    assert store.get(new.id) is not None, "recent jobs stay"
+    assert store.get(waiting.id) is not None, "queued jobs are never pruned"
+    assert sorted(p.name for p in runs.iterdir()) == ["new-run"]
+    assert (cache / "github.com" / "o" / "r.git" / "HEAD").exists(), "the clone stays"
+
+
+def test_error_info_hides_the_servers_saved_diff_path() -> None:
+    from tinygen.server.worker import error_info
+
+    exc = LLMAuthError(
+        "refused", hint="check the key; the diff so far is saved in /srv/x/diff.patch"
+    )
+    assert error_info(exc)["hint"] == "check the key"
+    alone = LLMAuthError("refused", hint="the diff so far is saved in /srv/x/diff.patch")
+    assert error_info(alone)["hint"] is None
+
+
+def test_database_lock_admits_one_holder(tmp_path: Path) -> None:
+    from tinygen.server.lock import DatabaseLock
+
+    db = tmp_path / "jobs.sqlite3"
+    first, second = DatabaseLock(db), DatabaseLock(db)
+    first.acquire("http://127.0.0.1:8000, pid 1")
+    with pytest.raises(ConfigError) as refused:
+        second.acquire("http://127.0.0.1:8001, pid 2")
+    assert str(db) in refused.value.message and "127.0.0.1:8000" in refused.value.message
+    first.release()
+    second.acquire("http://127.0.0.1:8001, pid 2")
+    assert second.held
+    second.release()

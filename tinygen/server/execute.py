@@ -75,8 +75,10 @@ def repository_size(root: Path, commit: str) -> tuple[int, int]:
 
 
 def too_large(limit: int, stored: int, checkout: int | None = None) -> RepoError:
-    what = f"{_mb(stored)} of git objects" + (
-        f" and {_mb(checkout)} checked out" if checkout is not None else " (fetch stopped)"
+    what = (
+        f"{_mb(stored)} of git objects and {_mb(checkout)} checked out"
+        if checkout is not None
+        else f"the fetch was stopped at {_mb(stored)} of git objects"
     )
     return RepoError(
         f"the repository is too large for this server: {what} (the limit is {_mb(limit)})",
