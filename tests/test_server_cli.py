@@ -78,3 +78,20 @@ def test_help_does_not_import_the_web_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tls_needs_both_files(tmp_path: Path) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used")
+    code, output = serve(
+        "--port", "0", "--db", str(tmp_path / "j.db"), "--ssl-certfile", str(cert),
+        env={"ANTHROPIC_API_KEY": "k"},
+    )  # fmt: skip
+    assert code == ExitCode.CONFIG and "--ssl-certfile and --ssl-keyfile go together" in output
+
+
+def test_help_lists_the_operator_limits() -> None:
+    code, output = serve("--help")
+    assert code == 0
+    for flag in ("--allow-model", "--allow-owner", "--max-rounds", "--budget", "--keep-days"):
+        assert flag in output
