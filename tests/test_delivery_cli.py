@@ -186,8 +186,118 @@ def test_run_pr_opens_a_draft_and_a_rerun_for_the_issue_updates_it(
     assert "pull request #1 updated" in second.stderr
     assert len(gh.pulls(REPO)) == 1
     assert again["run_id"] in gh.pulls(REPO)[0]["body"]
+    assert gh.pulls(REPO)[0]["draft"] is False  # --ready on the re-run marks it ready
     for out in (first, second):
         assert DEFAULT_TOKEN not in out.stdout + out.stderr
+
+
+def test_run_pr_rerun_without_issue_or_branch_updates_the_same_pr(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    script_fix(fake)
+    first = run(fake, repo, "--pr", "--json", env=github_env(gh))
+    assert first.exit_code == ExitCode.OK, first.stderr
+    second = run(fake, repo, "--pr", "--json", env=github_env(gh))
+    assert second.exit_code == ExitCode.OK, second.stderr
+    one, two = (json.loads(r.stdout)["delivery"] for r in (first, second))
+    assert one["branch"] == two["branch"] == "tinygen/make-answer-return-42"
+    assert (two["pr_number"], two["pr_created"]) == (one["pr_number"], False)
+    assert len(gh.pulls(REPO)) == 1
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/tinygen").split() == [
+        "refs/heads/tinygen/make-answer-return-42"
+    ]
+
+
+def test_pr_checks_token_repository_and_access_before_the_model_runs(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    script_fix(fake)
+    wrong = run(fake, repo, "--pr", env=github_env(gh) | {"GITHUB_TOKEN": "ghp_" + "x" * 36})
+    assert wrong.exit_code == ExitCode.FORGE and "401" in wrong.stderr, wrong.stderr
+    missing = run(fake, repo, "--pr", env=github_env(gh) | {"GITHUB_REPOSITORY": "octo/nope"})
+    assert missing.exit_code == ExitCode.FORGE and "octo/nope" in missing.stderr, missing.stderr
+    gh.set_permission(REPO, "tinygen-bot", "read")
+    read_only = run(fake, repo, "--pr", env=github_env(gh))
+    assert read_only.exit_code == ExitCode.FORGE
+    assert "can only read on octo/demo" in read_only.stderr and "write access" in read_only.stderr
+    assert fake.requests == []  # no model call was paid for
+    assert git(bare, "branch", "--list").split() == ["*", "main"]
+
+
+def test_pr_base_defaults_to_the_ref_branch(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    git(repo, "push", "-q", "origin", "main:feature")
+    git(repo, "fetch", "-q", "origin")
+    script_fix(fake)
+    result = run(fake, repo, "--pr", "--ref", "origin/feature", env=github_env(gh))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert gh.pulls(REPO)[0]["base_ref"] == "feature"
+    assert "goes into feature (--ref)" in result.stderr
+
+
+@pytest.fixture
+def develop(make_repo: Callable[..., Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A checkout made like actions/checkout does (init, remote add, fetch: no origin/HEAD)
+    of a remote whose default branch is `develop`."""
+    src = make_repo(FILES)
+    git(src, "branch", "-m", "develop")
+    git(src, "branch", "release")
+    bare = tmp_path / "develop.git"
+    git(tmp_path, "clone", "--bare", "-q", str(src), str(bare))
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    git(work, "remote", "add", "origin", str(bare))
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-b", "feature", "origin/develop")
+    return work, bare
+
+
+def test_pushing_to_the_remotes_default_branch_is_refused_before_the_model_runs(
+    fake: FakeAnthropic, develop: tuple[Path, Path], tmp_path: Path
+) -> None:
+    work, bare = develop
+    refs = git(bare, "for-each-ref")
+    script_fix(fake)
+    result = run(fake, work, "--branch", "develop", "--push")
+    assert result.exit_code == ExitCode.REPO, result.stderr
+    assert "refusing to push to 'develop'" in result.stderr
+    assert fake.requests == []
+    patch = tmp_path / "p.diff"
+    patch.write_text(PATCH)
+    applied = apply(work, patch, "--branch", "develop", "--push")
+    assert applied.exit_code == ExitCode.REPO and "refusing to push to 'develop'" in applied.stderr
+    with FakeGitHub(token=DEFAULT_TOKEN) as gh:
+        gh.add_repo(REPO, default_branch="develop", clone_url=str(bare))
+        env = github_env(gh)
+        pr = apply(work, patch, "--pr", "--branch", "develop", "--base", "release", env=env)
+        assert pr.exit_code == ExitCode.REPO and "refusing to push to 'develop'" in pr.stderr
+        number = gh.add_pull(REPO, "develop", base="release", title="Release")
+        to_pr = apply(work, patch, "--to-pr", str(number), env=env)
+        assert to_pr.exit_code == ExitCode.REPO and "refusing to push to 'develop'" in to_pr.stderr
+    assert git(bare, "for-each-ref") == refs
+
+
+def test_a_failed_delivery_still_prints_the_result(
+    fake: FakeAnthropic, pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, bare = pair
+    _pr_branch(tmp_path, bare, "fix", {"b.txt": "b\n"})  # someone else's branch `fix`
+    script_fix(fake)
+    result = run(fake, repo, "--branch", "fix", "--push", "--json")
+    assert result.exit_code == ExitCode.REPO, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "approved" and "+    return 42" in data["diff"]
+    failure = data["delivery"]
+    assert "non-fast-forward" in failure["error"] and failure["exit_code"] == ExitCode.REPO
+    assert "diff.patch" in failure["hint"]
+    assert f"tinygen: run {data['run_id']}" in result.stderr
+    assert result.stderr.count("the diff is saved in") == 1
+    assert git(repo, "show", "fix:app.py").endswith("return 42\n")  # the local branch is kept
 
 
 def test_run_pr_needs_a_token_and_a_github_repository(
@@ -335,3 +445,24 @@ def test_apply_pr_opens_a_pull_request(
     assert "validated" not in pull["title"]
     assert git(bare, "show", f"{pull['head_ref']}:util.py") == "NAME = 'demo2'\n"
     assert DEFAULT_TOKEN not in result.stdout + result.stderr
+    message = git(bare, "log", "-1", "--format=%B", pull["head_ref"])
+    assert str(tmp_path) not in pull["body"] + message  # no local paths published
+    assert "p.diff" in pull["body"]
+
+
+def test_apply_delivers_an_invalid_diff_but_exits_5(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, bare = pair
+    patch = tmp_path / "broken.diff"
+    patch.write_text(
+        "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n def answer() -> int:\n"
+        "-    return 41\n+    return (41\n"
+    )
+    result = apply(repo, patch, "--branch", "--push", "--json")
+    assert result.exit_code == ExitCode.PATCH, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "invalid"
+    branch = data["delivery"]["branch"]
+    assert git(bare, "show", f"{branch}:app.py").endswith("return (41\n")  # work is kept
+    assert "Tinygen-Status: invalid" in git(bare, "log", "-1", "--format=%B", branch)

@@ -505,8 +505,18 @@ def _open_local(spec: RepoSpec, ref: str | None) -> OpenedRepo:
         default_branch=_cached_default_branch(root),
         remote_url=remote_url,
         is_clone=False,
-        base_ref=None,
+        base_ref=_branch_ref(root, ref) if ref else None,
     )
+
+
+def _branch_ref(root: Path, ref: str) -> str | None:
+    """The full name of the branch ``ref`` names (``refs/heads/x`` or ``refs/remotes/origin/x``),
+    None for a tag or a commit."""
+    # ``ref`` passed _check_ref_text (no leading '-'); rev-parse would echo --end-of-options
+    proc = git_bytes(["rev-parse", "--symbolic-full-name", ref], root, check=False)
+    full = proc.stdout.decode().strip()
+    ok = proc.returncode == 0 and full.startswith(("refs/heads/", "refs/remotes/origin/"))
+    return full if ok else None
 
 
 def _open_clone(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,6 +177,7 @@ class Delivery:
     forge: Forge | None = None
     pr_head: str | None = None
     notes: list[str] = field(default_factory=list)
+    ref_branch: str | None = None  # the branch --ref named: a pull request's default base
 
 
 def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = False) -> Delivery:
@@ -188,6 +189,10 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
         raise click.UsageError("--to-pr makes the change on the pull request's head: drop --ref")
 
     delivery = Delivery(opts, opened, opened.base_commit)
+    if explicit_ref and opened.base_ref:
+        for prefix in ("refs/heads/", "refs/remotes/origin/"):
+            if opened.base_ref.startswith(prefix):
+                delivery.ref_branch = opened.base_ref[len(prefix) :]
     if opts.apply and not opened.spec.is_local_checkout:
         raise ConfigError(
             "--apply writes into a checkout, and --repo names a remote repository",
@@ -199,6 +204,8 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
             hint="add --push (or --pr), or run tinygen in a checkout of the repository",
         )
     if not opts.needs_github:
+        if opts.push and opts.branch:
+            _refuse_protected_target(delivery, opts.branch, "--branch")
         return delivery
     if _token() is None:
         raise ConfigError(
@@ -206,10 +213,22 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
             hint="set GITHUB_TOKEN (or GH_TOKEN) to a token with contents: write and "
             "pull-requests: write on the repository",
         )
-    from tinygen.github import GitHubForge
+    from tinygen.github import GitHubForge, role_at_least
 
     delivery.full_name = github_repository(opened)
     delivery.forge = GitHubForge()
+    # checks the token, the repository and the token's role; names the real default branch
+    info = delivery.forge.repo(delivery.full_name)
+    if not role_at_least(info.viewer_permission, "write"):
+        raise ForgeError(
+            f"the token can only {info.viewer_permission} on {delivery.full_name}: pushing a "
+            "branch and opening a pull request need write access",
+            hint="use a token of a user with write access (contents: write and "
+            "pull-requests: write for a fine-grained token)",
+        )
+    delivery.opened = replace(opened, default_branch=info.default_branch)
+    if opts.pr and (opts.branch or opts.issue):
+        _refuse_protected_target(delivery, _pr_branch(opts) or "", "--branch")
     if opts.to_pr is not None:
         from tinygen.deliver import checkout_pr_head
 
@@ -225,11 +244,29 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
                 hint="tinygen pushes only to open pull requests from branches of "
                 f"{delivery.full_name}; use --pr to open a new one",
             )
+        _refuse_protected_target(delivery, pull.head_ref, f"pull request #{opts.to_pr}'s head")
         delivery.target_commit = checkout_pr_head(
             opened.root, remote_url_or_name="origin", head_ref=pull.head_ref
         )
         delivery.pr_head = pull.head_ref
     return delivery
+
+
+def _refuse_protected_target(delivery: Delivery, branch: str, what: str) -> None:
+    """Refuse before the model runs when ``branch`` is one tinygen never pushes to (this also
+    checks that the remote can be reached)."""
+    from tinygen.deliver import protected_branches
+    from tinygen.errors import RepoError
+
+    protected = protected_branches(
+        delivery.opened.root, "origin", default_branch=delivery.opened.default_branch
+    )
+    if branch in protected:
+        raise RepoError(
+            f"refusing to push to {branch!r} ({what}): it is the default branch of the "
+            "remote (or main/master)",
+            hint="tinygen pushes only feature branches; pass another --branch NAME",
+        )
 
 
 # --- after the run -------------------------------------------------------------------------------
@@ -269,12 +306,31 @@ def deliver(delivery: Delivery, result: RunResult) -> dict[str, Any]:
             if published is not None:
                 info |= _published(published)
     except TinygenError as exc:
-        if result.diff_path:
+        if result.diff_path and result.diff_path not in (exc.hint or ""):
             exc.hint = (
                 exc.hint + "; " if exc.hint else ""
             ) + f"the diff is saved in {result.diff_path}"
         raise
     return {"delivery": info}
+
+
+def deliver_reporting(
+    delivery: Delivery, result: RunResult
+) -> tuple[dict[str, Any], TinygenError | None]:
+    """:func:`deliver`, with a failure returned instead of raised, so that the caller prints
+    the run's result first and raises it after; --json then says
+    ``"delivery": {"error": ..., "hint": ..., "exit_code": ...}``."""
+    from tinygen.redact import redact
+
+    try:
+        return deliver(delivery, result), None
+    except TinygenError as exc:
+        report = {
+            "error": redact(exc.message),
+            "hint": redact(exc.hint) if exc.hint else None,
+            "exit_code": int(exc.exit_code),
+        }
+        return {"delivery": report}, exc
 
 
 def _commit(delivery: Delivery, result: RunResult, ok: bool) -> PublishResult | None:
@@ -298,18 +354,20 @@ def _commit(delivery: Delivery, result: RunResult, ok: bool) -> PublishResult | 
         return out
     if opts.pr:
         assert delivery.forge is not None and delivery.full_name is not None
-        branch = opts.branch or (f"tinygen/issue-{opts.issue}" if opts.issue else None)
+        branch = _pr_branch(opts)
         out = publish.publish_pr(
             result,
             delivery.opened,
             delivery.forge,
             full_name=delivery.full_name,
-            base=opts.base,
+            base=opts.base or delivery.ref_branch,
             draft=not opts.ready,
             issue=opts.issue,
             branch=branch,
         )
         _say(f"pushed {out.commit[:12]} to the branch {out.branch}")
+        if not opts.base and delivery.ref_branch:
+            _say(f"the pull request goes into {delivery.ref_branch} (--ref); --base changes that")
         _say(
             f"pull request #{out.pr_number} {'opened' if out.created else 'updated'}: {out.pr_url}"
         )
@@ -317,6 +375,11 @@ def _commit(delivery: Delivery, result: RunResult, ok: bool) -> PublishResult | 
     out = publish.publish_branch(result, delivery.opened, branch=opts.branch, push=opts.push)
     _say(f"{'pushed' if opts.push else 'created'} the branch {out.branch} at {out.commit[:12]}")
     return out
+
+
+def _pr_branch(opts: DeliveryOptions) -> str | None:
+    """--branch NAME, else tinygen/issue-N with --issue N, else None (a generated name)."""
+    return opts.branch or (f"tinygen/issue-{opts.issue}" if opts.issue else None)
 
 
 def _published(out: PublishResult) -> dict[str, Any]:
@@ -382,10 +445,15 @@ def failed_result(root: Path, run_id: str, error: TinygenError) -> RunResult | N
 # --- `tinygen apply --branch/--push/--pr/--to-pr` ----------------------------------------------
 
 
-def deliver_patch(text: str, source: str, repo: str, opts: DeliveryOptions) -> dict[str, Any]:
+def deliver_patch(
+    text: str, source: str, repo: str, opts: DeliveryOptions
+) -> tuple[dict[str, Any], TinygenError | None]:
     """Commit a diff the user already has (placed by content on HEAD, or on the pull
     request's head for --to-pr) instead of writing it into the working tree. The diff goes
-    through the same validation gate as a run's, and gets a run record of its own."""
+    through the same validation gate as a run's, and gets a run record of its own.
+
+    Returns the --json report (``"status"`` is the gate's verdict: ``unverified`` or
+    ``invalid``) and the delivery's error, if any, for the caller to raise after printing."""
     from tinygen.config import load_settings
     from tinygen.git import repo_root, state_dir
     from tinygen.models import Plan, PlanItem, RunResult, Status
@@ -405,8 +473,10 @@ def deliver_patch(text: str, source: str, repo: str, opts: DeliveryOptions) -> d
     diff = canonical_diff(placed.before, placed.after)
     if not diff:
         _say("nothing to deliver: every hunk is already present")
-        return {"delivery": {"skipped": "no change"}}
+        return {"status": "no_change", "delivery": {"skipped": "no change"}}, None
     gate = run_gate(root, target, diff, policy)
+    # the file's name only: a local path says nothing to reviewers and may be private
+    shown = Path(source).name if source != "-" else "standard input"
     record = RunRecorder(runs_root(state_dir(root)))
     items = tuple(
         PlanItem(
@@ -414,20 +484,20 @@ def deliver_patch(text: str, source: str, repo: str, opts: DeliveryOptions) -> d
             "create"
             if placed.before.get(path) is None
             else ("delete" if after is None else "modify"),
-            f"as in {source}",
+            f"as in {shown}",
         )
         for path, after in sorted(placed.after.items())
         if after != placed.before.get(path)
     )
     names = ", ".join(i.path for i in items)
-    title = f"Apply {Path(source).name if source != '-' else 'a patch'} to {names}"
+    title = f"Apply {shown if source != '-' else 'a patch'} to {names}"
     result = RunResult(
         run_id=record.run_id,
         status=Status.UNVERIFIED if gate.ok else Status.INVALID,
         message="applied from a diff; not reviewed" if gate.ok else gate.summary(),
         diff=diff,
         plan=Plan(
-            summary=f"The change from {source}, applied with `tinygen apply`.",
+            summary=f"The change from {shown}, applied with `tinygen apply`.",
             title=title,
             files=items,
         ),
@@ -436,10 +506,12 @@ def deliver_patch(text: str, source: str, repo: str, opts: DeliveryOptions) -> d
     )
     result.diff_path = str(record.write_text("diff.patch", diff))
     record.update(
-        request={"text": f"tinygen apply {source}", "source": "prompt"},
+        request={"text": f"tinygen apply {shown}", "source": "prompt"},
         result=result.to_dict(),
         status=str(result.status),
     )
-    out = deliver(delivery, result)
+    if not gate.ok:
+        _say(f"{gate.summary()}\n(delivered all the same, marked {result.status})")
+    out, error = deliver_reporting(delivery, result)
     out["delivery"]["diff"] = diff
-    return out
+    return {"status": str(result.status), **out}, error

@@ -65,9 +65,13 @@ def command(
     if opts.commits:
         if dry_run or checks or force:
             raise click.UsageError("--dry-run, --check and --force do not go with delivery")
-        out = deliver_patch(_read_patch(patch), patch, repo, opts)
+        out, error = deliver_patch(_read_patch(patch), patch, repo, opts)
         if as_json:
             click.echo(json.dumps(out, indent=2))
+        if error is not None:
+            raise error
+        if out["status"] == "invalid":  # delivered (work is never lost), but not valid
+            sys.exit(int(ExitCode.PATCH))
         return
     report: dict[str, Any] = {"ok": False, "dry_run": dry_run, "written": False}
     try:
