@@ -214,6 +214,68 @@ def test_rerun_updates_the_same_branch_and_pull_request(w: World) -> None:
     assert "def read_config(path" in remote_file(w, f"tinygen/issue-{n}", "app/config.py")
 
 
+def close_pull(w: World, number: int) -> None:
+    import github
+
+    client = github.Github(auth=github.Auth.Token(DEFAULT_TOKEN), base_url=w.gh.api_url)
+    client.get_repo(REPO).get_pull(number).edit(state="closed")
+
+
+def move_main(w: World, merge: str | None = None) -> None:
+    """A new commit on the remote's main (merging the branch ``merge`` first, if given)."""
+    git(w.repo, "switch", "-q", "main")
+    git(w.repo, "fetch", "-q", "origin")
+    git(w.repo, "merge", "-q", "--ff-only", "origin/main")
+    if merge:
+        git(w.repo, "merge", "-q", "--no-ff", "-m", "merge", f"origin/{merge}")
+    write_files(w.repo, {"app/new.py": "def NEW_ON_MAIN() -> None:\n    pass\n"})
+    commit_all(w.repo, "main moves on")
+    git(w.repo, "push", "-q", "origin", "main")
+
+
+@pytest.mark.parametrize("how", ["closed", "merged", "behind-base"])
+def test_rerun_starts_afresh_when_the_branch_is_closed_merged_or_behind(
+    w: World, how: str
+) -> None:
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    assert w.run().exit_code == 0
+    (first,) = w.gh.pulls(REPO)
+    old = f"tinygen/issue-{n}"
+    if how == "closed":
+        close_pull(w, first["number"])
+    elif how == "merged":
+        move_main(w, merge=old)
+        close_pull(w, first["number"])
+    else:
+        move_main(w)
+    old_tip = git(w.bare, "rev-parse", f"refs/heads/{old}").strip()
+
+    script_rename(w.llm, "load_config" if how == "merged" else "load_cfg", "read_config")
+    result = w.run()
+
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "pr-opened"
+    assert w.outputs["branch"] == f"{old}-2"
+    assert git(w.bare, "rev-parse", f"refs/heads/{old}").strip() == old_tip  # untouched
+    seen = w.llm.requests_for(PLAN)[-1].system_text
+    if how != "closed":
+        assert "NEW_ON_MAIN" in seen  # built on the current base
+    new_tip = git(w.bare, "rev-parse", f"refs/heads/{old}-2").strip()
+    main = git(w.bare, "rev-parse", "refs/heads/main").strip()
+    assert git(w.bare, "rev-parse", f"{new_tip}^").strip() == main
+    second = [p for p in w.gh.pulls(REPO) if p["head_ref"] == f"{old}-2"]
+    assert len(second) == 1 and f"Closes #{n}" in second[0]["body"]
+
+    # the next re-run keeps to the new branch and its pull request
+    script_rename(w.llm, "read_config", "get_config")
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert (w.outputs["status"], w.outputs["branch"]) == ("pr-updated", f"{old}-2")
+    assert len(w.gh.pulls(REPO)) == 2
+
+
 def test_comment_on_issue_opens_a_pull_request_with_the_instruction(w: World) -> None:
     n = w.gh.add_issue(REPO, "Config naming", body="The name is cryptic.")
     cid = w.gh.add_comment(

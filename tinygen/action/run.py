@@ -26,7 +26,7 @@ from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import StatusComment, diff_block, reply, result_lines
-from tinygen.errors import ConfigError, ExitCode, TinygenError
+from tinygen.errors import ConfigError, ExitCode, RepoError, TinygenError
 from tinygen.redact import redact
 
 if TYPE_CHECKING:
@@ -235,22 +235,6 @@ def _settings(ctx: _Context, opened: OpenedRepo) -> Settings:
     return settings
 
 
-def _remote_tip(root: Any, url: str, branch: str, token: str | None) -> str | None:
-    from tinygen.deliver import checkout_pr_head
-    from tinygen.remote import git_network, token_for
-
-    listing = git_network(
-        ["ls-remote", "--heads", "--end-of-options", url, f"refs/heads/{branch}"],
-        root,
-        url=url,
-        token=token_for(url, token),
-        what=f"look for the branch {branch!r}",
-    )
-    if not listing.strip():
-        return None
-    return checkout_pr_head(root, remote_url_or_name=url, head_ref=branch, token=token)
-
-
 @dataclass
 class _Plan:
     opened: OpenedRepo
@@ -259,6 +243,91 @@ class _Plan:
     pr_number: int | None  # the pull request the commit goes to (push_to_pr), if any
     pr_url: str | None
     settings: Settings | None = None
+
+
+MAX_ISSUE_BRANCHES = 50  # tinygen/issue-N, -2, ... -50
+
+
+def _issue_branches(root: Any, url: str, number: int, token: str | None) -> dict[str, str]:
+    """tinygen/issue-N and tinygen/issue-N-<k> on the remote: {branch: tip}."""
+    from tinygen.remote import git_network, token_for
+
+    base = f"refs/heads/tinygen/issue-{number}"
+    listing = git_network(
+        ["ls-remote", "--heads", "--end-of-options", url, base, f"{base}-*"],
+        root,
+        url=url,
+        token=token_for(url, token),
+        what=f"look for the branches of issue #{number}",
+    )
+    tips = {}
+    for line in listing.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/heads/"):
+            tips[ref.removeprefix("refs/heads/")] = sha
+    return tips
+
+
+BRANCH_HISTORY = 100  # commits fetched of a tinygen branch, to see whether it has the base
+
+
+def _fetch_branch(root: Any, url: str, branch: str, token: str | None) -> str:
+    """Fetch ``branch`` with enough history to tell whether it contains the base's tip (the
+    clone cache is shallow: the tip alone would have no parents to walk)."""
+    from tinygen.git import git, resolve_commit
+    from tinygen.remote import git_network, token_for
+
+    local = "refs/tinygen/issue-branch"
+    shallow = git(["rev-parse", "--is-shallow-repository"], root).strip() == "true"
+    git_network(
+        [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            *([f"--depth={BRANCH_HISTORY}"] if shallow else []),
+            "--end-of-options",
+            url,
+            f"+refs/heads/{branch}:{local}",
+        ],
+        root,
+        url=url,
+        token=token_for(url, token),
+        what=f"fetch the branch {branch!r}",
+    )
+    return resolve_commit(root, local)
+
+
+def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _Plan:
+    """The branch for issue ``number``: ``tinygen/issue-N`` (then ``-2``, ``-3``, ...).
+
+    An existing one is built on only while its pull request is open and it contains the
+    base's tip; one whose pull request was closed or merged, or that the base has moved
+    past, is left as it is, and the next name is tried: the first name not on the remote
+    starts afresh from the base."""
+    from tinygen.git import git_bytes
+
+    tips = _issue_branches(opened.root, url, number, ctx.token)
+    for k in range(1, MAX_ISSUE_BRANCHES + 1):
+        branch = f"tinygen/issue-{number}" + (f"-{k}" if k > 1 else "")
+        if branch not in tips:
+            return _Plan(opened, opened.base_commit, branch, None, None)
+        pull = ctx.forge.find_open_pull(ctx.event.repository, branch)
+        if pull is None:
+            ctx.io.log(f"{branch} has no open pull request (closed or merged): not reused")
+            continue
+        tip = _fetch_branch(opened.root, url, branch, ctx.token)
+        contains = git_bytes(
+            ["merge-base", "--is-ancestor", opened.base_commit, tip], opened.root, check=False
+        )
+        if contains.returncode != 0:
+            ctx.io.log(f"{branch} does not contain the base's tip: not reused ({pull.html_url})")
+            continue
+        ctx.io.log(f"{branch} has the open pull request {pull.html_url}: the change goes on top")
+        return _Plan(opened, tip, branch, None, pull.html_url)
+    raise RepoError(
+        f"issue #{number} already has {MAX_ISSUE_BRANCHES} tinygen branches that cannot be reused",
+        hint=f"delete old tinygen/issue-{number}-* branches",
+    )
 
 
 def _prepare(ctx: _Context) -> _Plan:
@@ -281,13 +350,7 @@ def _prepare(ctx: _Context) -> _Plan:
     opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
     if decision.number is None:
         return _Plan(opened, opened.base_commit, None, None, None)
-    branch = f"tinygen/issue-{decision.number}"
-    tip = _remote_tip(opened.root, url, branch, ctx.token)
-    if tip is None:
-        return _Plan(opened, opened.base_commit, branch, None, None)
-    existing = ctx.forge.find_open_pull(full_name, branch)
-    ctx.io.log(f"{branch} exists: the change goes on top of it")
-    return _Plan(opened, tip, branch, None, existing.html_url if existing else None)
+    return _issue_branch(ctx, opened, url, decision.number)
 
 
 def _work(ctx: _Context) -> Outcome:
