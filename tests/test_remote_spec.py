@@ -117,3 +117,43 @@ def test_cache_path_layout(tmp_path: Path, make_repo: Callable[..., Path]) -> No
     pb = cache_path(parse_repo_spec(str(b_parent / "same")), tmp_path)
     assert pa != pb and pa.name == pb.name == "same.git"
     assert tmp_path / "_local" in pb.parents
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("https://github.com/o/r/tree/main", "use --repo https://github.com/o/r --ref main"),
+        (
+            "https://github.com/o/r/tree/feature/x",
+            "use --repo https://github.com/o/r --ref feature/x",
+        ),
+        ("https://github.com/o/r/pull/3", "use --repo https://github.com/o/r --to-pr 3"),
+        ("https://github.com/o/r/pull/3/files", "use --repo https://github.com/o/r --to-pr 3"),
+        ("https://github.com/o/r/commit/abc123", "use --repo https://github.com/o/r --ref abc123"),
+        ("https://github.com/o/r/issues/9", "use --repo https://github.com/o/r"),
+    ],
+)
+def test_github_web_pages_are_refused_with_the_right_options(text: str, hint: str) -> None:
+    with pytest.raises(RepoError, match="web page, not a repository URL") as info:
+        parse_repo_spec(text)
+    assert info.value.hint == hint
+
+
+def test_default_ports_and_case_make_one_host_and_one_cache_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinygen.remote import token_for
+
+    spec = parse_repo_spec("https://github.com:443/o/r")
+    assert (spec.host, spec.url) == ("github.com", "https://github.com/o/r")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "t" * 36)
+    assert token_for(spec.url) == "ghp_" + "t" * 36  # the token goes to github.com:443 too
+    assert parse_repo_spec("https://ghe.example:8443/o/r").host == "ghe.example:8443"
+    assert parse_repo_spec("http://example.org:80/o/r").host == "example.org"
+    upper = cache_path(parse_repo_spec("https://github.com/Octo/Demo"), tmp_path)
+    assert upper == cache_path(parse_repo_spec("git@github.com:octo/demo.git"), tmp_path)
+    # elsewhere case may matter: two entries
+    a = cache_path(parse_repo_spec("https://git.example/Octo/Demo"), tmp_path)
+    assert a != cache_path(parse_repo_spec("https://git.example/octo/demo"), tmp_path)
+    with pytest.raises(RepoError, match="port is not a number"):
+        parse_repo_spec("https://github.com:x/o/r")

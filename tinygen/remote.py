@@ -162,8 +162,14 @@ def parse_repo_spec(text: str, *, allow_local: bool = True) -> RepoSpec:
             _owner, name = _split_path(str(fpath))
             return RepoSpec(kind="file", url=f"file://{fpath.resolve()}", name=name)
         host = _check_host(text, parts.hostname)
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
+        try:
+            port = parts.port
+        except ValueError:
+            raise _bad(text, "its port is not a number", _URL_HINT) from None
+        # the scheme's own port is no port: the same host (for the token) and cache entry
+        if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
+            host = f"{host}:{port}"
+        _refuse_web_page(text, scheme, host, parts.path)
         owner, name = _split_path(unquote(parts.path))
         if not name or name.startswith("-"):
             raise _bad(text, "it names no repository", _URL_HINT)
@@ -185,6 +191,24 @@ def parse_repo_spec(text: str, *, allow_local: bool = True) -> RepoSpec:
     if not allow_local:
         raise _bad(text, "local repositories are not allowed here", "pass an https URL")
     return _local_spec(text)
+
+
+def _refuse_web_page(text: str, scheme: str, host: str, path: str) -> None:
+    """A GitHub page URL (``/o/r/tree/main``, ``/o/r/pull/3``, ...) is not a repository URL:
+    say which URL and option to use instead."""
+    segments = [s for s in path.split("/") if s]
+    if not scheme.startswith("http") or host.lower() not in github_hosts() or len(segments) < 3:
+        return
+    repo_url = f"{scheme}://{host.lower()}/{segments[0]}/{segments[1].removesuffix('.git')}"
+    page, rest = segments[2], segments[3:]
+    option = ""
+    if page == "tree" and rest:
+        option = f" --ref {'/'.join(rest)}"
+    elif page == "commit" and rest:
+        option = f" --ref {rest[0]}"
+    elif page == "pull" and rest and rest[0].isdigit():
+        option = f" --to-pr {rest[0]}"
+    raise _bad(text, "it is a web page, not a repository URL", f"use --repo {repo_url}{option}")
 
 
 def _local_spec(text: str) -> RepoSpec:
@@ -391,6 +415,8 @@ def cache_path(spec: RepoSpec, cache_dir: Path | None = None) -> Path:
         return base / "_local" / digest / name
     host = _safe_segment((spec.host or "_").replace(":", "_"))
     owner = [_safe_segment(s) for s in (spec.owner or "_").split("/")]
+    if (spec.host or "") in github_hosts():  # GitHub names are case-insensitive: one entry
+        owner, name = [o.lower() for o in owner], name.lower()
     return base.joinpath(host, *owner, name)
 
 

@@ -244,7 +244,12 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
                 hint="tinygen pushes only to open pull requests from branches of "
                 f"{delivery.full_name}; use --pr to open a new one",
             )
-        _refuse_protected_target(delivery, pull.head_ref, f"pull request #{opts.to_pr}'s head")
+        _refuse_protected_target(
+            delivery,
+            pull.head_ref,
+            f"pull request #{opts.to_pr}'s head",
+            hint="tinygen pushes only to feature branches; open a new pull request with --pr",
+        )
         delivery.target_commit = checkout_pr_head(
             opened.root, remote_url_or_name="origin", head_ref=pull.head_ref
         )
@@ -252,7 +257,12 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
     return delivery
 
 
-def _refuse_protected_target(delivery: Delivery, branch: str, what: str) -> None:
+def _refuse_protected_target(
+    delivery: Delivery,
+    branch: str,
+    what: str,
+    hint: str = "tinygen pushes only feature branches; pass another --branch NAME",
+) -> None:
     """Refuse before the model runs when ``branch`` is one tinygen never pushes to (this also
     checks that the remote can be reached)."""
     from tinygen.deliver import protected_branches
@@ -265,7 +275,7 @@ def _refuse_protected_target(delivery: Delivery, branch: str, what: str) -> None
         raise RepoError(
             f"refusing to push to {branch!r} ({what}): it is the default branch of the "
             "remote (or main/master)",
-            hint="tinygen pushes only feature branches; pass another --branch NAME",
+            hint=hint,
         )
 
 
