@@ -503,6 +503,13 @@ def test_openapi_documents_the_typed_models(client: httpx.Client) -> None:
         schemas["JobRequest"]["properties"]
     )
     assert {"diff", "status", "runId", "jobId"} <= set(schemas["AnalyzeResponse"]["properties"])
+    # The result's parts are typed models, not free-form objects.
+    result = schemas["JobResult"]["properties"]
+    assert "#/components/schemas/Usage" in json.dumps(result["usage"])
+    assert "#/components/schemas/Plan" in json.dumps(result["plan"])
+    assert "#/components/schemas/Verdict" in json.dumps(result["verdict"])
+    assert {"inputTokens", "outputTokens", "calls"} <= set(schemas["Usage"]["properties"])
+    assert {"approved", "summary", "revisions"} <= set(schemas["Verdict"]["properties"])
     assert set(spec["paths"]["/jobs/{job_id}"]) == {"get", "delete"}
     assert "429" in spec["paths"]["/jobs"]["post"]["responses"]
 
