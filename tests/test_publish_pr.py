@@ -397,3 +397,32 @@ def test_the_forges_default_branch_is_protected_whatever_the_base(
             push_to_pr(result, opened, forge, full_name=REPO, number=number)
         assert gh.pulls(REPO)[0]["number"] == number and len(gh.pulls(REPO)) == 1
     assert git(bare, "for-each-ref") == refs
+
+
+def test_a_branch_whose_pr_was_closed_unmerged_is_not_stacked_on(
+    pair: tuple[Path, Path], gh: FakeGitHub, forge: GitHubForge, opened: OpenedRepo
+) -> None:
+    import github
+
+    repo, bare = pair
+    branch = "tinygen/issue-9"
+    first = publish_pr(make_result(repo, TWO), opened, forge, full_name=REPO, branch=branch)
+    assert first.pr_number is not None
+    client = github.Github(auth=github.Auth.Token(DEFAULT_TOKEN), base_url=gh.api_url)
+    client.get_repo(REPO).get_pull(first.pr_number).edit(state="closed")  # rejected
+    last = forge.last_pull(REPO, branch)
+    assert last is not None and (last.number, last.state, last.merged) == (
+        first.pr_number,
+        "closed",
+        False,
+    )
+    assert forge.last_pull(REPO, "no/such-branch") is None
+    other = make_result(repo, {"lib/util.py": "X = 3\n"}, run_id="20260101-160000-000009")
+    with pytest.raises(RepoError, match=r"closed without merging") as info:
+        publish_pr(other, opened, forge, full_name=REPO, branch=branch)
+    assert info.value.hint and f"delete the branch {branch}" in info.value.hint
+    assert git(bare, "rev-parse", branch).strip() == first.commit
+    # after a merge the new work goes on top, in a new pull request
+    gh.add_pull(REPO, branch, merged=True)
+    out = publish_pr(other, opened, forge, full_name=REPO, branch=branch)
+    assert out.created and git(bare, "rev-parse", f"{out.commit}^").strip() == first.commit

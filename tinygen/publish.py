@@ -264,6 +264,8 @@ def publish_pr(
                 hint="pass another --branch name",
             )
         tip = _remote_tip(root, branch, token)
+        if tip is not None and forge.find_open_pull(full_name, branch) is None:
+            _refuse_rejected_branch(forge, full_name, branch)
     if tip is None:
         pushed = publish_branch(result, opened, branch=branch, push=True, token=token)
         name, sha = pushed.branch, pushed.commit
@@ -296,6 +298,18 @@ def publish_pr(
         exc.hint = f"{exc.hint}; {pushed_note}" if exc.hint else pushed_note
         raise
     return PublishResult(name, sha, pull.html_url, pull.number, created)
+
+
+def _refuse_rejected_branch(forge: Forge, full_name: str, branch: str) -> None:
+    """Work is not stacked on a branch whose pull request was closed without merging."""
+    last = forge.last_pull(full_name, branch)
+    if last is not None and last.state == "closed" and not last.merged:
+        raise RepoError(
+            f"the branch {branch} belongs to pull request #{last.number}, which was closed "
+            "without merging: not adding to it",
+            hint=f"delete the branch {branch} on the remote (or reopen #{last.number}), or "
+            "deliver under another --branch NAME",
+        )
 
 
 def _own_open_branch(

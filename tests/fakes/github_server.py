@@ -274,9 +274,11 @@ class FakeGitHub:
         draft: bool = False,
         state: str = "open",
         number: int | None = None,
+        merged: bool = False,
     ) -> int:
         """A pull request from branch ``head`` of ``head_repo`` (default: ``repo`` itself;
-        another name makes it a fork's pull request, the fork repository is added if needed)."""
+        another name makes it a fork's pull request, the fork repository is added if needed).
+        ``merged`` makes it a merged (closed) one."""
         with self._lock:
             r = self._repos[repo]
             head_repo = head_repo or repo
@@ -294,7 +296,8 @@ class FakeGitHub:
                 head_sha=head_sha or self._sha_for(self._repos[head_repo], head),
                 base_ref=base or r.default_branch,
                 draft=draft,
-                state=state,
+                state="closed" if merged else state,
+                merged_at=_now() if merged else None,
             )
             return n
 
@@ -535,7 +538,8 @@ class FakeGitHub:
             "body": issue["body"],
             "user": self._user_json(p["user"]),
             "draft": p["draft"],
-            "merged": False,
+            "merged": p.get("merged_at") is not None,
+            "merged_at": p.get("merged_at"),
             "mergeable": None,
             "maintainer_can_modify": False,
             "created_at": p["created_at"],

@@ -61,6 +61,8 @@ class Forge(Protocol):
 
     def find_open_pull(self, full_name: str, head_branch: str) -> PullInfo | None: ...
 
+    def last_pull(self, full_name: str, head_branch: str) -> PullInfo | None: ...
+
     def create_or_update_pull(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = True
     ) -> tuple[PullInfo, bool]: ...
@@ -331,6 +333,26 @@ class GitHubForge:
                     return _pull_info(p)
         return None
 
+    def last_pull(self, full_name: str, head_branch: str) -> PullInfo | None:
+        """The newest pull request from ``head_branch`` of this repository, open or closed
+        (merged or not), or None."""
+        owner = _check_full_name(full_name).split("/", 1)[0]
+        with self._call(
+            f"list pull requests from {head_branch} in {full_name}",
+            "pull-requests: read",
+            f"repository {full_name}",
+        ):
+            pulls = self._repo(full_name).get_pulls(
+                state="all", head=f"{owner}:{head_branch}", sort="created", direction="desc"
+            )
+            newest: PullRequest | None = None
+            for p in pulls:  # filter again, as in find_open_pull
+                head_repo = p.head.repo.full_name if p.head.repo else ""
+                ours = p.head.ref == head_branch and head_repo.lower() == full_name.lower()
+                if ours and (newest is None or p.number > newest.number):
+                    newest = p
+            return _pull_info(newest) if newest is not None else None
+
     def comments(self, full_name: str, number: int) -> list[CommentInfo]:
         _check_number(number, "issue")
         with self._call(
@@ -534,6 +556,7 @@ def _pull_info(p: PullRequest) -> PullInfo:
         state=_s(p.state, "state"),
         draft=bool(p.draft),
         html_url=_s(p.html_url, "html_url"),
+        merged=p.merged_at is not None,
     )
 
 

@@ -68,6 +68,7 @@ class PullInfo:
     state: str
     draft: bool
     html_url: str
+    merged: bool = False  # closed by merging (state is then "closed")
 
 
 @dataclass(frozen=True)
