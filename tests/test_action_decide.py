@@ -4,6 +4,7 @@ edit and fork checks against the local fake GitHub through the real PyGithub cli
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
 from tinygen.action.decide import MARKER, ActionConfig, authorize, decide, find_command
 from tinygen.action.event import Event, load_event, parse_event
-from tinygen.errors import ConfigError
+from tinygen.errors import ConfigError, ForgeError
 from tinygen.github import ForgePolicy, GitHubForge
 
 EVENTS = Path(__file__).parent / "data" / "events"
@@ -286,6 +287,36 @@ def test_comment_edited_since_the_trigger_is_ignored(gh: FakeGitHub, forge: GitH
     assert d.would == "skip" and "edited after it triggered" in d.reason
 
 
+def test_the_edit_check_reads_only_the_triggering_comment(
+    gh: FakeGitHub, forge: GitHubForge
+) -> None:
+    gh.set_permission(REPO, "maintainer", "write")
+    e = comment_event(gh)
+    for i in range(3):
+        assert e.number is not None
+        gh.add_comment(REPO, e.number, f"chatter {i}", user="alice")
+    assert authorize(decide(e, CONFIG), e, CONFIG, forge).would == "open_pr"
+    assert gh.requests_matching("GET", rf"/issues/comments/{e.comment_id}$")
+    assert not gh.requests_matching("GET", r"/issues/\d+/comments")
+
+
+def test_get_comment_by_id(gh: FakeGitHub, forge: GitHubForge) -> None:
+    e = comment_event(gh)
+    assert e.comment_id is not None
+    got = forge.get_comment(REPO, e.comment_id)
+    assert got is not None and got.body == "/tinygen go" and got.user == "maintainer"
+    assert forge.get_comment(REPO, 999_999) is None  # deleted
+    with pytest.raises(ForgeError):
+        forge.get_comment("octo/missing", e.comment_id)
+
+
+def test_a_deleted_trigger_comment_skips(gh: FakeGitHub, forge: GitHubForge) -> None:
+    gh.set_permission(REPO, "maintainer", "write")
+    e = dataclasses.replace(comment_event(gh), comment_id=999_999)
+    d = authorize(decide(e, CONFIG), e, CONFIG, forge)
+    assert d.would == "skip" and "deleted" in d.reason
+
+
 def test_fork_pull_request_is_refused_with_a_reply(gh: FakeGitHub, forge: GitHubForge) -> None:
     gh.set_permission(REPO, "maintainer", "write")
     n = gh.add_pull(REPO, "patch-1", head_repo="eve/demo", title="Fork change")
@@ -297,3 +328,24 @@ def test_fork_pull_request_is_refused_with_a_reply(gh: FakeGitHub, forge: GitHub
     )
     d = authorize(decide(e, CONFIG), e, CONFIG, forge)
     assert d.would == "skip" and d.reply and "fork" in d.reason and "eve/demo" in d.reason
+
+
+def test_a_bot_has_no_permission_entry_and_reads_as_none(
+    gh: FakeGitHub, forge: GitHubForge
+) -> None:
+    # GitHub answers 404 "renovate[bot] is not a user" for an App's bot account
+    assert forge.permission(REPO, "renovate[bot]") == "none"
+    with pytest.raises(ForgeError, match="404"):
+        forge.permission("octo/missing", "renovate[bot]")  # a repository it cannot see
+
+
+def test_an_allowed_bot_is_authorized_without_a_collaborator_role(
+    gh: FakeGitHub, forge: GitHubForge
+) -> None:
+    e = comment_event(gh, user="renovate[bot]")
+    e = dataclasses.replace(e, actor_type="Bot")
+    allowed = ActionConfig(allowed_bots=("renovate",))
+    d = authorize(decide(e, allowed), e, allowed, forge)
+    assert d.would == "open_pr", d.reason
+    # not in the list: skipped before any API call, without a reply
+    assert decide(e, CONFIG).would == "skip"

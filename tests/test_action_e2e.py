@@ -234,9 +234,7 @@ def move_main(w: World, merge: str | None = None) -> None:
 
 
 @pytest.mark.parametrize("how", ["closed", "merged", "behind-base"])
-def test_rerun_starts_afresh_when_the_branch_is_closed_merged_or_behind(
-    w: World, how: str
-) -> None:
+def test_rerun_starts_afresh_when_the_branch_is_closed_merged_or_behind(w: World, how: str) -> None:
     n = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
     w.event("issues-labeled", issue__number=n)
     script_rename(w.llm)
@@ -351,6 +349,18 @@ def test_fork_pr_gets_a_refusal_and_no_llm_call(w: World) -> None:
     assert "fork" in result.stderr and "skipped" in w.summary
 
 
+def test_an_allowed_bot_gets_a_pull_request(w: World) -> None:
+    w.env["TINYGEN_INPUT_ALLOWED_BOTS"] = "renovate[bot]"
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    bot = {"sender__login": "renovate[bot]", "sender__type": "Bot"}
+    w.event("issues-labeled", issue__number=n, **bot)
+    script_rename(w.llm)
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "pr-opened"
+    assert len(w.gh.pulls(REPO)) == 1
+
+
 def test_insufficient_permission_is_refused_politely(w: World) -> None:
     w.gh.set_permission(REPO, "stranger", "read")
     n = w.gh.add_issue(REPO, "Rename", body="x")
@@ -361,6 +371,68 @@ def test_insufficient_permission_is_refused_politely(w: World) -> None:
     assert "@stranger has read permission" in status_comment(w, n)["body"]
     assert "has read permission" in result.stderr
     assert w.llm.requests == [] and w.gh.pulls(REPO) == []
+
+
+@pytest.mark.parametrize("case", ["no-instruction", "closed-issue"])
+def test_a_stranger_only_ever_hears_about_the_permission(w: World, case: str) -> None:
+    w.gh.set_permission(REPO, "stranger", "read")
+    if case == "no-instruction":
+        n = w.gh.add_pull(REPO, "main", title="Something")
+        body, kind, extra = "/tinygen", "issue_comment-pr", {}
+    else:
+        n = w.gh.add_issue(REPO, "Old", body="x")
+        body, kind, extra = "/tinygen fix", "issue_comment-issue", {"issue__state": "closed"}
+    cid = w.gh.add_comment(REPO, n, body, user="stranger", created_at="2026-01-10T11:00:00Z")
+    w.event(
+        kind,
+        issue__number=n,
+        comment__id=cid,
+        comment__body=body,
+        comment__user__login="stranger",
+        sender__login="stranger",
+        **extra,
+    )
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "skipped"
+    reply = status_comment(w, n)["body"]
+    assert "@stranger has read permission" in reply
+    assert "say what to change" not in reply and "closed" not in reply
+    routes = [f"{r.method} {r.route}" for r in w.gh.requests]
+    asked = next(i for i, r in enumerate(routes) if "/collaborators/stranger/permission" in r)
+    posted = next(i for i, r in enumerate(routes) if r.startswith("POST"))
+    assert asked < posted
+
+
+def test_a_permitted_person_hears_why_a_closed_issue_is_skipped(w: World) -> None:
+    n = w.gh.add_issue(REPO, "Old", body="x")
+    w.event("issues-labeled", issue__number=n, issue__state="closed")
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "skipped"
+    assert f"the issue #{n} is closed" in status_comment(w, n)["body"]
+
+
+def test_an_api_failure_before_the_status_comment_is_still_reported(w: World) -> None:
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    w.gh.fail_next("GET", r"/collaborators/[^/]+/permission$", 403)
+    result = w.run()
+    assert result.exit_code == 9, result.output
+    assert w.outputs["status"] == "failed"
+    body = status_comment(w, n)["body"]
+    assert "failed" in body and "permission" in body and "/actions/runs/4242" in body
+    assert w.llm.requests == []
+
+
+def test_an_invalid_dry_run_input_still_writes_outputs_and_summary(w: World) -> None:
+    w.env["TINYGEN_INPUT_DRY_RUN"] = "maybe"
+    w.event("push")
+    result = w.run()
+    assert result.exit_code == 6
+    assert w.outputs["status"] == "failed"
+    assert "dry-run must be true or false" in w.summary
+    assert "::error" in result.stderr and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

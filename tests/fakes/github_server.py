@@ -761,7 +761,12 @@ class FakeGitHub:
 
         if method == "GET" and (m2 := re.fullmatch(r"/collaborators/([^/]+)/permission", rest)):
             self._need(viewer, r, "metadata", "read")
-            user = m2.group(1)
+            from urllib.parse import unquote
+
+            user = unquote(m2.group(1))
+            if user.endswith("[bot]") and user not in r.roles:
+                # as GitHub: an App's bot account is no user, so no collaborator either
+                raise _HTTPError(404, {"message": f"{user} is not a user"})
             role = r.roles.get(user, "none" if r.private else "read")
             legacy = {"maintain": "write", "triage": "read"}.get(role, role)
             return 200, {"permission": legacy, "role_name": role, "user": self._user_json(user)}

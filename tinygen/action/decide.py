@@ -234,29 +234,45 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def authorize(decision: Decision, event: Event, config: ActionConfig, forge: Forge) -> Decision:
-    """Checks that need the API (reads only). Returns ``decision`` or a skip."""
+def _refusal(
+    decision: Decision, event: Event, config: ActionConfig, forge: Forge
+) -> Decision | None:
+    """A skip when the actor may not use tinygen, else None. A bot in allowed-bots is
+    authorized by the list (an App's bot is no collaborator: it has no role to read)."""
     from tinygen.github import role_at_least
 
-    if decision.would == "skip":
-        return decision
+    if is_bot(event):
+        if _bot_allowed(event, config):
+            return None
+        return decision.skip(
+            f"{event.actor} is a bot; bots are ignored unless listed in allowed-bots"
+        )
     role = forge.permission(event.repository, event.actor)
     if not role_at_least(role, config.min_permission):
         return decision.skip(
             f"@{event.actor} has {role} permission on {event.repository}; tinygen needs "
             f"{config.min_permission} or higher to act",
-            reply=not is_bot(event),
+            reply=True,
         )
+    return None
+
+
+def authorize(decision: Decision, event: Event, config: ActionConfig, forge: Forge) -> Decision:
+    """Checks that need the API (reads only). Returns ``decision`` or a skip.
+
+    The permission comes first, also for a skip that would be answered (closed issue, no
+    instruction, ...): tinygen answers only people allowed to use it, so nobody else can
+    make it comment."""
+    if decision.would == "skip":
+        if not decision.reply or is_bot(event):  # never an answer to a bot
+            return replace(decision, reply=False)
+        return _refusal(decision, event, config, forge) or decision
+    refusal = _refusal(decision, event, config, forge)
+    if refusal is not None:
+        return refusal
     if decision.trigger == "comment" and event.comment_id and decision.number:
         created = _parse_time(event.comment_created_at)
-        current = next(
-            (
-                c
-                for c in forge.comments(event.repository, decision.number)
-                if c.id == event.comment_id
-            ),
-            None,
-        )
+        current = forge.get_comment(event.repository, event.comment_id)
         if current is None:
             return decision.skip("the triggering comment has been deleted")
         if created is not None and current.updated_at > created:

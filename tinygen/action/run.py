@@ -110,10 +110,12 @@ def run_action(
     """Handle the workflow's event. Never raises TinygenError: every end is an Outcome
     whose status and reason are logged, written as outputs and summarized."""
     try:
+        dry_run = dry_run or dry_run_requested(env)
         config = ActionConfig.from_env(env)
         event = load_event(env)
     except TinygenError as exc:
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
+        io.annotate("error", str(exc))
         _finish(io, outcome, None, None)
         return outcome
     decision = decide(event, config)
@@ -133,18 +135,19 @@ def run_action(
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
         _finish(io, outcome, event, decision)
         return outcome
-    if decision.would == "skip":  # one that deserves an answer (never to a bot)
-        if decision.number is not None and not is_bot(event):
-            reply(forge, event.repository, decision.number, f"🚫 {decision.reason}.", io)
-        outcome = Outcome("skipped", decision.reason)
-        _finish(io, outcome, event, decision)
-        return outcome
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
     ctx = _Context(env, event, config, decision, forge, token, io, status)
     try:
+        # before any reply: only people allowed to use tinygen get an answer
         decision = authorize(decision, event, config, forge)
     except TinygenError as exc:
-        return _failed(ctx, exc, None, None, comment=False)
+        if decision.would == "skip":  # the answer to a skip is not worth a failure
+            io.annotate("warning", f"could not check the permission to answer: {exc}")
+            outcome = Outcome("skipped", decision.reason)
+            _finish(io, outcome, event, decision)
+            return outcome
+        # best effort: say so on GitHub too (never to a bot)
+        return _failed(ctx, exc, None, None, comment=not is_bot(event))
     ctx = dataclasses.replace(ctx, decision=decision)
     if decision.would == "skip":
         io.log(f"skipped: {decision.reason}")

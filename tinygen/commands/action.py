@@ -24,9 +24,9 @@ def command(dry_run: bool) -> None:
     and skipped; the error's exit code for failed.
     """
     from tinygen.action.outputs import StepIO
-    from tinygen.action.run import dry_run_requested, run_action
+    from tinygen.action.run import run_action
 
     env = dict(os.environ)
     io = StepIO(env)
-    outcome = run_action(env, io, dry_run=dry_run or dry_run_requested(env))
+    outcome = run_action(env, io, dry_run=dry_run)  # it also reads TINYGEN_INPUT_DRY_RUN
     sys.exit(outcome.exit_code if outcome.status == "failed" else 0)

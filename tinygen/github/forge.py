@@ -75,6 +75,8 @@ class Forge(Protocol):
 
     def comments(self, full_name: str, number: int) -> list[CommentInfo]: ...
 
+    def get_comment(self, full_name: str, comment_id: int) -> CommentInfo | None: ...
+
     def react(self, full_name: str, comment_id: int, content: str = "eyes") -> None: ...
 
     def react_issue(self, full_name: str, number: int, content: str = "eyes") -> None: ...
@@ -269,16 +271,25 @@ class GitHubForge:
         """The user's role: admin, maintain, write, triage, read or none."""
         if not user or "/" in user:
             raise ForgeError(f"not a GitHub user name: {user!r}", hint="pass a login like octocat")
-        with self._call(
-            f"read the permission of {user} on {full_name}",
-            "metadata: read",
-            f"user {user} or repository {full_name}",
-        ):
+        action = f"read the permission of {user} on {full_name}"
+        needs, target = "metadata: read", f"user {user} or repository {full_name}"
+        with self._call(action, needs, target):
             r = self._repo(full_name)
             requester = self._github().requester
-            _, data = requester.requestJsonAndCheck(
+        answer, exc = self._attempt(
+            lambda: requester.requestJsonAndCheck(
                 "GET", f"{r.url}/collaborators/{_quote(user)}/permission"
             )
+        )
+        if answer is None:
+            if getattr(exc, "status", None) == 404:
+                # "<login> is not a user": an App's bot account has no role. A repository
+                # the token cannot see answers 404 as well, and stays an error.
+                self.repo(full_name)
+                return "none"
+            assert exc is not None
+            raise self._error(exc, action, needs, target) from None
+        data = answer[1]
         # role_name knows maintain and triage; the legacy field only admin/write/read/none
         role = str(data.get("role_name") or data.get("permission") or "none")
         return role if role in ROLES else str(data.get("permission") or "none")
@@ -363,6 +374,23 @@ class GitHubForge:
             return [
                 _comment_info(c) for c in self._repo(full_name).get_issue(number).get_comments()
             ]
+
+    def get_comment(self, full_name: str, comment_id: int) -> CommentInfo | None:
+        """One issue or pull request comment by its id; None when it was deleted."""
+        _check_number(comment_id, "comment")
+        action = f"read comment {comment_id} in {full_name}"
+        needs, target = "issues: read", f"comment {comment_id} in {full_name}"
+        # GET .../issues/comments/{id} (lazy object: attribute access fetches it)
+        found, exc = self._attempt(
+            lambda: _comment_info(self._issue_comment(full_name, comment_id))
+        )
+        if found is None:
+            assert exc is not None
+            if getattr(exc, "status", None) == 404:
+                self.repo(full_name)  # a repository the token cannot see stays an error
+                return None
+            raise self._error(exc, action, needs, target) from None
+        return found
 
     # -- writes ------------------------------------------------------------------------------
 
