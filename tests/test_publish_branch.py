@@ -259,3 +259,15 @@ def test_apply_is_all_or_nothing(pair: tuple[Path, Path]) -> None:
         apply_to_worktree(repo, result.diff)
     assert status(repo) == before
     assert (repo / "app.py").read_text() == FILES["app.py"]
+
+
+def test_apply_names_the_file_it_cannot_create(pair: tuple[Path, Path]) -> None:
+    repo, _bare = pair
+    write_files(repo, {".gitignore": "*.log\n"})
+    commit_all(repo, "ignore logs")
+    write_files(repo, {"build.log": "old\n"})  # ignored, untracked
+    diff = "--- /dev/null\n+++ b/build.log\n@@ -0,0 +1 @@\n+new\n"
+    with pytest.raises(PatchApplyError, match=r"build\.log.*already exists") as info:
+        apply_to_worktree(repo, diff)
+    assert info.value.hint and "--branch" in info.value.hint
+    assert (repo / "build.log").read_text() == "old\n"

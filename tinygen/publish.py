@@ -418,7 +418,17 @@ def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str
     settings = load_settings(root)
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
     tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
-    placed = apply_patch(WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
+    try:
+        placed = apply_patch(WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
+    except PatchApplyError as exc:
+        # the engine's message is a count; its feedback names the file and the reason
+        why = next((line.strip() for line in exc.feedback.splitlines() if line.strip()), "")
+        raise PatchApplyError(
+            f"{exc.message}: {why}" if why else exc.message,
+            feedback=exc.feedback,
+            hint="the working tree differs from what the diff expects; apply it by hand, "
+            "or deliver it with --branch instead",
+        ) from None
     changes = {p: t for p, t in placed.after.items() if t != placed.before.get(p)}
     changed = sorted(changes)
     for path in changed:
