@@ -623,6 +623,14 @@ def test_unapproved_change_is_never_pushed_to_someones_pr(w: World) -> None:
     assert git(w.bare, "rev-parse", "refs/heads/feature").strip() == head
     body = status_comment(w, n)["body"]
     assert "not approved" in body and "+def load_config" in body  # the diff, shown
+    # ... and kept on a branch of its own (a long diff does not fit in a comment)
+    attempt = f"tinygen/pr-{n}-attempt-{w.outputs['run-id']}"
+    assert w.outputs["branch"] == attempt
+    tip = git(w.bare, "rev-parse", f"refs/heads/{attempt}").strip()
+    assert git(w.bare, "rev-parse", f"{tip}^").strip() == head
+    assert "def load_config" in remote_file(w, attempt, "app/config.py")
+    assert f"`{attempt}`" in body and f"/compare/feature...{attempt}" in body
+    assert len(w.gh.pulls(REPO)) == 1  # no pull request for the attempt
 
 
 def test_rerun_with_nothing_left_to_do_is_no_change(w: World) -> None:

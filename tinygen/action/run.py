@@ -536,10 +536,11 @@ def _failed(
         outcome.diff_path = result.diff_path
     diff = result.diff if result is not None else _saved_diff(plan, run_id)
     saved = ""
-    if diff and result is None and plan is not None and ctx.decision.target != "pr":
-        saved = _push_attempt(ctx, plan, exc, diff, run_id, outcome)
+    on_pr = ctx.decision.target == "pr"
+    if diff and plan is not None and (on_pr or result is None):
+        saved = _push_attempt(ctx, plan, exc, diff, run_id, outcome, result)
     hint = f"\n\nWhat to do: {exc.hint}" if exc.hint else ""
-    shown = "" if saved else diff_block(diff)
+    shown = "" if saved and not on_pr else diff_block(diff)
     ctx.io.annotate("error", str(exc))
     if comment:
         ctx.status.finish(
@@ -559,30 +560,47 @@ def _push_attempt(
     diff: str,
     run_id: str | None,
     outcome: Outcome,
+    result: RunResult | None = None,
 ) -> str:
-    """Push the diff of a run that died half-way as a draft, so no work is lost (never one
-    the path policy refuses); '' when that fails too."""
+    """Push the diff of a failed run, so no work is lost (never one the path policy
+    refuses); '' when that fails too. For an issue: the draft pull request on its branch.
+    For a pull request: a branch of its own, ``tinygen/pr-N-attempt-<run id>`` — the pull
+    request's head is never touched."""
     from tinygen.models import RunResult, Status
+    from tinygen.publish import publish_branch
     from tinygen.validate import PathPolicy, run_gate
 
     try:
-        settings = plan.settings or _settings(ctx, plan.opened)
-        policy = PathPolicy(protected=settings.protected_paths, allowed=settings.allowed_paths)
-        gate = run_gate(plan.opened.root, plan.target_commit, diff, policy)
-        result = RunResult(
-            run_id=run_id or "",
-            status=Status.FAILED,
-            message=exc.message,
-            diff=diff,
-            validation=gate.to_dict(),
-            base_commit=plan.target_commit,
-        )
+        if result is None:
+            settings = plan.settings or _settings(ctx, plan.opened)
+            policy = PathPolicy(protected=settings.protected_paths, allowed=settings.allowed_paths)
+            gate = run_gate(plan.opened.root, plan.target_commit, diff, policy)
+            result = RunResult(
+                run_id=run_id or "",
+                status=Status.FAILED,
+                message=exc.message,
+                diff=diff,
+                validation=gate.to_dict(),
+                base_commit=plan.target_commit,
+            )
+        if ctx.decision.target == "pr":
+            branch = f"tinygen/pr-{plan.pr_number}-attempt-{run_id or result.run_id}"
+            publish_branch(result, plan.opened, branch=branch, push=True, token=ctx.token)
+            outcome.branch = branch
+            return f"\n\nThe attempt is on the branch `{branch}`, not on the pull request" + (
+                f": {_compare_url(ctx, plan.branch, branch)}" if plan.branch else ""
+            )
         _status, pr_url, branch = _publish(ctx, plan, result)
     except TinygenError as err:
         ctx.io.annotate("warning", f"could not push the attempt: {err}")
         return ""
     outcome.pr_url, outcome.branch = pr_url, branch
     return f"\n\nThe attempt so far is on the branch `{branch}` (draft): {pr_url}"
+
+
+def _compare_url(ctx: _Context, base: str, head: str) -> str:
+    server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return f"{server}/{ctx.event.repository}/compare/{base}...{head}"
 
 
 def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decision | None) -> None:
