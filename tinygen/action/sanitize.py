@@ -1,8 +1,9 @@
-"""Issue and comment text as a person sees it on GitHub, before it reaches the model.
+r"""Issue and comment text as a person sees it on GitHub, before it reaches the model.
 
 Markdown can carry text that the rendered page does not show: HTML comments, zero-width
 and bidi control characters, Unicode "tag" characters, image alt text and link titles,
-attributes, elements marked hidden, and text shrunk to nothing with nested ``<sub>``.
+link reference definitions, attributes, elements marked hidden, text shrunk to nothing
+with nested ``<sub>``, and math that hides it (``\phantom``, ``\color``).
 A maintainer who reads an issue and labels it ``tinygen`` approves what they saw, so only
 that reaches the model. Code spans and fenced blocks are shown literally by GitHub, so
 markup inside them is kept (invisible characters are removed everywhere).
@@ -47,9 +48,22 @@ _MD_IMAGE = re.compile(
 _MD_LINK_TITLE = re.compile(
     r"(\[[^\]]*\]\(\s*(?:<[^>]*>|[^)\s]*))\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\))\s*\)"
 )
-# [label]: url "title" reference definitions are not rendered at all
-_MD_REFERENCE_TITLE = re.compile(
-    r"^( {0,3}\[[^\]]+\]:\s*\S+)\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\))\s*$", re.MULTILINE
+# [label]: url "title" — link reference definitions are not rendered at all, so their text
+# (label and title alike) is hidden; the title may sit on the next line
+_MD_REFERENCE = re.compile(
+    r"^ {0,3}\[(?=[^\]\n]*\S)[^\]\n]{1,999}\]:[ \t]*\n?[ \t]*(?:<[^<>\n]*>|[^\s<]\S*)"
+    r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)(?:\"[^\"]*\"|'[^']*'|\([^()]*\)))?[ \t]*(?:\n|\Z)",
+    re.MULTILINE,
+)
+# Math (rendered by GitHub) that hides text: \phantom reserves blank space for it, \color
+# and friends can paint it in the page's background colour. Such math is dropped whole.
+_HIDING_MATH = re.compile(r"\\(?:[hv]?phantom|color|textcolor|colorbox|fcolorbox)\b")
+_MATH_BLOCK = re.compile(r"\$\$.+?\$\$", re.DOTALL)
+_MATH_INLINE = re.compile(r"\$(?!\s)(?:[^$\n\\]|\\.)+?(?<!\s)\$")
+_MATH_CODE = re.compile(r"\$(`+)(?!`).+?(?<!`)\1\$", re.DOTALL)  # $`...`$
+_MATH_FENCE = re.compile(
+    r"^( {0,3})(`{3,}|~{3,})[ \t]*math[ \t]*\n.*?(?:^\1?\2[`~]*[ \t]*$|\Z)",
+    re.DOTALL | re.MULTILINE | re.IGNORECASE,
 )
 _FENCE = re.compile(
     r"^( {0,3})(`{3,}|~{3,})[^\n]*\n.*?(?:^\1?\2[`~]*[ \t]*$|\Z)", re.DOTALL | re.MULTILINE
@@ -116,6 +130,10 @@ def _drop_tiny_text(text: str) -> str:
     return "".join(out)
 
 
+def _drop_hiding_math(pattern: re.Pattern[str], text: str) -> str:
+    return pattern.sub(lambda m: "" if _HIDING_MATH.search(m.group(0)) else m.group(0), text)
+
+
 def _prose(text: str) -> str:
     # Removing one construct can join the pieces of another ("<<!---->!-- x -->"): repeat
     # until nothing changes (each round only shortens the text, so this ends).
@@ -135,7 +153,9 @@ def _prose_once(text: str) -> str:
     text = _drop_tiny_text(text)
     text = _MD_IMAGE.sub(r"![](\1)", text)
     text = _MD_LINK_TITLE.sub(r"\1)", text)
-    text = _MD_REFERENCE_TITLE.sub(r"\1", text)
+    text = _MD_REFERENCE.sub("", text)
+    text = _drop_hiding_math(_MATH_BLOCK, text)
+    text = _drop_hiding_math(_MATH_INLINE, text)
     # Tags go, their (visible) text stays; attributes such as alt= and title= go with them.
     return _TAG.sub("", text)
 
@@ -143,6 +163,8 @@ def _prose_once(text: str) -> str:
 def sanitize(text: str) -> str:
     """The visible text of GitHub Markdown ``text``: see the module docstring."""
     text = strip_invisible(text or "")
+    # math written with code markup ($`...`$, ```math) would otherwise be kept as code
+    text = _drop_hiding_math(_MATH_FENCE, _drop_hiding_math(_MATH_CODE, text))
     pieces = [piece if code else _prose(piece) for code, piece in split_code(text)]
     text = strip_invisible("".join(pieces))  # entities may have spelled invisible characters
     lines = [line.rstrip() for line in text.split("\n")]
