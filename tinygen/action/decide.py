@@ -102,19 +102,43 @@ class Decision:
         }
 
 
+# Markup or punctuation that may wrap the phrase: **/tinygen**, _/tinygen_, (/tinygen ...)
+_OPENERS = "*_~([{\"'\u201c\u2018"
+_CLOSERS = {"(": ")", "[": "]", "{": "}", "\u201c": "\u201d", "\u2018": "\u2019"}
+_CLOSING_MARKUP = re.compile(r"^[*_~)\]}\"'\u201d\u2019]+")
+_LEADING_PUNCTUATION = re.compile(r"^\s*[,:;.!?\u2014\u2013-]+(?=\s|$)")
+
+
 def find_command(body: str, phrase: str) -> str | None:
     """The instruction after ``phrase`` in a comment, "" if none follows, or None when the
     comment does not contain the phrase as a whole word in its visible prose (not in code,
-    a URL, a quoted line, an HTML comment or other hidden markup)."""
+    a URL or a link target, a quoted line, an HTML comment or other hidden markup).
+    Emphasis or brackets around the phrase and punctuation after it are not part of the
+    instruction."""
     text = sanitize(body)
     masked = "".join(
         re.sub(r"[^\n]", " ", piece) if code else piece for code, piece in split_code(text)
     )
     masked = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group(0)), masked)
-    match = re.search(rf"(?<!\S){re.escape(phrase)}(?![\w/\-.:]*\w)", masked)
+    openers = re.escape(_OPENERS)
+    match = re.search(
+        rf"(?<![^\s{openers}])(?<!\]\(){re.escape(phrase)}"
+        r"(?:(?=[*_~]+(?!\w))|(?![\w/\-.:]*\w))",
+        masked,
+    )
     if match is None:
         return None
-    return text[match.end() :].strip()
+    start = match.start()
+    while start > 0 and text[start - 1] in _OPENERS:
+        start -= 1
+    closing = "".join(_CLOSERS.get(c, c) for c in reversed(text[start : match.start()]))
+    rest = _CLOSING_MARKUP.sub("", text[match.end() :])
+    instruction = _LEADING_PUNCTUATION.sub("", rest).strip()
+    first, newline, more = instruction.partition("\n")
+    if closing and first.rstrip().endswith(closing):
+        first = first.rstrip().removesuffix(closing).rstrip()
+        instruction = f"{first}{newline}{more}".strip()
+    return instruction
 
 
 def is_bot(event: Event) -> bool:
