@@ -57,6 +57,8 @@ def test_labeled_issue_payload() -> None:
     assert e.actor == "maintainer"  # the labeler, not the issue's author
     assert e.title == "Rename load_cfg to load_config" and "load_config" in e.body
     assert e.is_pull_request is False
+    # the payload's author_association is the issue author's (alice), not the labeler's
+    assert e.author_association is None
 
 
 def test_comment_payloads() -> None:

@@ -494,7 +494,7 @@ def test_dry_run_decides_without_writes_or_llm_calls(w: World) -> None:
         "target": "issue",
         "number": n,
         "actor": "maintainer",
-        "author_association": "COLLABORATOR",
+        "author_association": None,  # the payload has only the issue author's
         "request": "Rename load_cfg\n\nPlease.",
         "would": "open_pr",
         "reason": "the issue was labeled 'tinygen'",

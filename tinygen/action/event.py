@@ -24,7 +24,9 @@ class Event:
     repository: str  # owner/name
     actor: str  # who caused it: the labeler, the commenter, the dispatcher
     actor_type: str  # "User" or "Bot"
-    author_association: str | None  # of the comment (or issue) author, as GitHub reports it
+    # the comment author's association, as GitHub reports it; None for other events (a
+    # labeled issue's payload has only the issue author's, and the actor is the labeler)
+    author_association: str | None
     number: int | None = None  # the issue or pull request
     is_pull_request: bool = False
     issue_state: str = "open"
@@ -67,7 +69,7 @@ def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> 
     comment = _dict(payload.get("comment"))
     inputs = _dict(payload.get("inputs"))
     actor, actor_type = _str(sender.get("login")), _str(sender.get("type")) or "User"
-    association = _str(issue.get("author_association")) or None
+    association = None
     if name == "issue_comment" and comment:
         user = _dict(comment.get("user"))
         # the comment's author is who asks; the sender is the same person for "created"
