@@ -5,13 +5,16 @@
         ─► pipeline.run on the base (issue) or the PR head (PR comment)
         ─► publish_pr / push_to_pr ─► status comment, outputs, job summary
 
-Branches: a request from issue N always goes to ``tinygen/issue-N``. When that branch
-already exists on the remote (a workflow re-run, or a second ``/tinygen`` on the issue),
-the run starts from its tip, so the model sees the earlier attempt, and the new commit goes
-on top of it (a fast-forward, never a force push; no commit when nothing changed); the
-open pull request from it is updated rather than a second one opened (if it was closed, a
-new one is opened from the same branch). Configuration always comes from the base branch,
-never from a PR's head or tinygen's own branch.
+Branches: a request from issue N goes to ``tinygen/issue-N``. When that branch exists on
+the remote (a workflow re-run, or a second ``/tinygen`` on the issue), its pull request is
+open and it contains the base's tip, the run starts from its tip, so the model sees the
+earlier attempt, and the new commit goes on top of it (a fast-forward, never a force push;
+no commit when nothing changed); the pull request is updated rather than a second one
+opened. A branch whose pull request was closed or merged, or that the base moved past, is
+left alone: the run starts from the base on ``tinygen/issue-N-2`` (``-3``, ...). A failed
+change for a pull request goes to ``tinygen/pr-N-attempt-<run id>``, never to its head.
+Configuration always comes from the base branch, never from a PR's head or tinygen's own
+branch.
 """
 
 from __future__ import annotations
