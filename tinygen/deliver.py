@@ -474,13 +474,15 @@ def checkout_pr_head(
     remote_url_or_name: str,
     head_ref: str,
     token: str | None = None,
+    depth: int = 1,
 ) -> str:
     """Fetch branch ``head_ref`` of ``remote_url_or_name`` and return its commit sha.
 
     The caller then makes ``commit_on_top(root, sha, ...)`` and ``push_to_ref(root, new,
     head_ref)``. The fetched head is kept under ``refs/tinygen/pr-head/`` (not a branch).
-    Shallow repositories (the clone cache) fetch only that commit; a full checkout is never
-    made shallow.
+    Shallow repositories (the clone cache) fetch only ``depth`` commits of it (enough to ask
+    whether it contains another commit, when the caller needs that); a full checkout is
+    never made shallow.
     """
     validate_branch_name(head_ref, root)
     url, _named = _require_remote(root, remote_url_or_name)
@@ -492,7 +494,7 @@ def checkout_pr_head(
             "fetch",
             "--quiet",
             "--no-tags",
-            *(["--depth=1"] if shallow else []),
+            *([f"--depth={depth}"] if shallow else []),
             "--end-of-options",
             url,
             f"+refs/heads/{head_ref}:{local}",

@@ -277,32 +277,6 @@ def _issue_branches(root: Any, url: str, number: int, token: str | None) -> dict
 BRANCH_HISTORY = 100  # commits fetched of a tinygen branch, to see whether it has the base
 
 
-def _fetch_branch(root: Any, url: str, branch: str, token: str | None) -> str:
-    """Fetch ``branch`` with enough history to tell whether it contains the base's tip (the
-    clone cache is shallow: the tip alone would have no parents to walk)."""
-    from tinygen.git import git, resolve_commit
-    from tinygen.remote import git_network, token_for
-
-    local = "refs/tinygen/issue-branch"
-    shallow = git(["rev-parse", "--is-shallow-repository"], root).strip() == "true"
-    git_network(
-        [
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            *([f"--depth={BRANCH_HISTORY}"] if shallow else []),
-            "--end-of-options",
-            url,
-            f"+refs/heads/{branch}:{local}",
-        ],
-        root,
-        url=url,
-        token=token_for(url, token),
-        what=f"fetch the branch {branch!r}",
-    )
-    return resolve_commit(root, local)
-
-
 def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _Plan:
     """The branch for issue ``number``: ``tinygen/issue-N`` (then ``-2``, ``-3``, ...).
 
@@ -310,6 +284,7 @@ def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _
     base's tip; one whose pull request was closed or merged, or that the base has moved
     past, is left as it is, and the next name is tried: the first name not on the remote
     starts afresh from the base."""
+    from tinygen.deliver import checkout_pr_head
     from tinygen.git import git_bytes
 
     tips = _issue_branches(opened.root, url, number, ctx.token)
@@ -321,7 +296,13 @@ def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _
         if pull is None:
             ctx.io.log(f"{branch} has no open pull request (closed or merged): not reused")
             continue
-        tip = _fetch_branch(opened.root, url, branch, ctx.token)
+        tip = checkout_pr_head(
+            opened.root,
+            remote_url_or_name=url,
+            head_ref=branch,
+            token=ctx.token,
+            depth=BRANCH_HISTORY,
+        )
         contains = git_bytes(
             ["merge-base", "--is-ancestor", opened.base_commit, tip], opened.root, check=False
         )
