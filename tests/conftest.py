@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.anthropic_server import FakeAnthropic
 from tests.helpers import commit_all, init_repo, write_files
 
 
@@ -39,6 +40,13 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 RepoFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    """A local Messages API server for the real anthropic SDK, scripted by each test."""
+    with FakeAnthropic() as server:
+        yield server
 
 
 @pytest.fixture

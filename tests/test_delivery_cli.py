@@ -31,12 +31,6 @@ PATCH = "--- a/util.py\n+++ b/util.py\n@@ -1 +1 @@\n-NAME = 'demo'\n+NAME = 'dem
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
 def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
     repo = make_repo(FILES)
     return repo, bare_remote(repo)

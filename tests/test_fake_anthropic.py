@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,12 +20,6 @@ from tests.fakes.anthropic_server import (
 )
 
 TOOLS = [{"name": "answer", "description": "d", "input_schema": {"type": "object"}}]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
 
 
 def body(**extra: Any) -> dict[str, Any]:

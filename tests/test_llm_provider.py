@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any, get_args
 
 import pytest
@@ -41,12 +40,6 @@ from tinygen.llm import (
 TOOL = Tool(
     "answer", "Give the answer.", {"type": "object", "properties": {"x": {"type": "integer"}}}
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
 
 
 def request(text: str = "question", *, tool: Tool | None = None, **kw: Any) -> CompletionRequest:

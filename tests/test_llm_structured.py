@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,12 +45,6 @@ GOOD = {
     "files": [{"path": "a.py", "action": "modify", "intent": "rename", "needs": ["b.py"]}],
 }
 BAD = {"summary": "rename foo", "files": [{"path": "a.py", "action": "rewrite", "intent": "x"}]}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
 
 
 def provider(fake: FakeAnthropic, **kw: Any) -> AnthropicProvider:
