@@ -182,3 +182,156 @@ def test_one_bad_hunk_means_no_result_at_all() -> None:
 def test_bad_path_in_diff_is_a_parse_error() -> None:
     with pytest.raises(PatchParseError):
         apply_patch({"a.txt": "x\n"}, "--- a/../../x\n+++ b/../../x\n@@\n-x\n+y\n")
+
+
+# --- review of issue 3 -------------------------------------------------------------------
+
+README_RST = "Project\n=======\n\nOld intro.\n\nUsage\n-----\n"
+
+
+def test_search_replace_with_a_heading_underline_in_search_is_refused_when_ambiguous() -> None:
+    block = (
+        "README.rst\n<<<<<<< SEARCH\nProject\n=======\n\nOld intro.\n=======\n"
+        "Project\n=======\n\nNew intro.\n>>>>>>> REPLACE\n"
+    )
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"README.rst": README_RST}, block)
+    assert "'=======' lines" in info.value.feedback
+
+
+def test_search_replace_uses_the_one_split_that_fits() -> None:
+    # The divider is the first '=======' line; the REPLACE text adds a heading.
+    block = (
+        "README.rst\n<<<<<<< SEARCH\nOld intro.\n=======\nNew title\n=======\n\n"
+        "New intro.\n>>>>>>> REPLACE\n"
+    )
+    after = apply_patch({"README.rst": README_RST}, block).after["README.rst"]
+    assert after == "Project\n=======\n\nNew title\n=======\n\nNew intro.\n\nUsage\n-----\n"
+    # The other split ("Usage/-----/=======/Usage" searched for) is nowhere near the file.
+    block2 = "README.rst\n<<<<<<< SEARCH\nUsage\n-----\n=======\nUsage\n=======\n>>>>>>> REPLACE\n"
+    after2 = apply_patch({"README.rst": README_RST}, block2).after["README.rst"]
+    assert after2 == README_RST.replace("Usage\n-----", "Usage\n=======")
+
+
+TWO_FUNCS = (
+    "class A:\n    def f(self):\n        a = 1\n        b = 2\n        return a\n\n\n"
+    "def g():\n    a = 1\n    b = 3\n    return a\n"
+)
+
+
+def test_misquoted_hunk_is_not_reported_already_present() -> None:
+    diff = "--- a/m.py\n+++ b/m.py\n@@ ... @@\n     a = 1\n-    b = 4\n+    b = 2\n     return a\n"
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"m.py": TWO_FUNCS}, diff)
+    assert "Did you mean" in info.value.feedback
+
+
+def test_already_present_needs_the_exact_after_text_and_no_near_fit() -> None:
+    diff = "--- a/m.py\n+++ b/m.py\n@@ ... @@\n     a = 1\n-    b = 0\n+    b = 3\n     return a\n"
+    only_g = TWO_FUNCS[TWO_FUNCS.index("def g") :]
+    result = apply_patch({"m.py": only_g}, diff)
+    assert result.after == {} and result.report[0].outcome == "already-present"
+    # With f's "a = 1 / b = 2 / return a" nearly fitting the before-text, it may be a misquote.
+    with pytest.raises(PatchApplyError):
+        apply_patch({"m.py": TWO_FUNCS}, diff)
+
+
+@pytest.mark.parametrize(
+    ("text", "diff"),
+    [
+        ("import os\n\nprint(1)\n", "--- a/m.py\n+++ b/m.py\n@@ @@\n import os\n+import sys\n"),
+        (
+            "def f():\n    pass\n",
+            "--- a/m.py\n+++ b/m.py\n@@ @@\n def f():\n     pass\n+\n+\n+def g():\n+    pass\n",
+        ),
+        ("x = 1\n", "--- a/m.py\n+++ b/m.py\n@@ @@\n+import os\n+\n x = 1\n"),
+    ],
+)
+def test_resent_one_sided_hunk_is_not_applied_twice(text: str, diff: str) -> None:
+    once = apply_patch({"m.py": text}, diff).after["m.py"]
+    again = apply_patch({"m.py": once}, diff)
+    assert again.after == {}
+    assert [r.outcome for r in again.report] == ["already-present"]
+
+
+def test_byte_order_mark_is_matched_without_and_kept() -> None:
+    text = "\ufeffusing System;\r\nclass A {\r\n}\r\n"
+    diff = "--- a/A.cs\n+++ b/A.cs\n@@ -1,3 +1,4 @@\n using System;\n+using System.IO;\n class A {\n }\n"
+    after = apply_patch({"A.cs": text}, diff).after["A.cs"]
+    assert after == "\ufeffusing System;\r\nusing System.IO;\r\nclass A {\r\n}\r\n"
+    # git's own diff quotes the mark in the first line: that works too, and can remove it.
+    changed = text.replace("class A", "class B")
+    assert apply_patch({"A.cs": text}, canonical_diff({"A.cs": text}, {"A.cs": changed})).after == {
+        "A.cs": changed
+    }
+    no_bom = text[1:]
+    assert apply_patch({"A.cs": text}, canonical_diff({"A.cs": text}, {"A.cs": no_bom})).after == {
+        "A.cs": no_bom
+    }
+
+
+def test_byte_order_mark_is_named_in_the_feedback() -> None:
+    diff = "--- a/A.cs\n+++ b/A.cs\n@@ @@\n using Systen;\n+using System.IO;\n"
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"A.cs": "\ufeffusing System;\nclass A {}\n"}, diff)
+    assert "byte-order mark" in info.value.feedback
+
+
+def test_feedback_names_the_first_differing_line_and_whitespace() -> None:
+    text = "if x:\n\ty = 1\n\tz = 2\n"
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"t.py": text}, "--- t.py\n+++ t.py\n@@\n if x:\n-    y = 1\n+    y = 3\n")
+    fb = info.value.feedback
+    assert "First difference: line 2 of the before-text" in fb
+    assert "the file indents with tabs, the hunk with spaces" in fb
+
+
+def test_feedback_ignores_trivial_lines_when_guessing() -> None:
+    body = "".join(f"def f{i}():\n    g(\n        {i},\n    )\n\n" for i in range(30))
+    text = body + 'def last():\n    g(\n    )\n    out = "\\n".join(parts)\n    return out\n'
+    diff = '--- m.py\n+++ m.py\n@@\n     )\n     out = "\\n".join(partz)\n-    return out\n'
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"m.py": text}, diff)
+    fb = info.value.feedback
+    assert 'out = "\\n".join(parts)' in fb.split("Did you mean")[1]
+    assert "line 2 of the before-text" in fb and "partz" in fb
+
+
+def test_new_file_is_not_resolved_by_suffix() -> None:
+    result = apply_patch(
+        {"src/utils.py": "x\n"}, "--- /dev/null\n+++ b/utils.py\n@@ -0,0 +1 @@\n+y\n"
+    )
+    assert result.after == {"utils.py": "y\n"}
+
+
+def test_search_replace_paths_and_sequential_blocks() -> None:
+    files = {"Makefile": "all:\n\techo hi\n", "x.py": "\techo hi\n", "a.py": "x = 1\ny = 2\n"}
+    text = (
+        "x.py\n<<<<<<< SEARCH\n\techo hi\n=======\n\techo yo\n>>>>>>> REPLACE\n\n"
+        "Now the Makefile:\n\nMakefile\n<<<<<<< SEARCH\nall:\n\techo hi\n=======\nall:\n"
+        "\techo bye\n>>>>>>> REPLACE\n"
+        "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 10\n>>>>>>> REPLACE\n"
+        "<<<<<<< SEARCH\nx = 10\ny = 2\n=======\nx = 10\ny = 20\n>>>>>>> REPLACE\n"
+    )
+    assert apply_patch(files, text).after == {
+        "x.py": "\techo yo\n",
+        "Makefile": "all:\n\techo bye\n",
+        "a.py": "x = 10\ny = 20\n",
+    }
+    # The path of an earlier block is not reused after prose.
+    with pytest.raises(PatchParseError, match="without a file path"):
+        apply_patch(
+            files,
+            "x.py\n<<<<<<< SEARCH\n\techo hi\n=======\n\techo yo\n>>>>>>> REPLACE\n"
+            "And this one:\n<<<<<<< SEARCH\nall:\n=======\nbuild:\n>>>>>>> REPLACE\n",
+        )
+
+
+def test_markdown_bullets_after_an_unfenced_diff_are_prose() -> None:
+    diff = (
+        "--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n\n- changed x to 2\n- nothing else\n"
+    )
+    assert apply_patch({"a.py": "x = 1\n"}, diff).after == {"a.py": "x = 2\n"}
+    # Without numbers nothing says where the hunk ends: refused, never a guess.
+    with pytest.raises(PatchApplyError):
+        apply_patch({"a.py": "x = 1\n"}, diff.replace("@@ -1 +1 @@", "@@ @@"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -29,6 +30,8 @@ VOCAB = [
     "+++ nor this",
     "@ not a hunk",
     "   ",
+    "Title",
+    "=======",  # a heading underline: a SEARCH/REPLACE divider look-alike
 ]
 line_st = st.one_of(
     st.sampled_from(VOCAB),
@@ -87,6 +90,22 @@ def locations_unique(a: str, diff: str) -> bool:
     return True
 
 
+def _slides(b: str) -> bool:
+    """``b`` has two equal lines in a row: a line added next to its twin could have gone on
+    either side, and whether it is "already there" is then a matter of choice."""
+    lines = re.split(r"\r?\n", b)
+    return any(x == y for x, y in itertools.pairwise(lines))
+
+
+def _reverse(diff: str) -> str:
+    """The hunks with their sides swapped (enough for :func:`locations_unique`)."""
+    swap = {"-": "+", "+": "-"}
+    return "\n".join(
+        swap[ln[0]] + ln[1:] if ln[:1] in swap and not ln.startswith(("--- ", "+++ ")) else ln
+        for ln in diff.split("\n")
+    )
+
+
 def _apply(a: str, diff: str) -> str | None:
     try:
         result = apply_patch({"f.txt": a}, diff)
@@ -119,8 +138,58 @@ def test_corrupted_diff_gives_b_or_is_refused(kind: str, ab: tuple[str, str], se
     loose = CORRUPTIONS[kind](diff, seed)
     got = _apply(a, loose)
     assert got is None or got == b, f"wrong result for {kind}:\n{loose!r}"
-    if locations_unique(a, diff):
+    # A '=======' line in the text makes a SEARCH/REPLACE block ambiguous, refused if both
+    # readings fit.
+    may_refuse = kind in MAY_REFUSE or (kind == "search-replace" and "=======" in diff)
+    if not may_refuse and locations_unique(a, diff):
         assert got == b, f"refused a diff whose locations are unique ({kind}):\n{loose!r}"
+
+
+# Corruptions that may make a diff unplaceable even where its locations are unique.
+MAY_REFUSE = {"misquoted-line"}
+# Stacked corruptions: the format-changing ones go last, in this order.
+LAST = ["search-replace", "fences-prose", "crlf"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ab=texts(),
+    seed=st.integers(0, 2**16),
+    kinds=st.lists(
+        st.sampled_from(sorted(set(CORRUPTIONS) - {"none"})), min_size=2, max_size=4, unique=True
+    ),
+)
+def test_stacked_corruptions_give_b_or_are_refused(
+    ab: tuple[str, str], seed: int, kinds: list[str]
+) -> None:
+    a, b = ab
+    if a == b:
+        return
+    if "search-replace" in kinds:
+        # SEARCH/REPLACE has no numbers or prefixes to corrupt, and its REPLACE text is
+        # written as it is (trailing whitespace included), so only these combine with it.
+        kinds = [k for k in kinds if k in LAST or k in ("misquoted-line", "less-indent")]
+    loose = canonical_diff({"f.txt": a}, {"f.txt": b})
+    for kind in sorted(kinds, key=lambda k: LAST.index(k) if k in LAST else -1):
+        loose = CORRUPTIONS[kind](loose, seed)
+    got = _apply(a, loose)
+    assert got is None or got == b, f"wrong result for {kinds}:\n{loose!r}"
+
+
+@pytest.mark.parametrize("kind", ["none", "strip-numbers", "search-replace", "less-indent"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ab=texts(), seed=st.integers(0, 2**16))
+def test_resent_diff_leaves_b_or_is_refused(kind: str, ab: tuple[str, str], seed: int) -> None:
+    """A diff sent again after it was applied: already present (b unchanged) or refused,
+    never applied twice."""
+    a, b = ab
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    # A change inside a run of identical lines cannot be told from its re-sending.
+    if a == b or not locations_unique(b, _reverse(diff)) or _slides(b):
+        return
+    loose = CORRUPTIONS[kind](diff, seed)
+    got = _apply(b, loose)
+    assert got is None or got == b, f"re-sent diff changed b ({kind}):\n{loose!r}"
 
 
 @settings(max_examples=100, deadline=None)

@@ -17,6 +17,8 @@ no context there is nothing to check a position against.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import itertools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from tinygen.patch.model import (
     FilePatch,
     Hunk,
     HunkReport,
+    Line,
     PatchResult,
     join_lines,
     split_lines,
@@ -43,12 +46,18 @@ class _Failure:
     hunk: Hunk
     text: str
     closest: str = ""
+    bom: bool = False  # the file starts with a byte-order mark (said in the feedback)
 
 
 def _strip_prefix(p: str) -> str:
     while p.startswith("./"):
         p = p[2:]
     return p
+
+
+def _bare(p: str) -> str:
+    p = _strip_prefix(p)
+    return p[2:] if p[:2] in ("a/", "b/") else p
 
 
 class _Paths:
@@ -66,15 +75,18 @@ class _Paths:
     def known(self) -> list[str]:
         return sorted(self._known if self._known is not None else self.files.keys())
 
-    def resolve(self, raw: str, prefixed: bool, state: Mapping[str, str | None]) -> str:
+    def resolve(
+        self, raw: str, prefixed: bool, state: Mapping[str, str | None], *, suffix: bool = True
+    ) -> str:
         raw = _strip_prefix(raw)
         stripped = raw[2:] if raw[:2] in ("a/", "b/") else raw
         order = [stripped, raw] if prefixed else [raw, stripped]
         for cand in order:
             if cand and self.exists(cand, state):
                 return cand
-        # A partial path naming one file only ("utils.py" for "src/pkg/utils.py").
-        for cand in dict.fromkeys(order):
+        # A partial path naming one file only ("utils.py" for "src/pkg/utils.py"); never for
+        # a file the diff creates, which is new exactly where it says.
+        for cand in dict.fromkeys(order) if suffix else ():
             matches = [k for k in self.known() if k.endswith("/" + cand)]
             if len(matches) == 1:
                 return matches[0]
@@ -103,67 +115,117 @@ def _numbers_trusted(hunks: list[Hunk], placed: list[list[Application | Refusal]
     return True
 
 
+BOM = "\ufeff"
+
+
 class _FileApplier:
     def __init__(self, path: str, text: str, fp: FilePatch) -> None:
         self.path = path
-        self.lines = split_lines(text)
+        # A UTF-8 byte-order mark belongs to the file, not to its first line: matched
+        # without it, written back unless the diff removes it.
+        self.bom = text.startswith(BOM)
+        self.keep_bom = self.bom
+        self.drops_bom: set[int] = set()  # hunks whose first before-line has it, after-line not
+        self.lines = split_lines(text[1:] if self.bom else text)
         self.index = FileIndex(self.lines)
         self.fp = fp
         self.failures: list[_Failure] = []
         self.fitted: list[int] = []
         self.report: list[HunkReport] = []
 
-    def fail(self, no: int, hunk: Hunk, text: str) -> None:
-        self.failures.append(_Failure(self.path, no, hunk, text))
+    def fail(self, no: int, hunk: Hunk, text: str, closest: str = "") -> None:
+        self.failures.append(_Failure(self.path, no, hunk, text, closest, bom=self.bom))
+
+    def _place(self, hunk: Hunk) -> list[Application | Refusal]:
+        if not hunk.old_lines:
+            return []
+        apps = [build(self.index, hunk, a, self.fp.eol_from_diff) for a in locate(self.index, hunk)]
+        # "\ No newline" on the before-side: the hunk ends at the end of a file that has
+        # no final newline, nowhere else.
+        if hunk.old_lines[-1].eol == "":
+            if not self.lines or self.lines[-1].eol:
+                return []
+            apps = [a for a in apps if _ends_at_eof(a, len(self.lines))]
+        return apps
+
+    def _fits(self, hunk: Hunk) -> bool:
+        if not hunk.old_lines:
+            return not self.lines and any(ln.op == "+" for ln in hunk.lines)
+        apps = self._place(hunk)
+        if len(apps) == 1 and isinstance(apps[0], Application):
+            return True
+        return len(apps) <= 1 and self._already_present(hunk) is not None
+
+    def _reading(self, no: int, hunk: Hunk) -> Hunk | None:
+        """The reading of an ambiguous hunk to use (None: refused, failure recorded)."""
+        if hunk.alternatives:
+            readings = [self._unbom(no, h, False) for h in hunk.alternatives]
+            fitting = [k for k, h in enumerate(readings) if self._fits(h)]
+            # The one reading that fits is used only if it searches for something, and no
+            # other reading nearly fits (all but one line): that one may be the intended
+            # reading with a misquoted line, and the fitting one a coincidence.
+            if len(fitting) == 1 and not any(
+                not _keys(h) or _near_fits(self.index, _keys(h))
+                for k, h in enumerate(readings)
+                if k != fitting[0]
+            ):
+                chosen = readings[fitting[0]]
+                if not chosen.old_lines or any(ln.text.strip() for ln in chosen.old_lines):
+                    return self._unbom(no, hunk.alternatives[fitting[0]])
+            if fitting:
+                self.fail(
+                    no,
+                    hunk,
+                    f"the block has {len(hunk.alternatives)} '=======' lines, so it can be "
+                    "split into SEARCH and REPLACE in several ways, and more than one of them "
+                    "fits the file (or nearly fits); send this change as a unified diff instead.",
+                )
+                return None
+        shorter = hunk.shorter
+        if (
+            shorter is not None
+            and not self._fits(self._unbom(no, hunk, False))
+            and self._fits(self._unbom(no, shorter, False))
+        ):
+            return self._unbom(no, shorter)
+        return self._unbom(no, hunk)
+
+    def _unbom(self, no: int, hunk: Hunk, record: bool = True) -> Hunk:
+        if not self.bom:
+            return hunk
+        if record and _drops_bom(hunk):
+            self.drops_bom.add(no)
+        return _without_bom(hunk)
 
     def run(self) -> str:
-        fp, index = self.fp, self.index
-        placed: list[list[Application | Refusal]] = []
-        for hunk in fp.hunks:
-            if not hunk.old_lines:
-                placed.append([])
-                continue
-            apps = [build(index, hunk, a, fp.eol_from_diff) for a in locate(index, hunk)]
-            # "\ No newline" on the before-side: the hunk ends at the end of the file.
-            if hunk.old_lines[-1].eol == "" and len(apps) > 1:
-                at_end = [a for a in apps if a.start + 0 >= 0 and _ends_at_eof(a, len(self.lines))]
-                apps = at_end or apps
-            placed.append(apps)
-        trusted = _numbers_trusted(fp.hunks, placed)
+        fp = self.fp
+        numbered: list[tuple[int, Hunk]] = []
+        for no, hunk in enumerate(fp.hunks, start=fp.first_hunk):
+            reading = self._reading(no, hunk)
+            if reading is not None:
+                numbered.append((no, reading))
+        placed = [self._place(h) for _, h in numbered]
+        trusted = not self.failures and _numbers_trusted([h for _, h in numbered], placed)
         chosen: list[tuple[int, Hunk, Application]] = []
-        for no, (hunk, apps) in enumerate(zip(fp.hunks, placed, strict=True), start=1):
+        for (no, hunk), apps in zip(numbered, placed, strict=True):
             via_hint = False
             if not hunk.old_lines:
                 if self.lines:
                     self.fail(no, hunk, _pure_addition_text(self.path))
                     continue
-                app = build_pure_addition(hunk, fp.eol_from_diff, index)
+                app = build_pure_addition(hunk, fp.eol_from_diff, self.index)
                 chosen.append((no, hunk, app))
                 self.report.append(HunkReport(self.path, no, "applied", "new-text", 1))
                 self.fitted.append(no)
                 continue
             if len(apps) > 1 and trusted and hunk.old_start is not None:
-                hinted = [a for a in apps if a.start == hunk.old_start - 1]
+                # Numbers choose only among the strictest fits: a re-sent diff's numbers
+                # can point at a line it added, matched loosely (trailing whitespace).
+                best = min(_rank(a) for a in apps)
+                hinted = [a for a in apps if a.start == hunk.old_start - 1 and _rank(a) == best]
                 if len(hinted) == 1:
                     apps, via_hint = hinted, True
-            if len(apps) == 1:
-                app0 = apps[0]
-                if isinstance(app0, Refusal):
-                    present = self._already_present(hunk)
-                    if present is not None:
-                        self.fitted.append(no)
-                        self.report.append(
-                            HunkReport(self.path, no, "already-present", "-", present + 1)
-                        )
-                    else:
-                        self.fail(no, hunk, f"it fits at line {app0.start + 1}, but {app0.reason}.")
-                    continue
-                chosen.append((no, hunk, app0))
-                self.fitted.append(no)
-                self.report.append(
-                    HunkReport(self.path, no, "applied", app0.strategy, app0.start + 1, via_hint)
-                )
-            elif len(apps) > 1:
+            if len(apps) > 1:
                 where = ", ".join(str(a.start + 1) for a in apps[:10])
                 self.fail(
                     no,
@@ -171,47 +233,129 @@ class _FileApplier:
                     f"its before-text fits in {len(apps)} places (lines {where}); "
                     "add context lines that occur only at the intended place.",
                 )
+                continue
+            app0 = apps[0] if apps else None
+            if isinstance(app0, Application):
+                if self._resent(hunk, app0):
+                    self._present(no, app0.start)
+                    continue
+                chosen.append((no, hunk, app0))
+                self.fitted.append(no)
+                self.report.append(
+                    HunkReport(self.path, no, "applied", app0.strategy, app0.start + 1, via_hint)
+                )
+                if app0.start == 0 and no in self.drops_bom:
+                    self.keep_bom = False
+                continue
+            present = self._already_present(hunk)
+            if present is not None:
+                self._present(no, present)
+            elif app0 is not None:
+                self.fail(no, hunk, f"it fits at line {app0.start + 1}, but {app0.reason}.")
             else:
-                present = self._already_present(hunk)
-                if present is not None:
-                    self.fitted.append(no)
-                    self.report.append(
-                        HunkReport(self.path, no, "already-present", "-", present + 1)
-                    )
-                else:
-                    self.failures.append(
-                        _Failure(self.path, no, hunk, self._not_found_text(), self._closest(hunk))
-                    )
+                self.fail(no, hunk, self._not_found_text(), self._closest(hunk))
         chosen.sort(key=lambda c: (c[2].start, c[2].end))
-        for (n1, _, a1), (n2, _, a2) in itertools.pairwise(chosen):
+        for (n1, _, a1), (n2, h2, a2) in itertools.pairwise(chosen):
             if a2.start < a1.end or (a2.start == a1.start and a2.end == a1.end):
                 self.fail(
                     n2,
-                    fp.hunks[n2 - 1],
+                    h2,
                     f"it overlaps hunk {n1} (lines {a1.start + 1}-{a1.end} and "
                     f"{a2.start + 1}-{a2.end}); merge the two hunks into one.",
                 )
         if self.failures:
             return ""
-        return self._splice([c[2] for c in chosen])
+        return (BOM if self.keep_bom else "") + self._splice([c[2] for c in chosen])
+
+    def _present(self, no: int, line: int) -> None:
+        self.fitted.append(no)
+        self.report.append(HunkReport(self.path, no, "already-present", "-", line + 1))
+
+    def _resent(self, hunk: Hunk, app: Application) -> bool:
+        """True when the placed hunk's after-text is already in the file, around its
+        placement, with every context line on the same file line in both: a re-sent edit
+        whose context is on one side only (lines appended after a block, an import added)
+        would otherwise be applied twice. (With context on both sides the before-text of
+        an applied hunk is no longer in the file, see :meth:`_already_present`.)"""
+        ops = _effective_ops([ln for ln in hunk.lines if not ln.optional])
+        if not any(op == "+" for op, _ in ops):
+            return False
+        if app.end - app.start != sum(op != "+" for op, _ in ops):
+            return False
+        new = [ln.content for ln in app.new_lines]
+        if len(new) <= app.end - app.start:
+            return False  # the before-text is there, so a change that adds nothing is not done
+        # (Added lines could also be slid past equal context lines, "x +x" as "+x x"; but
+        # a change inside a run of equal lines cannot be told from its re-sending, and
+        # applying it is then the answer that the diff's own before-text supports.)
+        shift = _shift(ops)
+        return shift is not None and self._after_at(app, app.start + shift, new)
+
+    def _after_at(self, app: Application, at: int, new: list[str]) -> bool:
+        if at < 0 or at + len(new) > len(self.lines):
+            return False
+        at_end = at + len(new) == len(self.lines)
+        if app.last_no_eol is not None and at_end and (self.lines[-1].eol == "") != app.last_no_eol:
+            return False  # the change is (also) the final newline
+        return [ln.content for ln in self.lines[at : at + len(new)]] == new
 
     def _already_present(self, hunk: Hunk) -> int | None:
-        """Where the hunk's after-text already is, if its before-text is nowhere and its
-        after-text (with at least one non-blank added line) is in exactly one place."""
-        if not any(ln.op == "+" and ln.text.strip() for ln in hunk.lines):
+        """Where the hunk's after-text already is, for a hunk whose before-text does not
+        fit: a re-sent hunk. Strict, because a misquoted line looks the same: the after-text
+        must be in the file exactly (no re-indenting) and in one place only, the hunk must
+        have non-blank context and add a non-blank line, one of its removed lines must be
+        absent from the file, and its before-text must not nearly fit (all but one line)
+        anywhere else — there it would more likely be a misquote of that place."""
+        used = [ln for ln in hunk.lines if not ln.optional]
+        if not any(ln.op == "+" and ln.text.strip() for ln in used):
             return None
-        after = Hunk(
-            tuple(ln.__class__(" ", ln.text, ln.eol, ln.optional) for ln in hunk.new_lines)
-        )
-        found = locate(self.index, after)
-        return found[0] if len(found) == 1 else None
+        if not any(ln.op == " " and ln.text.strip() for ln in used):
+            return None
+        removed = [ln.text.strip() for ln in used if ln.op == "-" and ln.text.strip()]
+        if removed and all(r in self.index.by_key for r in removed):
+            return None
+        after = [ln for ln in used if ln.new]
+        found = self._exact(after)
+        if len(found) != 1:
+            return None
+        at = found[0]
+        keys = _keys(hunk)
+        nb = self.index.nb
+        lo = bisect.bisect_left(nb, at)
+        hi = bisect.bisect_left(nb, at + len(after))
+        for q in _near_fits(self.index, keys):
+            if q < hi and q + len(keys) > lo:
+                continue  # overlaps the after-text: the change itself
+            return None
+        return at
+
+    def _exact(self, after: list[Line]) -> list[int]:
+        """Every index where the file's lines equal ``after`` exactly (a missing final
+        newline included)."""
+        texts = [ln.text for ln in after]
+        first = next((k for k, t in enumerate(texts) if t.strip()), None)
+        if first is None:
+            return []
+        lines = self.lines
+        out = []
+        for q in self.index.by_key.get(texts[first].strip(), []):
+            s = self.index.nb[q] - first
+            if s < 0 or s + len(after) > len(lines):
+                continue
+            window = lines[s : s + len(after)]
+            if all(
+                f.content == h.text and (f.eol == "") == (h.eol == "")
+                for f, h in zip(window, after, strict=True)
+            ):
+                out.append(s)
+        return out
 
     def _not_found_text(self) -> str:
         return "its before-text (context and removed lines) is not in the file."
 
     def _closest(self, hunk: Hunk) -> str:
         wanted = [ln.text for ln in hunk.old_lines if not ln.optional]
-        return closest_lines(self.lines, wanted, self.path)
+        return closest_lines(self.lines, wanted, self.path, self.index)
 
     def _splice(self, apps: list[Application]) -> str:
         out: list[FileLine] = []
@@ -239,6 +383,99 @@ class _FileApplier:
         return join_lines(out)
 
 
+def _near_fits(index: FileIndex, keys: list[str]) -> list[int]:
+    """Starts (in non-blank line numbers) of windows of the file's non-blank lines that
+    equal ``keys`` but for at most one line (exactly, for a one-line ``keys``)."""
+    m = len(keys)
+    if not m:
+        return []
+    starts = set(index.by_key.get(keys[0], []))
+    if m >= 2:
+        starts |= {q - 1 for q in index.by_key.get(keys[1], []) if q >= 1}
+    allowed = 1 if m >= 2 else 0
+    out = []
+    for q in sorted(starts):
+        window = index.keys[q : q + m]
+        if len(window) == m and sum(a != b for a, b in zip(window, keys, strict=True)) <= allowed:
+            out.append(q)
+    return out
+
+
+def _effective_ops(lines: list[Line]) -> list[tuple[str, str]]:
+    """The hunk's (op, text) pairs with lines that a run of changes removes and adds back
+    unchanged counted as context: "-x +y +x" is "+y x", "-x +y +x +z" is "+y x +z"."""
+    out: list[tuple[str, str]] = []
+    k = 0
+    while k < len(lines):
+        if lines[k].op == " ":
+            out.append((" ", lines[k].text))
+            k += 1
+            continue
+        end = k
+        while end < len(lines) and lines[end].op != " ":
+            end += 1
+        run = lines[k:end]
+        rem = [ln.text for ln in run if ln.op == "-"]
+        add = [ln.text for ln in run if ln.op == "+"]
+        at = next(
+            (i for i in range(len(add) - len(rem) + 1) if rem and add[i : i + len(rem)] == rem),
+            None,
+        )
+        if at is None:
+            out.extend((ln.op, ln.text) for ln in run)
+        else:
+            out.extend(("+" if i < at or i >= at + len(rem) else " ", t) for i, t in enumerate(add))
+        k = end
+    return out
+
+
+def _shift(ops: list[tuple[str, str]]) -> int | None:
+    """The one offset from before-text to after-text line numbers of every context line,
+    or None (no context, or context on both sides of a change that adds lines)."""
+    shifts = set()
+    before = after = 0
+    for op, _ in ops:
+        if op == " ":
+            shifts.add(before - after)
+        before += op != "+"
+        after += op != "-"
+    return shifts.pop() if len(shifts) == 1 else None
+
+
+_STRICTNESS = ("exact", "trailing-whitespace", "reindent", "blank-lines")
+
+
+def _rank(app: Application | Refusal) -> int:
+    if isinstance(app, Refusal) or app.strategy not in _STRICTNESS:
+        return len(_STRICTNESS)
+    return _STRICTNESS.index(app.strategy)
+
+
+def _keys(hunk: Hunk) -> list[str]:
+    return [ln.text.strip() for ln in hunk.lines if ln.old and ln.text.strip()]
+
+
+def _without_bom(hunk: Hunk) -> Hunk:
+    """The hunk with a byte-order mark dropped from its first before- and after-line."""
+    first_old = next((k for k, ln in enumerate(hunk.lines) if ln.old), -1)
+    first_new = next((k for k, ln in enumerate(hunk.lines) if ln.new), -1)
+    lines = list(hunk.lines)
+    changed = False
+    for k in {first_old, first_new} - {-1}:
+        ln = lines[k]
+        if ln.text.startswith(BOM):
+            lines[k] = Line(ln.op, ln.text[1:], ln.eol, ln.optional)
+            changed = True
+    return dataclasses.replace(hunk, lines=tuple(lines)) if changed else hunk
+
+
+def _drops_bom(hunk: Hunk) -> bool:
+    """The hunk (as written, before :func:`_without_bom`) removes the byte-order mark."""
+    old = next((ln for ln in hunk.lines if ln.old), None)
+    new = next((ln for ln in hunk.lines if ln.new), None)
+    return old is not None and old.text.startswith(BOM) and not (new and new.text.startswith(BOM))
+
+
 def _ends_at_eof(app: Application | Refusal, n: int) -> bool:
     return isinstance(app, Application) and app.end == n
 
@@ -261,6 +498,16 @@ def build_pure_addition(hunk: Hunk, eol_from_diff: bool, index: FileIndex) -> Ap
     )
 
 
+def _for_missing_file(fp: FilePatch) -> FilePatch:
+    """A SEARCH/REPLACE block with several readings, for a file that does not exist: the
+    one reading with an empty SEARCH (creating the file), if there is exactly one."""
+    hunks = []
+    for hunk in fp.hunks:
+        creating = [h for h in hunk.alternatives if not h.old_lines]
+        hunks.append(creating[0] if len(creating) == 1 else hunk)
+    return dataclasses.replace(fp, hunks=hunks)
+
+
 def _new_text(fp: FilePatch) -> str:
     lines: list[FileLine] = []
     for hunk in fp.hunks:
@@ -277,8 +524,8 @@ def apply_patch(
     """Apply ``loose_diff`` to ``files`` (current texts by repository path; a missing key
     means the file does not exist). Returns the before/after texts of the touched files;
     raises PatchParseError or PatchApplyError (with feedback for a model) otherwise."""
-    patches = parse_patch(loose_diff)
     paths = _Paths(files, known_paths)
+    patches = parse_patch(loose_diff, known_paths=paths.known())
     state: dict[str, str | None] = {}
     before: dict[str, str | None] = {}
     report: list[HunkReport] = []
@@ -305,7 +552,16 @@ def apply_patch(
             (fp.old_path or "a/").startswith("a/") and (fp.new_path or "b/").startswith("b/")
         )
         old = paths.resolve(fp.old_path, prefixed, state) if fp.old_path is not None else None
-        new = paths.resolve(fp.new_path, prefixed, state) if fp.new_path is not None else None
+        # Only a file's own path may be completed from a suffix, never a creation or a
+        # rename target: those are new exactly where the diff says.
+        same = fp.old_path is not None and _bare(fp.old_path) == _bare(fp.new_path or "")
+        new = (
+            paths.resolve(fp.new_path, prefixed, state, suffix=same)
+            if fp.new_path is not None
+            else None
+        )
+        if old is not None and current(old) is None:
+            fp = _for_missing_file(fp)
         # Context-free additions to a file that does not exist are how models create files.
         if (
             old is not None
@@ -411,10 +667,17 @@ def apply_patch(
 def _feedback(failures: list[_Failure], fitted: list[tuple[str, list[int]]]) -> str:
     parts = []
     for f in failures:
+        bom = (
+            f"\n  Note: {f.path} starts with a UTF-8 byte-order mark (BOM); tinygen keeps it, "
+            "so quote its first line without it."
+            if f.bom
+            else ""
+        )
         parts.append(
             f"{f.path}, hunk {f.hunk_no} ({f.hunk.header}) does not apply: {f.text}\n"
             + describe_hunk(f.hunk)
             + ("\n" + f.closest if f.closest else "")
+            + bom
         )
     ok = [
         f"{p} hunk{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))}" for p, ns in fitted if ns

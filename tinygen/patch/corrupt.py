@@ -44,6 +44,83 @@ def wrong_numbers(diff: str, seed: int = 0) -> str:
     return re.sub(r"(?m)^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", fix, diff)
 
 
+def shifted_numbers(diff: str, seed: int = 0) -> str:
+    """Every hunk's starts moved by the same amount, old and new alike: numbers that are
+    consistent with each other but wrong (the usual model output)."""
+    k = random.Random(seed).choice([-7, -5, -3, -2, -1, 1, 2, 3, 5, 11])
+
+    def fix(m: re.Match[str]) -> str:
+        o, ol, n, nl, rest = m.groups()
+        o2, n2 = max(1, int(o) + k), max(1, int(n) + k)
+        return f"@@ -{o2}{',' + ol if ol else ''} +{n2}{',' + nl if nl else ''} @@{rest}"
+
+    return re.sub(r"(?m)^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", fix, diff)
+
+
+def misquoted_line(diff: str, seed: int = 0) -> str:
+    """One non-blank context or removed line quoted wrongly (a typo: a character changed,
+    added or dropped), as a model misremembering the file does."""
+    rng = random.Random(seed)
+    lines = diff.split("\n")
+    in_hunk = False
+    candidates = []
+    for k, ln in enumerate(lines):
+        if ln.startswith("@@"):
+            in_hunk = True
+        elif ln.startswith("diff --git "):
+            in_hunk = False
+        elif in_hunk and ln[:1] in (" ", "-") and ln[1:].strip("\r").strip():
+            candidates.append(k)
+    if not candidates:
+        return diff
+    k = rng.choice(candidates)
+    text = lines[k][1:]
+    cr = "\r" if text.endswith("\r") else ""
+    text = text[: len(text) - len(cr)]
+    body = text.strip()
+    at = text.index(body) + rng.randrange(len(body))
+    how = rng.choice(["change", "add", "drop"])
+    if how == "drop" and len(body) > 1:
+        text = text[:at] + text[at + 1 :]
+    elif how == "add":
+        text = text[:at] + "q" + text[at:]
+    else:
+        text = text[:at] + ("z" if text[at] != "z" else "y") + text[at + 1 :]
+    lines[k] = lines[k][0] + text + cr
+    return "\n".join(lines)
+
+
+def search_replace(diff: str, seed: int = 0) -> str:
+    """Each hunk as an aider-style SEARCH/REPLACE block (path line, SEARCH text, '=======',
+    REPLACE text). Diffs that SEARCH/REPLACE cannot express (a missing final newline, file
+    headers only) are returned unchanged."""
+    if "\\ No newline" in diff:
+        return diff
+    out: list[str] = []
+    path = None
+    block: list[str] | None = None
+
+    def flush() -> None:
+        if block is not None and path is not None:
+            search = [b[1:] for b in block if b[:1] in (" ", "-")]
+            replace = [b[1:] for b in block if b[:1] in (" ", "+")]
+            out.extend([path, "<<<<<<< SEARCH", *search, "=======", *replace, ">>>>>>> REPLACE"])
+
+    for ln in diff.split("\n"):
+        if ln.startswith("+++ "):
+            flush()
+            block = None
+            path = ln[4:].split("\t")[0]
+            path = path[2:] if path.startswith("b/") else path
+        elif ln.startswith("@@"):
+            flush()
+            block = []
+        elif block is not None and ln[:1] in (" ", "-", "+"):
+            block.append(ln)
+    flush()
+    return "\n".join(out) + "\n" if out else diff
+
+
 def wrong_counts(diff: str, seed: int = 0) -> str:
     rng = random.Random(seed)
 
@@ -151,6 +228,9 @@ CORRUPTIONS: dict[str, Callable[[str, int], str]] = {
     "fences-prose": fences_and_prose,
     "no-prefixes": no_prefixes,
     "crlf": crlf,
+    "shifted-numbers": shifted_numbers,
+    "misquoted-line": misquoted_line,
+    "search-replace": search_replace,
 }
 
 __all__ = ["CORRUPTIONS"]

@@ -71,6 +71,12 @@ class Hunk:
     new_start: int | None = None
     new_len: int | None = None
     source_line: int = 0  # 1-based line of the header in the input, for messages
+    # Readings of a SEARCH/REPLACE block with several ``=======`` lines: it is applied only
+    # if exactly one of them fits the file (see apply.py).
+    alternatives: tuple[Hunk, ...] = ()
+    # The hunk cut at a blank line where its header's counts are met: what follows may be
+    # prose (markdown bullets read as removed lines). Used only if the whole hunk does not fit.
+    shorter: Hunk | None = None
 
     @property
     def old_lines(self) -> list[Line]:
@@ -99,6 +105,7 @@ class FilePatch:
     git_header: bool = False
     eol_from_diff: bool = False  # the diff's lines carry CR/LF information worth keeping
     source_line: int = 0
+    first_hunk: int = 1  # number of the first hunk in messages (SEARCH/REPLACE blocks count on)
 
     @property
     def display_path(self) -> str:

@@ -16,7 +16,9 @@ file header, a fence, or a line that cannot belong to a hunk. ``--- x`` followed
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Collection
 
 from tinygen.errors import PatchParseError
 from tinygen.patch.model import FilePatch, Hunk, Line, Op
@@ -118,20 +120,34 @@ def check_diff_path(path: str, where: int) -> None:
         )
 
 
-def _looks_like_path(s: str) -> str | None:
-    """A file name on a line of its own before a SEARCH block (``foo.py``, `` `foo.py`: ``)."""
+# Files commonly named without an extension, recognised as a path before a SEARCH block.
+BARE_NAMES = frozenset(
+    {
+        *("Makefile", "makefile", "GNUmakefile", "Dockerfile", "Containerfile", "Gemfile"),
+        *("Rakefile", "Procfile", "Jenkinsfile", "Vagrantfile", "Brewfile", "Justfile"),
+        *("justfile", "Pipfile", "Caddyfile", "Earthfile", "LICENSE", "COPYING", "README"),
+        *("NOTICE", "AUTHORS", "CODEOWNERS", "VERSION"),
+    }
+)
+
+
+def _looks_like_path(s: str, bare: frozenset[str] | set[str] = BARE_NAMES) -> str | None:
+    """A file name on a line of its own before a SEARCH block (``foo.py``, `` `foo.py`: ``,
+    ``Makefile``; other names without ``.`` or ``/`` only when ``bare`` lists them)."""
     s = s.strip().strip("`*").strip()
     for prefix in ("File:", "file:", "Path:", "path:", "#"):
         if s.startswith(prefix):
             s = s[len(prefix) :].strip().strip("`*").strip()
     s = s.rstrip(":").strip("`").strip()
-    if s and " " not in s and ("." in s or "/" in s) and not s.startswith(_FENCE):
+    if not s or " " in s or s.startswith(_FENCE):
+        return None
+    if "." in s or "/" in s or s in BARE_NAMES or s in bare:
         return s
     return None
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, known_paths: Collection[str] | None = None) -> None:
         # A diff whose every line ends in CRLF went through a CRLF channel: undo that layer
         # (a CRLF file's own CRs then survive as a second CR, as git writes them).
         if "\n" in text and text.count("\n") == text.count("\r\n"):
@@ -142,7 +158,13 @@ class _Parser:
         self.lines = [r[:-1] if r.endswith("\r") else r for r in self.raw]
         self.patches: list[FilePatch] = []
         self.current: FilePatch | None = None
+        # SEARCH/REPLACE: the path named before the next block; the previous block's path,
+        # reused only by a block that follows it directly (blank lines and fences between).
         self.sr_path: str | None = None
+        self.sr_last: str | None = None
+        self.sr_adjacent = False
+        self.sr_blocks: dict[str, int] = {}
+        self.bare = {p.rsplit("/", 1)[-1] for p in known_paths or ()} - {""}
         self.dashes_at = -1  # where a `diff --git` header's ---/+++ pair would start
 
     def _new_file(self, old: str | None, new: str | None, at: int, git: bool) -> FilePatch:
@@ -200,9 +222,11 @@ class _Parser:
             elif _SR_START.match(s):
                 i = self._search_replace(i)
             else:
-                cand = _looks_like_path(s)
+                cand = _looks_like_path(s, self.bare)
                 if cand is not None:
                     self.sr_path = cand
+                if s.strip() and not s.lstrip().startswith(_FENCE):
+                    self.sr_adjacent = False
                 i += 1
         if not self.patches:
             raise PatchParseError(
@@ -262,6 +286,7 @@ class _Parser:
             if nums[2] is not None and nums[3] is None:
                 nums[3] = 1
         body: list[Line] = []
+        cut: int | None = None  # where the header's counts are met, at a blank line
         j = i + 1
         while j < n:
             s = lines[j]
@@ -269,6 +294,12 @@ class _Parser:
                 break
             if s.startswith("--- ") and self._is_file_header(j):
                 break
+            if (
+                s == ""
+                and cut is None
+                and (sum(ln.old for ln in body), sum(ln.new for ln in body)) == (nums[1], nums[3])
+            ):
+                cut = len(body)
             if s.startswith("\\"):
                 if body and body[-1].eol:
                     last = body[-1]
@@ -296,73 +327,91 @@ class _Parser:
             body = []
         if body:
             assert self.current is not None
-            self.current.hunks.append(
-                Hunk(
-                    tuple(body),
-                    header.strip(),
-                    old_start=nums[0],
-                    old_len=nums[1],
-                    new_start=nums[2],
-                    new_len=nums[3],
-                    source_line=i + 1,
-                )
+            hunk = Hunk(
+                tuple(body),
+                header.strip(),
+                old_start=nums[0],
+                old_len=nums[1],
+                new_start=nums[2],
+                new_len=nums[3],
+                source_line=i + 1,
             )
+            if cut is not None and cut < k and any(ln.op != " " for ln in body[:cut]):
+                hunk = dataclasses.replace(
+                    hunk, shorter=dataclasses.replace(hunk, lines=hunk.lines[:cut])
+                )
+            self.current.hunks.append(hunk)
         return j
 
     def _search_replace(self, i: int) -> int:
         lines, raw, n = self.lines, self.raw, len(self.lines)
-        path = self.sr_path
+        path = self.sr_path or (self.sr_last if self.sr_adjacent else None)
         if path is None:
             raise PatchParseError(
                 f"line {i + 1}: a SEARCH/REPLACE block without a file path before it",
-                hint="put the file's path on the line before '<<<<<<< SEARCH'",
+                hint="put the file's path on the line before each '<<<<<<< SEARCH'",
             )
         check_diff_path(path, i + 1)
-        search: list[tuple[str, str]] = []
-        replace: list[tuple[str, str]] = []
-        target = search
+        block: list[tuple[str, str]] = []
+        dividers: list[int] = []
         j = i + 1
         while j < n and not _SR_END.match(lines[j]):
-            if _SR_MID.match(lines[j]) and target is search:
-                target = replace
-            else:
-                target.append((lines[j], "\r\n" if raw[j].endswith("\r") else "\n"))
+            if _SR_MID.match(lines[j]):
+                dividers.append(len(block))
+            block.append((lines[j], "\r\n" if raw[j].endswith("\r") else "\n"))
             j += 1
-        if j >= n or target is search:
+        if j >= n or not dividers:
             raise PatchParseError(
                 f"line {i + 1}: unterminated SEARCH/REPLACE block",
                 hint="each block needs '=======' and '>>>>>>> REPLACE' lines",
             )
-        # Shared leading and trailing lines become context: a smaller, clearer hunk.
-        a = 0
-        while a < min(len(search), len(replace)) and search[a][0] == replace[a][0]:
-            a += 1
-        b = 0
-        while (
-            b < min(len(search), len(replace)) - a
-            and search[len(search) - 1 - b][0] == replace[len(replace) - 1 - b][0]
-        ):
-            b += 1
-        body = (
-            [Line(" ", t, e) for t, e in search[:a]]
-            + [Line("-", t, e) for t, e in search[a : len(search) - b]]
-            + [Line("+", t, e) for t, e in replace[a : len(replace) - b]]
-            + [Line(" ", t, e) for t, e in search[len(search) - b :]]
-        )
-        cur = self.current
-        if cur is None or cur.git_header or cur.new_path != path or cur.old_path != path:
-            cur = self._new_file(path, path, i, git=False)
-        if not search:
+        # Several '=======' lines (a setext or reST heading underline in the text): every
+        # split is a reading; the one whose SEARCH text fits the file is used (apply.py).
+        readings = [_sr_hunk(block[:d], block[d + 1 :], i) for d in dividers]
+        hunk = readings[0]
+        if len(readings) > 1:
+            hunk = Hunk(hunk.lines, hunk.header, source_line=i + 1, alternatives=tuple(readings))
+        # Each block is its own file section, applied in order: a later block may search
+        # for text an earlier one wrote.
+        done = self.sr_blocks.get(path, 0)
+        self.sr_blocks[path] = done + 1
+        cur = self._new_file(path, path, i, git=False)
+        cur.first_hunk = done + 1
+        if len(readings) == 1 and not hunk.old_lines:
             cur.old_path = None  # an empty SEARCH creates the file
-        cur.hunks.append(Hunk(tuple(body), "SEARCH/REPLACE", source_line=i + 1))
+        cur.hunks.append(hunk)
+        self.sr_path, self.sr_last, self.sr_adjacent = None, path, True
         return j + 1
 
 
-def parse_patch(text: str) -> list[FilePatch]:
-    """Parse a loose diff; PatchParseError (with a hint) for input that is not one."""
+def _sr_hunk(search: list[tuple[str, str]], replace: list[tuple[str, str]], i: int) -> Hunk:
+    # Shared leading and trailing lines become context: a smaller, clearer hunk.
+    a = 0
+    while a < min(len(search), len(replace)) and search[a][0] == replace[a][0]:
+        a += 1
+    b = 0
+    while (
+        b < min(len(search), len(replace)) - a
+        and search[len(search) - 1 - b][0] == replace[len(replace) - 1 - b][0]
+    ):
+        b += 1
+    body = (
+        [Line(" ", t, e) for t, e in search[:a]]
+        + [Line("-", t, e) for t, e in search[a : len(search) - b]]
+        + [Line("+", t, e) for t, e in replace[a : len(replace) - b]]
+        + [Line(" ", t, e) for t, e in search[len(search) - b :]]
+    )
+    return Hunk(tuple(body), "SEARCH/REPLACE", source_line=i + 1)
+
+
+def parse_patch(text: str, *, known_paths: Collection[str] | None = None) -> list[FilePatch]:
+    """Parse a loose diff; PatchParseError (with a hint) for input that is not one.
+
+    ``known_paths`` (the repository's files) lets a SEARCH block's path line be a bare
+    name without an extension, such as ``Taskfile``."""
     if not text.strip():
         raise PatchParseError("the diff is empty", hint="pass a unified diff on stdin or as a file")
-    return _Parser(text).parse()
+    return _Parser(text, known_paths).parse()
 
 
 __all__ = ["check_diff_path", "parse_patch", "unquote_path"]

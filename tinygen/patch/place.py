@@ -148,7 +148,12 @@ def locate(index: FileIndex, hunk: Hunk) -> list[int]:
     if not nbk:
         if not old:
             return []
-        return [s for s in range(len(index.lines) - len(old) + 1) if _window_level(index, s, old)]
+        # Nothing but blank lines to anchor on: only an exact match counts ("   " is not "").
+        return [
+            s
+            for s in range(len(index.lines) - len(old) + 1)
+            if (fit := _window_level(index, s, old)) and fit[0] == "exact"
+        ]
     hk = [old[k].text.strip() for k in nbk]
     found: list[int] = []
     for q in index.by_key.get(hk[0], []):
