@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.conftest import RepoFactory
-from tests.helpers import init_repo
+from tests.helpers import commit_all, init_repo
 from tinygen.cli import cli
 from tinygen.git import state_dir
 from tinygen.sheet import estimate_tokens
@@ -110,3 +112,49 @@ def test_subprocess_entry_point_and_max_file_bytes(make_repo: RepoFactory) -> No
     assert proc.returncode == 0, proc.stderr
     assert "too-large 2" in proc.stderr
     assert "## README.md" in proc.stdout and "## app/models.py" not in proc.stdout
+
+
+def test_budget_below_the_header_is_a_usage_error(make_repo: RepoFactory) -> None:
+    from tinygen.sheet import build_sheet
+    from tinygen.sheet.render import min_budget
+
+    root = make_repo(FILES)
+    least = min_budget(build_sheet(root))
+    code, out, err = run(str(root), "--budget", "5")
+    assert code == 2 and out == ""
+    assert "--budget 5 is too small" in err and f"at least {least} tokens" in err
+    code, out, _ = run(str(root), "--budget", str(least))
+    assert code == 0 and out.startswith("# reference sheet: 3 files")
+
+
+def test_repository_git_refuses_names_the_reason_and_safe_directory(
+    make_repo: RepoFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(FILES)
+    # git's own switch for its test suite: treat the repository as owned by someone else.
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    code, out, err = run(str(root))
+    assert code == 8 and out == ""
+    assert "dubious ownership" in err and "not inside a git repository" not in err
+    assert f"git config --global --add safe.directory {root.resolve()}" in err
+    assert "git init" not in err
+
+
+def test_odd_file_names_stay_valid_utf8_and_one_line(make_repo: RepoFactory) -> None:
+    root = make_repo({"ok.py": "def ok(): pass\n"}, commit=False)
+    (root / os.fsdecode(b"caf\xe9.py")).write_text("def latin(): pass\n")
+    (root / "two\nlines.py").write_text("def nl(): pass\n")
+    commit_all(root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinygen", "map", str(root), "--json"], capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout.decode("utf-8"))  # strict: valid UTF-8
+    paths = [f["path"] for f in data["files"]]
+    assert paths == ["caf\udce9.py", "ok.py", "two\nlines.py"]
+    proc = subprocess.run([sys.executable, "-m", "tinygen", "map", str(root)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode("utf-8")
+    assert "## caf\\xe9.py (python, 1 lines)\n" in text
+    assert "## two\\nlines.py (python, 1 lines)\n" in text
+    assert not [line for line in text.splitlines() if line.startswith("lines.py")]

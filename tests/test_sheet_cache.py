@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import RepoFactory
-from tests.helpers import commit_all, status
+from tests.helpers import commit_all, git, status
 from tinygen.git import state_dir
 from tinygen.sheet import FileEntry, SheetCacheWarning, build_sheet
 from tinygen.sheet.cache import CACHE_NAME, MAGIC
@@ -203,3 +204,71 @@ def test_cache_from_another_layout_version_is_rebuilt_silently(make_repo: RepoFa
         sheet = build_sheet(root)
     assert sheet.stats.cache_misses == 1 and names(sheet.files) == {"a.py": ["a"]}
     assert path.read_bytes().startswith(MAGIC)
+
+
+def test_a_file_that_differs_from_the_index_is_cached_under_its_own_content(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    """`git update-index --assume-unchanged` hides an edit from `git ls-files -m`: the
+    index's blob SHA no longer names what is on disk. The record must be stored under the
+    SHA of what was read, or a clean checkout of the commit (which shares the cache
+    through the git directory) would be served the local edit's symbols."""
+    root = make_repo({"a.py": "def committed(): pass\n", "b.py": "X = 1\n"})
+    git(root, "update-index", "--assume-unchanged", "a.py")
+    (root / "a.py").write_text("def local_edit(): pass\n")
+    local = build_sheet(root).by_path()["a.py"]
+    assert [s.name for s in local.symbols] == ["local_edit"]
+    assert local.blob == git(root, "hash-object", "a.py").strip()
+    clean = tmp_path / "clean"
+    git(root, "worktree", "add", "--detach", "--quiet", str(clean), "HEAD")
+    sheet = build_sheet(clean)
+    assert [s.name for s in sheet.by_path()["a.py"].symbols] == ["committed"]
+    assert sheet.by_path()["a.py"].blob == git(clean, "rev-parse", "HEAD:a.py").strip()
+
+
+def test_the_scan_keys_its_record_by_what_it_read(make_repo: RepoFactory) -> None:
+    """A file changed after `git ls-files` (or between the walk's hash and the parse):
+    the outcome's blob is the SHA of the bytes analyzed, whatever the listing said."""
+    from tinygen.sheet.scan import Job, scan_batch
+
+    root = make_repo({"a.py": "def listed(): pass\n"})
+    listed_blob = git(root, "rev-parse", "HEAD:a.py").strip()
+    (root / "a.py").write_text("def parsed(): pass\n")
+    (out,) = scan_batch(str(root), [Job("a.py", "python")], 1_000_000)
+    assert out.blob == git(root, "hash-object", "a.py").strip() != listed_blob
+    assert out.record is not None and b"parsed" in out.record.symbols
+
+
+def test_no_usable_git_folder_runs_without_the_cache(make_repo: RepoFactory) -> None:
+    root = make_repo({"a.py": "def a(): pass\n"})
+    folder = root / ".git" / "tinygen"
+    folder.write_text("not a folder")  # a file where tinygen's folder would go
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sheet = build_sheet(root)
+    assert names(sheet.files) == {"a.py": ["a"]}
+    (w,) = [w for w in caught if issubclass(w.category, SheetCacheWarning)]
+    assert str(folder) in str(w.message) and "running without the sheet cache" in str(w.message)
+    assert folder.read_text() == "not a folder"
+
+
+def test_read_only_git_directory_runs_without_the_cache(make_repo: RepoFactory) -> None:
+    from tests.test_sheet_walk import run_unprivileged
+
+    root = make_repo({"a.py": "def a(): pass\n"})
+    git_dir = root / ".git"
+    code = (
+        "import sys\n"
+        "from tinygen.cli import main\n"
+        "sys.argv = ['tinygen', 'map', sys.argv[1]]\n"
+        "main()\n"
+    )
+    git_dir.chmod(0o555)
+    try:
+        proc = run_unprivileged(code, str(root))
+    finally:
+        git_dir.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert "def a()" in proc.stdout and "Traceback" not in proc.stderr
+    assert "tinygen: warning: cannot create tinygen's folder" in proc.stderr
+    assert not (git_dir / "tinygen").exists()

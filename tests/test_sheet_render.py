@@ -103,14 +103,18 @@ def test_estimate_tokens() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abc") == 1
     assert estimate_tokens("abcd") == 2
+    # Outside ASCII, one token per character (a BPE tokenizer often needs one or more).
+    assert estimate_tokens("日本語のコメント") == 8
+    assert estimate_tokens("café") == 2
+    assert estimate_tokens("# 注释: 计算总和\n") == 2 + 6  # "# : \n" and six characters
 
 
 def test_small_budget_shows_the_top_file_in_full_when_it_fits(sheet: Sheet) -> None:
-    from tinygen.sheet.render import _header, imported_by_map, render_full, render_path
+    from tinygen.sheet.render import header_tokens, imported_by_map, render_full, render_path
 
     top = sheet.files[0]
     n = len(sheet.files)
-    header = estimate_tokens(_header(n, n, n, n, n))
+    header = header_tokens(n)
     top_full = estimate_tokens(render_full(top, imported_by_map(sheet.files).get(top.path, [])))
     all_paths = sum(estimate_tokens(render_path(f)) for f in sheet.files)
     budget = header + top_full + 5
@@ -128,7 +132,7 @@ def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int)
     from tinygen.sheet.render import (
         FULL_SHARE,
         SIGNATURE_SHARE,
-        _header,
+        header_tokens,
         render_full,
         render_signatures,
     )
@@ -136,7 +140,7 @@ def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int)
     lay = layout(sheet, budget)
     assert lay is not None and lay.omitted > 0  # the budget cuts the tail at these sizes
     n = len(sheet.files)
-    room = budget - estimate_tokens(_header(n, n, n, n, n))
+    room = budget - header_tokens(n)
     rev = lay.imported_by
     full = sum(estimate_tokens(render_full(f, rev.get(f.path, []))) for f in lay.files[: lay.full])
     sigs = sum(
@@ -150,3 +154,52 @@ def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int)
     nxt = lay.files[lay.full]
     assert full + estimate_tokens(render_full(nxt, rev.get(nxt.path, []))) > FULL_SHARE * room
     assert estimate_tokens(render_sheet(sheet, budget)) <= budget
+
+
+@given(st.text(), st.text())
+def test_estimates_of_parts_add_up_to_at_least_the_whole(a: str, b: str) -> None:
+    assert estimate_tokens(a + b) <= estimate_tokens(a) + estimate_tokens(b)
+
+
+def test_non_ascii_sheet_stays_within_budget(make_repo: RepoFactory) -> None:
+    files = {
+        f"m{i}.py": f'"""模块 {i}: 计算与验证。"""\n'
+        + "".join(f'def 函数_{i}_{k}(参数: int) -> str:\n    """返回 {k}。"""\n' for k in range(6))
+        for i in range(30)
+    }
+    sheet = build_sheet(make_repo(files))
+    for budget in (80, 200, 500, 1200):
+        text = render_sheet(sheet, budget)
+        assert text and estimate_tokens(text) <= budget
+    # Characters / 3 would have counted this text a fifth lighter.
+    assert estimate_tokens(text) > 1.2 * len(text) / 3
+
+
+def test_a_top_file_too_large_for_any_level_is_shown_in_part(make_repo: RepoFactory) -> None:
+    methods = "".join(
+        f"    def method_number_{k}(self, argument_{k}: int = {k}) -> int:\n"
+        f'        """Does thing {k}."""\n        return {k}\n'
+        for k in range(300)
+    )
+    big = (
+        '"""The query set."""\n\nclass QuerySet:\n    """Lazy rows."""\n'
+        + methods
+        + "    def bulk_create(self, objs, batch_size=None):\n        return objs\n"
+        + "\nclass Other:\n    def unrelated(self): ...\n"
+    )
+    files = {"db/query.py": big}
+    files.update({f"app/m{i}.py": f"from db.query import QuerySet\nX{i} = 1\n" for i in range(20)})
+    sheet = build_sheet(make_repo(files), query="QuerySet bulk_create")
+    assert sheet.files[0].path == "db/query.py"
+    lay = layout(sheet, 2000)
+    assert lay is not None and lay.part and lay.full == lay.signatures == 0
+    text = render_sheet(sheet, 2000)
+    assert estimate_tokens(text) <= 2000
+    assert ", 1 in part" in text.split("\n")[0]
+    body = text.split("\n", 1)[1]
+    assert body.startswith("## db/query.py (python, 909 lines) — The query set.\n")
+    # The named method with its class, in file order, then how many were left out.
+    cls = body.index("  class QuerySet  L3-906  # Lazy rows.\n")
+    assert cls < body.index("    def bulk_create(self, objs, batch_size=None)  L905-906\n")
+    assert "more symbols not shown\n" in body and "- app/m0.py\n" in body
+    assert lay.detailed() == [sheet.files[0]]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,11 +121,31 @@ def test_symlinks_loop_outside_and_inside(make_repo: RepoFactory, tmp_path: Path
     assert [s.name for s in files["real.py"].symbols] == ["r"]
 
 
+def without_file_permission_override() -> None:
+    """In a child before exec: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
+    bounding set, so that a child of root (CI runs as root) is refused a mode-000 file
+    like any user. Unprivileged, the drop fails harmlessly: those lack them anyway."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+def run_unprivileged(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=without_file_permission_override,
+    )
+
+
 def test_unreadable_and_special_files_are_skipped_not_fatal(make_repo: RepoFactory) -> None:
     root = make_repo(
         {"ok.py": "A = 1\n", "locked.py": "B = 2\n", "gone.py": "C = 3\n", "pipe.py": "D = 4\n"}
     )
-    (root / "locked.py").chmod(0)
     # Tracked names that are now a directory and a FIFO (opening one would block
     # forever): neither is a regular file.
     (root / "gone.py").unlink()
@@ -130,18 +153,66 @@ def test_unreadable_and_special_files_are_skipped_not_fatal(make_repo: RepoFacto
     (root / "gone.py" / "inner.txt").write_text("x")
     (root / "pipe.py").unlink()
     os.mkfifo(root / "pipe.py")
+    (root / "locked.py").chmod(0)
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from tinygen.sheet import build_sheet\n"
+        "s = build_sheet(Path(sys.argv[1]), include_untracked=True)\n"
+        "print(json.dumps([sorted(f.path for f in s.files), s.skipped]))\n"
+    )
     try:
-        sheet = build_sheet(root, include_untracked=True)
+        proc = run_unprivileged(code, str(root))
+        # The modified file is hashed by the walk; scanned once more when not cached.
+        (root / "locked.py").write_text("B = 3\n")
+        (root / "locked.py").chmod(0)
+        again = run_unprivileged(code, str(root))
     finally:
         (root / "locked.py").chmod(0o644)
-    assert sheet.skipped["gone.py"] == "not-a-file"
-    assert sheet.skipped["pipe.py"] == "not-a-file"
-    if os.geteuid() == 0:
-        # root reads a mode-000 file anyway; then it is simply listed.
-        assert {f.path for f in sheet.files} >= {"ok.py", "locked.py"}
-    else:
-        assert sheet.skipped["locked.py"] == "unreadable"
-        assert "ok.py" in {f.path for f in sheet.files}
+    assert proc.returncode == 0, proc.stderr
+    listed, skipped = json.loads(proc.stdout)
+    assert listed == ["gone.py/inner.txt", "ok.py"]  # the untracked file inside the folder
+    assert skipped == {"gone.py": "not-a-file", "pipe.py": "not-a-file", "locked.py": "unreadable"}
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)[1]["locked.py"] == "unreadable"
+
+
+def test_files_under_a_folder_replaced_by_a_symlink_are_not_read(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0::/root:/bin/sh\n" * 50)
+    (outside / "mod.py").write_text("def secret(): pass\n")
+    root = make_repo(
+        {"sub/passwd": "tracked\n", "sub/mod.py": "def mine(): pass\n", "ok.py": "X = 1\n"}
+    )
+    import shutil
+
+    shutil.rmtree(root / "sub")
+    os.symlink(outside, root / "sub")
+    sheet = build_sheet(root)
+    assert [f.path for f in sheet.files] == ["ok.py"]
+    assert sheet.skipped == {"sub/mod.py": "symlinked-folder", "sub/passwd": "symlinked-folder"}
+    # The same after a warm run (the index still has the files: nothing cached is used).
+    assert build_sheet(root).skipped == sheet.skipped
+
+
+def test_a_tracked_file_replaced_by_a_symlink_is_not_followed(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.py"
+    outside.write_text("TOKEN = 'x'\n")
+    root = make_repo({"a.py": "def a(): pass\n", "b.py": "def b(): pass\n"})
+    (root / "a.py").unlink()
+    os.symlink(outside, root / "a.py")
+    (root / "b.py").unlink()
+    os.symlink("a.py", root / "b.py")
+    sheet = build_sheet(root)
+    assert sheet.files == [] and sheet.skipped == {
+        "a.py": "symlink-outside",
+        "b.py": "symlink-outside",
+    }
 
 
 def test_modified_deleted_and_untracked_files(make_repo: RepoFactory) -> None:

@@ -95,6 +95,17 @@ def repo_root(path: Path | str) -> Path:
     folder = p if p.is_dir() else p.parent
     proc = git_bytes(["rev-parse", "--show-toplevel"], folder, check=False)
     if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        if "dubious ownership" in err:
+            # A repository owned by another user: git refuses it, and saying "not a
+            # repository" (with a `git init` hint) would mislead.
+            where = err.partition("repository at ")[2].splitlines()[0].strip("'") or str(folder)
+            first = err.splitlines()[0].removeprefix("fatal: ")
+            raise RepoError(
+                redact(f"git refuses to work in {where}: {first}"),
+                hint="if you trust the repository's owner: "
+                f"git config --global --add safe.directory {where}",
+            )
         raise RepoError(
             f"{p.resolve()} is not inside a git repository",
             hint="run tinygen inside a git checkout, or `git init` it first",
@@ -111,7 +122,13 @@ def git_common_dir(root: Path) -> Path:
 def state_dir(root: Path) -> Path:
     """Where tinygen keeps caches and run records: ``<git common dir>/tinygen``."""
     d = git_common_dir(root) / "tinygen"
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only git directory, a file in the way
+        raise RepoError(
+            f"cannot create tinygen's folder {d}: {exc.strerror or exc}",
+            hint="make the git directory writable (tinygen keeps caches and run records there)",
+        ) from exc
     return d
 
 

@@ -55,7 +55,7 @@ def command(
     from tinygen.git import repo_root
     from tinygen.sheet import build_sheet, render_sheet
     from tinygen.sheet.cache import SheetCacheWarning
-    from tinygen.sheet.render import layout
+    from tinygen.sheet.render import layout, min_budget
 
     root = repo_root(path)
     settings = load_settings(
@@ -72,6 +72,11 @@ def command(
         )
     for w in caught:
         click.echo(f"tinygen: warning: {w.message}", err=True)
+    if budget is not None and budget < min_budget(sheet):
+        raise click.UsageError(
+            f"--budget {budget} is too small to show anything: this repository's sheet "
+            f"needs at least {min_budget(sheet)} tokens (its header line)"
+        )
     if as_json:
         files = None
         if budget is not None:

@@ -14,17 +14,28 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import stat
 import time
+import warnings
 from pathlib import Path
 from typing import cast
 
+from tinygen.errors import RepoError
 from tinygen.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
+from tinygen.sheet.cache import SheetCacheWarning
 from tinygen.sheet.languages import is_parsed, language_for_path
 from tinygen.sheet.model import FileEntry, Sheet, SheetStats
 from tinygen.sheet.resolve import Resolver
-from tinygen.sheet.scan import HOT, Hot, Job, Outcome, blob_sha, empty_record, scan_batch
+from tinygen.sheet.scan import (
+    HOT,
+    Hot,
+    Job,
+    Outcome,
+    blob_sha,
+    empty_record,
+    read_file,
+    scan_batch,
+)
 from tinygen.sheet.walk import (
     MODE_GITLINK,
     MODE_SYMLINK,
@@ -41,11 +52,12 @@ CHUNK_BYTES = 400_000  # target size of one worker chunk
 def _go_modules(root: Path, paths: frozenset[str]) -> dict[str, str]:
     """Module path -> folder, from every go.mod in the tree."""
     out: dict[str, str] = {}
+    folders: dict[str, bool] = {}
     for mod_file in sorted(p for p in paths if p == "go.mod" or p.endswith("/go.mod")):
-        try:
-            text = (root / mod_file).read_text("utf-8", "replace")
-        except OSError:
+        data, _reason = read_file(str(root), mod_file, 1_000_000, folders)
+        if data is None:
             continue
+        text = data.decode("utf-8", "replace")
         for line in text.splitlines():
             if line.startswith("module "):
                 folder = mod_file[: -len("go.mod")].rstrip("/")
@@ -80,15 +92,38 @@ def _chunks(jobs: list[Job], root: Path, workers: int) -> list[list[Job]]:
     return chunks
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return int(counter() or 1)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pool_start_method() -> str:
+    """How worker processes start. fork is the cheapest (workers inherit the imported
+    modules) but copies only the calling thread: a lock another thread holds at that
+    moment (the SDK import `tinygen run` starts in a thread, a server's job threads)
+    stays locked forever in the child. So fork only while this is the only thread."""
+    import multiprocessing
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def _scan(root: Path, jobs: list[Job], max_file_bytes: int, workers: int) -> list[Outcome]:
     if workers <= 1 or len(jobs) < INLINE_LIMIT:
         return scan_batch(str(root), jobs, max_file_bytes)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # fork: workers inherit the imported modules instead of re-importing them.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context(pool_start_method())
     chunks = _chunks(jobs, root, workers)
     out: list[Outcome] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -96,6 +131,17 @@ def _scan(root: Path, jobs: list[Job], max_file_bytes: int, workers: int) -> lis
         for fut in futures:
             out.extend(fut.result())
     return out
+
+
+def _load_cache(top: Path) -> sheet_cache.SheetCache:
+    """The cache in the git directory; an empty one that saves nothing (with a warning)
+    when tinygen's folder there cannot be made: a read-only mount, a file in its way."""
+    try:
+        folder = state_dir(top)
+    except RepoError as exc:
+        warnings.warn(f"{exc}; running without the sheet cache", SheetCacheWarning, stacklevel=3)
+        return sheet_cache.SheetCache.disabled()
+    return sheet_cache.load(folder)
 
 
 def build_sheet(
@@ -114,7 +160,7 @@ def build_sheet(
     top = repo_root(root)
     listing = Listing(top, include_untracked=include_untracked)
     try:
-        cache = sheet_cache.load(state_dir(top))  # while git lists the files
+        cache = _load_cache(top)  # while git lists the files
     except BaseException:
         listing.close()
         raise
@@ -128,10 +174,13 @@ def build_sheet(
     to_scan: list[Job] = []
     used: sheet_cache.HotRecords = {}
     hits = 0
+    folders: dict[str, bool] = {}  # folder -> not a symlink (read_file)
     for path, blob, mode in listed:
         reason = path_skip_reason(path)
         if reason is None and mode == MODE_GITLINK:
             reason = "submodule"
+        if reason is None and blob is None and os.path.islink(top / path):
+            mode = MODE_SYMLINK  # a file replaced by a symlink in the work tree
         if reason is None and mode == MODE_SYMLINK:
             reason = symlink_skip_reason(top, path)
             if reason is None:
@@ -145,27 +194,17 @@ def build_sheet(
             continue
         lang = language_for_path(path)
         if blob is None:
-            # Changed in the working tree or untracked: hash what is there now.
-            full = top / path
-            try:
-                st = full.stat()
-                if not stat.S_ISREG(st.st_mode):
-                    skipped[path] = "not-a-file"  # a directory, FIFO, socket: never open()
-                    continue
-                if st.st_size > max_file_bytes:
-                    skipped[path] = "too-large"
-                    continue
-                blob = blob_sha(full.read_bytes())
-            except FileNotFoundError:
-                skipped[path] = "deleted"
+            # Changed in the working tree or untracked: hash what is there now (a miss is
+            # read again by the scan, which keys its record by what it read then).
+            data, reason = read_file(str(top), path, max_file_bytes, folders)
+            if data is None:
+                skipped[path] = reason
                 continue
-            except OSError:
-                skipped[path] = "unreadable"
-                continue
+            blob = blob_sha(data)
         key = f"{blob}:{lang or ''}"
         value = records.get(key)
         if value is None or len(value) != HOT:
-            to_scan.append(Job(path, blob, lang))
+            to_scan.append(Job(path, lang))
             continue
         used[key] = value
         hits += 1
@@ -178,7 +217,7 @@ def build_sheet(
     new: sheet_cache.Records = {}
     stats.cache_hits = hits
     stats.cache_misses = len(to_scan)
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    workers = jobs if jobs is not None else cpu_count()
     stats.workers = workers if len(to_scan) >= INLINE_LIMIT and workers > 1 else 1
     if to_scan:
         for out in _scan(top, to_scan, max_file_bytes, workers):

@@ -171,6 +171,14 @@ class SheetCache:
         self.resolution: Resolution = {}
         self.delta_records: Records = {}  # key -> full record
         self.delta_resolution: Resolution = {}
+        self.enabled = True
+
+    @classmethod
+    def disabled(cls) -> SheetCache:
+        """An empty cache that saves nothing (no folder to keep it in)."""
+        self = cls(Path())
+        self.enabled = False
+        return self
 
     @classmethod
     def load(cls, folder: Path) -> SheetCache:
@@ -211,7 +219,7 @@ class SheetCache:
         a delta when that stays small, else as a new main file keeping the ``used`` hot
         records and, within reason, the records of other versions (branch switches)."""
         changed = {p: v for p, v in resolution.items() if self.resolution.get(p) != v}
-        if not new and not changed and digest == self.digest:
+        if not self.enabled or (not new and not changed and digest == self.digest):
             return
         limit = DELTA_MIN + self.main_count // DELTA_FRACTION
         if (

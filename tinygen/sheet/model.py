@@ -288,9 +288,18 @@ class Sheet:
         }
 
     def to_json(self, files: list[FileEntry] | None = None) -> str:
+        """One JSON object; non-ASCII text as is, unless a file name is not UTF-8 (kept as
+        lone surrogates by the walk): then everything non-ASCII is \\u-escaped, so that
+        the output is valid UTF-8 whatever the names."""
         import json
 
-        return json.dumps(self.as_dict(files), ensure_ascii=False)
+        data = self.as_dict(files)
+        text = json.dumps(data, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(data)
+        return text
 
 
 __all__ = ["FileEntry", "Sheet", "SheetStats", "Symbol"]

@@ -12,6 +12,7 @@ the word bag for lexical ranking are computed here once per blob, not on every r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import marshal
 import os
@@ -158,37 +159,83 @@ def analyze(data: bytes, language: str | None) -> Record:
 
 class Job(NamedTuple):
     path: str
-    blob: str | None  # None: hash the content
     language: str | None
 
 
 class Outcome(NamedTuple):
     path: str
-    blob: str  # '' when the file could not be read
+    blob: str  # blob SHA of the bytes that were analyzed; '' when the file was not read
     record: Record | None  # None: skipped before analysis (reason in ``skip``)
     skip: str
 
 
-def scan_one(root: str, job: Job, max_file_bytes: int) -> Outcome:
-    full = os.path.join(root, job.path)
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)  # the file itself replaced by a symlink: not followed
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once (and is refused), never blocks
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def read_file(
+    root: str, path: str, max_bytes: int, folders: dict[str, bool] | None = None
+) -> tuple[bytes | None, str]:
+    """(content, '') of the repository file at ``path``, or (None, why it was not read).
+
+    Every read of a listed file goes through here. The file read must be ``root/path``
+    itself: a folder on the way that is now a symlink (the index has a file under it)
+    would lead anywhere, outside the repository too, so its files are refused
+    ("symlinked-folder"); ``folders`` caches that check per folder for one batch. Only
+    regular files are read, at most ``max_bytes`` of them (larger: "too-large").
+    """
+    folder = path.rpartition("/")[0]
+    if folder:
+        inside = None if folders is None else folders.get(folder)
+        if inside is None:
+            want = os.path.join(root, folder)
+            inside = os.path.realpath(want) == want
+            if folders is not None:
+                folders[folder] = inside
+        if not inside:
+            return None, "symlinked-folder"
     try:
-        st = os.stat(full)
+        fd = os.open(os.path.join(root, path), _OPEN_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, "deleted"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "symlink-not-file"  # became a symlink after the listing
+        if exc.errno == errno.ENXIO:
+            return None, "not-a-file"  # a socket
+        return None, "unreadable"
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return Outcome(job.path, "", None, "not-a-file")  # a FIFO would block open()
-        if st.st_size > max_file_bytes:
-            return Outcome(job.path, job.blob or "", None, "too-large")
-        with open(full, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return Outcome(job.path, "", None, "deleted")
-    except IsADirectoryError:
-        return Outcome(job.path, "", None, "not-a-file")
+            return None, "not-a-file"  # a directory, FIFO, device
+        if st.st_size > max_bytes:
+            return None, "too-large"
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
     except OSError:
-        return Outcome(job.path, "", None, "unreadable")
-    blob = job.blob or blob_sha(data)
-    return Outcome(job.path, blob, analyze(data, job.language), "")
+        return None, "unreadable"
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        return None, "too-large"  # grew after the size check
+    return data, ""
+
+
+def scan_one(root: str, job: Job, max_file_bytes: int, folders: dict[str, bool]) -> Outcome:
+    data, skip = read_file(root, job.path, max_file_bytes, folders)
+    if data is None:
+        return Outcome(job.path, "", None, skip)
+    # The key is the SHA of these very bytes, never the index's: the file may differ from
+    # the index (changed since the listing, or `git update-index --assume-unchanged`),
+    # and a record stored under another content's SHA would be served for that content.
+    return Outcome(job.path, blob_sha(data), analyze(data, job.language), "")
 
 
 def scan_batch(root: str, jobs: list[Job], max_file_bytes: int) -> list[Outcome]:
     """Worker entry point: one chunk of files."""
-    return [scan_one(root, job, max_file_bytes) for job in jobs]
+    folders: dict[str, bool] = {}
+    return [scan_one(root, job, max_file_bytes, folders) for job in jobs]
