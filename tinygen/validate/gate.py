@@ -1,10 +1,13 @@
 """The validation gate: a structured verdict on a canonical diff against a base commit.
 
 Checks, in order: the diff parses with unidiff and has no zero-hunk files (an empty file
-created or deleted is the one legitimate exception); every path passes the path policy
-(resolved in a checkout of the base commit); ``git apply --check`` accepts it there; and
-tree-sitter finds no new ERROR/MISSING nodes in changed files of parsed languages. Path
-problems stop the gate before anything is applied, even in the temporary worktree.
+created or deleted is the one legitimate exception); it creates only regular files (mode
+100644 or 100755: no symbolic links, no submodules); every path (git's C-quoted names
+unquoted) passes the path policy (resolved in a checkout of the base commit);
+``git apply --check`` accepts it there; and no changed file gains syntax errors: new
+tree-sitter ERROR/MISSING nodes in parsed languages, or JSON/TOML that no longer loads.
+Files in other languages are listed as ``syntax_skipped``. Path problems stop the gate
+before anything is applied, even in the temporary worktree.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any
 
 from tinygen.errors import PatchError, PathPolicyError
 from tinygen.git import git_bytes, resolve_commit, temp_worktree
+from tinygen.patch.parse import parse_patch, unquote_path
 from tinygen.redact import redact
 from tinygen.validate.paths import PathPolicy, check_path
-from tinygen.validate.syntax import new_syntax_problems
+from tinygen.validate.syntax import has_syntax_check, new_syntax_problems
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class GateReport:
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     checks_run: list[str] = field(default_factory=list)
+    syntax_skipped: list[str] = field(default_factory=list)  # changed, no syntax checker
 
     @property
     def ok(self) -> bool:
@@ -48,6 +53,7 @@ class GateReport:
             "base_commit": self.base_commit,
             "files": self.files,
             "checks_run": self.checks_run,
+            "syntax_skipped": self.syntax_skipped,
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -59,8 +65,17 @@ class GateReport:
         )
 
 
+_MODES = ("100644", "100755")
+_MODE_LINE = re.compile(r"(?m)^(new file mode|new mode|deleted file mode|old mode) (\d+)\s*$")
+_INDEX_MODE = re.compile(r"(?m)^index [0-9a-f]+\.\.[0-9a-f]+ (\d+)\s*$")
+
+
 def _strip(path: str | None, prefix: str) -> str | None:
-    if path is None or path == "/dev/null":
+    """unidiff's name for one side: git's C quoting undone, the a/ or b/ prefix dropped."""
+    if path is None:
+        return None
+    path = unquote_path(path.split("\t")[0] if not path.startswith('"') else path)
+    if path == "/dev/null":
         return None
     return path[2:] if path.startswith(prefix) else path
 
@@ -77,9 +92,27 @@ def _parse(diff: str, report: GateReport) -> list[tuple[str | None, str | None]]
     if not diff.strip() or not len(patch):
         report.problems.append(Problem("parse", "the diff is empty"))
         return []
+    for m in [*_MODE_LINE.finditer(diff), *_INDEX_MODE.finditer(diff)]:
+        mode = m.group(m.lastindex or 1)
+        if mode not in _MODES:
+            kind = {"120000": "a symbolic link", "160000": "a submodule"}.get(mode, "not a file")
+            report.problems.append(
+                Problem("parse", f"the diff sets file mode {mode} ({kind}); only regular files")
+            )
+    if report.problems:
+        return []
+    try:
+        ours = parse_patch(diff)
+    except PatchError:
+        ours = []
+    # An empty file created or deleted has no hunks, legitimately.
     empty_ok = {
-        m.group(1)
-        for m in re.finditer(r"(?m)^diff --git a/(\S+) b/\S+\n(?:new|deleted) file mode", diff)
+        _strip(
+            fp.new_path if fp.old_path is None else fp.old_path,
+            "b/" if fp.old_path is None else "a/",
+        )
+        for fp in ours
+        if not fp.hunks and (fp.old_path is None or fp.new_path is None)
     }
     pairs = []
     for pf in patch:
@@ -157,6 +190,11 @@ def _check_in(
     report.checks_run.append("syntax")
     for p in report.files:
         new = after.get(p, before.get(p))
+        if new is None:
+            continue
+        if not has_syntax_check(p):
+            report.syntax_skipped.append(p)
+            continue
         for msg in new_syntax_problems(p, before.get(p), new):
             report.problems.append(Problem("syntax", f"new syntax error: {msg}", p))
 

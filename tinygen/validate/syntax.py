@@ -1,50 +1,92 @@
-"""Syntax delta: tree-sitter ERROR/MISSING nodes before and after a change.
+"""Syntax delta: the syntax errors a change adds to a file.
 
-Only *new* problems count, so a file that already failed to parse can still be edited.
-tree-sitter is imported lazily (through tinygen.sheet.languages).
+Parsed languages (tree-sitter): every ERROR/MISSING node, keyed by its type and its source
+text (whitespace collapsed); a key the file did not have before, or has more often now, is
+a new problem. (Comparing counts alone would pass a change that fixes one error while
+adding another.) JSON and TOML: the standard library's loaders; a file that loaded before
+and no longer does. Only *new* problems count, so a file that already failed to parse can
+still be edited. tree-sitter is imported lazily (through tinygen.sheet.languages).
 """
 
 from __future__ import annotations
 
+import json
+import tomllib
+from collections import Counter
+from pathlib import PurePosixPath
+
 from tinygen.sheet.languages import get_parser, is_parsed, language_for_path
+
+_KEY_TEXT = 80  # characters of an error node's text that identify it
+_STDLIB = {".json": "json", ".toml": "toml"}
 
 
 def syntax_problems(language: str, text: str) -> list[tuple[int, str]]:
     """(1-based line, "ERROR"|"MISSING <kind>") for every problem node, in order."""
-    tree = get_parser(language).parse(text.encode("utf-8"))
-    out: list[tuple[int, str]] = []
+    return [(line, kind) for line, kind, _ in _problem_nodes(language, text)]
+
+
+def _problem_nodes(language: str, text: str) -> list[tuple[int, str, str]]:
+    """(line, kind, key text) of every ERROR/MISSING node."""
+    source = text.encode("utf-8")
+    tree = get_parser(language).parse(source)
+    out: list[tuple[int, str, str]] = []
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
         if node.is_missing:
-            out.append((node.start_point[0] + 1, f"MISSING {node.type}"))
+            out.append((node.start_point[0] + 1, f"MISSING {node.type}", ""))
         elif node.is_error:
-            out.append((node.start_point[0] + 1, "ERROR"))
+            snippet = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            out.append((node.start_point[0] + 1, "ERROR", " ".join(snippet.split())[:_KEY_TEXT]))
         if node.has_error:
             stack.extend(reversed(node.children))
     return sorted(out)
 
 
+def has_syntax_check(path: str) -> bool:
+    """Whether :func:`new_syntax_problems` can check files like ``path``."""
+    if PurePosixPath(path).suffix.lower() in _STDLIB:
+        return True
+    language = language_for_path(path)
+    return language is not None and is_parsed(language)
+
+
+def _stdlib_error(kind: str, text: str) -> str | None:
+    try:
+        if kind == "json":
+            json.loads(text)
+        else:
+            tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        return str(exc)
+    return None
+
+
 def new_syntax_problems(path: str, before: str | None, after: str | None) -> list[str]:
     """Messages for problems ``after`` has beyond those of ``before`` (empty: none, or the
-    language is not parsed)."""
+    file's kind has no checker, see :func:`has_syntax_check`)."""
+    if after is None:
+        return []
+    stdlib = _STDLIB.get(PurePosixPath(path).suffix.lower())
+    if stdlib is not None:
+        if before is not None and before.strip() and _stdlib_error(stdlib, before) is not None:
+            return []  # it did not load before either
+        if not after.strip() and stdlib == "json":
+            return []  # an emptied JSON file is a choice, not a syntax error
+        err = _stdlib_error(stdlib, after)
+        return [f"{path}: not valid {stdlib.upper()} any more: {err}"] if err else []
     language = language_for_path(path)
-    if after is None or language is None or not is_parsed(language):
+    if language is None or not is_parsed(language):
         return []
-    old = syntax_problems(language, before or "")
-    new = syntax_problems(language, after)
-    if len(new) <= len(old):
-        return []
-    old_kinds = [k for _, k in old]
+    old = Counter((kind, key) for _, kind, key in _problem_nodes(language, before or ""))
     fresh = []
-    for line, kind in new:
-        if kind in old_kinds:
-            old_kinds.remove(kind)
+    for line, kind, key in _problem_nodes(language, after):
+        if old[(kind, key)] > 0:
+            old[(kind, key)] -= 1
         else:
-            fresh.append(f"{path}:{line}: {kind}")
-    if not fresh:
-        fresh = [f"{path}: {len(new) - len(old)} more syntax error node(s) than before"]
+            fresh.append(f"{path}:{line}: {kind}" + (f" at {key!r}" if key else ""))
     return fresh
 
 
-__all__ = ["new_syntax_problems", "syntax_problems"]
+__all__ = ["has_syntax_check", "new_syntax_problems", "syntax_problems"]
