@@ -35,7 +35,8 @@ class Settings:
     checks: tuple[str, ...] = ()  # repository checks run on the patched worktree
     check_timeout: float = 300.0
     check_memory_mb: int | None = None
-    protected_paths: tuple[str, ...] = (".github/workflows/**",)
+    check_env: tuple[str, ...] = ()  # variables (names or globs) passed to checks
+    protected_paths: tuple[str, ...] = (".github/workflows/**", ".tinygen.toml")
     allowed_paths: tuple[str, ...] = ()  # globs exempt from protected_paths
     max_tokens: int = 16000  # per LLM answer
     max_retry_wait: float = 60.0  # cap on one retry-after wait, seconds

@@ -2,9 +2,12 @@
 
 The commands are the repository owner's configured command lines, so they run through
 ``bash -c``; nothing from a model, an issue or a diff may ever be passed here. Each runs in
-its own process group (killed as a whole on timeout), with an environment scrubbed of
-keys and tokens, an optional address-space limit, and only the last lines of its output
-kept (redacted).
+its own process group (killed as a whole on timeout), with an *allow-listed* environment
+(PATH, HOME, locale, TERM, TMPDIR, TZ, CI, USER, LOGNAME, SHELL, plus the names or globs of
+the ``check-env`` setting; every other variable — keys, tokens, database URLs, agent
+sockets — is left out), an optional virtual-memory limit (``ulimit -v`` in the check's own
+shell: it caps address space, which some runtimes reserve generously), and only the end of
+its output kept (the last 200 lines, each cut at 2 KiB, at most 64 KiB, redacted).
 
 Before the first check, this process is made non-dumpable (Linux): the check runs as the
 same user, and could otherwise read the keys tinygen still holds from
@@ -16,20 +19,28 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fnmatch
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tinygen.redact import redact, scrubbed_env
+from tinygen.redact import SECRET_ENV_NAMES, redact
 
 TAIL_LINES = 200
+MAX_LINE = 2048  # bytes of one output line kept
+TAIL_BYTES = 64 * 1024  # bytes of output kept in all
+# Passed to every check; everything else only when named in the check-env setting.
+BASE_ENV: tuple[str, ...] = (
+    *("PATH", "HOME", "LANG", "LANGUAGE", "LC_*", "TERM", "TMPDIR", "TZ"),
+    *("CI", "USER", "LOGNAME", "SHELL"),
+)
 
 
 @dataclass(frozen=True)
@@ -55,23 +66,59 @@ class CheckResult:
         }
 
 
-def _limit(memory_mb: int | None) -> Callable[[], None] | None:
+def check_env(pass_env: Sequence[str] = (), env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a check gets: :data:`BASE_ENV` and ``pass_env`` (names, or globs
+    such as ``PYTHON*``). A glob never passes a secret-looking name (``*_TOKEN``,
+    ``*_KEY``, ...): those must be named one by one."""
+    env = os.environ if env is None else env
+    exact = {p for p in pass_env if not any(c in p for c in "*?[")}
+    globs = [p for p in (*BASE_ENV, *pass_env) if p not in exact]
+    out = {}
+    for name, value in env.items():
+        if (
+            name in exact
+            or name in BASE_ENV
+            or (
+                any(fnmatch.fnmatchcase(name, g) for g in globs)
+                and not SECRET_ENV_NAMES.search(name)
+            )
+        ):
+            out[name] = value
+    return out
+
+
+def _command(command: str, memory_mb: int | None) -> list[str]:
     if memory_mb is None:
-        return None
-
-    def preexec() -> None:  # runs in the child, before exec
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return preexec
+        return ["bash", "-c", command]
+    # The limit is set by the check's own shell (no preexec_fn in a threaded parent); the
+    # command reaches the inner shell as an argument, never pasted into a command line.
+    script = 'ulimit -v "$1" || exit 125; exec bash -c "$0"'
+    return ["bash", "-c", script, command, str(memory_mb * 1024)]
 
 
 def _pump(stream: IO[bytes], tail: collections.deque[bytes]) -> None:
-    for line in iter(stream.readline, b""):
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        if not line:
+            break
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            cut = 0
+            while True:  # skip the rest of a very long line, keeping no more of it
+                rest = stream.readline(64 * 1024)
+                cut += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            line = line[:MAX_LINE] + f" [... {len(line) - MAX_LINE + cut} bytes cut]\n".encode()
         tail.append(line)
     stream.close()
+
+
+def _tail_text(tail: collections.deque[bytes]) -> str:
+    data = b"".join(tail)
+    if len(data) > TAIL_BYTES:
+        data = data[-TAIL_BYTES:]
+        data = data[data.find(b"\n") + 1 :] if b"\n" in data[:-1] else data
+    return data.decode("utf-8", "replace")
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -93,21 +140,25 @@ def _hide_own_environment() -> None:
 
 
 def run_check(
-    worktree: Path, command: str, timeout: float = 300, memory_mb: int | None = None
+    worktree: Path,
+    command: str,
+    timeout: float = 300,
+    memory_mb: int | None = None,
+    *,
+    pass_env: Sequence[str] = (),
 ) -> CheckResult:
     _hide_own_environment()
     started = time.monotonic()
     tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
     try:
         proc = subprocess.Popen(
-            ["bash", "-c", command],
+            _command(command, memory_mb),
             cwd=worktree,
-            env=scrubbed_env(),
+            env=check_env(pass_env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, killed whole on timeout
-            preexec_fn=_limit(memory_mb),
         )
     except OSError as exc:
         return CheckResult(command, None, False, 0.0, redact(f"could not start: {exc}"))
@@ -125,17 +176,23 @@ def run_check(
     else:
         _kill_group(proc)  # leftovers in the group must not outlive the check
     reader.join(timeout=5)
-    text = b"".join(tail).decode("utf-8", "replace")
+    text = _tail_text(tail)
     if timed_out:
         text += f"\n[tinygen: killed after {timeout:g} s]\n"
     return CheckResult(command, code, timed_out, time.monotonic() - started, redact(text))
 
 
 def run_checks(
-    worktree: Path, commands: Sequence[str], timeout: float = 300, memory_mb: int | None = None
+    worktree: Path,
+    commands: Sequence[str],
+    timeout: float = 300,
+    memory_mb: int | None = None,
+    *,
+    pass_env: Sequence[str] = (),
 ) -> list[CheckResult]:
-    """Run every command (all of them, even after a failure) and return their results."""
-    return [run_check(worktree, c, timeout, memory_mb) for c in commands]
+    """Run every command (all of them, even after a failure) and return their results.
+    ``pass_env``: the ``check-env`` setting (variables passed beyond :data:`BASE_ENV`)."""
+    return [run_check(worktree, c, timeout, memory_mb, pass_env=pass_env) for c in commands]
 
 
-__all__ = ["TAIL_LINES", "CheckResult", "run_check", "run_checks"]
+__all__ = ["BASE_ENV", "TAIL_LINES", "CheckResult", "check_env", "run_check", "run_checks"]

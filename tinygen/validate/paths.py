@@ -1,7 +1,7 @@
 """The path policy: a path a diff may touch is inside the repository after resolving
 symlinks (a symlinked directory pointing outside included), not in ``.git/``, not itself
-a symlink, and not matching a protected glob (default ``.github/workflows/**``) unless it
-matches an allowed one."""
+a symlink, and not matching a protected glob (default ``.github/workflows/**`` and
+``.tinygen.toml``, which says which checks run) unless it matches an allowed one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tinygen.errors import PathPolicyError
 
 @dataclass(frozen=True)
 class PathPolicy:
-    protected: tuple[str, ...] = (".github/workflows/**",)
+    protected: tuple[str, ...] = (".github/workflows/**", ".tinygen.toml")
     allowed: tuple[str, ...] = ()
 
 
