@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import git, write_files
-from tinygen.errors import PatchApplyError, PathPolicyError
-from tinygen.files import WorkingTreeTexts, uncommitted
+from tinygen.errors import PatchApplyError, PathPolicyError, RepoError
+from tinygen.files import WorkingTreeTexts, uncommitted, write_files_atomically
 
 
 def test_uncommitted_sees_modified_staged_untracked_and_renamed(make_repo) -> None:
@@ -38,3 +38,37 @@ def test_working_tree_texts_reads_lazily_and_refuses_escapes(make_repo, tmp_path
     with pytest.raises(PathPolicyError):
         texts["../secret.txt"]
     assert list(texts) == ["a.txt", "bin.dat", "latin.txt"]
+
+
+def test_uncommitted_counts_ignored_files(make_repo) -> None:
+    root = make_repo({".gitignore": ".env\nbuild/\n", "a.txt": "a\n"})
+    write_files(root, {".env": "SECRET=1\n", "build/out.txt": "o\n"})
+    assert uncommitted(root, [".env", "build/out.txt", "a.txt"]) == [".env", "build/out.txt"]
+
+
+def test_write_refuses_a_file_changed_since_it_was_read(make_repo) -> None:
+    root = make_repo({"a.txt": "a\n", "b.txt": "b\n"})
+    write_files(root, {"b.txt": "edited meanwhile\n"})
+    with pytest.raises(RepoError, match=r"b\.txt changed on disk"):
+        write_files_atomically(
+            root,
+            {"a.txt": "A\n", "b.txt": "B\n", "c.txt": "C\n"},
+            expected={"a.txt": "a\n", "b.txt": "b\n", "c.txt": None},
+        )
+    assert (root / "a.txt").read_text() == "a\n" and not (root / "c.txt").exists()
+    write_files(root, {"c.txt": "appeared\n"})
+    with pytest.raises(RepoError, match=r"c\.txt changed on disk"):
+        write_files_atomically(root, {"c.txt": "C\n"}, expected={"c.txt": None})
+    write_files_atomically(root, {"a.txt": "A\n"}, expected={"a.txt": "a\n"})
+    assert (root / "a.txt").read_text() == "A\n"
+
+
+def test_a_file_can_become_a_directory(make_repo) -> None:
+    root = make_repo({"zz": "file\n", "keep.txt": "k\n"})
+    write_files_atomically(root, {"zz": None, "zz/x.txt": "x\n"})
+    assert (root / "zz" / "x.txt").read_text() == "x\n"
+    with pytest.raises(RepoError, match=r"keep\.txt is a file"):
+        write_files_atomically(root, {"keep.txt/y.txt": "y\n"})
+    with pytest.raises(RepoError, match="it is a directory"):
+        write_files_atomically(root, {"zz": "file again\n"})
+    assert (root / "zz" / "x.txt").read_text() == "x\n" and (root / "keep.txt").is_file()

@@ -21,16 +21,32 @@ from tinygen.validate.paths import PathPolicy, check_path
 _NO_POLICY = PathPolicy(protected=())
 
 
-def write_files_atomically(root: Path, changes: Mapping[str, str | None]) -> None:
+def write_files_atomically(
+    root: Path,
+    changes: Mapping[str, str | None],
+    *,
+    expected: Mapping[str, str | None] | None = None,
+) -> None:
     """Write ``changes`` (repo path -> text, None = delete) under ``root``, all or nothing.
 
-    Paths are checked first (inside ``root`` after resolving symlinks, not in .git/)."""
+    Paths are checked first (inside ``root`` after resolving symlinks, not in .git/). With
+    ``expected`` (path -> the text the change was computed from, None = absent), every
+    file is compared with it just before anything is written: a file changed meanwhile
+    (an editor saving, another tool) refuses the whole write. A file may become a
+    directory (``zz`` deleted, ``zz/x.txt`` created); a directory cannot become a file in
+    the same write."""
     rels = {check_path(root, p, _NO_POLICY): text for p, text in changes.items()}
+    early = _check_shapes(root, rels)
+    if expected is not None:
+        _compare(root, {check_path(root, p, _NO_POLICY): t for p, t in expected.items()})
     created_dirs: list[Path] = []
     temps: dict[Path, Path] = {}
     backups: dict[Path, Path] = {}
     done: list[Path] = []
     try:
+        for rel in early:  # files that must make way for a directory, moved aside first
+            target = root / rel
+            backups[target] = _move_aside(target)
         for rel, text in sorted(rels.items()):
             target = root / rel
             if text is None:
@@ -55,30 +71,25 @@ def write_files_atomically(root: Path, changes: Mapping[str, str | None]) -> Non
                 os.chmod(tmp, 0o666 & ~_umask())
         for rel in sorted(rels):
             target = root / rel
-            if target.exists():
-                fd, bak = tempfile.mkstemp(
-                    prefix=f".{target.name}.", suffix=".bak", dir=target.parent
-                )
-                os.close(fd)
-                os.replace(target, bak)
-                backups[target] = Path(bak)
+            if target not in backups and target.exists():
+                backups[target] = _move_aside(target)
             if target in temps:
                 os.replace(temps.pop(target), target)
             done.append(target)
     except OSError as exc:
         for target in reversed(done):
-            if target not in backups:
+            if rels.get(target.relative_to(root).as_posix()) is not None:
                 with contextlib.suppress(OSError):
                     target.unlink()
-        for target, saved in backups.items():
-            with contextlib.suppress(OSError):
-                os.replace(saved, target)
         for leftover in temps.values():
             with contextlib.suppress(OSError):
                 leftover.unlink()
         for d in reversed(created_dirs):
             with contextlib.suppress(OSError):
                 d.rmdir()
+        for target, saved in backups.items():
+            with contextlib.suppress(OSError):
+                os.replace(saved, target)
         raise RepoError(
             f"could not write the changed files ({exc}); nothing was changed",
             hint="check permissions and free space in the working tree",
@@ -93,6 +104,57 @@ def write_files_atomically(root: Path, changes: Mapping[str, str | None]) -> Non
             while parent != root and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
+
+
+def _move_aside(target: Path) -> Path:
+    fd, bak = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".bak", dir=target.parent)
+    os.close(fd)
+    os.replace(target, bak)
+    return Path(bak)
+
+
+def _check_shapes(root: Path, rels: Mapping[str, str | None]) -> list[str]:
+    """Files that must be moved aside before directories can be made in their place; a
+    RepoError, before anything is touched, for a change that cannot be written."""
+    early: set[str] = set()
+    for rel, text in rels.items():
+        target = root / rel
+        if text is not None and target.is_dir():
+            raise RepoError(
+                f"cannot write {rel}: it is a directory in the working tree; nothing was changed",
+                hint="remove the directory (or rename the new file) first",
+            )
+        if text is None:
+            continue
+        parts = rel.split("/")
+        for k in range(1, len(parts)):
+            parent = "/".join(parts[:k])
+            where = root / parent
+            if where.exists() and not where.is_dir():
+                if parent in rels and rels[parent] is None:
+                    early.add(parent)
+                else:
+                    raise RepoError(
+                        f"cannot create {rel}: {parent} is a file; nothing was changed",
+                        hint=f"delete {parent} in the same change to make it a directory",
+                    )
+    return sorted(early)
+
+
+def _compare(root: Path, expected: Mapping[str, str | None]) -> None:
+    for rel, text in sorted(expected.items()):
+        path = root / rel
+        try:
+            now: bytes | None = path.read_bytes() if path.is_file() else None
+        except OSError:
+            now = None
+        if now is None and path.exists():
+            now = b""  # a directory or something unreadable: certainly not the expected text
+        if now != (None if text is None else text.encode("utf-8")):
+            raise RepoError(
+                f"{rel} changed on disk while tinygen was working; nothing was changed",
+                hint="run the command again on the file as it is now",
+            )
 
 
 def _umask() -> int:
@@ -140,13 +202,15 @@ class WorkingTreeTexts(Mapping[str, str]):
 
 
 def uncommitted(root: Path, paths: list[str]) -> list[str]:
-    """Those of ``paths`` with uncommitted changes (staged, unstaged or untracked)."""
+    """Those of ``paths`` with uncommitted changes: staged, unstaged, untracked or ignored
+    (an ignored ``.env`` is as much the user's own as an untracked file)."""
     from tinygen.git import git_bytes
 
     if not paths:
         return []
     out = git_bytes(
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths], root
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored", "--", *paths],
+        root,
     ).stdout.decode("utf-8", "replace")
     entries = out.split("\0")
     found: set[str] = set()
