@@ -151,3 +151,69 @@ def test_atomic_write_writes_deletes_and_keeps_modes(make_repo: RepoFactory) -> 
     assert (root / "run.sh").read_text() == "echo 2\n" and os.stat(root / "run.sh").st_mode & 0o111
     assert not (root / "old.txt").exists()
     assert (root / "d/e/new.txt").read_bytes() == b"n\r\n"
+
+
+# --- review of issue 3 -------------------------------------------------------------------
+
+
+def test_dry_run_only_warns_about_uncommitted_changes(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    write_files(root, {"lib/util.py": "X = 1\n# local edit\n"})
+    code, out, err = _run(root, "--dry-run", stdin=DIFF)
+    assert code == 0, err
+    assert "warning: uncommitted changes in lib/util.py" in err
+    assert "+X = 2" in out
+    assert (root / "lib/util.py").read_text() == "X = 1\n# local edit\n"
+
+
+def test_ignored_files_are_not_overwritten_without_force(make_repo: RepoFactory) -> None:
+    root = make_repo({".gitignore": ".env\n", "app.py": "x = 1\n"})
+    write_files(root, {".env": "TOKEN=abc\n"})
+    diff = "--- a/.env\n+++ b/.env\n@@\n-TOKEN=abc\n+TOKEN=evil\n"
+    code, _, err = _run(root, stdin=diff)
+    assert code == 8 and "uncommitted changes in .env" in err
+    assert (root / ".env").read_text() == "TOKEN=abc\n"
+
+
+def test_unreadable_patch_file_is_a_usage_error(make_repo: RepoFactory, tmp_path: Path) -> None:
+    root = make_repo(FILES)
+    code, _, err = _run(root, str(tmp_path / "missing.diff"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_json_failure_lists_the_failed_hunks_and_a_hint(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    bad = DIFF.replace("-X = 1", "-X = 100")
+    code, out, _ = _run(root, "--json", stdin=bad)
+    data = json.loads(out)
+    assert code == 5 and not data["ok"]
+    assert data["failures"] == [
+        {
+            "path": "lib/util.py",
+            "hunk": 1,
+            "header": "@@",
+            "reason": "its before-text (context and removed lines) is not in the file.",
+        }
+    ]
+    assert "send the whole diff again" in data["hint"]
+
+
+def test_stdin_on_a_terminal_says_it_is_waiting(make_repo: RepoFactory) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    root = make_repo(FILES)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinygen", "apply", "--repo", str(root)],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    os.write(master, b"\x04")  # Ctrl-D on an empty line: end of input
+    _, err = proc.communicate(timeout=60)
+    os.close(master)
+    assert b"reading the diff from stdin (Ctrl-D to end)" in err
+    assert proc.returncode == 5 and b"empty" in err

@@ -17,13 +17,16 @@ import click
 
 from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
+from tinygen.patch.apply import failures_from_feedback
 
 
 def _read_patch(source: str) -> str:
+    if source == "-" and sys.stdin.isatty():
+        click.echo("reading the diff from stdin (Ctrl-D to end)…", err=True)
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
-        raise PatchParseError(f"cannot read {source}: {exc.strerror}") from exc
+        raise click.UsageError(f"cannot read {source}: {exc.strerror}") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -58,8 +61,9 @@ def command(
     With --branch, --push, --pr or --to-pr the change is committed instead (on HEAD, or on
     the pull request's head) and the working tree is left alone.
 
-    Exit codes: 0 applied (or would be), 5 a hunk could not be placed or a path is not
-    allowed, 8 repository problem (e.g. uncommitted changes), 10 a --check failed.
+    Exit codes: 0 applied (or would be), 2 PATCH cannot be read, 5 a hunk could not be
+    placed or a path is not allowed, 8 repository problem (e.g. uncommitted changes, or a
+    file changed while tinygen worked), 10 a --check failed.
     """
     opts = pop_options(delivery)
     if opts.commits:
@@ -78,8 +82,10 @@ def command(
         code = _run(patch, repo, dry_run, checks, as_json, force, report)
     except TinygenError as exc:
         report["error"] = exc.message
+        report["hint"] = exc.hint
         if isinstance(exc, PatchApplyError):
             report["feedback"] = exc.feedback
+            report["failures"] = failures_from_feedback(exc.feedback)
             if not as_json:
                 click.echo(exc.feedback, err=True)
         if as_json:
@@ -120,10 +126,16 @@ def _run(
     report["diff"] = diff
     dirty = uncommitted(root, changed)
     if dirty and not force:
-        raise RepoError(
-            f"uncommitted changes in {', '.join(dirty)}; nothing was changed",
-            hint="commit or stash them first, or pass --force to patch them as they are",
+        if not dry_run:
+            raise RepoError(
+                f"uncommitted changes in {', '.join(dirty)}; nothing was changed",
+                hint="commit or stash them first, or pass --force to patch them as they are",
+            )
+        click.echo(
+            f"warning: uncommitted changes in {', '.join(dirty)}: applying would need --force",
+            err=True,
         )
+        report["uncommitted"] = dirty
     code = ExitCode.OK
     if checks:
         head = head_commit(root)
@@ -131,7 +143,13 @@ def _run(
             raise RepoError("--check needs a commit to start from", hint="commit once first")
         with temp_worktree(root, head) as wt:
             write_files_atomically(wt, result.after)
-            results = run_checks(wt, checks, settings.check_timeout, settings.check_memory_mb)
+            results = run_checks(
+                wt,
+                checks,
+                settings.check_timeout,
+                settings.check_memory_mb,
+                pass_env=settings.check_env,
+            )
         report["checks"] = [r.to_dict() for r in results]
         for r in results:
             status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
@@ -144,7 +162,8 @@ def _run(
         if not as_json:
             click.echo(diff, nl=False)
     elif changed:
-        write_files_atomically(root, result.after)
+        # Every file is compared with the text the diff was placed on, just before writing.
+        write_files_atomically(root, result.after, expected=result.before)
         report["written"] = True
     for h in result.report:
         where = f" at line {h.line}" if h.line else ""

@@ -20,8 +20,10 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tinygen.errors import PatchApplyError
 from tinygen.patch.feedback import closest_lines, describe_hunk
@@ -689,4 +691,16 @@ def _feedback(failures: list[_Failure], fitted: list[tuple[str, list[int]]]) -> 
     return "\n\n".join(parts)
 
 
-__all__ = ["apply_patch"]
+_FAILURE_LINE = re.compile(r"^(.+), hunk (\d+) \((.*)\) does not apply: (.*)$", re.MULTILINE)
+
+
+def failures_from_feedback(feedback: str) -> list[dict[str, Any]]:
+    """The failed hunks named in a PatchApplyError's feedback, as data (path, hunk,
+    header, reason); the feedback's own format, read back."""
+    return [
+        {"path": m[1], "hunk": int(m[2]), "header": m[3], "reason": m[4]}
+        for m in _FAILURE_LINE.finditer(feedback)
+    ]
+
+
+__all__ = ["apply_patch", "failures_from_feedback"]
