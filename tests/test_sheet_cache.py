@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -272,3 +273,53 @@ def test_read_only_git_directory_runs_without_the_cache(make_repo: RepoFactory) 
     assert "def a()" in proc.stdout and "Traceback" not in proc.stderr
     assert "tinygen: warning: cannot create tinygen's folder" in proc.stderr
     assert not (git_dir / "tinygen").exists()
+
+
+def test_a_grammar_upgrade_rebuilds_the_cache(make_repo: RepoFactory, tmp_path: Path) -> None:
+    root = make_repo({"a.py": "def a(): pass\n", "b.py": "def b(): pass\n"})
+    assert build_sheet(root).stats.cache_misses == 2
+    assert build_sheet(root).stats.cache_misses == 0
+    # Another tree-sitter-python found first on sys.path, as after `pip install -U`.
+    upgraded = tmp_path / "site"
+    (upgraded / "tree_sitter_python-99.1.0.dist-info").mkdir(parents=True)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tinygen.sheet import build_sheet\n"
+        "print(build_sheet(Path(sys.argv[1])).stats.cache_misses)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(upgraded)}
+
+    def misses() -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert misses() == "2"  # every record rebuilt
+    assert misses() == "0"  # and cached under the new version
+
+
+def test_workers_are_not_forked_while_other_threads_run(make_repo: RepoFactory) -> None:
+    """fork copies only the calling thread: a lock another thread holds (the SDK import of
+    `tinygen run`, a server's job threads) would stay locked in the child forever."""
+    import threading
+
+    from tinygen.sheet.build import pool_start_method
+
+    files = {f"m{i:03}.py": f"import m{(i + 1) % 200:03}\ndef f{i}(): pass\n" for i in range(200)}
+    root = make_repo(files)
+    inline = [f.as_dict() for f in build_sheet(root, jobs=1).files]
+    (state_dir(root) / CACHE_NAME).unlink()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert pool_start_method() in ("forkserver", "spawn")
+        sheet = build_sheet(root, jobs=2)
+    finally:
+        stop.set()
+        other.join()
+    assert sheet.stats.workers == 2 and sheet.stats.cache_misses == 200
+    assert [f.as_dict() for f in sheet.files] == inline

@@ -164,3 +164,96 @@ def test_python_imports_inside_functions(tmp_path: Path) -> None:
     f = build_sheet(root).by_path()["pkg/a.py"]
     assert f.imports == ("sys", ".b", "os.path", "json", "pkg")
     assert f.resolved == ("pkg/b.py",)
+
+
+SIGNATURES = b'''def f(x):
+    # explain: tree-sitter puts this comment before the body
+    return x
+
+
+def h(a,  # first
+      b,  # second
+      c="( x )  y",
+      ) -> int:  # trailing
+    pass
+
+
+class A(B,  # base
+        C):
+    # comment
+    x = 1
+
+
+def g(s='#not', t="a  #  b", u=[1,  # one
+       2]): ...
+
+
+@route("/a  b",   x = 1)
+def k(d="""two
+lines"""): pass
+
+
+async def   m( self ,
+     y :  int ) -> "Foo  Bar" :  # why
+    pass
+
+
+LONG = "a   b"  # note
+'''
+
+
+def test_python_signatures_stop_at_the_colon_and_keep_strings_as_written() -> None:
+    from tinygen.sheet.scan import extract
+
+    got = {s[0]: (s[4], s[7]) for s in extract(SIGNATURES, "python").symbols}
+    assert got == {
+        "f": ("def f(x)", ()),
+        "h": ('def h(a, b, c="( x )  y",) -> int', ()),
+        "A": ("class A(B, C)", ()),
+        "g": ("def g(s='#not', t=\"a  #  b\", u=[1, 2])", ()),
+        "k": ('def k(d="""two\\nlines""")', ('@route("/a  b", x = 1)',)),
+        "m": ('async def m(self , y : int) -> "Foo  Bar"', ()),
+        "LONG": ('LONG = "a   b"', ()),
+    }
+
+
+def test_other_languages_keep_string_defaults_and_rust_lifetimes() -> None:
+    from tinygen.sheet.scan import extract
+
+    ts = b"export function f(a: string = \"( x )\",\n    b = 'y  z') {\n  return a;\n}\n"
+    (sym,) = extract(ts, "typescript").symbols
+    assert sym[4] == "export function f(a: string = \"( x )\", b = 'y  z')"
+    rs = b"pub fn longest<'a>(x: &'a str,\n    y: &'a str) -> &'a str {\n    x\n}\n"
+    (sym,) = extract(rs, "rust").symbols
+    assert sym[4] == "pub fn longest<'a>(x: &'a str, y: &'a str) -> &'a str"
+
+
+def test_python_absolute_imports_resolve_only_where_python_would_look(tmp_path: Path) -> None:
+    from tests.helpers import write_files
+
+    root = init_repo(tmp_path / "roots")
+    write_files(
+        root,
+        {
+            "app/main.py": "import logging\nimport helpers\nimport mypkg.a\nimport tool\n",
+            "examples/logging.py": "X = 1\n",
+            "examples/helpers.py": "Y = 1\n",
+            "examples/run.py": "import helpers\nimport logging\n",
+            "src/mypkg/__init__.py": "",
+            "src/mypkg/a.py": "import json\n",
+            "src/tool.py": "Z = 1\n",
+            "backend/app2/__init__.py": "",
+            "backend/app2/models.py": "from app2 import views\n",
+            "backend/app2/views.py": "",
+            "json.py": "",
+        },
+    )
+    commit_all(root)
+    files = build_sheet(root).by_path()
+    # The stdlib's logging, not examples/logging.py; a folder of scripts is not a root.
+    assert files["app/main.py"].resolved == ("src/mypkg/a.py", "src/tool.py")
+    # From a script's own folder, as Python runs it (but still not the stdlib's names).
+    assert files["examples/run.py"].resolved == ("examples/helpers.py",)
+    # A top-level package's folder is a root; the repository root is, for stdlib names too.
+    assert files["backend/app2/models.py"].resolved == ("backend/app2/views.py",)
+    assert files["src/mypkg/a.py"].resolved == ("json.py",)

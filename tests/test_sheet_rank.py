@@ -188,3 +188,22 @@ def test_this_repository_patch_engine_query(tmp_path: Path) -> None:
     sheet = build_sheet(copy, query="patch engine places hunks by content")
     top = [f.path for f in sheet.files[:5]]
     assert any(p.startswith("tinygen/patch/") for p in top), top
+
+
+def test_a_huge_request_is_read_up_to_the_token_cap(shop: Path) -> None:
+    """A pasted log of thousands of path-like tokens: each is looked up in an index of
+    path endings (not compared with every path), and only the first MAX_TOKENS distinct
+    tokens count as names."""
+    from tinygen.sheet.rank import MAX_TOKENS, match_query
+
+    files = build_sheet(shop).files
+    junk = " ".join(f"nowhere/dir{i}/file{i}.py" for i in range(MAX_TOKENS + 500))
+    query = f"utils/text.py {junk} models.py again utils/text.py"
+    match = match_query(f"see shop/billing.py {query}", files)
+    assert match.mentioned == ["shop/billing.py", "shop/utils/text.py"]
+    # models.py comes after the cap: not a mention; repeats do not use up the cap.
+    late = match_query(" ".join(["x/y.py"] * 5000) + " " + junk + " models.py", files)
+    assert late.mentioned == []
+    assert match_query(" ".join(["x/y.py"] * 5000) + " models.py", files).mentioned == [
+        "shop/models.py"
+    ]

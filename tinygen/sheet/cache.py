@@ -34,14 +34,23 @@ import zlib
 from pathlib import Path
 from typing import cast
 
+from tinygen.sheet.languages import grammar_versions
 from tinygen.sheet.lines import LINES_VERSION
+from tinygen.sheet.resolve import RESOLVER_VERSION
 from tinygen.sheet.scan import EXTRACTOR_VERSION, HOT, Cold, Hot, Record
 from tinygen.sheet.words import WORDS_VERSION
 
 MAGIC = b"TGSHEET\x03"
 CACHE_NAME = "sheet-cache.bin"
 DELTA_NAME = "sheet-delta.bin"
-VERSION = f"{EXTRACTOR_VERSION}.{LINES_VERSION}.{WORDS_VERSION}"
+# The code's own versions; version() adds the parsers' (a grammar upgrade rebuilds).
+VERSION = f"{EXTRACTOR_VERSION}.{LINES_VERSION}.{WORDS_VERSION}.{RESOLVER_VERSION}"
+
+
+def version() -> str:
+    return f"{VERSION};{grammar_versions()}"
+
+
 # The delta may hold this many records (and resolved paths) on top of the main file's
 # count / DELTA_FRACTION before the next write folds it into a new main file.
 DELTA_MIN = 64
@@ -94,7 +103,7 @@ def _read(path: Path) -> tuple[tuple[object, ...], memoryview] | None:
             stacklevel=3,
         )
         return None
-    if data[0] != VERSION:
+    if data[0] != version():
         return None  # another tinygen's: silently rebuilt
     return data, view[8 + size :]
 
@@ -230,7 +239,7 @@ class SheetCache:
         ):
             records = {**self.delta_records, **new}
             resolved = {**self.delta_resolution, **changed}
-            _write(self.delta_path, (VERSION, self.base_id, records, resolved))
+            _write(self.delta_path, (version(), self.base_id, records, resolved))
             return
         hot: HotRecords = {k: cast(Hot, v[:HOT]) for k, v in new.items()}
         hot.update(used)
@@ -240,7 +249,7 @@ class SheetCache:
         cold = {k: new[k][HOT:] if k in new else self.cold.get(k) for k in hot}
         base_id = os.urandom(8)
         if _write(
-            self.main_path, (VERSION, base_id, hot, (digest, resolution)), marshal.dumps(cold)
+            self.main_path, (version(), base_id, hot, (digest, resolution)), marshal.dumps(cold)
         ):
             with contextlib.suppress(OSError):
                 self.delta_path.unlink()

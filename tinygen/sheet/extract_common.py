@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import NamedTuple
 
 # (name, kind, line, end_line, signature, parent, doc, decorators) — the fields of Symbol.
@@ -46,10 +47,36 @@ _SPACES = re.compile(r"\s+")
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]{0,2}('''|\"\"\"|'|\"|`)")
 
 
-def one_line(text: str) -> str:
-    """Collapse a multi-line header to one line, without the space after '(' or before ')'."""
-    text = _SPACES.sub(" ", text).strip()
-    return text.replace("( ", "(").replace(" )", ")")
+@cache
+def _literals(quotes: str) -> re.Pattern[str]:
+    """String literals delimited by any of ``quotes`` (triple-quoted forms included),
+    as one capturing group, for re.split."""
+    alts = []
+    for q in quotes:
+        e = re.escape(q)
+        if q in "\"'":
+            alts.append(f"{e}{e}{e}(?:[^\\\\]|\\\\.)*?{e}{e}{e}")
+        alts.append(f"{e}(?:[^{e}\\\\\\n]|\\\\.)*{e}")
+    return re.compile("(" + "|".join(alts) + ")", re.DOTALL)
+
+
+def _squeeze(code: str) -> str:
+    return _SPACES.sub(" ", code).replace("( ", "(").replace(" )", ")")
+
+
+def one_line(text: str, quotes: str = '"') -> str:
+    """Collapse a multi-line header to one line, without the space after '(' or before
+    ')', outside string literals (delimited by ``quotes``) only: a default value
+    ``"( x )"`` stays as written (a line break inside one is written ``\\n``)."""
+    if not any(q in text for q in quotes):
+        return _squeeze(text).strip()
+    parts = _literals(quotes).split(text)
+    for k in range(0, len(parts), 2):
+        parts[k] = _squeeze(parts[k])
+    for k in range(1, len(parts), 2):
+        if "\n" in parts[k]:
+            parts[k] = parts[k].replace("\r\n", "\n").replace("\n", "\\n")
+    return "".join(parts).strip()
 
 
 def string_doc(literal: str) -> str:

@@ -22,9 +22,9 @@ def _text(src: bytes, node: Node) -> str:
     return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
-def _header(src: bytes, node: Node, body: Node | None) -> str:
+def _header(src: bytes, node: Node, body: Node | None, quotes: str) -> str:
     end = body.start_byte if body is not None else node.end_byte
-    sig = one_line(src[node.start_byte : end].decode("utf-8", "replace"))
+    sig = one_line(src[node.start_byte : end].decode("utf-8", "replace"), quotes)
     sig = sig.rstrip("{").rstrip().rstrip(";").rstrip()
     return sig[:197] + "..." if len(sig) > 200 else sig
 
@@ -54,8 +54,9 @@ def _file_doc(src: bytes, root: Node) -> str:
 
 
 class _Out:
-    def __init__(self, src: bytes) -> None:
+    def __init__(self, src: bytes, quotes: str) -> None:
         self.src = src
+        self.quotes = quotes  # string delimiters of the language (Rust's ' is a lifetime)
         self.symbols: list[SymbolTuple] = []
 
     def add(
@@ -69,7 +70,7 @@ class _Out:
             kind,
             node.start_point.row + 1,
             node.end_point.row + 1,
-            _header(self.src, node, body),
+            _header(self.src, node, body, self.quotes),
             owner,
             _doc_above(self.src, node),
             (),
@@ -181,7 +182,7 @@ def _js_imports(src: bytes, root: Node, language: str) -> tuple[Imp, ...]:
 
 
 def extract_js(src: bytes, root: Node, language: str) -> Extracted:
-    out = _Out(src)
+    out = _Out(src, "\"'`")
     _js_walk(out, root, "")
     flags = ("syntax-error",) if root.has_error else ()
     return Extracted(
@@ -205,7 +206,7 @@ def _go_receiver(src: bytes, node: Node) -> str:
 
 
 def extract_go(src: bytes, root: Node) -> Extracted:
-    out = _Out(src)
+    out = _Out(src, '"`')
     imports: list[Imp] = []
     doc = ""
     for node in root.named_children:
@@ -315,7 +316,7 @@ def _rust_walk(out: _Out, parent: Node, owner: str, imports: list[Imp], in_impl:
 
 
 def extract_rust(src: bytes, root: Node) -> Extracted:
-    out = _Out(src)
+    out = _Out(src, '"')
     imports: list[Imp] = []
     _rust_walk(out, root, "", imports, False)
     doc = ""

@@ -108,9 +108,44 @@ def _docstring(src: bytes, body: Node | None) -> str:
     return ""
 
 
+_QUOTES = "\"'"
+
+
+def _without_comments(src: bytes, node: Node, end: int) -> bytes:
+    """``src[node.start_byte:end]`` without the comments inside it (between parameters,
+    after a base class...), each replaced by a space."""
+    found: list[tuple[int, int]] = []
+    stack = list(node.children)
+    while stack:
+        child = stack.pop()
+        if child.start_byte >= end:
+            continue
+        if child.type == "comment":
+            found.append((child.start_byte, child.end_byte))
+        elif child.child_count:
+            stack.extend(child.children)
+    out: list[bytes] = []
+    pos = node.start_byte
+    for start, stop in sorted(found):
+        out += [src[pos:start], b" "]
+        pos = stop
+    out.append(src[pos:end])
+    return b"".join(out)
+
+
 def _signature(src: bytes, node: Node, body: Node | None) -> str:
-    end = body.start_byte if body is not None else node.end_byte
-    return one_line(src[node.start_byte : end].decode("utf-8", "replace")).rstrip(":").rstrip()
+    """The header up to (not including) the ``:`` before the body, on one line, without
+    comments: tree-sitter puts a comment that follows the ``:`` before the body node."""
+    end = node.end_byte
+    if body is not None:
+        colon = body.prev_sibling
+        while colon is not None and colon.type != ":":
+            colon = colon.prev_sibling
+        end = colon.start_byte if colon is not None else body.start_byte
+    raw = src[node.start_byte : end]
+    if b"#" in raw:
+        raw = _without_comments(src, node, end)
+    return one_line(raw.decode("utf-8", "replace"), _QUOTES).rstrip(":").rstrip()
 
 
 class _Walker:
@@ -129,7 +164,7 @@ class _Walker:
                 inner = node.child_by_field_name("definition")
                 if inner is not None:
                     decorators = tuple(
-                        one_line(_text(self.src, d))
+                        one_line(_text(self.src, d), _QUOTES)
                         for d in node.named_children
                         if d.type == "decorator"
                     )
@@ -172,7 +207,7 @@ class _Walker:
         name = _text(self.src, left)
         if not _CONSTANT_NAME.match(name):
             return
-        sig = one_line(_text(self.src, assign))
+        sig = one_line(_text(self.src, assign), _QUOTES)
         if len(sig) > 100:
             sig = sig[:97] + "..."
         line = node.start_point.row + 1
@@ -251,7 +286,7 @@ def extract_python_ast(src: bytes) -> Extracted | None:
                 and isinstance(node.targets[0], ast.Name)
                 and _CONSTANT_NAME.match(node.targets[0].id)
             ):
-                sig = one_line(ast.unparse(node))
+                sig = one_line(ast.unparse(node), _QUOTES)
                 sig = sig[:97] + "..." if len(sig) > 100 else sig
                 symbols.append(
                     (

@@ -22,6 +22,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from operator import mul, sub
 
 from tinygen.sheet.model import FileEntry
@@ -35,6 +36,7 @@ LEXICAL_TOP = 30  # files kept from the lexical match: beyond them it is noise
 PATH_WORD = 1.0  # weight of a query word found in the file's path
 SYMBOL_WORD = 0.5  # ... found only among its symbol names and docstring
 DIRECT = 0.5  # share of the final score taken from the teleport vector itself
+MAX_TOKENS = 2000  # distinct tokens of a request looked at as names
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\\-]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -77,16 +79,27 @@ def match_query(query: str, files: Sequence[FileEntry]) -> QueryMatch:
         if old is None or (-spec, pos) < (-old[0], old[1]):
             found[p] = (spec, pos)
 
-    tokens = [t.strip(".,:;!?)('\"`/\\-") for t in _TOKEN.findall(query)]
+    cleaned = (t.strip(".,:;!?)('\"`/\\-") for t in _TOKEN.findall(query))
+    # Distinct tokens in order of first use, at most MAX_TOKENS: a pasted log or file
+    # must not make ranking slow (positions only order the mentions).
+    tokens = list(islice(dict.fromkeys(t for t in cleaned if t), MAX_TOKENS))
+    endings: dict[str, list[str]] | None = None  # "b/c.py" -> paths ending in "/b/c.py"
     for pos, tok in enumerate(tokens):
+        tok = tok.replace("\\", "/").removeprefix("./")
         if not tok:
             continue
-        tok = tok.replace("\\", "/").removeprefix("./")
         if tok in path_set:
             mention(tok, 4, pos)
             continue
         if "/" in tok:
-            hits = [p for p in paths if p.endswith("/" + tok)]
+            if endings is None:
+                endings = {}
+                for p in paths:
+                    cut = p.find("/")
+                    while cut != -1:
+                        endings.setdefault(p[cut + 1 :], []).append(p)
+                        cut = p.find("/", cut + 1)
+            hits = endings.get(tok, [])
             if 0 < len(hits) <= 5:
                 for p in hits:
                     mention(p, 3, pos)
@@ -118,7 +131,7 @@ def _identifier_weights(
     query: str, defs: dict[str, list[int]], files: Sequence[FileEntry]
 ) -> dict[str, float]:
     out: dict[str, float] = {}
-    for word in dict.fromkeys(_IDENT.findall(query)):
+    for word in islice(dict.fromkeys(_IDENT.findall(query)), MAX_TOKENS):
         definers = defs.get(word)
         if definers and len(definers) <= MAX_DEFINERS * 5:
             for i in definers:

@@ -1,9 +1,11 @@
 """Resolving imports to repository files.
 
 Python: absolute imports through an index of module names (the dotted path from the
-repository root, and from the top of each package, so ``src/`` layouts resolve too),
-relative imports against the importing file's package; ``from x import y`` prefers the
-submodule ``x.y`` when it exists. JS/TS: relative specifiers, with the usual extensions,
+repository root, and from the folder holding each top-level package and from ``src/``
+folders, so ``src/`` layouts resolve too), then the importing script's own folder when
+it is not a package; standard-library names only from the repository root; relative
+imports against the importing file's package; ``from x import y`` prefers the submodule
+``x.y`` when it exists. JS/TS: relative specifiers, with the usual extensions,
 ``index`` files, and ``.js`` written for a ``.ts`` source. Go: import paths under the
 module named in ``go.mod``. Rust: ``mod x;`` and ``crate::`` paths.
 """
@@ -11,6 +13,7 @@ module named in ``go.mod``. Rust: ``mod x;`` and ``crate::`` paths.
 from __future__ import annotations
 
 import posixpath
+import sys
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -20,37 +23,79 @@ _JS_EXTS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".d.ts
 _JS_SWAP = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
 
 
+# Bump when resolution changes: the cache keeps resolved imports (see cache.py).
+RESOLVER_VERSION = 2
+
+# Top-level names of the standard library: ``import logging`` means the stdlib's, not an
+# ``examples/logging.py`` of the repository (unless the repository root has it).
+_STDLIB = frozenset(sys.stdlib_module_names)
+
+
 class Resolver:
     def __init__(self, paths: Iterable[str], go_modules: dict[str, str] | None = None) -> None:
         self.paths = frozenset(paths)
         self.go_modules = go_modules or {}  # module path -> folder of its go.mod
 
     @cached_property
+    def _inits(self) -> frozenset[str]:
+        """Folders that are Python packages (have an ``__init__.py``/``.pyi``)."""
+        return frozenset(
+            p.rpartition("/")[0]
+            for p in self.paths
+            if p.rpartition("/")[2] in ("__init__.py", "__init__.pyi")
+        )
+
+    @cached_property
     def modules(self) -> dict[str, str]:
-        """Python module name -> path. Built on first use: a run that re-resolves one
-        changed file needs it only when that file has absolute Python imports."""
+        """Python module name -> path, for names from the repository root. Built on first
+        use: a run that re-resolves one changed file needs it only when that file has
+        absolute Python imports."""
         modules: dict[str, str] = {}
-        py = sorted(p for p in self.paths if p.endswith((".py", ".pyi")))
-        # str.rpartition rather than posixpath.dirname: this runs for every Python path.
-        inits = {p.rpartition("/")[0] for p in py if p.rpartition("/")[2].startswith("__init__.")}
-        rooted: list[tuple[str, str]] = []
-        for path in py:
+        for path in sorted(p for p in self.paths if p.endswith((".py", ".pyi"))):
             parts = path.rsplit(".", 1)[0].split("/")
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            if not parts:
-                continue
-            modules.setdefault(".".join(parts), path)
-            # The package-relative name: drop leading folders that are not packages.
-            top = path.rpartition("/")[0]
+            if parts:
+                modules.setdefault(".".join(parts), path)
+        return modules
+
+    @cached_property
+    def rooted(self) -> dict[str, str]:
+        """Module name -> path, for names from the other places a project puts on
+        ``sys.path``: the folder holding a top-level package (``src/pkg/a.py`` is
+        ``pkg.a``; ``backend/app/models.py`` is ``app.models`` when ``app`` is a package
+        and ``backend`` is not) and ``src/`` folders. A plain module in any other folder
+        (``examples/logging.py``) is found only from its own folder (``_local``)."""
+        inits = self._inits
+        rooted: dict[str, str] = {}
+        for path in sorted(p for p in self.paths if p.endswith((".py", ".pyi"))):
+            parts = path.rsplit(".", 1)[0].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            # str.rpartition rather than posixpath.dirname: this runs for every path.
+            own = path.rpartition("/")[0]
+            top = own
             while top and top in inits:
                 top = top.rpartition("/")[0]
-            depth = len(top.split("/")) if top else 0
-            if depth and len(parts) > depth:
-                rooted.append((".".join(parts[depth:]), path))
-        for name, path in rooted:
-            modules.setdefault(name, path)
-        return modules
+            if not top or (top == own and top.rpartition("/")[2] != "src"):
+                continue
+            depth = len(top.split("/"))
+            if len(parts) > depth:
+                rooted.setdefault(".".join(parts[depth:]), path)
+        return rooted
+
+    def _absolute(self, path: str, dotted: str) -> str | None:
+        """The file an absolute import of ``dotted`` in ``path`` means, if it is ours."""
+        hit = self.modules.get(dotted)
+        if hit is not None or dotted.partition(".")[0] in _STDLIB:
+            return hit
+        hit = self.rooted.get(dotted)
+        if hit is not None:
+            return hit
+        own = path.rpartition("/")[0]
+        if own and own not in self._inits:
+            return self._py_file(own, dotted)  # a script's folder is on sys.path
+        return None
 
     @cached_property
     def go_dirs(self) -> dict[str, list[str]]:
@@ -98,11 +143,11 @@ class Resolver:
                 return found
             target = self._py_file(folder, rest)
             return [target] if target else []
-        subs = [self.modules.get(f"{module}.{n}") for n in names if n != "*"]
+        subs = [self._absolute(path, f"{module}.{n}") for n in names if n != "*"]
         found = [s for s in subs if s]
         if found:
             return found
-        target = self.modules.get(module)
+        target = self._absolute(path, module)
         return [target] if target else []
 
     # -- JavaScript / TypeScript

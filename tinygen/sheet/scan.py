@@ -26,7 +26,7 @@ from tinygen.sheet.lines import symbol_lines
 from tinygen.sheet.words import bag
 
 # Bump when extraction output or the record's shape changes: cached records are rebuilt.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 _GENERATED_MARKERS = (
     b"@generated",
