@@ -7,7 +7,9 @@ For every changed .py file between two releases of a few PyPI packages (see
 bench/patch_corpus.py), the canonical diff is corrupted by each kind in
 tinygen.patch.corrupt and given to each tool; the result is *exact* (the newer file),
 *refused* (error, file unchanged), or *wrong* (anything else). "unique" rows count only
-cases whose every hunk's before-text occurs once in the file.
+cases whose every hunk's before-text occurs once in the file, and only kinds that leave a
+diff placeable (not "misquoted-line", which must be refused, nor "stacked"). The extra kind
+"re-sent" gives the uncorrupted diff to the *newer* file again: exact = left as it is.
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ from tinygen.patch.corrupt import CORRUPTIONS
 TOOLS = ["git apply", "git apply --recount", "patch --fuzz=2", "tinygen"]
 
 
-def _external(tool: str, work: Path, case: Case, diff: str) -> str:
+RESENT = "re-sent"
+NOT_PLACEABLE = {"misquoted-line", "stacked", RESENT}
+
+
+def _external(tool: str, work: Path, case: Case, diff: str, start: str) -> str:
     target = work / case.path
     if work.exists():
         shutil.rmtree(work)
     target.parent.mkdir(parents=True)
-    target.write_bytes(case.before.encode())
+    target.write_bytes(start.encode())
     if tool.startswith("git apply"):
         cmd = ["git", "apply", "--whitespace=nowarn", "-"]
         if "--recount" in tool:
@@ -60,22 +66,22 @@ def _external(tool: str, work: Path, case: Case, diff: str) -> str:
     got = target.read_bytes() if target.exists() else b""
     if got == case.after.encode():
         return "exact"
-    if proc.returncode != 0 and got == case.before.encode():
+    if proc.returncode != 0 and got == start.encode():
         return "refused"
-    return "wrong" if got != case.before.encode() else "refused"
+    return "wrong" if got != start.encode() else "refused"
 
 
-def _tinygen(case: Case, diff: str) -> str:
+def _tinygen(case: Case, diff: str, start: str) -> str:
     try:
-        result = apply_patch({case.path: case.before}, diff)
+        result = apply_patch({case.path: start}, diff)
     except PatchError:
         return "refused"
-    return "exact" if result.after.get(case.path, case.before) == case.after else "wrong"
+    return "exact" if result.after.get(case.path, start) == case.after else "wrong"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", default=",".join(CORRUPTIONS))
+    parser.add_argument("--kinds", default=",".join([*CORRUPTIONS, RESENT]))
     parser.add_argument("--limit", type=int, default=0, help="use only the first N files")
     args = parser.parse_args()
     if shutil.which("patch") is None:
@@ -101,14 +107,15 @@ def main() -> int:
         for kind in args.kinds.split(","):
             for i, case in enumerate(cases):
                 diff = canonical_diff({case.path: case.before}, {case.path: case.after})
-                unique = locations_unique(case.before, diff)
-                loose = CORRUPTIONS[kind](diff, i)
+                unique = locations_unique(case.before, diff) and kind not in NOT_PLACEABLE
+                loose = diff if kind == RESENT else CORRUPTIONS[kind](diff, i)
+                start = case.after if kind == RESENT else case.before
                 for tool in TOOLS:
                     t = time.monotonic()
                     out = (
-                        _tinygen(case, loose)
+                        _tinygen(case, loose, start)
                         if tool == "tinygen"
-                        else _external(tool, work, case, loose)
+                        else _external(tool, work, case, loose, start)
                     )
                     seconds[tool] += time.monotonic() - t
                     counts[kind][tool][unique][out] += 1
@@ -135,11 +142,12 @@ def main() -> int:
     for label, table in (("all cases", totals), ("unique-location cases", uniq)):
         print(f"{label}:")
         for tool in TOOLS:
-            t = table[tool]
-            n = sum(t.values()) or 1
+            got = table[tool]
+            n = sum(got.values()) or 1
             print(
-                f"  {tool:<22} exact {100 * t['exact'] / n:6.2f} %   refused {100 * t['refused'] / n:6.2f} %"
-                f"   wrong {100 * t['wrong'] / n:6.2f} %   ({t['wrong']} wrong of {n})"
+                f"  {tool:<22} exact {100 * got['exact'] / n:6.2f} %   "
+                f"refused {100 * got['refused'] / n:6.2f} %"
+                f"   wrong {100 * got['wrong'] / n:6.2f} %   ({got['wrong']} wrong of {n})"
             )
     base = seconds["git apply"] or 1e-9
     print("\ntime per tool (s, ratio to git apply, which pays a process start per case):")

@@ -41,6 +41,8 @@ def test_real_diffs_corrupted(kind: str, real_cases: list[Case]) -> None:
     if kind == "misquoted-line":  # a misquoted line must never be "found": all refused
         assert exact == 0, (kind, exact)
         return
+    if kind == "stacked":  # several mistakes at once: refusals are fine, wrong results not
+        return
     assert unique_total and unique_exact / unique_total >= 0.99, (kind, unique_exact, unique_total)
     if kind == "none":
         assert refused == 0  # a pristine canonical diff always applies

@@ -217,6 +217,33 @@ def none(diff: str, seed: int = 0) -> str:
     return diff
 
 
+# Stackable on one another in any order before the format changes (fences, CRLF) last.
+_STACKABLE = [
+    "strip-numbers",
+    "wrong-numbers",
+    "shifted-numbers",
+    "wrong-counts",
+    "blank-no-space",
+    "trailing-ws",
+    "less-indent",
+    "no-prefixes",
+]
+
+
+def stacked(diff: str, seed: int = 0) -> str:
+    """Two or three corruptions at once (chosen by ``seed``), then possibly fences and
+    prose and CRLF, as a careless model makes several mistakes in one diff."""
+    rng = random.Random(seed)
+    kinds = rng.sample(_STACKABLE, rng.choice([2, 3]))
+    for kind in kinds:
+        diff = CORRUPTIONS[kind](diff, seed)
+    if rng.random() < 0.5:
+        diff = fences_and_prose(diff, seed)
+    if rng.random() < 0.3:
+        diff = crlf(diff, seed)
+    return diff
+
+
 CORRUPTIONS: dict[str, Callable[[str, int], str]] = {
     "none": none,
     "strip-numbers": strip_numbers,
@@ -231,6 +258,7 @@ CORRUPTIONS: dict[str, Callable[[str, int], str]] = {
     "shifted-numbers": shifted_numbers,
     "misquoted-line": misquoted_line,
     "search-replace": search_replace,
+    "stacked": stacked,
 }
 
 __all__ = ["CORRUPTIONS"]
