@@ -160,7 +160,10 @@ LAST = ["search-replace", "fences-prose", "crlf"]
     ab=texts(),
     seed=st.integers(0, 2**16),
     kinds=st.lists(
-        st.sampled_from(sorted(set(CORRUPTIONS) - {"none", "stacked"})), min_size=2, max_size=4, unique=True
+        st.sampled_from(sorted(set(CORRUPTIONS) - {"none", "stacked"})),
+        min_size=2,
+        max_size=4,
+        unique=True,
     ),
 )
 def test_stacked_corruptions_give_b_or_are_refused(
