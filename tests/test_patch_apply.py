@@ -335,3 +335,16 @@ def test_markdown_bullets_after_an_unfenced_diff_are_prose() -> None:
     # Without numbers nothing says where the hunk ends: refused, never a guess.
     with pytest.raises(PatchApplyError):
         apply_patch({"a.py": "x = 1\n"}, diff.replace("@@ -1 +1 @@", "@@ @@"))
+
+
+def test_resent_hunk_placed_loosely_on_blank_lines_is_not_applied_twice() -> None:
+    # The re-sent hunk's context ("}" and two blank lines) fits the new file only with one
+    # blank line fewer; the added block must still be seen as there.
+    a = '_L = {\n    "a",\n    "b",\n}\n\n\ndef f():\n    pass\n'
+    b = a.replace("}\n\n\n", '}\n\n_D = {\n    "u",\n}\n\n\n')
+    diff = (  # as difflib wrote it for a real release: the added block starts with "}"
+        '--- a/m.py\n+++ b/m.py\n@@ -3,4 +3,8 @@\n     "b",\n+}\n+\n+_D = {\n+    "u",\n }\n \n \n'
+    )
+    assert apply_patch({"m.py": a}, diff).after == {"m.py": b}
+    again = apply_patch({"m.py": b}, diff)
+    assert again.after == {} and again.report[0].outcome == "already-present"

@@ -167,9 +167,7 @@ class _FileApplier:
             # other reading nearly fits (all but one line): that one may be the intended
             # reading with a misquoted line, and the fitting one a coincidence.
             if len(fitting) == 1 and not any(
-                not _keys(h) or _near_fits(self.index, _keys(h))
-                for k, h in enumerate(readings)
-                if k != fitting[0]
+                self._plausible(h) for k, h in enumerate(readings) if k != fitting[0]
             ):
                 chosen = readings[fitting[0]]
                 if not chosen.old_lines or any(ln.text.strip() for ln in chosen.old_lines):
@@ -191,6 +189,13 @@ class _FileApplier:
         ):
             return self._unbom(no, shorter)
         return self._unbom(no, hunk)
+
+    def _plausible(self, hunk: Hunk) -> bool:
+        """A reading that does not fit might still be the intended one: it searches for
+        nothing (or only blank lines), nearly fits, or is already done."""
+        if not _keys(hunk) or _near_fits(self.index, _keys(hunk)):
+            return True
+        return bool(self._exact([ln for ln in hunk.lines if ln.new and not ln.optional]))
 
     def _unbom(self, no: int, hunk: Hunk, record: bool = True) -> Hunk:
         if not self.bom:
@@ -283,7 +288,13 @@ class _FileApplier:
         if not any(op == "+" for op, _ in ops):
             return False
         if app.end - app.start != sum(op != "+" for op, _ in ops):
-            return False
+            # Placed loosely (blank lines differ): a re-send if the after-text, as quoted,
+            # is right there.
+            used = [ln for ln in hunk.lines if not ln.optional and ln.new]
+            if not any(ln.op == "+" and ln.text.strip() for ln in used):
+                return False
+            found = self._exact(used)
+            return len(found) == 1 and found[0] < app.end and found[0] + len(used) > app.start
         new = [ln.content for ln in app.new_lines]
         if len(new) <= app.end - app.start:
             return False  # the before-text is there, so a change that adds nothing is not done
