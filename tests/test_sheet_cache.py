@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -235,7 +236,7 @@ def test_the_scan_keys_its_record_by_what_it_read(make_repo: RepoFactory) -> Non
     root = make_repo({"a.py": "def listed(): pass\n"})
     listed_blob = git(root, "rev-parse", "HEAD:a.py").strip()
     (root / "a.py").write_text("def parsed(): pass\n")
-    (out,) = scan_batch(str(root), [Job("a.py", "python")], 1_000_000)
+    (out,) = scan_batch([Job("a.py", "python")], str(root), 1_000_000)
     assert out.blob == git(root, "hash-object", "a.py").strip() != listed_blob
     assert out.record is not None and b"parsed" in out.record.symbols
 
@@ -303,23 +304,88 @@ def test_a_grammar_upgrade_rebuilds_the_cache(make_repo: RepoFactory, tmp_path: 
 
 def test_workers_are_not_forked_while_other_threads_run(make_repo: RepoFactory) -> None:
     """fork copies only the calling thread: a lock another thread holds (the SDK import of
-    `tinygen run`, a server's job threads) would stay locked in the child forever."""
-    import threading
-
-    from tinygen.sheet.build import pool_start_method
-
+    `tinygen run`, a server's job threads) would stay locked in the child forever. With
+    other threads alive the workers are fresh interpreters, which also works when this
+    process's main module cannot be re-run (multiprocessing's spawn would: `python -`)."""
     files = {f"m{i:03}.py": f"import m{(i + 1) % 200:03}\ndef f{i}(): pass\n" for i in range(200)}
     root = make_repo(files)
     inline = [f.as_dict() for f in build_sheet(root, jobs=1).files]
     (state_dir(root) / CACHE_NAME).unlink()
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert pool_start_method() in ("forkserver", "spawn")
-        sheet = build_sheet(root, jobs=2)
-    finally:
-        stop.set()
-        other.join()
-    assert sheet.stats.workers == 2 and sheet.stats.cache_misses == 200
-    assert [f.as_dict() for f in sheet.files] == inline
+    code = (
+        "import json, sys, threading\n"
+        "from pathlib import Path\n"
+        "from tinygen.sheet import build_sheet\n"
+        "from tinygen.sheet.build import pool_start_method\n"
+        "stop = threading.Event()\n"
+        "other = threading.Thread(target=stop.wait)\n"
+        "other.start()\n"
+        "sheet = build_sheet(Path(sys.argv[1]), jobs=2)\n"
+        "print(json.dumps([pool_start_method(), sheet.stats.workers, sheet.stats.cache_misses,\n"
+        "                  [f.as_dict() for f in sheet.files]]))\n"
+        "stop.set()\n"
+    )
+    # The code on stdin: the main module is "<stdin>", which no worker could re-run.
+    proc = subprocess.run(
+        [sys.executable, "-", str(root)], input=code, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    method, workers, misses, entries = json.loads(proc.stdout)
+    assert (method, workers, misses) == ("subprocess", 2, 200)
+    assert entries == inline
+
+
+def test_ranking_data_left_by_an_unranked_build_is_filled_in_and_stored(
+    make_repo: RepoFactory,
+) -> None:
+    """A build without a query leaves each record's referenced identifiers and word bag
+    for later (a cold `tinygen map` does not need them); the first build that ranks
+    computes them, in workers when there are many, and stores them; the result is the
+    same as a cold ranked build's."""
+    from tinygen.sheet.cache import load
+    from tinygen.sheet.model import PENDING
+
+    files = {
+        f"pkg/m{i:03}.py": f'"""Billing step {i}."""\nfrom pkg.m{(i + 1) % 160:03} import Invoice{(i + 1) % 160}\n'
+        f"class Invoice{i}:\n    def total_amount(self) -> int: ...\n"
+        for i in range(160)
+    }
+    root = make_repo(files)
+    query = "Invoice7 total amount is wrong"
+    unranked = build_sheet(root, jobs=2)
+    assert unranked.stats.workers == 2
+
+    def pending() -> int:
+        cache = load(state_dir(root))
+        return sum(cache.cold.get(key)[2] == PENDING for key in cache.records)
+
+    assert pending() == 160
+    # Asked anyway (a budget without a query ranks too), an entry reads its own file.
+    lazily = {f.path: (f.refs, f.words) for f in unranked.files}
+    ranked = build_sheet(root, query=query, jobs=2)
+    assert ranked.stats.cache_misses == 0 and pending() == 0
+    order = [(f.path, f.score) for f in ranked.files]
+    filled = {f.path: (f.refs, f.words) for f in ranked.files}
+    (state_dir(root) / CACHE_NAME).unlink()
+    cold = build_sheet(root, query=query, jobs=2)
+    assert cold.stats.cache_misses == 160
+    assert [(f.path, f.score) for f in cold.files] == order
+    assert {f.path: (f.refs, f.words) for f in cold.files} == filled == lazily
+    refs, words = filled["pkg/m006.py"]
+    assert "Invoice7" in refs.split() and "bill" in words.split()
+    warm = build_sheet(root, query=query)
+    assert [(f.path, f.score) for f in warm.files] == order
+
+
+def only_in_this_process(chunk: list[int], pid: int) -> list[int]:
+    """A task every worker process fails (importable by them, as a worker needs)."""
+    if os.getpid() != pid:
+        raise RuntimeError("a worker that breaks")
+    return [x * 10 for x in chunk]
+
+
+def test_work_a_failed_worker_leaves_is_done_here() -> None:
+    from tinygen.sheet.build import _in_subprocesses
+
+    chunks = [[i, i + 100] for i in range(12)]
+    got = _in_subprocesses(only_in_this_process, chunks, 3, os.getpid())
+    assert sorted(got) == sorted(x * 10 for chunk in chunks for x in chunk)

@@ -69,6 +69,7 @@ def command(
             max_file_bytes=settings.max_file_bytes,
             include_untracked=settings.include_untracked,
             jobs=jobs,
+            ranking=bool(query.strip()) or budget is not None,
         )
     for w in caught:
         click.echo(f"tinygen: warning: {w.message}", err=True)

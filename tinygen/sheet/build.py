@@ -11,13 +11,15 @@ when a file must be scanned.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from tinygen.errors import RepoError
 from tinygen.git import repo_root, state_dir
@@ -31,8 +33,10 @@ from tinygen.sheet.scan import (
     Hot,
     Job,
     Outcome,
+    Pending,
     blob_sha,
     empty_record,
+    rank_data_batch,
     read_file,
     scan_batch,
 )
@@ -47,6 +51,8 @@ from tinygen.sheet.walk import (
 _EMPTY_HOT = cast(Hot, empty_record()[:HOT])
 INLINE_LIMIT = 150  # uncached files below which no worker processes are started
 CHUNK_BYTES = 400_000  # target size of one worker chunk
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _go_modules(root: Path, paths: frozenset[str]) -> dict[str, str]:
@@ -66,30 +72,30 @@ def _go_modules(root: Path, paths: frozenset[str]) -> dict[str, str]:
     return out
 
 
-def _chunks(jobs: list[Job], root: Path, workers: int) -> list[list[Job]]:
-    """Size-balanced chunks, biggest files first, so no worker is left with the tail."""
-    sized = []
-    for job in jobs:
-        try:
-            size = os.stat(root / job.path).st_size
-        except OSError:
-            size = 0
-        sized.append((size, job))
-    sized.sort(key=lambda x: (-x[0], x[1].path))
-    total = sum(s for s, _ in sized)
+def _chunks(items: list[T], sizes: list[int], workers: int) -> list[list[T]]:
+    """Size-balanced chunks, biggest items first, so no worker is left with the tail."""
+    order = sorted(range(len(items)), key=lambda i: -sizes[i])  # stable: ties by position
+    total = sum(sizes)
     target = max(min(CHUNK_BYTES, total // (workers * 4) + 1), 1)
-    chunks: list[list[Job]] = []
-    current: list[Job] = []
+    chunks: list[list[T]] = []
+    current: list[T] = []
     acc = 0
-    for size, job in sized:
-        current.append(job)
-        acc += size
+    for i in order:
+        current.append(items[i])
+        acc += sizes[i]
         if acc >= target:
             chunks.append(current)
             current, acc = [], 0
     if current:
         chunks.append(current)
     return chunks
+
+
+def _file_size(root: Path, path: str) -> int:
+    try:
+        return os.stat(root / path).st_size
+    except OSError:
+        return 0
 
 
 def cpu_count() -> int:
@@ -104,33 +110,177 @@ def cpu_count() -> int:
 
 
 def pool_start_method() -> str:
-    """How worker processes start. fork is the cheapest (workers inherit the imported
-    modules) but copies only the calling thread: a lock another thread holds at that
-    moment (the SDK import `tinygen run` starts in a thread, a server's job threads)
-    stays locked forever in the child. So fork only while this is the only thread."""
-    import multiprocessing
+    """How worker processes start: "fork" or "subprocess".
+
+    fork is the cheapest (workers inherit the imported modules) but copies only the
+    calling thread: a lock another thread holds at that moment (the SDK import `tinygen
+    run` starts in a thread, a server's job threads) stays locked forever in the child.
+    So fork only while this is the only thread; otherwise fresh interpreters started
+    with subprocess (fork+exec, safe with threads). Not multiprocessing's spawn or
+    forkserver: those re-run the parent's ``__main__`` in every worker, which breaks
+    for ``python -`` and re-executes an unguarded script."""
     import threading
 
-    methods = multiprocessing.get_all_start_methods()
-    if threading.active_count() == 1 and "fork" in methods:
+    if threading.active_count() == 1 and hasattr(os, "fork"):
         return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
+    return "subprocess"
 
 
-def _scan(root: Path, jobs: list[Job], max_file_bytes: int, workers: int) -> list[Outcome]:
-    if workers <= 1 or len(jobs) < INLINE_LIMIT:
-        return scan_batch(str(root), jobs, max_file_bytes)
+def _in_workers(
+    fn: Callable[..., list[R]], chunks: list[list[T]], workers: int, *args: object
+) -> list[R]:
+    """``fn(chunk, *args)`` for every chunk, results in no particular order: ``workers``
+    - 1 worker processes take chunks from the front (the largest), and this process,
+    which would otherwise only wait, takes them from the back (no pickling for its
+    share, one process fewer to start)."""
+    if pool_start_method() != "fork":
+        return _in_subprocesses(fn, chunks, workers, *args)
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context(pool_start_method())
-    chunks = _chunks(jobs, root, workers)
-    out: list[Outcome] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(scan_batch, str(root), chunk, max_file_bytes) for chunk in chunks]
-        for fut in futures:
-            out.extend(fut.result())
+    ctx = multiprocessing.get_context("fork")
+    todo = deque(chunks)
+    running: deque[Future[list[R]]] = deque()
+    out: list[R] = []
+    helpers = max(workers - 1, 1)
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=ctx) as pool:
+        while todo or running:
+            while todo and len(running) < 2 * helpers:  # each helper has the next one queued
+                running.append(pool.submit(fn, todo.popleft(), *args))
+            if running and running[0].done():
+                out.extend(running.popleft().result())
+            elif todo:
+                out.extend(fn(todo.pop(), *args))
+            else:
+                out.extend(running.popleft().result())
     return out
+
+
+# A worker started by _in_subprocesses: reads this process's sys.path, then pickled
+# (module, function, chunk, args) requests, answering each with the pickled result.
+_WORKER = (
+    "import importlib, pickle, sys\n"
+    "sys.path[:] = pickle.load(sys.stdin.buffer)\n"
+    "while True:\n"
+    "    try:\n"
+    "        module, name, chunk, args = pickle.load(sys.stdin.buffer)\n"
+    "    except EOFError:\n"
+    "        break\n"
+    "    fn = getattr(importlib.import_module(module), name)\n"
+    "    pickle.dump(fn(chunk, *args), sys.stdout.buffer)\n"
+    "    sys.stdout.buffer.flush()\n"
+)
+
+
+def _in_subprocesses(
+    fn: Callable[..., list[R]], chunks: list[list[T]], workers: int, *args: object
+) -> list[R]:
+    """As _in_workers, with workers started as fresh interpreters, one thread here
+    feeding each. A worker that fails gives its chunk back, for this process to do."""
+    import pickle
+    import subprocess
+    import sys
+    import threading
+    from collections import deque
+
+    todo = deque(chunks)
+    lock = threading.Lock()
+    out: list[R] = []
+
+    def take(front: bool) -> list[T] | None:
+        with lock:
+            if not todo:
+                return None
+            return todo.popleft() if front else todo.pop()
+
+    def helper() -> None:
+        chunk: list[T] | None = None
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+        except OSError:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            pickle.dump(list(sys.path), proc.stdin)
+            while (chunk := take(front=True)) is not None:
+                pickle.dump((fn.__module__, fn.__name__, chunk, args), proc.stdin)
+                proc.stdin.flush()
+                result = pickle.load(proc.stdout)
+                with lock:
+                    out.extend(result)
+                chunk = None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            if chunk is not None:
+                with lock:
+                    todo.appendleft(chunk)  # done here instead
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the worker ends at EOF
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    threads = [threading.Thread(target=helper, daemon=True) for _ in range(max(workers - 1, 1))]
+    for t in threads:
+        t.start()
+    while True:
+        while (chunk := take(front=False)) is not None:
+            result = fn(chunk, *args)
+            with lock:
+                out.extend(result)
+        for t in threads:
+            t.join()
+        if not todo:  # a failed helper may have given a chunk back after the loop ended
+            return out
+
+
+def _scan(
+    root: Path, jobs: list[Job], max_file_bytes: int, workers: int, rank_data: bool
+) -> list[Outcome]:
+    if workers <= 1 or len(jobs) < INLINE_LIMIT:
+        return scan_batch(jobs, str(root), max_file_bytes, rank_data)
+    chunks = _chunks(jobs, [_file_size(root, j.path) for j in jobs], workers)
+    out = _in_workers(scan_batch, chunks, workers, str(root), max_file_bytes, rank_data)
+    return sorted(out, key=lambda o: o.path)  # the same order whoever scanned what
+
+
+def _fill_rank_data(
+    top: Path,
+    files: list[FileEntry],
+    found: dict[str, tuple[str | None, str, Hot, tuple[str, ...], str]],
+    cache: sheet_cache.SheetCache,
+    new: sheet_cache.Records,
+    workers: int,
+) -> None:
+    """Compute the ``refs`` and ``words`` that cached records left PENDING (made by a
+    build that did not rank), set them on the entries and add the completed records to
+    ``new`` so that they are stored."""
+    pending = [f for f in files if found[f.path][4] and f.rank_data_pending()]
+    if not pending:
+        return
+    items = [
+        Pending(f.path, f.blob, f.size, f.doc, cache.cold.get(found[f.path][4])[1]) for f in pending
+    ]
+    if workers <= 1 or len(items) < INLINE_LIMIT:
+        results = rank_data_batch(items, str(top))
+    else:
+        chunks = _chunks(items, [i.size for i in items], workers)
+        results = _in_workers(rank_data_batch, chunks, workers, str(top))
+    by_path = {f.path: f for f in pending}
+    for path, refs, words in results:  # in chunk order
+        f = by_path[path]
+        f.words = words
+        f.refs = refs or ""
+        if refs is None:
+            continue  # changed since it was read: not stored, the next ranking retries
+        key = found[f.path][4]
+        imports, symbols, _refs, defs, _words = cache.cold.get(key)
+        new[key] = (*found[f.path][2], imports, symbols, refs, defs, words)
 
 
 def _load_cache(top: Path) -> sheet_cache.SheetCache:
@@ -151,11 +301,20 @@ def build_sheet(
     max_file_bytes: int = 1_000_000,
     include_untracked: bool = False,
     jobs: int | None = None,
+    ranking: bool | None = None,
 ) -> Sheet:
     """The reference sheet of the git work tree containing ``root``.
 
+    ``ranking`` says whether the sheet will be ranked (default: when there is a query;
+    pass True when it will be rendered with a budget): it then gets what ranking reads
+    (each file's referenced identifiers and word bag) computed and cached; otherwise a
+    cold build leaves those for the first build that ranks, and an entry computes its
+    own if asked.
+
     Raises RepoError when ``root`` is not inside a git repository.
     """
+    if ranking is None:
+        ranking = bool(query.strip())
     started = time.perf_counter()
     top = repo_root(root)
     listing = Listing(top, include_untracked=include_untracked)
@@ -219,8 +378,9 @@ def build_sheet(
     stats.cache_misses = len(to_scan)
     workers = jobs if jobs is not None else cpu_count()
     stats.workers = workers if len(to_scan) >= INLINE_LIMIT and workers > 1 else 1
+    cache.cold.root = str(top)
     if to_scan:
-        for out in _scan(top, to_scan, max_file_bytes, workers):
+        for out in _scan(top, to_scan, max_file_bytes, workers, ranking):
             lang = language_for_path(out.path)
             if out.record is None:
                 skipped[out.path] = out.skip
@@ -271,6 +431,8 @@ def build_sheet(
                 cold=(cache.cold, key) if key else None,
             )
         )
+    if ranking:
+        _fill_rank_data(top, files, found, cache, new, workers)
     cache.save(new, used, digest, resolution)
     for reason in skipped.values():
         stats.skipped[reason] = stats.skipped.get(reason, 0) + 1

@@ -141,6 +141,7 @@ class ColdStore:
         self._section = section
         self._decoded: dict[str, Cold] | None = None if section else {}
         self.extra: dict[str, Cold] = {}
+        self.root = ""  # the work tree the entries read PENDING refs from (FileEntry.refs)
 
     def _main(self) -> dict[str, Cold]:
         if self._decoded is None:

@@ -61,14 +61,19 @@ def _literals(quotes: str) -> re.Pattern[str]:
 
 
 def _squeeze(code: str) -> str:
-    return _SPACES.sub(" ", code).replace("( ", "(").replace(" )", ")")
+    if "\n" in code or "  " in code or "\t" in code or "\r" in code:  # most are one line
+        code = _SPACES.sub(" ", code)
+    return code.replace("( ", "(").replace(" )", ")")
 
 
 def one_line(text: str, quotes: str = '"') -> str:
     """Collapse a multi-line header to one line, without the space after '(' or before
     ')', outside string literals (delimited by ``quotes``) only: a default value
     ``"( x )"`` stays as written (a line break inside one is written ``\\n``)."""
-    if not any(q in text for q in quotes):
+    for q in quotes:
+        if q in text:
+            break
+    else:
         return _squeeze(text).strip()
     parts = _literals(quotes).split(text)
     for k in range(0, len(parts), 2):

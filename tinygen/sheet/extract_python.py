@@ -76,9 +76,17 @@ _INDENTED_IMPORT = re.compile(
 )
 
 
+# Where such a line may start: a literal-led search, several times cheaper than trying
+# the full pattern at every line.
+_INDENTED_START = re.compile(rb"\n[ \t]+(?:from|import)[ \t]")
+
+
 def _indented_imports(src: bytes) -> list[Imp]:
     out: list[Imp] = []
-    for m in _INDENTED_IMPORT.finditer(src):
+    matches = (_INDENTED_IMPORT.match(src, s.start() + 1) for s in _INDENTED_START.finditer(src))
+    for m in matches:
+        if m is None:
+            continue
         module, names, plain = m.groups()
         if plain is not None:
             for part in plain.decode("utf-8", "replace").split(","):
@@ -97,14 +105,21 @@ def _docstring(src: bytes, body: Node | None) -> str:
     """First line of the docstring of a module or block, '' when there is none."""
     if body is None:
         return ""
-    for child in body.named_children:
-        if child.type == "comment":
-            continue
-        if child.type == "expression_statement" and child.named_child_count == 1:
-            first = child.named_children[0]
-            if first.type in ("string", "concatenated_string"):
-                return string_doc(_text(src, first))
+    # named_child(i) rather than named_children: no list of a whole class body per call.
+    count = body.named_child_count
+    i = 0
+    while i < count:
+        child = body.named_child(i)
+        if child is None or child.type != "comment":
+            break
+        i += 1
+    else:
         return ""
+    if child is None or child.type != "expression_statement" or child.named_child_count != 1:
+        return ""
+    first = child.named_child(0)
+    if first is not None and first.type in ("string", "concatenated_string"):
+        return string_doc(_text(src, first))
     return ""
 
 

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from tinygen.sheet.cache import ColdStore
 
 
+# The ``refs``/``words`` of a cached record made by a build that did not rank (see
+# scan.analyze): the first build that ranks fills them in and stores them; until then an
+# entry computes them itself on first use.
+PENDING = "\0"
+
+
 class Symbol(NamedTuple):
     """One definition. ``line`` is the 1-based line of the ``def``/``class`` keyword (not of
     a decorator: the same line Python's ``ast`` reports); ``end_line`` is the last line."""
@@ -62,6 +68,7 @@ class FileEntry:
         "_defs",
         "_packed",
         "_refs",
+        "_root",
         "_symbols",
         "_words",
         "blob",
@@ -105,6 +112,7 @@ class FileEntry:
         self.flags = flags
         self.score = score
         self._refs = refs
+        self._root = ""  # where to read the file when its refs are PENDING
         self._symbols: tuple[Symbol, ...] | None = symbols
         self._packed: bytes | None = None
         self._body = symbol_text
@@ -119,6 +127,15 @@ class FileEntry:
         store, key = self._cold
         self._cold = None
         _imports, self._packed, self._refs, self._defs, self._words = store.get(key)
+        if self._words == PENDING:
+            self._words = None  # computed from the symbols on first use
+        self._root = store.root
+
+    def rank_data_pending(self) -> bool:
+        """Whether ``refs`` (and ``words``) are not in the cache yet."""
+        if self._cold is not None:
+            self._fetch()
+        return self._refs == PENDING
 
     @property
     def symbols(self) -> tuple[Symbol, ...]:
@@ -144,6 +161,11 @@ class FileEntry:
         """Identifiers the file uses, space-separated (split only when ranking)."""
         if self._cold is not None:
             self._fetch()
+        if self._refs == PENDING:
+            from tinygen.sheet.scan import refs_from_disk
+
+            found = refs_from_disk(self._root, self.path, self.blob, self.size)
+            self._refs = found or ""  # not there as it was: no references to offer
         return self._refs
 
     @refs.setter
@@ -181,6 +203,12 @@ class FileEntry:
 
             self._words = bag([self.doc, *(s.name for s in self.symbols)])
         return self._words
+
+    @words.setter
+    def words(self, value: str) -> None:
+        if self._cold is not None:
+            self._fetch()
+        self._words = value
 
     def _key(self) -> tuple[object, ...]:
         return (
@@ -302,4 +330,4 @@ class Sheet:
         return text
 
 
-__all__ = ["FileEntry", "Sheet", "SheetStats", "Symbol"]
+__all__ = ["PENDING", "FileEntry", "Sheet", "SheetStats", "Symbol"]

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from tinygen.sheet.extract_common import Extracted, linking_names
 from tinygen.sheet.languages import is_parsed
 from tinygen.sheet.lines import symbol_lines
+from tinygen.sheet.model import PENDING
 from tinygen.sheet.words import bag
 
 # Bump when extraction output or the record's shape changes: cached records are rebuilt.
@@ -56,9 +57,9 @@ class Record(NamedTuple):
     # -- cold
     imports: bytes  # marshal of tuple[Imp, ...]: modules with their imported names
     symbols: bytes  # marshal of tuple[SymbolTuple, ...]
-    refs: str  # identifiers the file uses, space-separated
+    refs: str  # identifiers the file uses, space-separated; PENDING: not computed yet
     defs: str  # names of its linking definitions, space-separated (rank graph)
-    words: str  # word bag of its symbol names and docstring (lexical ranking)
+    words: str  # word bag of its symbol names and docstring (lexical ranking); or PENDING
 
 
 HOT = 7  # Record fields up to ``body``
@@ -118,8 +119,14 @@ def extract(data: bytes, language: str) -> Extracted:
     return extract_other.extract_js(data, root, language)
 
 
-def analyze(data: bytes, language: str | None) -> Record:
-    """The cacheable record for a file's content."""
+def identifiers(text: str) -> str:
+    """The identifiers of a text (3 characters or more), sorted, space-separated."""
+    return " ".join(sorted(set(_IDENT.findall(text))))
+
+
+def analyze(data: bytes, language: str | None, rank_data: bool = True) -> Record:
+    """The cacheable record for a file's content (without ``refs`` and ``words``, left
+    PENDING, unless ``rank_data``)."""
     size = len(data)
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     skip = content_skip_reason(data, lines)
@@ -140,7 +147,13 @@ def analyze(data: bytes, language: str | None) -> Record:
         # tree-sitter reads UTF-8: give it the replaced text so byte offsets stay consistent.
         data = text.encode("utf-8")
     ex = extract(data, language)
-    refs = " ".join(sorted(set(_IDENT.findall(text))))
+    if rank_data:
+        refs = identifiers(text)
+        words = bag([ex.doc, *(s[0] for s in ex.symbols)])
+    else:
+        # Only ranking reads them, and they cost a cold build about a sixth of what it
+        # spends beyond parsing: a build that ranks fills them in (build.py).
+        refs = words = PENDING
     return Record(
         size,
         lines,
@@ -153,7 +166,7 @@ def analyze(data: bytes, language: str | None) -> Record:
         marshal.dumps(ex.symbols),
         refs,
         linking_names(ex.symbols),
-        bag([ex.doc, *(s[0] for s in ex.symbols)]),
+        words,
     )
 
 
@@ -177,6 +190,19 @@ _OPEN_FLAGS = (
 )
 
 
+def _real_folder(root: str, folder: str, known: dict[str, bool]) -> bool:
+    """Whether no folder on the way from ``root`` to ``folder`` is a symlink (one lstat
+    per folder, remembered in ``known``; ``root`` itself is resolved)."""
+    ok = known.get(folder)
+    if ok is None:
+        parent = folder.rpartition("/")[0]
+        ok = (not parent or _real_folder(root, parent, known)) and not os.path.islink(
+            os.path.join(root, folder)
+        )
+        known[folder] = ok
+    return ok
+
+
 def read_file(
     root: str, path: str, max_bytes: int, folders: dict[str, bool] | None = None
 ) -> tuple[bytes | None, str]:
@@ -189,15 +215,8 @@ def read_file(
     regular files are read, at most ``max_bytes`` of them (larger: "too-large").
     """
     folder = path.rpartition("/")[0]
-    if folder:
-        inside = None if folders is None else folders.get(folder)
-        if inside is None:
-            want = os.path.join(root, folder)
-            inside = os.path.realpath(want) == want
-            if folders is not None:
-                folders[folder] = inside
-        if not inside:
-            return None, "symlinked-folder"
+    if folder and not _real_folder(root, folder, {} if folders is None else folders):
+        return None, "symlinked-folder"
     try:
         fd = os.open(os.path.join(root, path), _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
@@ -225,17 +244,50 @@ def read_file(
     return data, ""
 
 
-def scan_one(root: str, job: Job, max_file_bytes: int, folders: dict[str, bool]) -> Outcome:
+def scan_one(
+    root: str, job: Job, max_file_bytes: int, folders: dict[str, bool], rank_data: bool = True
+) -> Outcome:
     data, skip = read_file(root, job.path, max_file_bytes, folders)
     if data is None:
         return Outcome(job.path, "", None, skip)
     # The key is the SHA of these very bytes, never the index's: the file may differ from
     # the index (changed since the listing, or `git update-index --assume-unchanged`),
     # and a record stored under another content's SHA would be served for that content.
-    return Outcome(job.path, blob_sha(data), analyze(data, job.language), "")
+    return Outcome(job.path, blob_sha(data), analyze(data, job.language, rank_data), "")
 
 
-def scan_batch(root: str, jobs: list[Job], max_file_bytes: int) -> list[Outcome]:
+def scan_batch(
+    jobs: list[Job], root: str, max_file_bytes: int, rank_data: bool = True
+) -> list[Outcome]:
     """Worker entry point: one chunk of files."""
     folders: dict[str, bool] = {}
-    return [scan_one(root, job, max_file_bytes, folders) for job in jobs]
+    return [scan_one(root, job, max_file_bytes, folders, rank_data) for job in jobs]
+
+
+class Pending(NamedTuple):
+    """A cached file whose ``refs`` and ``words`` are PENDING."""
+
+    path: str
+    blob: str
+    size: int
+    doc: str
+    symbols: bytes  # marshal of its SymbolTuples
+
+
+def refs_from_disk(root: str, path: str, blob: str, size: int) -> str | None:
+    """The ``refs`` of the file at ``path`` if it still has the content ``blob`` (None
+    otherwise: refs come from the content the record was made from, or not at all)."""
+    data, _skip = read_file(root, path, size)
+    if data is None or blob_sha(data) != blob:
+        return None
+    return identifiers(data.decode("utf-8", "replace"))
+
+
+def rank_data_batch(items: list[Pending], root: str) -> list[tuple[str, str | None, str]]:
+    """Worker entry point: (path, refs or None, words) of each pending record."""
+    out = []
+    for item in items:
+        names = [s[0] for s in marshal.loads(item.symbols)]
+        words = bag([item.doc, *names])
+        out.append((item.path, refs_from_disk(root, item.path, item.blob, item.size), words))
+    return out
