@@ -69,3 +69,13 @@ def test_env_checks_is_one_command_and_lists_split_on_commas() -> None:
     )
     assert s.checks == ("pytest -q, --maxfail=1",)
     assert s.allowed_paths == ("a/**", "b/**")
+
+
+def test_the_config_file_stays_protected_whatever_protected_paths_says(make_repo) -> None:
+    root = make_repo({".tinygen.toml": 'protected-paths = ["secrets/**"]\n'})
+    assert load_settings(root, env={}).protected_paths == ("secrets/**", ".tinygen.toml")
+    allowed = make_repo(
+        {".tinygen.toml": 'protected-paths = []\nallowed-paths = [".tinygen.toml"]\n'}
+    )
+    s = load_settings(allowed, env={})
+    assert s.protected_paths == (".tinygen.toml",) and s.allowed_paths == (".tinygen.toml",)

@@ -605,3 +605,14 @@ def test_every_call_is_recorded_as_sent_with_its_cost(fake: FakeAnthropic, repo:
     assert all(c["response"]["completion"]["usage"]["input_tokens"] >= 0 for c in calls)
     total = sum(c["response"]["cost_usd"] for c in calls)
     assert json.loads(result.stdout)["cost_usd"] == pytest.approx(total)
+
+
+def test_check_env_passes_named_variables_to_checks(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.on(VERIFY, lambda request: approve())
+    check = "echo db=${DB_HOST:-missing} other=${OTHER_VAR:-missing}; exit 1"
+    env = {"TINYGEN_CHECK_ENV": "DB_HOST", "DB_HOST": "db.local", "OTHER_VAR": "x"}
+    invoke(fake, repo, "Rename", "--check", check, "--max-rounds", "1", env=env)
+    review = fake.requests_for(VERIFY)[0].text
+    assert "db=db.local other=missing" in review

@@ -165,6 +165,10 @@ def load_settings(
         if value is None or (isinstance(value, tuple) and not value):
             continue
         merged[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    if CONFIG_FILE not in merged.get("protected_paths", (CONFIG_FILE,)):
+        # The config says which checks run: a change may never rewrite it unless the
+        # repository allows exactly that, whatever protected-paths it sets.
+        merged["protected_paths"] = (*merged["protected_paths"], CONFIG_FILE)
     settings = Settings(**merged)
     for name in ("budget", "jobs", "max_file_bytes"):
         if getattr(settings, name) < 1:

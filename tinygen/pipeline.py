@@ -273,6 +273,7 @@ class _Runner:
                     self.settings.checks,
                     timeout=self.settings.check_timeout,
                     memory_mb=self.settings.check_memory_mb,
+                    pass_env=self.settings.check_env,
                 )
         return gate, checks
 

@@ -440,7 +440,7 @@ def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str
             hint="commit or stash them first, or pass --force to apply the change on top",
         )
     if changes:
-        write_files_atomically(root, changes)
+        write_files_atomically(root, changes, expected=placed.before)
     return changed
 
 
