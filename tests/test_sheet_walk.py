@@ -213,6 +213,13 @@ def test_a_tracked_file_replaced_by_a_symlink_is_not_followed(
         "a.py": "symlink-outside",
         "b.py": "symlink-outside",
     }
+    # And a tracked symlink replaced by a file: the file is read.
+    commit_all(root)
+    (root / "b.py").unlink()
+    (root / "b.py").write_text("def now_a_file(): pass\n")
+    files = build_sheet(root).by_path()
+    assert [s.name for s in files["b.py"].symbols] == ["now_a_file"]
+    assert files["b.py"].flags == ()
 
 
 def test_modified_deleted_and_untracked_files(make_repo: RepoFactory) -> None:

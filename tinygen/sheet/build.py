@@ -41,6 +41,7 @@ from tinygen.sheet.scan import (
     scan_batch,
 )
 from tinygen.sheet.walk import (
+    MODE_FILE,
     MODE_GITLINK,
     MODE_SYMLINK,
     Listing,
@@ -338,8 +339,10 @@ def build_sheet(
         reason = path_skip_reason(path)
         if reason is None and mode == MODE_GITLINK:
             reason = "submodule"
-        if reason is None and blob is None and os.path.islink(top / path):
-            mode = MODE_SYMLINK  # a file replaced by a symlink in the work tree
+        if reason is None and blob is None and mode:
+            # Changed in the work tree: what is there now decides, not the index's mode
+            # (a file replaced by a symlink, or a symlink by a file).
+            mode = MODE_SYMLINK if os.path.islink(top / path) else MODE_FILE
         if reason is None and mode == MODE_SYMLINK:
             reason = symlink_skip_reason(top, path)
             if reason is None:

@@ -60,6 +60,7 @@ _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 MODE_SYMLINK = "120000"
 MODE_GITLINK = "160000"  # a submodule: a commit, not a file
+MODE_FILE = "100644"
 
 
 class Listed(NamedTuple):
