@@ -28,7 +28,7 @@ def test_pyproject_section_and_dashed_keys(make_repo) -> None:
     )
     s = load_settings(root, env={})
     assert s.max_rounds == 1
-    assert s.protected_paths == ("secret/**",)
+    assert s.protected_paths == ("secret/**", ".tinygen.toml")  # the config file always is
 
 
 def test_config_is_read_from_the_base_commit_not_the_working_tree(make_repo) -> None:

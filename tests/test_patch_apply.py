@@ -348,3 +348,18 @@ def test_resent_hunk_placed_loosely_on_blank_lines_is_not_applied_twice() -> Non
     assert apply_patch({"m.py": a}, diff).after == {"m.py": b}
     again = apply_patch({"m.py": b}, diff)
     assert again.after == {} and again.report[0].outcome == "already-present"
+
+
+def test_adding_a_line_inside_a_run_of_equal_lines_is_applied_not_called_present() -> None:
+    """Found by hypothesis in CI: the after-text of "add a blank line to blank lines" is
+    always "already there"; the diff's before-text is what decides, so it is applied."""
+    a, b = "\n\n\n\n", "\n\n\n\n\n"
+    loose = "--- f.txt\n+++ f.txt\n@@ -1,3 +1,4 @@\n \n \n \n+\n"
+    assert apply_patch({"f.txt": a}, loose).after["f.txt"] == b
+    run = "x\nx\nx\n"
+    assert (
+        apply_patch({"f.txt": run}, "--- f.txt\n+++ f.txt\n@@ -1,2 +1,3 @@\n x\n x\n+x\n").after[
+            "f.txt"
+        ]
+        == "x\nx\nx\nx\n"
+    )

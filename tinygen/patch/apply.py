@@ -298,6 +298,8 @@ class _FileApplier:
         new = [ln.content for ln in app.new_lines]
         if len(new) <= app.end - app.start:
             return False  # the before-text is there, so a change that adds nothing is not done
+        if _repeats_its_neighbours([op for op, _ in ops if op != "-"], new):
+            return False
         # (Added lines could also be slid past equal context lines, "x +x" as "+x x"; but
         # a change inside a run of equal lines cannot be told from its re-sending, and
         # applying it is then the answer that the diff's own before-text supports.)
@@ -715,3 +717,27 @@ def failures_from_feedback(feedback: str) -> list[dict[str, Any]]:
 
 
 __all__ = ["apply_patch", "failures_from_feedback"]
+
+
+def _repeats_its_neighbours(new_ops: list[str], new: list[str]) -> bool:
+    """True when the lines a hunk adds cannot tell a re-send from a first application: they
+    are all blank, or a block of them equals the lines right before or after it ("x +x" in
+    a run of x). Applying is then what the hunk's own before-text supports."""
+    if len(new_ops) != len(new):
+        return True  # cannot line the two up: do not claim a re-send
+    added = [i for i, op in enumerate(new_ops) if op == "+"]
+    if not any(new[i].strip() for i in added):
+        return True
+    i = 0
+    while i < len(new_ops):
+        if new_ops[i] != "+":
+            i += 1
+            continue
+        j = i
+        while j < len(new_ops) and new_ops[j] == "+":
+            j += 1
+        block, n = new[i:j], j - i
+        if new[max(0, i - n) : i] == block or new[j : j + n] == block:
+            return True
+        i = j
+    return False
