@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.helpers import commit_all, init_repo, write_files
+
+# CI must be reproducible: the same examples on every run (a red CI blocks landing). Local
+# runs keep exploring new random examples; a failure found there becomes a regression test.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +36,6 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         "GIT_COMMITTER_EMAIL": "author@example.invalid",
     }.items():
         monkeypatch.setenv(name, value)
-    import os
-
     for name in list(os.environ):
         if name.startswith(("TINYGEN_", "ANTHROPIC_", "GITHUB_")) or name in ("GH_TOKEN", "CI"):
             monkeypatch.delenv(name, raising=False)
