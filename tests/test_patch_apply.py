@@ -57,6 +57,22 @@ def test_consistent_line_numbers_pick_among_equal_candidates() -> None:
     assert result.report[0].via_hint
 
 
+def test_a_shifted_hint_that_disagrees_with_the_context_widths_is_refused() -> None:
+    """Numbers shifted by the same amount are as consistent as right ones. A hunk with no
+    line after its change must end at the end of the file; a hint pointing elsewhere is
+    refuted and the hunk, fitting in two places, is refused — never moved."""
+    text = "a\nx\ny\nb\nx\ny\n"
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"t.txt": text}, "--- t.txt\n+++ t.txt\n@@ -2,2 +2,2 @@\n x\n-y\n+z\n")
+    assert "fits in 2 places" in info.value.feedback
+    run = "x = 1\nx = 1\nx = 1\nx = 1\n"  # found by hypothesis in CI (stacked corruption)
+    shifted = "--- f.txt\n+++ f.txt\n@@ -1,3 +1,4 @@\n x = 1\n x = 1\n x = 1\n+\n"
+    with pytest.raises(PatchApplyError):
+        apply_patch({"f.txt": run}, shifted)
+    right = shifted.replace("@@ -1,3 +1,4 @@", "@@ -2,3 +2,4 @@")
+    assert apply_patch({"f.txt": run}, right).after["f.txt"] == run + "\n"
+
+
 def test_inconsistent_line_numbers_are_ignored() -> None:
     text = "a\nx\ny\nb\nx\ny\n"
     # Count says 3 old lines but the body has 2: the numbers are not trusted.
@@ -354,12 +370,8 @@ def test_adding_a_line_inside_a_run_of_equal_lines_is_applied_not_called_present
     """Found by hypothesis in CI: the after-text of "add a blank line to blank lines" is
     always "already there"; the diff's before-text is what decides, so it is applied."""
     a, b = "\n\n\n\n", "\n\n\n\n\n"
-    loose = "--- f.txt\n+++ f.txt\n@@ -1,3 +1,4 @@\n \n \n \n+\n"
+    loose = "--- f.txt\n+++ f.txt\n@@ -2,3 +2,4 @@\n \n \n \n+\n"
     assert apply_patch({"f.txt": a}, loose).after["f.txt"] == b
     run = "x\nx\nx\n"
-    assert (
-        apply_patch({"f.txt": run}, "--- f.txt\n+++ f.txt\n@@ -1,2 +1,3 @@\n x\n x\n+x\n").after[
-            "f.txt"
-        ]
-        == "x\nx\nx\nx\n"
-    )
+    diff = "--- f.txt\n+++ f.txt\n@@ -2,2 +2,3 @@\n x\n x\n+x\n"
+    assert apply_patch({"f.txt": run}, diff).after["f.txt"] == "x\nx\nx\nx\n"

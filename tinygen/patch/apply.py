@@ -229,7 +229,13 @@ class _FileApplier:
                 # Numbers choose only among the strictest fits: a re-sent diff's numbers
                 # can point at a line it added, matched loosely (trailing whitespace).
                 best = min(_rank(a) for a in apps)
-                hinted = [a for a in apps if a.start == hunk.old_start - 1 and _rank(a) == best]
+                hinted = [
+                    a
+                    for a in apps
+                    if a.start == hunk.old_start - 1
+                    and _rank(a) == best
+                    and (not isinstance(a, Application) or _edges_agree(hunk, a, len(self.lines)))
+                ]
                 if len(hinted) == 1:
                     apps, via_hint = hinted, True
             if len(apps) > 1:
@@ -720,14 +726,11 @@ __all__ = ["apply_patch", "failures_from_feedback"]
 
 
 def _repeats_its_neighbours(new_ops: list[str], new: list[str]) -> bool:
-    """True when the lines a hunk adds cannot tell a re-send from a first application: they
-    are all blank, or a block of them equals the lines right before or after it ("x +x" in
-    a run of x). Applying is then what the hunk's own before-text supports."""
+    """True when the lines a hunk adds cannot tell a re-send from a first application: a
+    block of them equals the lines right before or after it ("x +x" in a run of x, a blank
+    line added to blank lines). Applying is then what the hunk's own before-text supports."""
     if len(new_ops) != len(new):
         return True  # cannot line the two up: do not claim a re-send
-    added = [i for i, op in enumerate(new_ops) if op == "+"]
-    if not any(new[i].strip() for i in added):
-        return True
     i = 0
     while i < len(new_ops):
         if new_ops[i] != "+":
@@ -741,3 +744,21 @@ def _repeats_its_neighbours(new_ops: list[str], new: list[str]) -> bool:
             return True
         i = j
     return False
+
+
+def _edges_agree(hunk: Hunk, app: Application, n_lines: int) -> bool:
+    """Whether a hinted place agrees with the hunk's context widths. A diff with N lines of
+    context has fewer only where the file ends: fewer lines before the change than after
+    means the hunk starts at line 1, fewer after means it ends at the last line. Numbers
+    shifted by the same amount everywhere are as consistent as right ones, so this is what
+    refutes a shifted hint among equal candidates; a refuted hint leaves the hunk ambiguous,
+    and so refused — never moved."""
+    ops = [ln.op for ln in hunk.lines if not ln.optional]
+    changes = [k for k, op in enumerate(ops) if op != " "]
+    if not changes:
+        return True
+    before, after = changes[0], len(ops) - 1 - changes[-1]
+    width = max(before, after)
+    if before < width and app.start != 0:
+        return False
+    return not (after < width and app.end != n_lines)
