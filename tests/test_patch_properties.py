@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.patch_corpus import locations_unique  # the independent oracle, shared with the bench
 from tinygen.errors import PatchApplyError, PatchParseError
 from tinygen.patch import apply_patch, canonical_diff, parse_patch
 from tinygen.patch.corrupt import CORRUPTIONS
@@ -63,30 +64,6 @@ def texts(draw: st.DrawFn) -> tuple[str, str]:
         return text
 
     return join(a_lines), join(b_lines)
-
-
-def _skeleton(lines: list[str]) -> list[str]:
-    return [ln.strip() for ln in lines if ln.strip()]
-
-
-def locations_unique(a: str, diff: str) -> bool:
-    """Independent oracle: every hunk's before-text, ignoring all whitespace and blank
-    lines, occurs exactly once in ``a`` (so no strategy can see two places)."""
-    file_keys = _skeleton(re.split(r"\r?\n", a))
-    hunks = re.split(r"(?m)^@@.*$", diff)[1:]
-    for body in hunks:
-        old = [
-            ln[1:].rstrip("\r")
-            for ln in body.split("\n")
-            if ln[:1] in (" ", "-") and not ln.startswith(("--- ", "diff "))
-        ]
-        keys = _skeleton(old)
-        if not keys:
-            return False
-        n = sum(1 for i in range(len(file_keys)) if file_keys[i : i + len(keys)] == keys)
-        if n != 1:
-            return False
-    return True
 
 
 def _repeats(a: str, diff: str) -> bool:
