@@ -59,3 +59,22 @@ def test_state_dir_lives_in_the_git_directory(make_repo) -> None:
     root = make_repo({"a.txt": "a\n"})
     assert state_dir(root) == (root / ".git" / "tinygen").resolve()
     assert status(root) == ""  # nothing untracked appeared in the working tree
+
+
+def test_temporary_worktrees_run_no_smudge_filters_and_no_hooks(
+    make_repo, isolated_env: Path
+) -> None:
+    """A repository's .lfsconfig / .gitattributes must not make a checkout fetch or run
+    anything (SSRF from the HTTP service): smudge filters and hooks are off."""
+    marker = isolated_env / "ran"
+    root = make_repo({".gitattributes": "*.bin filter=lfs\n", "data.bin": "pointer\n"})
+    with open(isolated_env / ".gitconfig", "a") as fh:
+        fh.write(f'[filter "lfs"]\n\tsmudge = "touch {marker}-smudge; cat"\n\trequired = true\n')
+    hook = root / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}-hook\n")
+    hook.chmod(0o755)
+    base = head_commit(root)
+    assert base is not None
+    with temp_worktree(root, base) as wt:
+        assert (wt / "data.bin").read_text() == "pointer\n"
+    assert not list(isolated_env.glob("ran-*")), "a filter or hook ran"

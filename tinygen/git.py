@@ -174,17 +174,35 @@ def worktree_lock(root: Path) -> Iterator[None]:
 _thread_lock = threading.Lock()
 
 
+# A checkout of content we did not write runs nothing and fetches nothing: no hooks (the
+# repository's or the user's post-checkout), and no smudge filters — a repository's
+# .lfsconfig would otherwise make Git LFS send requests to any URL it names (SSRF from
+# the HTTP service) and download without limit. Files stored in LFS appear as their pointers.
+_QUIET_CHECKOUT = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "filter.lfs.smudge=",
+    "-c", "filter.lfs.process=",
+    "-c", "filter.lfs.required=false",
+)  # fmt: skip
+_QUIET_CHECKOUT_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
+
+
 @contextlib.contextmanager
 def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     """A detached temporary worktree of ``root`` at ``commit``, removed afterwards.
 
-    The user's own working tree, index and branches are never touched.
+    The user's own working tree, index and branches are never touched, and the checkout
+    runs no hooks and no smudge filters (see ``_QUIET_CHECKOUT``).
     """
     parent = Path(tempfile.mkdtemp(prefix="tinygen-wt-"))
     path = parent / "wt"
     try:
         with worktree_lock(root):
-            git(["worktree", "add", "--detach", "--quiet", str(path), commit], root)
+            git(
+                [*_QUIET_CHECKOUT, "worktree", "add", "--detach", "--quiet", str(path), commit],
+                root,
+                env=_QUIET_CHECKOUT_ENV,
+            )
     except BaseException:
         shutil.rmtree(parent, ignore_errors=True)
         raise
