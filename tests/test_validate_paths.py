@@ -60,3 +60,29 @@ def test_globs() -> None:
     assert matches("x/secrets.env", ("**/*.env",)) and matches("secrets.env", ("**/*.env",))
     assert not matches("src/a.py", ("*.py",))
     assert matches("a.py", ("*.py",))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".GitHub/Workflows/x.yml",  # case-insensitive filesystems (macOS, Windows)
+        ".TINYGEN.toml",
+        ".github/workflows./x.yml",  # NTFS drops trailing dots
+        ".gi\u200ct/hooks/pre-commit",  # HFS+ ignores zero-width characters
+        ".GIT/config",
+        "GIT~1/config",  # NTFS short name of .git
+        "sub/.git /hooks/x",
+    ],
+)
+def test_protected_and_git_paths_are_matched_as_case_insensitive_filesystems_see_them(
+    tmp_path: Path, path: str
+) -> None:
+    with pytest.raises(PathPolicyError):
+        check_path(tmp_path, path, PathPolicy())
+
+
+def test_folding_does_not_refuse_ordinary_names(tmp_path: Path) -> None:
+    assert check_path(tmp_path, "docs/GitHub.md", PathPolicy()) == "docs/GitHub.md"
+    assert check_path(tmp_path, "Workflows/x.yml", PathPolicy()) == "Workflows/x.yml"
+    allowed = PathPolicy(allowed=(".github/workflows/ci.yml",))
+    assert check_path(tmp_path, ".GitHub/workflows/ci.yml", allowed) == ".GitHub/workflows/ci.yml"

@@ -52,6 +52,21 @@ def matches(path: str, patterns: tuple[str, ...]) -> bool:
     return any(glob_regex(p).match(path) for p in patterns)
 
 
+# Code points HFS+ ignores in names (git's core.protectHFS list): ".g\u200cit" is ".git" there.
+_IGNORABLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")
+
+
+def folded(path: str) -> str:
+    """``path`` as a case-insensitive filesystem (macOS, Windows) sees it: ignorable code
+    points removed, case folded, and each part's trailing dots and spaces dropped (NTFS)."""
+    parts = _IGNORABLE.sub("", path).casefold().split("/")
+    return "/".join(part.rstrip(". ") or part for part in parts)
+
+
+def _is_git_dir(part: str) -> bool:
+    return part == ".git" or part == "git~1"  # the second: NTFS's short name for .git
+
+
 def normalize(path: str) -> str:
     """A clean relative POSIX path, or PathPolicyError for one that cannot be inside."""
     p = path.replace("\\", "/")
@@ -66,11 +81,15 @@ def normalize(path: str) -> str:
         raise PathPolicyError(
             f"{path!r} leaves the repository", hint="use a path inside the repository, without '..'"
         )
-    if any(part.lower() == ".git" for part in norm.split("/")):
+    if any(_is_git_dir(part) for part in folded(norm).split("/")):
         raise PathPolicyError(
             f"{path!r} is inside .git/", hint="only files of the working tree can be changed"
         )
     return norm
+
+
+def _matches_folded(path: str, patterns: tuple[str, ...]) -> bool:
+    return matches(folded(path), tuple(folded(p) for p in patterns))
 
 
 def check_path(root: Path, path: str, policy: PathPolicy) -> str:
@@ -90,11 +109,14 @@ def check_path(root: Path, path: str, policy: PathPolicy) -> str:
             f"{rel!r} is a symbolic link", hint="change the file it points to instead"
         )
     for candidate in dict.fromkeys((rel, resolved)):
-        if any(part.lower() == ".git" for part in candidate.split("/")):
+        if any(_is_git_dir(part) for part in folded(candidate).split("/")):
             raise PathPolicyError(
                 f"{rel!r} resolves into .git/", hint="only files of the working tree can be changed"
             )
-        if matches(candidate, policy.protected) and not matches(candidate, policy.allowed):
+        # Compared folded: on macOS or Windows ".GitHub/Workflows/x.yml" IS the workflow.
+        if _matches_folded(candidate, policy.protected) and not _matches_folded(
+            candidate, policy.allowed
+        ):
             raise PathPolicyError(
                 f"{rel!r} is protected (matches {_which(candidate, policy.protected)!r})",
                 hint="change it by hand, or add it to allowed-paths in the configuration",
@@ -103,7 +125,7 @@ def check_path(root: Path, path: str, policy: PathPolicy) -> str:
 
 
 def _which(path: str, patterns: tuple[str, ...]) -> str:
-    return next(p for p in patterns if glob_regex(p).match(path))
+    return next(p for p in patterns if glob_regex(folded(p)).match(folded(path)))
 
 
 __all__ = ["PathPolicy", "check_path", "glob_regex", "matches", "normalize"]
