@@ -160,7 +160,7 @@ def test_oversized_bodies_are_refused_before_they_are_read(
     limit = 1000 * 6 + 64 * 1024
     # A declared length over the limit: answered at once, with no byte of the body sent.
     head = (
-        "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 300000000\r\n\r\n"
     )
     status, body = raw_request(server.url, head)
@@ -168,7 +168,7 @@ def test_oversized_bodies_are_refused_before_they_are_read(
     assert f"larger than this server accepts ({limit} bytes)" in json.loads(body)["detail"]
     # A streamed body is refused once it passes the limit (the rest never needs to arrive).
     head = (
-        "POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     status, body = raw_request(server.url, head, [b"x" * 16384] * 8)
@@ -198,6 +198,31 @@ def test_credentials_are_checked_before_the_body_is_read(
     assert wrong.status_code == 401 and wrong.json()["hint"] == AUTH_HINT
     right = httpx.get(f"{server.url}/jobs", headers={"Authorization": f"Bearer {TOKEN}"})
     assert right.status_code == 200
+
+
+def test_without_a_token_only_loopback_names_are_served(
+    fake: FakeAnthropic, config: ServerConfig, serve: Callable[[ServerConfig], RunningServer]
+) -> None:
+    """DNS rebinding: a web page whose name now points at 127.0.0.1 sends its own name in
+    Host and Origin; a tokenless loopback server must refuse it."""
+    server = serve(replace(config, token=None))
+    port = server.url.rsplit(":", 1)[1]
+    for headers in (
+        {"Host": f"attacker.example:{port}"},
+        {"Host": f"127.0.0.1:{port}", "Origin": f"http://attacker.example:{port}"},
+        {"Host": f"127.0.0.1:{port}", "Origin": "null"},
+    ):
+        refused = httpx.get(f"{server.url}/jobs", headers=headers)
+        assert refused.status_code == 403, headers
+        assert "DNS rebinding" in refused.json()["detail"]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+        assert httpx.get(f"{server.url}/jobs", headers={"Host": host}).status_code == 200
+    origin = {"Origin": f"http://localhost:{port}"}
+    assert httpx.get(f"{server.url}/jobs", headers=origin).status_code == 200
+    other_db = config.db_path.with_name("with-token.sqlite3")  # one server per database
+    with_token = serve(replace(config, token=TOKEN, db_path=other_db))
+    foreign = {"Host": "tinygen.example.com", "Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{with_token.url}/jobs", headers=foreign).status_code == 200
 
 
 def test_prompt_length_is_in_the_schema(client: httpx.Client) -> None:

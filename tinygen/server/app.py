@@ -43,7 +43,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tinygen import __version__
 from tinygen.errors import RepoError, TinygenError
 from tinygen.redact import redact
-from tinygen.server.config import ServerConfig
+from tinygen.server.config import ServerConfig, is_loopback
 from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, SQLiteJobStore
 from tinygen.server.lock import DatabaseLock, owner_text
 from tinygen.server.schemas import (
@@ -268,6 +268,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def _host_part(netloc: str) -> str:
+    """The host of ``host[:port]`` or ``[v6][:port]``."""
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1] if "]" in netloc else netloc
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
 class RequestGate:
     """Authentication and a body size limit before anything reads or parses the body.
 
@@ -283,11 +290,42 @@ class RequestGate:
         self.token = token.encode("utf-8") if token is not None else None
         self.max_body = max_body
 
+    def _foreign(self, headers: dict[str, bytes]) -> str | None:
+        """Without a token the server listens on loopback only, but a web page can still
+        reach it: DNS rebinding points the page's own name at 127.0.0.1, making its
+        requests same-origin. They carry that name in Host (and Origin), so refuse any
+        request whose Host or Origin is not a loopback name. With a token this is moot."""
+        if self.token is not None:
+            return None
+        host = headers.get("host", b"").decode("latin-1")
+        if not is_loopback(_host_part(host)):
+            return f"Host {host!r}"
+        origin = headers.get("origin")
+        if origin is not None:
+            text = origin.decode("latin-1")
+            netloc = text.split("://", 1)[1] if "://" in text else ""
+            if not netloc or not is_loopback(_host_part(netloc)):
+                return f"Origin {text!r}"
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers", [])}
+        foreign = self._foreign(headers)
+        if foreign is not None:
+            await _reply(
+                send,
+                403,
+                ErrorBody(
+                    detail=f"refused: {foreign} is not this loopback server (DNS rebinding guard)",
+                    hint="call the server as http://127.0.0.1:PORT or http://localhost:PORT, or "
+                    "set TINYGEN_SERVER_TOKEN to serve other names",
+                ),
+                [],
+            )
+            return
         if self.token is not None and scope.get("path") not in PUBLIC_PATHS:
             scheme, _, given = headers.get("authorization", b"").partition(b" ")
             # compare_digest: the time taken does not reveal how much of the token matched.
