@@ -375,3 +375,28 @@ def test_adding_a_line_inside_a_run_of_equal_lines_is_applied_not_called_present
     run = "x\nx\nx\n"
     diff = "--- f.txt\n+++ f.txt\n@@ -2,2 +2,3 @@\n x\n x\n+x\n"
     assert apply_patch({"f.txt": run}, diff).after["f.txt"] == "x\nx\nx\nx\n"
+
+
+def test_a_pair_after_a_rename_header_starts_the_next_file() -> None:
+    """Found in the UX review: a pure rename followed by another file's ---/+++ (no
+    `diff --git` line) became that file's deletion and the rename was dropped."""
+    diff = (
+        "diff --git a/README.md b/docs/readme.md\nsimilarity index 100%\n"
+        "rename from README.md\nrename to docs/readme.md\n"
+        "--- a/Makefile\n+++ /dev/null\n@@ -1 +0,0 @@\n-all:\n"
+    )
+    result = apply_patch({"README.md": "hi\n", "Makefile": "all:\n"}, diff)
+    assert result.after == {"README.md": None, "docs/readme.md": "hi\n", "Makefile": None}
+
+
+def test_a_pair_that_contradicts_its_git_header_is_refused() -> None:
+    diff = "diff --git a/x.py b/x.py\n--- a/y.py\n+++ b/y.py\n@@ @@\n-a\n+b\n"
+    with pytest.raises(PatchParseError, match="name a/y.py and b/y.py"):
+        apply_patch({"x.py": "a\n", "y.py": "a\n"}, diff)
+
+
+def test_a_pair_may_say_dev_null_where_the_header_omits_new_file_mode() -> None:
+    diff = "diff --git a/new.py b/new.py\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    assert apply_patch({}, diff).after == {"new.py": "x = 1\n"}
+    same = "diff --git a/x.py b/x.py\n--- x.py\n+++ x.py\n@@ @@\n-a\n+b\n"
+    assert apply_patch({"x.py": "a\n"}, same).after == {"x.py": "b\n"}

@@ -104,6 +104,20 @@ def _git_header_paths(rest: str) -> tuple[str | None, str | None]:
     return rest, rest
 
 
+def _bare(path: str) -> str:
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
+def _names_agree(fp: FilePatch, old: str | None, new: str | None) -> bool:
+    """Whether a ---/+++ pair names the files of the `diff --git` header before it (either
+    side may say /dev/null; a name must match the header's, prefixes aside)."""
+
+    def same(a: str | None, b: str | None) -> bool:
+        return a is None or b is None or _bare(a) == _bare(b)
+
+    return same(old, fp.old_path) and same(new, fp.new_path)
+
+
 def check_diff_path(path: str, where: int) -> None:
     """Reject paths that leave the repository or enter .git/ (before any prefix stripping)."""
     p = path.replace("\\", "/")
@@ -201,8 +215,26 @@ class _Parser:
             elif s.startswith("--- ") and i + 1 < n and lines[i + 1].startswith("+++ "):
                 old, new = _header_path(s[4:]), _header_path(lines[i + 1][4:])
                 cur = self.current
-                if cur is not None and self.dashes_at == i:
-                    # The ---/+++ pair of the `diff --git` header just read: authoritative.
+                follows_header = cur is not None and self.dashes_at == i
+                if follows_header and cur is not None and not _names_agree(cur, old, new):
+                    renames = (
+                        cur.old_path is not None
+                        and cur.new_path is not None
+                        and _bare(cur.old_path) != _bare(cur.new_path)
+                    )
+                    if cur.hunks or not renames:
+                        raise PatchParseError(
+                            f"line {i + 1}: '---'/'+++' name {old or '/dev/null'} and "
+                            f"{new or '/dev/null'}, but the 'diff --git' line above names "
+                            f"{cur.old_path or '/dev/null'} and {cur.new_path or '/dev/null'}",
+                            hint="give each file's changes under its own header",
+                        )
+                    # A rename or copy header has no ---/+++ of its own: this pair starts
+                    # the next file.
+                    follows_header = False
+                if follows_header and cur is not None:
+                    # The ---/+++ pair of the `diff --git` header just read, naming the same
+                    # files: authoritative (a model may write /dev/null and omit "new file").
                     for p in (old, new):
                         if p is not None:
                             check_diff_path(p, i + 1)
