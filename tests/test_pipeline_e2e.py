@@ -364,7 +364,7 @@ def test_request_from_file_and_stdin(fake: FakeAnthropic, repo: Path, tmp_path: 
     assert result.exit_code == ExitCode.NO_CHANGE
     assert "from stdin please" in fake.requests_for(PLAN)[-1].system_text
     empty = CliRunner().invoke(cli, ["run", "   ", "--repo", str(repo)], env=environ)
-    assert empty.exit_code == ExitCode.CONFIG and "empty" in empty.stderr
+    assert empty.exit_code == ExitCode.USAGE and "empty" in empty.stderr
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
@@ -513,7 +513,7 @@ def test_unwritable_out_is_refused_before_any_call(
     fake: FakeAnthropic, repo: Path, tmp_path: Path
 ) -> None:
     result = invoke(fake, repo, "x", "--out", str(tmp_path / "missing" / "x.diff"))
-    assert result.exit_code == ExitCode.CONFIG and "--out" in result.stderr
+    assert result.exit_code == ExitCode.USAGE and "--out" in result.stderr
     assert fake.requests == []
 
 
@@ -616,3 +616,29 @@ def test_check_env_passes_named_variables_to_checks(fake: FakeAnthropic, repo: P
     invoke(fake, repo, "Rename", "--check", check, "--max-rounds", "1", env=env)
     review = fake.requests_for(VERIFY)[0].text
     assert "db=db.local other=missing" in review
+
+
+def test_edits_that_never_place_end_unplaced_with_a_hint_for_a_person(
+    fake: FakeAnthropic, repo: Path
+) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "x")))
+    bad = ToolReply({"diff": "--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-not in the file\n+x\n"})
+    fake.on(EDIT, lambda request: bad)
+    result = invoke(fake, repo, "Change main", "--json")
+    assert result.exit_code == ExitCode.PATCH, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "unplaced" and data["diff"] == ""
+    assert "could not be placed in app/main.py (tried 3 times each)" in data["message"]
+    assert f"tinygen runs show {data['run_id']}" in data["message"]
+    assert fake.requests_for(VERIFY) == []
+
+
+def test_a_failing_check_is_shown_in_text_mode(fake: FakeAnthropic, repo: Path) -> None:
+    fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
+    fake.on(EDIT, rename_handler("load_cfg", "load_config"))
+    fake.on(VERIFY, lambda request: approve())
+    check = "echo 'ModuleNotFoundError: no module named calc'; exit 2"
+    result = invoke(fake, repo, "Rename", "--check", check, "--max-rounds", "1")
+    assert result.exit_code == ExitCode.CHECKS_FAILED
+    assert f"check `{check}`: exit 2" in result.stderr
+    assert "  | ModuleNotFoundError: no module named calc" in result.stderr

@@ -55,7 +55,9 @@ class LazyGroup(click.Group):
         except TinygenError as exc:
             click.echo(redact(f"tinygen: error: {exc}"), err=True)
             if exc.run_id:
-                click.echo(f"tinygen: run {exc.run_id} (`tinygen runs show {exc.run_id}`)", err=True)
+                click.echo(
+                    f"tinygen: run {exc.run_id} (`tinygen runs show {exc.run_id}`)", err=True
+                )
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             click.echo("tinygen: interrupted; nothing was changed", err=True)
@@ -67,9 +69,10 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """tinygen turns a change request into a validated git diff, and on request a pull request.
 
+    \b
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 no change needed, 4 unapproved,
     5 patch/validation refused, 6 configuration, 7 LLM/API, 8 repository/git,
-    9 GitHub, 10 a check failed.
+    9 GitHub, 10 a check failed, 130 interrupted.
     """
 
 

@@ -142,6 +142,7 @@ class Status(StrEnum):
     NO_CHANGE = "no_change"
     UNAPPROVED = "unapproved"
     INVALID = "invalid"  # the validation gate refused the final diff
+    UNPLACED = "unplaced"  # no planned edit could be placed in the file it was for
     CHECKS_FAILED = "checks_failed"
     FAILED = "failed"
 

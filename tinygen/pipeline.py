@@ -213,10 +213,13 @@ class _Runner:
             if not diff:
                 failed = [e for e in edits.values() if not e.ok]
                 if failed:
-                    message = "no file could be edited: " + "; ".join(
-                        f"{e.path}: {e.error}" for e in failed
+                    message = (
+                        f"the model's edits could not be placed in {', '.join(e.path for e in failed)} "
+                        f"(tried {max(e.attempts for e in failed)} times each): nothing changed; "
+                        f"`tinygen runs show {self.record.run_id}` has the details — a more specific "
+                        "request (naming the function or lines) usually helps"
                     )
-                    return self._result(ctx, Status.UNAPPROVED, message, plan, edits=edits)
+                    return self._result(ctx, Status.UNPLACED, message, plan, edits=edits)
                 return self._result(
                     ctx, Status.NO_CHANGE, "the planned edits change nothing", plan, edits=edits
                 )
@@ -384,6 +387,16 @@ def _validation_text(
     return "\n".join(lines)
 
 
+def _problem_summary(gate: GateReport) -> str:
+    """One line per file (its first problem, cut to one source line), then how many more."""
+    first: dict[str, str] = {}
+    for problem in gate.problems:
+        first.setdefault(problem.path or "(diff)", problem.message.splitlines()[0][:160])
+    lines = [f"  {path}: {message}" for path, message in first.items()]
+    more = len(gate.problems) - len(first)
+    return "\n".join(lines) + (f"\n  (+{more} more; see the run record)" if more > 0 else "")
+
+
 def _final_status(
     gate: GateReport,
     checks: list[CheckResult],
@@ -392,7 +405,7 @@ def _final_status(
     max_rounds: int,
 ) -> tuple[Status, str]:
     if not gate.ok:
-        return Status.INVALID, "validation failed: " + "; ".join(p.message for p in gate.problems)
+        return Status.INVALID, "validation failed:\n" + _problem_summary(gate)
     failed_checks = [c.command for c in checks if c.exit_code != 0 or c.timed_out]
     if failed_checks:
         return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)

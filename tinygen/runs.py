@@ -131,7 +131,8 @@ def list_runs(state: Path, limit: int = 20) -> list[RunSummary]:
                 status=str(result.get("status", data.get("status", "running"))),
                 request=text.strip().splitlines()[0] if text.strip() else "",
                 cost_usd=result.get("cost_usd"),
-                files=len(result.get("files", [])),
+                files=str(result.get("diff", "")).count("\ndiff --git ")
+                + str(result.get("diff", "")).startswith("diff --git "),
             )
         )
     return out
@@ -150,8 +151,9 @@ def load_run(state: Path, run_id: str) -> dict[str, Any]:
             f"no run {run_id!r} in {root}", hint="`tinygen runs` lists the recorded runs"
         )
     if len(matches) > 1:
+        shown = ", ".join(m.name for m in matches[-10:])
         raise RepoError(
-            f"run id {run_id!r} is ambiguous ({len(matches)} runs match)",
+            f"run id {run_id!r} is ambiguous ({len(matches)} runs match: {shown})",
             hint="give more of the id",
         )
     data = _read_json(matches[0] / "run.json")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from tinygen.commands._delivery import delivery_options, pop_options
-from tinygen.errors import ConfigError, ExitCode, TinygenError
+from tinygen.errors import ExitCode, TinygenError
 from tinygen.models import Request, RunResult, Status
 
 STATUS_EXIT = {
@@ -21,11 +21,13 @@ STATUS_EXIT = {
     Status.NO_CHANGE: ExitCode.NO_CHANGE,
     Status.UNAPPROVED: ExitCode.UNAPPROVED,
     Status.INVALID: ExitCode.PATCH,
+    Status.UNPLACED: ExitCode.PATCH,
     Status.CHECKS_FAILED: ExitCode.CHECKS_FAILED,
     Status.FAILED: ExitCode.INTERNAL,
 }
 
 MAX_REQUEST_CHARS = 100_000
+CHECK_LINES_SHOWN = 20  # of a failed check's output, on stderr
 
 
 def read_request(value: str) -> str:
@@ -38,21 +40,26 @@ def read_request(value: str) -> str:
         try:
             text = path.read_text("utf-8")
         except OSError as exc:
-            raise ConfigError(
-                f"cannot read the request file {path}: {exc.strerror}",
-                hint="check the path after @",
+            raise click.BadParameter(
+                f"cannot read the request file {path}: {exc.strerror} (check the path after @)",
+                param_hint="REQUEST",
             ) from exc
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"the request file {path} is not UTF-8 text") from exc
+            raise click.BadParameter(
+                f"the request file {path} is not UTF-8 text", param_hint="REQUEST"
+            ) from exc
         where = str(path)
     else:
         text, where = value, "the argument"
     if not text.strip():
-        raise ConfigError(f"the request from {where} is empty", hint="say what to change")
+        raise click.BadParameter(
+            f"the request from {where} is empty: say what to change", param_hint="REQUEST"
+        )
     if len(text) > MAX_REQUEST_CHARS:
-        raise ConfigError(
-            f"the request from {where} has {len(text)} characters (at most {MAX_REQUEST_CHARS})",
-            hint="shorten it; the model reads the repository itself",
+        raise click.BadParameter(
+            f"the request from {where} has {len(text)} characters (at most "
+            f"{MAX_REQUEST_CHARS}); shorten it, the model reads the repository itself",
+            param_hint="REQUEST",
         )
     return text
 
@@ -78,7 +85,10 @@ def read_request(value: str) -> str:
     help="Anthropic model (default: newest Sonnet).",
 )
 @click.option(
-    "--budget", type=click.IntRange(min=100), default=None, help="Reference-sheet token budget."
+    "--budget",
+    type=click.IntRange(min=100),
+    default=None,
+    help="Reference-sheet token budget [default: 8000].",
 )
 @click.option(
     "--jobs",
@@ -182,7 +192,7 @@ def check_out_path(out: Path | None) -> None:
         return
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ConfigError(f"cannot write --out {out}: {folder} is not a writable folder")
+        raise click.BadParameter(f"{folder} is not a writable folder", param_hint="--out")
 
 
 def failure_json(exc: TinygenError, run_id: str) -> dict[str, Any]:
@@ -227,6 +237,14 @@ def emit(
         click.echo(json.dumps(result.to_dict() | (extra or {}), indent=2))
     elif out is None and result.diff:
         click.echo(result.diff, nl=False)
+    for check in result.checks:
+        if check.get("exit_code") != 0 or check.get("timed_out"):
+            state = "timed out" if check.get("timed_out") else f"exit {check.get('exit_code')}"
+            click.echo(
+                f"tinygen: check `{check['command']}`: {state} ({check['seconds']:.1f} s)", err=True
+            )
+            for line in str(check.get("output_tail", "")).splitlines()[-CHECK_LINES_SHOWN:]:
+                click.echo(f"  | {line}", err=True)
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
     calls = result.usage.get("calls", 0)
     click.echo(

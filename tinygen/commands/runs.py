@@ -10,7 +10,13 @@ import click
 
 @click.group("runs", invoke_without_command=True)
 @click.option("--repo", default=".", show_default=True, help="Repository whose runs to list.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to list.",
+)
 @click.pass_context
 def command(ctx: click.Context, repo: str, limit: int) -> None:
     """List recorded runs, newest first."""
@@ -59,6 +65,9 @@ def show(repo: str, run_id: str, as_json: bool) -> None:
     plan = data.get("plan") or {}
     for item in plan.get("files", []):
         click.echo(f"  {item['action']:<7} {item['path']}: {item['intent']}")
+    for check in result.get("checks") or []:
+        state = "timed out" if check.get("timed_out") else f"exit {check.get('exit_code')}"
+        click.echo(f"check:    `{check.get('command')}`: {state}")
     usage = result.get("usage") or {}
     if usage:
         click.echo("usage:    " + ", ".join(f"{k}={v}" for k, v in usage.items()))
