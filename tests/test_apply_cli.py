@@ -217,3 +217,15 @@ def test_stdin_on_a_terminal_says_it_is_waiting(make_repo: RepoFactory) -> None:
     os.close(master)
     assert b"reading the diff from stdin (Ctrl-D to end)" in err
     assert proc.returncode == 5 and b"empty" in err
+
+
+def test_json_has_the_same_keys_whether_the_patch_applied_or_not(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    code, good, _ = _run(root, "--json", "--dry-run", stdin=DIFF)
+    assert code == 0
+    code, bad, _ = _run(root, "--json", stdin="--- app.py\n+++ app.py\n@@ @@\n-nope\n+x\n")
+    assert code == 5
+    ok, refused = json.loads(good), json.loads(bad)
+    assert set(ok) == set(refused)
+    assert ok["error"] is None and ok["failures"] == [] and ok["diff"]
+    assert refused["error"] and refused["failures"] and refused["files"] == []

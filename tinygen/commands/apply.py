@@ -77,7 +77,21 @@ def command(
         if out["status"] == "invalid":  # delivered (work is never lost), but not valid
             sys.exit(int(ExitCode.PATCH))
         return
-    report: dict[str, Any] = {"ok": False, "dry_run": dry_run, "written": False}
+    # Every key is always present (null or empty when it does not apply), so scripts can rely
+    # on the shape whether the patch applied or not.
+    report: dict[str, Any] = {
+        "ok": False,
+        "dry_run": dry_run,
+        "written": False,
+        "files": [],
+        "hunks": [],
+        "diff": "",
+        "checks": [],
+        "error": None,
+        "hint": None,
+        "feedback": None,
+        "failures": [],
+    }
     try:
         code = _run(patch, repo, dry_run, checks, as_json, force, report)
     except TinygenError as exc:
