@@ -391,7 +391,7 @@ def test_a_pair_after_a_rename_header_starts_the_next_file() -> None:
 
 def test_a_pair_that_contradicts_its_git_header_is_refused() -> None:
     diff = "diff --git a/x.py b/x.py\n--- a/y.py\n+++ b/y.py\n@@ @@\n-a\n+b\n"
-    with pytest.raises(PatchParseError, match="name a/y.py and b/y.py"):
+    with pytest.raises(PatchParseError, match=r"name a/y\.py and b/y\.py"):
         apply_patch({"x.py": "a\n", "y.py": "a\n"}, diff)
 
 
