@@ -642,3 +642,11 @@ def test_a_failing_check_is_shown_in_text_mode(fake: FakeAnthropic, repo: Path) 
     assert result.exit_code == ExitCode.CHECKS_FAILED
     assert f"check `{check}`: exit 2" in result.stderr
     assert "  | ModuleNotFoundError: no module named calc" in result.stderr
+
+
+def test_a_repository_without_commits_says_so(fake: FakeAnthropic, make_repo) -> None:
+    empty = make_repo({"a.py": "x = 1\n"}, commit=False)
+    result = invoke(fake, empty, "Change a")
+    assert result.exit_code == ExitCode.REPO
+    assert "has no commits yet" in result.stderr and "--ref" not in result.stderr
+    assert fake.requests == []

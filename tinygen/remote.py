@@ -32,7 +32,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from tinygen.errors import RepoError
-from tinygen.git import git, git_bytes, repo_root, resolve_commit
+from tinygen.git import git, git_bytes, head_commit, repo_root, resolve_commit
 from tinygen.redact import redact
 
 RepoKind = Literal["local", "bare", "file", "https", "http", "ssh", "git"]
@@ -521,6 +521,10 @@ def open_repository(
 
 def _open_local(spec: RepoSpec, ref: str | None) -> OpenedRepo:
     root = Path(spec.url)
+    if ref is None and head_commit(root) is None:
+        raise RepoError(
+            f"{root} has no commits yet", hint="commit something first: tinygen changes a commit"
+        )
     base = resolve_commit(root, ref or "HEAD")
     url_proc = git_bytes(["remote", "get-url", "origin"], root, check=False)
     remote_url = redact(url_proc.stdout.decode().strip()) if url_proc.returncode == 0 else None
