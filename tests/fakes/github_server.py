@@ -115,6 +115,14 @@ def _not_found() -> _HTTPError:
     )
 
 
+def _require_comment_body(body: dict[str, Any]) -> None:
+    """GitHub's 422 for a comment whose body is missing or blank."""
+    if not isinstance(body.get("body"), str) or not body["body"]:
+        raise _invalid(
+            "Body cannot be blank", resource="IssueComment", field="body", code="missing_field"
+        )
+
+
 def _invalid(message: str, **error: Any) -> _HTTPError:
     err = {"message": message, **error} if message else dict(error)
     return _HTTPError(
@@ -790,13 +798,7 @@ class FakeGitHub:
                 ]
                 return 200, items
             if method == "POST":
-                if not isinstance(body.get("body"), str) or not body["body"]:
-                    raise _invalid(
-                        "Body cannot be blank",
-                        resource="IssueComment",
-                        field="body",
-                        code="missing_field",
-                    )
+                _require_comment_body(body)
                 assert login is not None
                 cid = self._store_comment(r.full_name, n, body["body"], login)
                 return 201, self._comment_json(self._comments[cid])
@@ -809,13 +811,7 @@ class FakeGitHub:
             if method == "GET":
                 return 200, self._comment_json(c)
             if method == "PATCH":
-                if not isinstance(body.get("body"), str) or not body["body"]:
-                    raise _invalid(
-                        "Body cannot be blank",
-                        resource="IssueComment",
-                        field="body",
-                        code="missing_field",
-                    )
+                _require_comment_body(body)
                 c["body"] = body["body"]
                 c["updated_at"] = _now()
                 return 200, self._comment_json(c)
