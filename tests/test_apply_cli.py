@@ -13,7 +13,7 @@ from tests.conftest import RepoFactory
 from tests.helpers import status, write_files
 from tinygen.cli import cli
 from tinygen.errors import RepoError
-from tinygen.files import write_files_atomically
+from tinygen.repo.files import write_files_atomically
 
 FILES = {"app.py": "def f():\n    return 1\n", "lib/util.py": "X = 1\n", "win.txt": "a\r\nb\r\n"}
 DIFF = (

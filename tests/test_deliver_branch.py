@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
-from tinygen.deliver import (
+from tinygen.delivery.gitops import (
     DEFAULT_IDENTITY,
     branch_name_for,
     build_message,

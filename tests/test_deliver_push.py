@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, write_files
-from tinygen.deliver import (
+from tinygen.delivery.gitops import (
     checkout_pr_head,
     commit_on_top,
     create_branch_commit,
@@ -17,7 +17,7 @@ from tinygen.deliver import (
     push_to_ref,
 )
 from tinygen.errors import RepoError
-from tinygen.remote import open_repository
+from tinygen.repo.remote import open_repository
 
 
 def _diff(old: str, new: str) -> str:

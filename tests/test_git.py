@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import git, status
 from tinygen.errors import RepoError
-from tinygen.git import head_commit, repo_root, resolve_commit, state_dir, temp_worktree
+from tinygen.repo.git import head_commit, repo_root, resolve_commit, state_dir, temp_worktree
 
 
 def test_concurrent_worktrees_on_one_repository(make_repo) -> None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from tests.conftest import RepoFactory
 from tests.helpers import commit_all, init_repo
 from tinygen.cli import cli
-from tinygen.git import state_dir
+from tinygen.repo.git import state_dir
 from tinygen.sheet import estimate_tokens
 from tinygen.sheet.cache import CACHE_NAME
 

@@ -1,4 +1,4 @@
-"""Commit messages and pull request bodies (tinygen.prbody), and how the CLI names the
+"""Commit messages and pull request bodies (tinygen.delivery.texts), and how the CLI names the
 GitHub repository it delivers to."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import pytest
 from tests.fakes.github_server import DEFAULT_TOKEN
 from tests.helpers import git
 from tests.test_publish_branch import FILES, make_result
-from tinygen import prbody
 from tinygen.commands._delivery import github_repository
-from tinygen.deliver import build_message
+from tinygen.delivery import texts as prbody
+from tinygen.delivery.gitops import build_message
 from tinygen.errors import ConfigError
 from tinygen.models import FileEdit, Status
-from tinygen.remote import open_repository
+from tinygen.repo.remote import open_repository
 
 TWO = {"app.py": "def f():\n    return 2\n"}
 

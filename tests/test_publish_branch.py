@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
+from tinygen.delivery.publish import PublishResult, apply_to_worktree, publish_branch
 from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.models import FileEdit, Plan, PlanItem, RunResult, Status, Verdict
 from tinygen.patch import canonical_diff
-from tinygen.publish import PublishResult, apply_to_worktree, publish_branch
-from tinygen.remote import open_repository
+from tinygen.repo.remote import open_repository
 
 FILES = {"app.py": "def f():\n    return 1\n", "lib/util.py": "X = 1\n", "README.md": "# app\n"}
 

@@ -11,11 +11,11 @@ import pytest
 from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
 from tests.helpers import commit_all, git, write_files
 from tests.test_publish_branch import FILES, make_result
+from tinygen.delivery.publish import publish_pr, push_to_pr
 from tinygen.errors import ForgeError, PatchApplyError, RepoError
 from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.models import Status
-from tinygen.publish import publish_pr, push_to_pr
-from tinygen.remote import OpenedRepo, open_repository
+from tinygen.repo.remote import OpenedRepo, open_repository
 
 REPO = "octo/demo"
 TWO = {"app.py": "def f():\n    return 2\n"}

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from tinygen.errors import RepoError
-from tinygen.remote import network_env, token_for
+from tinygen.repo.remote import network_env, token_for
 
 
 def test_explicit_token_goes_only_over_https() -> None:

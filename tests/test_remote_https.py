@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, init_repo, write_files
-from tinygen.deliver import (
+from tinygen.delivery.gitops import (
     checkout_pr_head,
     commit_on_top,
     create_branch_commit,
@@ -28,7 +28,7 @@ from tinygen.deliver import (
     push_to_ref,
 )
 from tinygen.errors import RepoError
-from tinygen.remote import open_repository
+from tinygen.repo.remote import open_repository
 
 TOKEN = "tok-3f9c2a7e41d84b6f9a0c"  # not a known token shape: only our own plumbing hides it
 WRONG = "wrong-7d1e5b2c9a4f6e08"

@@ -13,8 +13,8 @@ import pytest
 
 from tests.helpers import commit_all, git, status, write_files
 from tinygen.errors import RepoError
-from tinygen.git import temp_worktree
-from tinygen.remote import cache_path, open_repository, parse_repo_spec
+from tinygen.repo.git import temp_worktree
+from tinygen.repo.remote import cache_path, open_repository, parse_repo_spec
 
 
 @dataclass

@@ -403,7 +403,7 @@ def test_repository_over_the_size_limit_fails_clearly(
     assert "too large for this server" in response.json()["detail"]
     assert "(the limit is 0.2 MB)" in response.json()["detail"]
     assert fake.requests == [], "no model call for a refused repository"
-    from tinygen.remote import cache_path, parse_repo_spec
+    from tinygen.repo.remote import cache_path, parse_repo_spec
 
     entry = cache_path(parse_repo_spec(f"file://{bare}"), config.cache_dir)
     assert entry.parent.is_dir() and not entry.exists(), "the rejected clone is not kept"

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import RepoFactory
 from tests.helpers import commit_all, git, status
-from tinygen.git import state_dir
+from tinygen.repo.git import state_dir
 from tinygen.sheet import FileEntry, SheetCacheWarning, build_sheet
 from tinygen.sheet.cache import CACHE_NAME, MAGIC
 

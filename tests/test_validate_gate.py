@@ -107,7 +107,7 @@ def test_unparsable_and_zero_hunk_diffs(make_repo: RepoFactory) -> None:
 
 
 def test_given_worktree_is_used_and_left_unchanged(make_repo: RepoFactory, tmp_path: Path) -> None:
-    from tinygen.git import temp_worktree
+    from tinygen.repo.git import temp_worktree
 
     root, base = _repo(make_repo)
     good = canonical_diff(

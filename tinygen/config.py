@@ -110,7 +110,7 @@ def read_repo_config(root: Path) -> dict[str, Any]:
 def read_repo_config_at(root: Path, commit: str) -> dict[str, Any]:
     """Settings from the config file as committed at ``commit`` — the base of a change, never
     the change itself (a pull request must not be able to reconfigure its own checks)."""
-    from tinygen.git import git_bytes
+    from tinygen.repo.git import git_bytes
 
     def read(name: str) -> str | None:
         proc = git_bytes(["show", f"{commit}:{name}"], root, check=False)

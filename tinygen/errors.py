@@ -6,6 +6,11 @@ the CLI uses for it::
     TinygenError                 1  unexpected failure (a bug: please report it)
     ├── ConfigError              6  bad settings, missing API key, bad config file
     ├── RepoError                8  not a git repository, git failed, dirty files, bad ref
+    │   ├── RepoAuthError        8    the git host refused our credentials
+    │   ├── RepoNotFoundError    8    no repository at that URL (or no access to it)
+    │   ├── RefNotFoundError     8    the branch, tag or commit does not exist
+    │   ├── RepoTooLargeError    8    over a size limit (the HTTP service's clone limit)
+    │   └── RepoNetworkError     8    the network or the git host failed (not the request)
     ├── PatchError               5  a diff that cannot be parsed or placed exactly
     │   ├── PatchParseError      5    malformed input: empty, no hunks, binary
     │   └── PatchApplyError      5    a hunk that does not fit, or fits in several places
@@ -25,6 +30,11 @@ Exit codes that are outcomes rather than errors (see ExitCode below): 0 success,
 2 usage error (click), 3 no change needed, 4 unapproved after the last verify round,
 10 a configured check failed.
 
+Structured payloads travel on the exception, never inside its text: ``run_id`` (the run
+record), ``saved_diff`` (the path of a diff saved before the failure), ``partial`` (what a
+failed run got done: usage, files), ``PatchApplyError.failures`` (one typed entry per hunk
+that did not place). Front ends word them; nobody parses a message back.
+
 Messages must never contain secrets: build them from our own values, and pass foreign
 text through :func:`tinygen.redact.redact` first.
 """
@@ -32,6 +42,10 @@ text through :func:`tinygen.redact.redact` first.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tinygen.patch.model import HunkFailure
 
 
 class ExitCode(IntEnum):
@@ -53,15 +67,20 @@ class ExitCode(IntEnum):
 
 class TinygenError(Exception):
     """Base of all tinygen errors. ``hint`` says what the user can do about it; ``run_id``
-    is set when the error ended a recorded run, so every failure can name its record."""
+    is set when the error ended a recorded run, so every failure can name its record;
+    ``saved_diff`` names the file holding the diff the run had made before it failed (the
+    work is not lost); ``partial`` is what the failed run got done (a plain dict for its
+    record: usage, cost, files)."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
-    run_id: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.run_id: str | None = None
+        self.saved_diff: str | None = None
+        self.partial: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
@@ -73,6 +92,26 @@ class ConfigError(TinygenError):
 
 class RepoError(TinygenError):
     exit_code = ExitCode.REPO
+
+
+class RepoAuthError(RepoError):
+    """The git host refused the credentials (or asked for some we do not have)."""
+
+
+class RepoNotFoundError(RepoError):
+    """No repository at that address, or none this token can see."""
+
+
+class RefNotFoundError(RepoError):
+    """The branch, tag or commit named does not exist (locally or on the remote)."""
+
+
+class RepoTooLargeError(RepoError):
+    """The repository is over a size limit."""
+
+
+class RepoNetworkError(RepoError):
+    """The network or the git host failed: the request itself may be fine (try again)."""
 
 
 class PatchError(TinygenError):
@@ -90,9 +129,17 @@ class PatchApplyError(PatchError):
     match, the closest real lines, and which hunks did apply.
     """
 
-    def __init__(self, message: str, *, feedback: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        feedback: str = "",
+        hint: str | None = None,
+        failures: tuple[HunkFailure, ...] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.feedback = feedback
+        self.failures = failures
 
 
 class PathPolicyError(TinygenError):

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from tinygen.errors import ExitCode
+
 Action = Literal["create", "modify", "delete"]
 
 
@@ -135,7 +137,7 @@ class Verdict:
 
 
 class Status(StrEnum):
-    """How a run ended. Each has its exit code in tinygen.errors.ExitCode."""
+    """How a run ended; :attr:`exit_code` is the process exit code that reports it."""
 
     APPROVED = "approved"
     UNVERIFIED = "unverified"  # --max-rounds 0: validated but not reviewed
@@ -145,6 +147,27 @@ class Status(StrEnum):
     UNPLACED = "unplaced"  # no planned edit could be placed in the file it was for
     CHECKS_FAILED = "checks_failed"
     FAILED = "failed"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _STATUS_EXIT[self]
+
+    @property
+    def succeeded(self) -> bool:
+        """The change is good to deliver as it is (approved, or validated and not reviewed)."""
+        return self in (Status.APPROVED, Status.UNVERIFIED)
+
+
+_STATUS_EXIT = {
+    Status.APPROVED: ExitCode.OK,
+    Status.UNVERIFIED: ExitCode.OK,
+    Status.NO_CHANGE: ExitCode.NO_CHANGE,
+    Status.UNAPPROVED: ExitCode.UNAPPROVED,
+    Status.INVALID: ExitCode.PATCH,
+    Status.UNPLACED: ExitCode.PATCH,
+    Status.CHECKS_FAILED: ExitCode.CHECKS_FAILED,
+    Status.FAILED: ExitCode.INTERNAL,
+}
 
 
 @dataclass

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings
 from tinygen.errors import Cancelled, TinygenError
-from tinygen.git import git_bytes, state_dir, temp_worktree
 from tinygen.models import (
     FileEdit,
     Plan,
@@ -33,6 +32,7 @@ from tinygen.passes.brainstorm import brainstorm
 from tinygen.passes.common import Progress, RunContext, usage_dict
 from tinygen.passes.edit import edit_files
 from tinygen.passes.verify import verify
+from tinygen.repo.git import git_bytes, state_dir, temp_worktree
 from tinygen.runs import RunRecorder, runs_root
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.github import Forge, GitHubForge
     from tinygen.models import RunResult
-    from tinygen.remote import OpenedRepo
+    from tinygen.repo.remote import OpenedRepo
 
 WORKFLOWS = ".github/workflows/**"
 OK_STATUSES = ("approved", "unverified")
@@ -256,7 +256,7 @@ MAX_ISSUE_BRANCHES = 50  # tinygen/issue-N, -2, ... -50
 
 def _issue_branches(root: Any, url: str, number: int, token: str | None) -> dict[str, str]:
     """tinygen/issue-N and tinygen/issue-N-<k> on the remote: {branch: tip}."""
-    from tinygen.remote import git_network, token_for
+    from tinygen.repo.remote import git_network, token_for
 
     base = f"refs/heads/tinygen/issue-{number}"
     listing = git_network(
@@ -284,8 +284,8 @@ def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _
     base's tip; one whose pull request was closed or merged, or that the base has moved
     past, is left as it is, and the next name is tried: the first name not on the remote
     starts afresh from the base."""
-    from tinygen.deliver import checkout_pr_head
-    from tinygen.git import git_bytes
+    from tinygen.delivery.gitops import checkout_pr_head
+    from tinygen.repo.git import git_bytes
 
     tips = _issue_branches(opened.root, url, number, ctx.token)
     for k in range(1, MAX_ISSUE_BRANCHES + 1):
@@ -318,14 +318,14 @@ def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _
 
 
 def _prepare(ctx: _Context) -> _Plan:
-    from tinygen.remote import open_repository
+    from tinygen.repo.remote import open_repository
 
     url = _repo_url(ctx)
     decision, full_name = ctx.decision, ctx.event.repository
     ctx.status.progress("setup", f"fetching {redact(url)}")
     if decision.target == "pr":
         assert decision.number is not None
-        from tinygen.deliver import checkout_pr_head
+        from tinygen.delivery.gitops import checkout_pr_head
 
         pull = ctx.forge.pull(full_name, decision.number)
         # the PR's base branch gives the configuration; its head gets the change
@@ -404,7 +404,7 @@ def _run_pipeline(ctx: _Context, plan: _Plan, run_id: str) -> RunResult:
 
 def _publish(ctx: _Context, plan: _Plan, result: RunResult) -> tuple[str, str | None, str]:
     """Deliver ``result``: (status, pr url, branch)."""
-    from tinygen.publish import publish_pr, push_to_pr
+    from tinygen.delivery.publish import publish_pr, push_to_pr
 
     ctx.status.progress("deliver", "pushing")
     full_name = ctx.event.repository
@@ -484,15 +484,13 @@ def _deliver(ctx: _Context, plan: _Plan, result: RunResult) -> Outcome:
 
 
 def _exit_for(result: RunResult) -> int:
-    from tinygen.commands.run import STATUS_EXIT
-
-    return int(STATUS_EXIT[result.status])
+    return int(result.status.exit_code)
 
 
 def _saved_diff(plan: _Plan | None, run_id: str | None) -> str:
     if plan is None or run_id is None:
         return ""
-    from tinygen.git import state_dir
+    from tinygen.repo.git import state_dir
     from tinygen.runs import runs_root
 
     path = runs_root(state_dir(plan.opened.root)) / run_id / "diff.patch"
@@ -550,8 +548,8 @@ def _push_attempt(
     refuses); '' when that fails too. For an issue: the draft pull request on its branch.
     For a pull request: a branch of its own, ``tinygen/pr-N-attempt-<run id>`` — the pull
     request's head is never touched."""
+    from tinygen.delivery.publish import publish_branch
     from tinygen.models import RunResult, Status
-    from tinygen.publish import publish_branch
     from tinygen.validate import PathPolicy, run_gate
 
     try:

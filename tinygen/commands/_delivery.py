@@ -25,10 +25,10 @@ import click
 from tinygen.errors import ConfigError, TinygenError
 
 if TYPE_CHECKING:
+    from tinygen.delivery.publish import PublishResult
     from tinygen.github import Forge
     from tinygen.models import RunResult
-    from tinygen.publish import PublishResult
-    from tinygen.remote import OpenedRepo
+    from tinygen.repo.remote import OpenedRepo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,9 +142,9 @@ def github_repository(opened: OpenedRepo) -> str:
     """``owner/name`` on GitHub for the repository being changed: from its URL (or the
     checkout's origin) when that is on github.com / the GITHUB_SERVER_URL host, else from
     GITHUB_REPOSITORY. ConfigError when neither names one."""
-    from tinygen.git import git_bytes
     from tinygen.redact import redact
-    from tinygen.remote import github_hosts, parse_repo_spec
+    from tinygen.repo.git import git_bytes
+    from tinygen.repo.remote import github_hosts, parse_repo_spec
 
     spec = opened.spec
     where = spec.display_url
@@ -230,7 +230,7 @@ def prepare(opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = F
     if opts.pr and (opts.branch or opts.issue):
         _refuse_protected_target(delivery, _pr_branch(opts) or "", "--branch")
     if opts.to_pr is not None:
-        from tinygen.deliver import checkout_pr_head
+        from tinygen.delivery.gitops import checkout_pr_head
 
         pull = delivery.forge.pull(delivery.full_name, opts.to_pr)
         if pull.is_fork or pull.state != "open":
@@ -265,7 +265,7 @@ def _refuse_protected_target(
 ) -> None:
     """Refuse before the model runs when ``branch`` is one tinygen never pushes to (this also
     checks that the remote can be reached)."""
-    from tinygen.deliver import protected_branches
+    from tinygen.delivery.gitops import protected_branches
     from tinygen.errors import RepoError
 
     protected = protected_branches(
@@ -290,7 +290,7 @@ def _say(message: str) -> None:
 
 def deliver(delivery: Delivery, result: RunResult) -> dict[str, Any]:
     """Act on the options for ``result``; report on stderr; return what --json adds."""
-    from tinygen.prbody import succeeded
+    from tinygen.delivery.texts import succeeded
 
     opts = delivery.opts
     info: dict[str, Any] = {}
@@ -303,7 +303,7 @@ def deliver(delivery: Delivery, result: RunResult) -> dict[str, Any]:
     try:
         if opts.apply:
             if ok:
-                from tinygen.publish import apply_to_worktree
+                from tinygen.delivery.publish import apply_to_worktree
 
                 written = apply_to_worktree(delivery.opened.root, result.diff, force=opts.force)
                 info["applied"] = written
@@ -344,7 +344,7 @@ def deliver_reporting(
 
 
 def _commit(delivery: Delivery, result: RunResult, ok: bool) -> PublishResult | None:
-    from tinygen import publish
+    from tinygen.delivery import publish
 
     opts = delivery.opts
     if opts.to_pr is not None:
@@ -419,8 +419,8 @@ def deliver_failed_run(delivery: Delivery, run_id: str, error: TinygenError) -> 
 
 def failed_result(root: Path, run_id: str, error: TinygenError) -> RunResult | None:
     """A FAILED RunResult from run ``run_id``'s record, if it saved a diff."""
-    from tinygen.git import state_dir
     from tinygen.models import Plan, PlanItem, RunResult, Status
+    from tinygen.repo.git import state_dir
     from tinygen.runs import load_run, runs_root
 
     folder = runs_root(state_dir(root)) / run_id
@@ -465,11 +465,11 @@ def deliver_patch(
     Returns the --json report (``"status"`` is the gate's verdict: ``unverified`` or
     ``invalid``) and the delivery's error, if any, for the caller to raise after printing."""
     from tinygen.config import load_settings
-    from tinygen.git import repo_root, state_dir
+    from tinygen.delivery.publish import commit_texts
     from tinygen.models import Plan, PlanItem, RunResult, Status
     from tinygen.patch import apply_patch, canonical_diff
-    from tinygen.publish import commit_texts
-    from tinygen.remote import open_repository
+    from tinygen.repo.git import repo_root, state_dir
+    from tinygen.repo.remote import open_repository
     from tinygen.runs import RunRecorder, runs_root
     from tinygen.validate import PathPolicy, run_gate
 

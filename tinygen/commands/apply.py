@@ -121,9 +121,9 @@ def _run(
     report: dict[str, Any],
 ) -> ExitCode:
     from tinygen.config import load_settings
-    from tinygen.files import WorkingTreeTexts, uncommitted, write_files_atomically
-    from tinygen.git import git, head_commit, repo_root, temp_worktree
     from tinygen.patch import apply_patch, canonical_diff
+    from tinygen.repo.files import WorkingTreeTexts, uncommitted, write_files_atomically
+    from tinygen.repo.git import git, head_commit, repo_root, temp_worktree
     from tinygen.validate import PathPolicy, check_path, run_checks
 
     root = repo_root(repo)

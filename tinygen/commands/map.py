@@ -52,7 +52,7 @@ def command(
 ) -> None:
     """Print the reference sheet of the git repository at PATH (default: here)."""
     from tinygen.config import load_settings
-    from tinygen.git import repo_root
+    from tinygen.repo.git import repo_root
     from tinygen.sheet import build_sheet, render_sheet
     from tinygen.sheet.cache import SheetCacheWarning
     from tinygen.sheet.render import layout, min_budget

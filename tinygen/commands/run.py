@@ -13,18 +13,7 @@ import click
 
 from tinygen.commands._delivery import delivery_options, pop_options
 from tinygen.errors import ExitCode, TinygenError
-from tinygen.models import Request, RunResult, Status
-
-STATUS_EXIT = {
-    Status.APPROVED: ExitCode.OK,
-    Status.UNVERIFIED: ExitCode.OK,
-    Status.NO_CHANGE: ExitCode.NO_CHANGE,
-    Status.UNAPPROVED: ExitCode.UNAPPROVED,
-    Status.INVALID: ExitCode.PATCH,
-    Status.UNPLACED: ExitCode.PATCH,
-    Status.CHECKS_FAILED: ExitCode.CHECKS_FAILED,
-    Status.FAILED: ExitCode.INTERNAL,
-}
+from tinygen.models import Request, RunResult
 
 MAX_REQUEST_CHARS = 100_000
 CHECK_LINES_SHOWN = 20  # of a failed check's output, on stderr
@@ -138,7 +127,7 @@ def command(
     from tinygen.config import load_settings
     from tinygen.llm import AnthropicProvider
     from tinygen.passes.common import warm_up
-    from tinygen.remote import open_repository
+    from tinygen.repo.remote import open_repository
     from tinygen.runs import new_run_id
 
     opts = pop_options(delivery)
@@ -184,7 +173,7 @@ def command(
     emit(result, out=out, as_json=as_json, extra=extra)  # the result is printed in any case
     if delivery_error is not None:
         raise delivery_error
-    sys.exit(int(STATUS_EXIT[result.status]))
+    sys.exit(int(result.status.exit_code))
 
 
 def check_out_path(out: Path | None) -> None:
@@ -213,8 +202,8 @@ def failure_json(exc: TinygenError, run_id: str) -> dict[str, Any]:
 def warn_if_dirty(root: Path, result: RunResult) -> None:
     """The diff is made against the base commit: say so when the user's copies of its files
     have uncommitted changes (`git apply` of the diff may not fit them)."""
-    from tinygen.files import uncommitted
     from tinygen.pipeline import diff_paths
+    from tinygen.repo.files import uncommitted
 
     dirty = uncommitted(root, diff_paths(result.diff)) if result.diff else []
     if dirty:

@@ -23,7 +23,7 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
     ctx.obj = repo
     if ctx.invoked_subcommand is not None:
         return
-    from tinygen.git import repo_root, state_dir
+    from tinygen.repo.git import repo_root, state_dir
     from tinygen.runs import list_runs
 
     runs = list_runs(state_dir(repo_root(repo)), limit)
@@ -44,7 +44,7 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
 @click.pass_obj
 def show(repo: str, run_id: str, as_json: bool) -> None:
     """Print one run: request, plan, verdict, diff, usage (RUN_ID may be a prefix)."""
-    from tinygen.git import repo_root, state_dir
+    from tinygen.repo.git import repo_root, state_dir
     from tinygen.runs import load_run
 
     data = load_run(state_dir(repo_root(repo)), run_id)

@@ -152,3 +152,17 @@ class PatchResult:
             "files": sorted(self.after),
             "hunks": [r.to_dict() for r in self.report],
         }
+
+
+@dataclass(frozen=True)
+class HunkFailure:
+    """One hunk that could not be placed: where, which, and why (carried by PatchApplyError;
+    the feedback text is rendered from these)."""
+
+    path: str
+    hunk: int  # 1-based within its file's section of the diff
+    header: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "hunk": self.hunk, "header": self.header, "reason": self.reason}

@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinygen.errors import RepoError, TinygenError
-from tinygen.git import git
+from tinygen.errors import RepoError, RepoTooLargeError, TinygenError
+from tinygen.repo.git import git
 from tinygen.server.config import ServerConfig
 from tinygen.server.jobs import Job
 from tinygen.server.worker import Progress
@@ -39,7 +39,7 @@ from tinygen.server.worker import Progress
 if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.llm import AnthropicProvider
-    from tinygen.remote import RepoSpec
+    from tinygen.repo.remote import RepoSpec
 
 # Settings a repository may lower but not raise (the server's value is the cap).
 CAPPED = (
@@ -74,13 +74,13 @@ def repository_size(root: Path, commit: str) -> tuple[int, int]:
     return stored, checkout
 
 
-def too_large(limit: int, stored: int, checkout: int | None = None) -> RepoError:
+def too_large(limit: int, stored: int, checkout: int | None = None) -> RepoTooLargeError:
     what = (
         f"{_mb(stored)} of git objects and {_mb(checkout)} checked out"
         if checkout is not None
         else f"the fetch was stopped at {_mb(stored)} of git objects"
     )
-    return RepoError(
+    return RepoTooLargeError(
         f"the repository is too large for this server: {what} (the limit is {_mb(limit)})",
         hint="ask the server's operator to raise --max-repo-mb, or run tinygen locally",
     )
@@ -179,7 +179,7 @@ class CloneWatch:
 
 def drop_cache_entry(spec: RepoSpec, cache_dir: Path | None) -> None:
     """Delete a repository's clone cache entry, under the lock its clones and fetches take."""
-    from tinygen.remote import _file_lock, cache_path
+    from tinygen.repo.remote import _file_lock, cache_path
 
     path = cache_path(spec, cache_dir)
     with _file_lock(path.with_name(path.name + ".lock")):
@@ -225,7 +225,7 @@ class PipelineExecutor:
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
-        from tinygen.remote import default_cache_dir
+        from tinygen.repo.remote import default_cache_dir
 
         cache = self.config.cache_dir or default_cache_dir()
         with _server_paths_hidden(cache):
@@ -235,7 +235,7 @@ class PipelineExecutor:
         from tinygen import pipeline
         from tinygen.config import load_settings
         from tinygen.models import Request
-        from tinygen.remote import cache_path, open_repository, parse_repo_spec
+        from tinygen.repo.remote import cache_path, open_repository, parse_repo_spec
 
         spec = job.spec
         repo = parse_repo_spec(spec.repo_url, allow_local=self.config.allow_local)

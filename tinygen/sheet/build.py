@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from tinygen.errors import RepoError
-from tinygen.git import repo_root, state_dir
+from tinygen.repo.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
 from tinygen.sheet.cache import SheetCacheWarning
 from tinygen.sheet.languages import is_parsed, language_for_path

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tinygen.errors import RepoError
-from tinygen.git import git_env
+from tinygen.repo.git import git_env
 
 # Folders of third-party code, checked in or installed: not the project's own code.
 VENDORED_DIRS = frozenset(

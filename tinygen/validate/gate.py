@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tinygen.errors import PatchError, PathPolicyError
-from tinygen.git import git_bytes, resolve_commit, temp_worktree
 from tinygen.patch.parse import parse_patch, unquote_path
 from tinygen.redact import redact
+from tinygen.repo.git import git_bytes, resolve_commit, temp_worktree
 from tinygen.validate.paths import PathPolicy, check_path
 from tinygen.validate.syntax import has_syntax_check, new_syntax_problems
 

@@ -64,7 +64,7 @@ def failure_line(result: RunResult) -> str | None:
 
 
 def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
-    """(message, trailers) for :func:`tinygen.deliver.build_message`.
+    """(message, trailers) for :func:`tinygen.delivery.gitops.build_message`.
 
     The body has the plan's summary, the reviewer's verdict and the files with their intents;
     trailers name tinygen with the model (a ``Co-authored-by`` line GitHub understands) and

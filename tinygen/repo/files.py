@@ -204,7 +204,7 @@ class WorkingTreeTexts(Mapping[str, str]):
 def uncommitted(root: Path, paths: list[str]) -> list[str]:
     """Those of ``paths`` with uncommitted changes: staged, unstaged, untracked or ignored
     (an ignored ``.env`` is as much the user's own as an untracked file)."""
-    from tinygen.git import git_bytes
+    from tinygen.repo.git import git_bytes
 
     if not paths:
         return []

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tinygen.errors import RepoError
+from tinygen.errors import RefNotFoundError, RepoError
 from tinygen.redact import redact
 
 # A deterministic, non-interactive git: no pager, no prompts, C locale for parseable output.
@@ -146,7 +146,7 @@ def resolve_commit(root: Path, ref: str) -> str:
     )
     sha = proc.stdout.decode().strip()
     if proc.returncode != 0 or not sha:
-        raise RepoError(
+        raise RefNotFoundError(
             f"{ref!r} is not a commit in {root}", hint="pass a branch, tag or commit that exists"
         )
     return sha

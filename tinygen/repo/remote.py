@@ -31,9 +31,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from tinygen.errors import RepoError
-from tinygen.git import git, git_bytes, head_commit, repo_root, resolve_commit
+from tinygen.errors import (
+    RefNotFoundError,
+    RepoAuthError,
+    RepoError,
+    RepoNetworkError,
+    RepoNotFoundError,
+)
 from tinygen.redact import redact
+from tinygen.repo.git import git, git_bytes, head_commit, repo_root, resolve_commit
 
 RepoKind = Literal["local", "bare", "file", "https", "http", "ssh", "git"]
 
@@ -365,7 +371,7 @@ def network_error(what: str, url: str, err: str, token: str | None) -> RepoError
             if token
             else "set GITHUB_TOKEN to a token with access to this repository"
         )
-        return RepoError(f"could not {what}: authentication failed ({last})", hint=hint)
+        return RepoAuthError(f"could not {what}: authentication failed ({last})", hint=hint)
     if any(
         s in low
         for s in (
@@ -375,16 +381,31 @@ def network_error(what: str, url: str, err: str, token: str | None) -> RepoError
             "not found",
         )
     ):
-        return RepoError(
+        return RepoNotFoundError(
             f"could not {what}: the repository was not found at {url}",
             hint="check the URL; a private repository also needs GITHUB_TOKEN",
         )
     if "couldn't find remote ref" in low or "not our ref" in low:
-        return RepoError(
+        return RefNotFoundError(
             f"could not {what}: the remote has no such ref",
             hint="pass a branch, tag or full commit sha that exists on the remote",
         )
-    return RepoError(f"could not {what}: {err or 'git failed'}")
+    if _NETWORK_TROUBLE.search(err) or not err:
+        return RepoNetworkError(
+            f"could not {what}: {err or 'git failed without a message'}",
+            hint="the network or the git host failed; try again later",
+        )
+    return RepoError(f"could not {what}: {err}")
+
+
+# git's words for a failure of the network or of the host, not of the request (git's own
+# messages, classified once here so callers branch on the exception class).
+_NETWORK_TROUBLE = re.compile(
+    r"could not resolve|failed to connect|connection (refused|reset|timed out)|timed out"
+    r"|network is unreachable|unable to access|early eof|remote end hung up"
+    r"|could not read from remote|\bssl\b|\btls\b|gnutls|returned error: 5\d\d",
+    re.IGNORECASE,
+)
 
 
 # --- the clone cache ------------------------------------------------------------------------
@@ -640,4 +661,4 @@ def _choose_ref(spec: RepoSpec, ref: str | None, remote: _RemoteRefs) -> tuple[s
     hint = "pass a branch or tag that exists on the remote, or a full 40-character commit sha"
     if re.fullmatch(r"[0-9a-fA-F]{4,39}", ref):
         hint = "abbreviated commit shas cannot be fetched: pass the full 40-character sha"
-    raise RepoError(f"{spec.display_url} has no branch or tag {ref!r}", hint=hint)
+    raise RefNotFoundError(f"{spec.display_url} has no branch or tag {ref!r}", hint=hint)

@@ -1,6 +1,6 @@
 """Delivery: turn a run's diff into changed files, a branch, a push, or a pull request.
 
-The building blocks live in :mod:`tinygen.deliver` (commits in temporary worktrees, pushes
+The building blocks live in :mod:`tinygen.delivery.gitops` (commits in temporary worktrees, pushes
 that are never forced) and :mod:`tinygen.github` (the forge); this module sequences them::
 
     apply_to_worktree   diff ─► the user's working tree (all files or none)
@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tinygen.deliver import (
+from tinygen.delivery.gitops import (
     branch_name_for,
     checkout_pr_head,
     commit_on_top,
@@ -37,13 +37,13 @@ from tinygen.deliver import (
     slugify,
     validate_branch_name,
 )
+from tinygen.delivery.texts import MARKER, commit_message, plain_title, pr_body, succeeded, title
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
-from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
-from tinygen.prbody import MARKER, commit_message, plain_title, pr_body, succeeded, title
 from tinygen.redact import redact
-from tinygen.remote import OpenedRepo, run_network, token_for
+from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
+from tinygen.repo.remote import OpenedRepo, run_network, token_for
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -409,9 +409,9 @@ def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str
     changed paths. Hunks are placed by content, so the tree may have moved past the diff's
     base. Files with uncommitted changes are refused unless ``force``."""
     from tinygen.config import load_settings
-    from tinygen.files import WorkingTreeTexts, uncommitted, write_files_atomically
-    from tinygen.git import repo_root
     from tinygen.patch import apply_patch
+    from tinygen.repo.files import WorkingTreeTexts, uncommitted, write_files_atomically
+    from tinygen.repo.git import repo_root
     from tinygen.validate.paths import PathPolicy, check_path
 
     root = repo_root(root)

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinygen.errors import PatchApplyError, PatchParseError, RepoError
-from tinygen.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.redact import redact
-from tinygen.remote import git_network, is_transport_trick, network_error, run_network, token_for
+from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
+from tinygen.repo.remote import (
+    git_network,
+    is_transport_trick,
+    network_error,
+    run_network,
+    token_for,
+)
 
 if TYPE_CHECKING:
     from tinygen.validate.paths import PathPolicy
