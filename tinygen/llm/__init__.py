@@ -6,6 +6,7 @@ when a call is made.
 """
 
 from tinygen.llm.anthropic import STREAM_ABOVE_TOKENS, AnthropicProvider, default_model
+from tinygen.llm.factory import make_provider, resolved_model
 from tinygen.llm.provider import (
     MAX_CACHE_BREAKPOINTS,
     Completion,
@@ -41,6 +42,8 @@ __all__ = [
     "cost_usd",
     "default_model",
     "load_prices",
+    "make_provider",
+    "resolved_model",
     "schema_for",
     "tool_for",
 ]
