@@ -3,6 +3,7 @@ files the pages name exist."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -138,6 +139,14 @@ def test_the_link_check_can_fail(tmp_path: Path) -> None:
         "c.md: no file docs/c.md",
         "a.md#exit: no heading #exit in docs/a.md",
     ]
+
+
+def test_configuration_lists_every_setting() -> None:
+    from tinygen.config import Settings
+
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([a-z-]+)` \|", page, re.MULTILINE))
+    assert listed == {f.name.replace("_", "-") for f in dataclasses.fields(Settings)}
 
 
 def test_readme_keeps_the_two_commands_and_stays_short() -> None:
