@@ -5,7 +5,7 @@
 
 For every changed .py file between two releases of a few PyPI packages (see
 bench/patch_corpus.py), the canonical diff is corrupted by each kind in
-tinygen.patch.corrupt and given to each tool; the result is *exact* (the newer file),
+tinygen.testing.corrupt and given to each tool; the result is *exact* (the newer file),
 *refused* (error, file unchanged), or *wrong* (anything else). "unique" rows count only
 cases whose every hunk's before-text occurs once in the file, and only kinds that leave a
 diff placeable (not "misquoted-line", which must be refused, nor "stacked"). The extra kind
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.patch_corpus import Case, build_cases, locations_unique
 from tinygen.errors import PatchError
 from tinygen.patch import apply_patch, canonical_diff
-from tinygen.patch.corrupt import CORRUPTIONS
+from tinygen.testing.corrupt import CORRUPTIONS
 
 TOOLS = ["git apply", "git apply --recount", "patch --fuzz=2", "tinygen"]
 

@@ -11,7 +11,7 @@ import pytest
 from bench.patch_corpus import Case, build_cases, locations_unique
 from tinygen.errors import PatchError
 from tinygen.patch import apply_patch, canonical_diff
-from tinygen.patch.corrupt import CORRUPTIONS
+from tinygen.testing.corrupt import CORRUPTIONS
 
 
 @pytest.fixture(scope="session")

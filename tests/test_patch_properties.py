@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bench.patch_corpus import locations_unique  # the independent oracle, shared with the bench
 from tinygen.errors import PatchApplyError, PatchParseError
 from tinygen.patch import apply_patch, canonical_diff, parse_patch
-from tinygen.patch.corrupt import CORRUPTIONS
+from tinygen.testing.corrupt import CORRUPTIONS
 
 # A small vocabulary makes repeated lines (and so ambiguous locations) common.
 VOCAB = [
