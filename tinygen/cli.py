@@ -54,6 +54,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TinygenError as exc:
             click.echo(redact(f"tinygen: error: {exc}"), err=True)
+            if exc.saved_diff:
+                click.echo(f"tinygen: the diff so far is saved in {exc.saved_diff}", err=True)
             if exc.run_id:
                 click.echo(
                     f"tinygen: run {exc.run_id} (`tinygen runs show {exc.run_id}`)", err=True
