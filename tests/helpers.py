@@ -5,6 +5,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinygen.config import Settings
+    from tinygen.llm import Provider
+    from tinygen.passes.common import RunContext
 
 
 def git(root: Path, *args: str) -> str:
@@ -38,3 +44,45 @@ def commit_all(root: Path, message: str = "change") -> str:
 def status(root: Path) -> str:
     """``git status --porcelain`` including ignored files: what a run must leave unchanged."""
     return git(root, "status", "--porcelain", "--ignored")
+
+
+def loose_diff(path: str, text: str, old: str, new: str) -> str:
+    """A diff as models write it (no line numbers, one context line) replacing ``old`` by
+    ``new`` on every line of ``text`` (the file ``path``) that holds it."""
+    lines = text.splitlines()
+    out = [f"--- a/{path}", f"+++ b/{path}"]
+    for i, line in enumerate(lines):
+        if old in line:
+            out.append("@@ ... @@")
+            if i > 0:
+                out.append(" " + lines[i - 1])
+            out += ["-" + line, "+" + line.replace(old, new)]
+    return "\n".join(out) + "\n"
+
+
+def pass_context(
+    root: Path,
+    provider: Provider,
+    *,
+    request: str = "Rename load_cfg to load_config",
+    settings: Settings | None = None,
+    records: Path | None = None,
+) -> RunContext:
+    """What a pass needs, for a checkout at ``root`` (its committed files are the repository)
+    and a provider; the run record goes to ``records`` (default: a folder beside ``root``)."""
+    from tinygen.config import Settings
+    from tinygen.models import Request
+    from tinygen.passes.common import RunContext
+    from tinygen.runs import RunRecorder
+
+    paths = frozenset(git(root, "ls-files", "-z").split("\0")) - {""}
+    return RunContext(
+        provider=provider,
+        settings=settings or Settings(),
+        request=Request(request),
+        root=root,
+        repo_paths=paths,
+        sheet_text="(reference sheet)",
+        record=RunRecorder(records or root.parent / f"{root.name}-runs"),
+        model="claude-sonnet-4-6",
+    )

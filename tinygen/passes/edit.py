@@ -38,12 +38,16 @@ def edit_files(
         return {}
     workers = max(1, min(ctx.settings.jobs, len(items)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygen-edit")
-    futures = {
-        item.path: pool.submit(
-            edit_file, ctx, plan, item, previous.get(item.path), feedback.get(item.path)
-        )
-        for item in items
-    }
+
+    def guarded(item: PlanItem) -> FileEdit:
+        try:
+            return edit_file(ctx, plan, item, previous.get(item.path), feedback.get(item.path))
+        except BaseException:
+            # at once, in this worker: it must not start the next queued file meanwhile
+            ctx.cancelled.set()
+            raise
+
+    futures = {item.path: pool.submit(guarded, item) for item in items}
     try:
         results = {path: future.result() for path, future in futures.items()}
     except BaseException:
