@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -133,8 +134,8 @@ def test_warm_entries_equal_cold_ones(make_repo: RepoFactory) -> None:
     assert warm.files == cold.files
     assert render_sheet(warm, None) == render_sheet(cold, None)
     assert render_sheet(warm, 120) == render_sheet(cold, 120)
-    assert [(f.defs, f.words, f.refs) for f in warm.files] == [
-        (f.defs, f.words, f.refs) for f in cold.files
+    assert [(f.defs, f.terms, f.refs) for f in warm.files] == [
+        (f.defs, f.terms, f.refs) for f in cold.files
     ]
 
 
@@ -360,18 +361,18 @@ def test_ranking_data_left_by_an_unranked_build_is_filled_in_and_stored(
 
     assert pending() == 160
     # Asked anyway (a budget without a query ranks too), an entry reads its own file.
-    lazily = {f.path: (f.refs, f.words) for f in unranked.files}
+    lazily = {f.path: (f.refs, f.terms) for f in unranked.files}
     ranked = build_sheet(root, query=query, jobs=2)
     assert ranked.stats.cache_misses == 0 and pending() == 0
     order = [(f.path, f.score) for f in ranked.files]
-    filled = {f.path: (f.refs, f.words) for f in ranked.files}
+    filled = {f.path: (f.refs, f.terms) for f in ranked.files}
     (state_dir(root) / CACHE_NAME).unlink()
     cold = build_sheet(root, query=query, jobs=2)
     assert cold.stats.cache_misses == 160
     assert [(f.path, f.score) for f in cold.files] == order
-    assert {f.path: (f.refs, f.words) for f in cold.files} == filled == lazily
-    refs, words = filled["pkg/m006.py"]
-    assert "Invoice7" in refs.split() and "bill" in words.split()
+    assert {f.path: (f.refs, f.terms) for f in cold.files} == filled == lazily
+    refs, terms = filled["pkg/m006.py"]
+    assert "Invoice7" in refs.split() and "bill" in marshal.loads(terms)
     warm = build_sheet(root, query=query)
     assert [(f.path, f.score) for f in warm.files] == order
 

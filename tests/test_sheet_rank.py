@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import RepoFactory
 from tinygen.sheet import build_sheet
-from tinygen.sheet.rank import pagerank
 
 
 @pytest.fixture
@@ -67,17 +66,6 @@ def test_ranking_is_deterministic(shop: Path) -> None:
         for _ in range(3)
     ]
     assert runs[0] == runs[1] == runs[2]
-
-
-def test_pagerank_basics() -> None:
-    # 0 -> 1 -> 2, 3 -> 2: node 2 collects the most, scores sum to 1.
-    scores = pagerank([{1: 1.0}, {2: 1.0}, {}, {2: 1.0}], [1.0, 1.0, 1.0, 1.0])
-    assert abs(sum(scores) - 1.0) < 1e-9
-    assert max(range(4), key=lambda i: scores[i]) == 2
-    # Personalization on node 3 favours it over node 0, which has the same shape.
-    personal = pagerank([{1: 1.0}, {2: 1.0}, {}, {2: 1.0}], [0.0, 0.0, 0.0, 1.0])
-    assert personal[3] > personal[0]
-    assert pagerank([], []) == []
 
 
 # -- lexical matching: words of the request against path components and symbol-name parts
@@ -194,16 +182,15 @@ def test_a_huge_request_is_read_up_to_the_token_cap(shop: Path) -> None:
     """A pasted log of thousands of path-like tokens: each is looked up in an index of
     path endings (not compared with every path), and only the first MAX_TOKENS distinct
     tokens count as names."""
-    from tinygen.sheet.rank import MAX_TOKENS, match_query
+    from tinygen.sheet.mentions import MAX_TOKENS, find_mentions
 
-    files = build_sheet(shop).files
+    paths = [f.path for f in build_sheet(shop).files]
     junk = " ".join(f"nowhere/dir{i}/file{i}.py" for i in range(MAX_TOKENS + 500))
     query = f"utils/text.py {junk} models.py again utils/text.py"
-    match = match_query(f"see shop/billing.py {query}", files)
-    assert match.mentioned == ["shop/billing.py", "shop/utils/text.py"]
+    found = find_mentions(f"see shop/billing.py {query}", paths, {})
+    assert found.ordered() == ["shop/billing.py", "shop/utils/text.py"]
     # models.py comes after the cap: not a mention; repeats do not use up the cap.
-    late = match_query(" ".join(["x/y.py"] * 5000) + " " + junk + " models.py", files)
-    assert late.mentioned == []
-    assert match_query(" ".join(["x/y.py"] * 5000) + " models.py", files).mentioned == [
-        "shop/models.py"
-    ]
+    late = find_mentions(" ".join(["x/y.py"] * 5000) + " " + junk + " models.py", paths, {})
+    assert late.ordered() == []
+    again = find_mentions(" ".join(["x/y.py"] * 5000) + " models.py", paths, {})
+    assert again.ordered() == ["shop/models.py"]

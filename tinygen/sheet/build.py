@@ -258,7 +258,7 @@ def _fill_rank_data(
     new: sheet_cache.Records,
     workers: int,
 ) -> None:
-    """Compute the ``refs`` and ``words`` that cached records left PENDING (made by a
+    """Compute the ``refs`` and ``terms`` that cached records left pending (made by a
     build that did not rank), set them on the entries and add the completed records to
     ``new`` so that they are stored."""
     pending = [f for f in files if found[f.path][4] and f.rank_data_pending()]
@@ -273,15 +273,17 @@ def _fill_rank_data(
         chunks = _chunks(items, [i.size for i in items], workers)
         results = _in_workers(rank_data_batch, chunks, workers, str(top))
     by_path = {f.path: f for f in pending}
-    for path, refs, words in results:  # in chunk order
+    for path, data in results:  # in chunk order
         f = by_path[path]
-        f.words = words
-        f.refs = refs or ""
-        if refs is None:
-            continue  # changed since it was read: not stored, the next ranking retries
+        if data is None:
+            # Changed since it was read: not stored, the next ranking retries.
+            f.refs, f.terms = "", marshal.dumps({})
+            continue
+        refs, terms = data
+        f.refs, f.terms = refs, terms
         key = found[f.path][4]
-        imports, symbols, _refs, defs, _words = cache.cold.get(key)
-        new[key] = (*found[f.path][2], imports, symbols, refs, defs, words)
+        imports, symbols, _refs, defs, _terms = cache.cold.get(key)
+        new[key] = (*found[f.path][2], imports, symbols, refs, defs, terms)
 
 
 def _load_cache(top: Path) -> sheet_cache.SheetCache:
@@ -444,10 +446,15 @@ def build_sheet(
     stats.non_utf8 = sum(1 for f in files if "non-utf8" in f.flags)
 
     sheet = Sheet(root=top, files=files, stats=stats, paths=paths, skipped=skipped, query=query)
+    if ranking:
+        from tinygen.sheet.index import rank_index
+
+        folder = cache.folder if cache.enabled else None
+        sheet.index = rank_index(files, folder, sheet_cache.version())
     if query.strip():
         from tinygen.sheet.rank import rank_files
 
-        ordered, mentioned, scores = rank_files(files, query)
+        ordered, mentioned, scores = rank_files(files, query, sheet.index)
         for f, s in zip(files, scores, strict=True):
             f.score = s
         sheet.files = ordered

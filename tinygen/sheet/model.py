@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from tinygen.sheet.cache import ColdStore
+    from tinygen.sheet.index import RankIndex
 
 
-# The ``refs``/``words`` of a cached record made by a build that did not rank (see
-# scan.analyze): the first build that ranks fills them in and stores them; until then an
-# entry computes them itself on first use.
+# The ``refs`` of a cached record made by a build that did not rank (see scan.analyze):
+# the first build that ranks fills them (and the term bag) in and stores them; until then
+# an entry computes them itself on first use.
 PENDING = "\0"
 
 
@@ -57,7 +58,7 @@ class FileEntry:
 
     A plain class rather than a dataclass so that parts can be lazy: entries built from
     the cache get the full-detail text of their symbols (``symbol_text()``) up front and
-    fetch the rest (``symbols``, ``refs``, ``defs``, ``words``) from the cache's cold
+    fetch the rest (``symbols``, ``refs``, ``defs``, ``terms``) from the cache's cold
     store on first use, decoding their Symbols only then: printing the sheet of a large
     repository needs none of them, ranking needs the strings, JSON the symbols.
     """
@@ -70,7 +71,7 @@ class FileEntry:
         "_refs",
         "_root",
         "_symbols",
-        "_words",
+        "_terms",
         "blob",
         "doc",
         "flags",
@@ -117,7 +118,7 @@ class FileEntry:
         self._packed: bytes | None = None
         self._body = symbol_text
         self._defs: str | None = None
-        self._words: str | None = None
+        self._terms: bytes | None = None  # marshal of {word part: count}; None: not known
         self._cold = cold
         if cold is not None:
             self._symbols = None
@@ -126,13 +127,12 @@ class FileEntry:
         assert self._cold is not None
         store, key = self._cold
         self._cold = None
-        _imports, self._packed, self._refs, self._defs, self._words = store.get(key)
-        if self._words == PENDING:
-            self._words = None  # computed from the symbols on first use
+        _imports, self._packed, self._refs, self._defs, terms = store.get(key)
+        self._terms = terms or None  # empty: pending, computed with the refs on first use
         self._root = store.root
 
     def rank_data_pending(self) -> bool:
-        """Whether ``refs`` (and ``words``) are not in the cache yet."""
+        """Whether ``refs`` (and ``terms``) are not in the cache yet."""
         if self._cold is not None:
             self._fetch()
         return self._refs == PENDING
@@ -154,7 +154,7 @@ class FileEntry:
         if self._cold is not None:
             self._fetch()
         self._symbols, self._packed = value, None
-        self._body = self._defs = self._words = None
+        self._body = self._defs = None
 
     @property
     def refs(self) -> str:
@@ -162,10 +162,7 @@ class FileEntry:
         if self._cold is not None:
             self._fetch()
         if self._refs == PENDING:
-            from tinygen.sheet.scan import refs_from_disk
-
-            found = refs_from_disk(self._root, self.path, self.blob, self.size)
-            self._refs = found or ""  # not there as it was: no references to offer
+            self._from_disk()
         return self._refs
 
     @refs.setter
@@ -173,6 +170,18 @@ class FileEntry:
         if self._cold is not None:
             self._fetch()
         self._refs = value
+
+    def _from_disk(self) -> None:
+        import marshal
+
+        from tinygen.sheet.scan import rank_data_from_disk
+
+        packed = self._packed
+        if packed is None:
+            packed = marshal.dumps(tuple(tuple(s) for s in self.symbols))
+        found = rank_data_from_disk(self._root, self.path, self.blob, self.size, self.doc, packed)
+        # Not there as it was: no references or terms to offer.
+        self._refs, self._terms = found or ("", marshal.dumps({}))
 
     def symbol_text(self) -> str:
         """The symbols as the full-detail render prints them."""
@@ -194,21 +203,28 @@ class FileEntry:
         return self._defs
 
     @property
-    def words(self) -> str:
-        """Word parts of the symbol names and module docstring, space-separated."""
+    def terms(self) -> bytes:
+        """The content channel's term bag: marshal of {word part: count} (see scan.py)."""
         if self._cold is not None:
             self._fetch()
-        if self._words is None:
-            from tinygen.sheet.words import bag
+        if self._terms is None:
+            if self._refs == PENDING and self._root:
+                self._from_disk()
+            else:
+                self._no_terms()
+        assert self._terms is not None
+        return self._terms
 
-            self._words = bag([self.doc, *(s.name for s in self.symbols)])
-        return self._words
-
-    @words.setter
-    def words(self, value: str) -> None:
+    @terms.setter
+    def terms(self, value: bytes) -> None:
         if self._cold is not None:
             self._fetch()
-        self._words = value
+        self._terms = value
+
+    def _no_terms(self) -> None:
+        import marshal
+
+        self._terms = marshal.dumps({})
 
     def _key(self) -> tuple[object, ...]:
         return (
@@ -301,7 +317,8 @@ class Sheet:
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
     mentioned: list[str] = field(default_factory=list)  # paths the query names, most specific first
     query: str = ""
-    ranked: bool = False  # files carry PageRank scores
+    ranked: bool = False  # files carry rank scores
+    index: RankIndex | None = None  # the rank index of ``files`` (built when ranking)
 
     def by_path(self) -> dict[str, FileEntry]:
         return {f.path: f for f in self.files}

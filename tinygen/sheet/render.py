@@ -266,7 +266,7 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
     if budget is not None and not sheet.ranked:
         from tinygen.sheet.rank import rank_files
 
-        files = rank_files(sheet.files, sheet.query)[0]
+        files = rank_files(sheet.files, sheet.query, sheet.index)[0]
     rev = imported_by_map(files)
     n = len(files)
     if budget is None:

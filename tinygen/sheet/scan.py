@@ -7,7 +7,8 @@ by blob SHA. It runs in worker processes on cold builds, hence plain tuples in a
 The record is shaped for the warm path: the nested parts (imports with their names,
 symbols) are kept as ``marshal`` bytes, decoded only for the files that need them, and
 the text a full render prints for the symbols, the linking names for the rank graph and
-the word bag for lexical ranking are computed here once per blob, not on every run.
+the term bag of the content channel (BM25) are computed here once per blob, not on every
+run.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from tinygen.sheet.extract_common import Extracted, linking_names
 from tinygen.sheet.languages import is_parsed
 from tinygen.sheet.lines import symbol_lines
 from tinygen.sheet.model import PENDING
-from tinygen.sheet.words import bag
+from tinygen.sheet.words import term_counts
 
 # Bump when extraction output or the record's shape changes: cached records are rebuilt.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5
 
 _GENERATED_MARKERS = (
     b"@generated",
@@ -59,21 +60,23 @@ class Record(NamedTuple):
     symbols: bytes  # marshal of tuple[SymbolTuple, ...]
     refs: str  # identifiers the file uses, space-separated; PENDING: not computed yet
     defs: str  # names of its linking definitions, space-separated (rank graph)
-    words: str  # word bag of its symbol names and docstring (lexical ranking); or PENDING
+    terms: bytes  # marshal of {word part: count} over the whole text (BM25); or TERMS_PENDING
 
 
 HOT = 7  # Record fields up to ``body``
 Hot = tuple[int, int, tuple[str, ...], str, tuple[str, ...], str, str]  # Record[:HOT]
-Cold = tuple[bytes, bytes, str, str, str]  # Record[HOT:]
+Cold = tuple[bytes, bytes, str, str, bytes]  # Record[HOT:]
+TERMS_PENDING = b""  # the ``terms`` of a record whose ``refs`` are PENDING
 
 
 _EMPTY = marshal.dumps(())
+_NO_TERMS = marshal.dumps({})
 
 
 def empty_record(
     size: int = 0, lines: int = 0, flags: tuple[str, ...] = (), skip: str = ""
 ) -> Record:
-    return Record(size, lines, flags, "", (), skip, "", _EMPTY, _EMPTY, "", "", "")
+    return Record(size, lines, flags, "", (), skip, "", _EMPTY, _EMPTY, "", "", _NO_TERMS)
 
 
 def blob_sha(data: bytes) -> str:
@@ -124,9 +127,16 @@ def identifiers(text: str) -> str:
     return " ".join(sorted(set(_IDENT.findall(text))))
 
 
-def analyze(data: bytes, language: str | None, rank_data: bool = True) -> Record:
-    """The cacheable record for a file's content (without ``refs`` and ``words``, left
-    PENDING, unless ``rank_data``)."""
+def rank_data(text: str, doc: str, names: list[str]) -> tuple[str, bytes]:
+    """(refs, terms) of a file's text: the identifiers it uses, and its term bag (the
+    module docstring and the defined ``names`` weigh more)."""
+    terms = term_counts(text, [doc, *names] if doc else names)
+    return identifiers(text), marshal.dumps(terms)
+
+
+def analyze(data: bytes, language: str | None, with_rank_data: bool = True) -> Record:
+    """The cacheable record for a file's content (without ``refs`` and ``terms``, left
+    pending, unless ``with_rank_data``)."""
     size = len(data)
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     skip = content_skip_reason(data, lines)
@@ -147,13 +157,12 @@ def analyze(data: bytes, language: str | None, rank_data: bool = True) -> Record
         # tree-sitter reads UTF-8: give it the replaced text so byte offsets stay consistent.
         data = text.encode("utf-8")
     ex = extract(data, language)
-    if rank_data:
-        refs = identifiers(text)
-        words = bag([ex.doc, *(s[0] for s in ex.symbols)])
+    if with_rank_data:
+        refs, terms = rank_data(text, ex.doc, [s[0] for s in ex.symbols])
     else:
         # Only ranking reads them, and they cost a cold build about a sixth of what it
         # spends beyond parsing: a build that ranks fills them in (build.py).
-        refs = words = PENDING
+        refs, terms = PENDING, TERMS_PENDING
     return Record(
         size,
         lines,
@@ -166,7 +175,7 @@ def analyze(data: bytes, language: str | None, rank_data: bool = True) -> Record
         marshal.dumps(ex.symbols),
         refs,
         linking_names(ex.symbols),
-        words,
+        terms,
     )
 
 
@@ -245,7 +254,7 @@ def read_file(
 
 
 def scan_one(
-    root: str, job: Job, max_file_bytes: int, folders: dict[str, bool], rank_data: bool = True
+    root: str, job: Job, max_file_bytes: int, folders: dict[str, bool], with_rank_data: bool = True
 ) -> Outcome:
     data, skip = read_file(root, job.path, max_file_bytes, folders)
     if data is None:
@@ -253,19 +262,19 @@ def scan_one(
     # The key is the SHA of these very bytes, never the index's: the file may differ from
     # the index (changed since the listing, or `git update-index --assume-unchanged`),
     # and a record stored under another content's SHA would be served for that content.
-    return Outcome(job.path, blob_sha(data), analyze(data, job.language, rank_data), "")
+    return Outcome(job.path, blob_sha(data), analyze(data, job.language, with_rank_data), "")
 
 
 def scan_batch(
-    jobs: list[Job], root: str, max_file_bytes: int, rank_data: bool = True
+    jobs: list[Job], root: str, max_file_bytes: int, with_rank_data: bool = True
 ) -> list[Outcome]:
     """Worker entry point: one chunk of files."""
     folders: dict[str, bool] = {}
-    return [scan_one(root, job, max_file_bytes, folders, rank_data) for job in jobs]
+    return [scan_one(root, job, max_file_bytes, folders, with_rank_data) for job in jobs]
 
 
 class Pending(NamedTuple):
-    """A cached file whose ``refs`` and ``words`` are PENDING."""
+    """A cached file whose ``refs`` and ``terms`` are pending."""
 
     path: str
     blob: str
@@ -274,20 +283,20 @@ class Pending(NamedTuple):
     symbols: bytes  # marshal of its SymbolTuples
 
 
-def refs_from_disk(root: str, path: str, blob: str, size: int) -> str | None:
-    """The ``refs`` of the file at ``path`` if it still has the content ``blob`` (None
-    otherwise: refs come from the content the record was made from, or not at all)."""
+def rank_data_from_disk(
+    root: str, path: str, blob: str, size: int, doc: str, symbols: bytes
+) -> tuple[str, bytes] | None:
+    """The ``(refs, terms)`` of the file at ``path`` if it still has the content ``blob``
+    (None otherwise: they come from the content the record was made from, or not at all)."""
     data, _skip = read_file(root, path, size)
     if data is None or blob_sha(data) != blob:
         return None
-    return identifiers(data.decode("utf-8", "replace"))
+    names = [s[0] for s in marshal.loads(symbols)]
+    return rank_data(data.decode("utf-8", "replace"), doc, names)
 
 
-def rank_data_batch(items: list[Pending], root: str) -> list[tuple[str, str | None, str]]:
-    """Worker entry point: (path, refs or None, words) of each pending record."""
-    out = []
-    for item in items:
-        names = [s[0] for s in marshal.loads(item.symbols)]
-        words = bag([item.doc, *names])
-        out.append((item.path, refs_from_disk(root, item.path, item.blob, item.size), words))
-    return out
+def rank_data_batch(items: list[Pending], root: str) -> list[tuple[str, tuple[str, bytes] | None]]:
+    """Worker entry point: (path, (refs, terms) or None) of each pending record."""
+    return [
+        (i.path, rank_data_from_disk(root, i.path, i.blob, i.size, i.doc, i.symbols)) for i in items
+    ]

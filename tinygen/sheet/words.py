@@ -11,11 +11,12 @@ code request uses) are dropped, as are parts shorter than 2 characters.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
 # Bump when the words below change: cached word bags are then rebuilt.
-WORDS_VERSION = 1
+WORDS_VERSION = 2
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -97,3 +98,26 @@ def path_words(path: str) -> set[str]:
     if dot > path.rfind("/") + 1:
         path = path[:dot]
     return set(word_parts(path))
+
+
+# Word-like tokens of any text: identifiers, and the words of strings and comments.
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DEFINITION_BOOST = 3  # a defined name's parts count this many extra times in a term bag
+
+
+def term_counts(text: str, defined: Iterable[str] = ()) -> dict[str, int]:
+    """Stemmed word parts of a whole file (identifiers, strings, comments, docstrings)
+    with their counts, for the content channel (BM25). The parts of the names the file
+    defines (``defined``) count ``DEFINITION_BOOST`` more times each: a file that
+    defines ``bulk_create`` is more about it than one that calls it."""
+    out: dict[str, int] = {}
+    get = out.get
+    for token, count in Counter(_TOKEN.findall(text)).items():
+        if len(token) > 64:
+            continue
+        for part in _name_parts(token):
+            out[part] = get(part, 0) + count
+    for name in defined:
+        for part in _name_parts(name):
+            out[part] = get(part, 0) + DEFINITION_BOOST
+    return out

@@ -1,0 +1,242 @@
+"""The rank index: what ranking needs of a whole tree, built once per set of file contents.
+
+Per blob, the sheet cache keeps each file's term bag, linking names and referenced
+identifiers (scan.py). Ranking a request needs them per *term*, not per file: the files
+containing ``bulk``, the files defining ``QuerySet``, the files importing ``query.py``.
+Turning the per-file data around costs about a second on Django, so the result is kept
+in ``.git/tinygen/rank-index.bin`` under a digest of every (path, blob) pair: a warm
+query loads it (one ``marshal.loads``) and decodes only the posting lists of its own
+terms. Any change to the tree rebuilds it from the cached per-blob data (no file is
+read again).
+
+Posting lists are ``array('I')`` bytes: ``doc << 8 | min(tf, 255)`` for terms (BM25
+saturates long before 255), plain doc numbers for the other maps. The graph is kept as
+CSR arrays (start offsets, targets, weights).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import tempfile
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinygen.sheet.model import FileEntry
+from tinygen.sheet.words import path_words
+
+INDEX_VERSION = 1
+INDEX_NAME = "rank-index.bin"
+MAX_DEFINERS = 10  # names defined in more files link nothing in the graph
+BACKWARD = 0.3  # weight of a dependency -> dependent edge (the reverse of a use)
+
+
+def tree_digest(files: Sequence[FileEntry], version: str = "") -> str:
+    """A digest of every (path, blob) pair, in order, and the cache version."""
+    h = hashlib.sha1(f"{INDEX_VERSION};{version}\n".encode())
+    h.update("\n".join(f"{f.path}\0{f.blob}" for f in files).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _ids(values: Sequence[int] | array[int]) -> bytes:
+    return array("I", values).tobytes()
+
+
+def decode(data: bytes) -> array[int]:
+    out = array("I")
+    out.frombytes(data)
+    return out
+
+
+@dataclass
+class RankIndex:
+    digest: str
+    paths: list[str]  # doc number -> path (the sheet's path order)
+    postings: dict[str, bytes]  # term -> doc << 8 | tf
+    lengths: bytes  # array('I'): each doc's term count
+    path_terms: dict[str, bytes]  # word part of a path component -> docs
+    names: dict[str, bytes]  # symbol name (any kind) -> docs defining it
+    modules: dict[str, str]  # dotted module name -> path (from the root, src/, packages)
+    edge_start: bytes  # array('I') of n + 1 offsets into edge_to / edge_weight
+    edge_to: bytes  # array('I')
+    edge_weight: bytes  # array('f')
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def lengths_array(self) -> array[int]:
+        got = self._cache.get("lengths")
+        if got is None:
+            got = self._cache["lengths"] = decode(self.lengths)
+        return got  # type: ignore[return-value]
+
+    def average_length(self) -> float:
+        lengths = self.lengths_array()
+        counted = [x for x in lengths if x]
+        return sum(counted) / len(counted) if counted else 1.0
+
+    def graph(self) -> tuple[array[int], array[int], array[float]]:
+        got = self._cache.get("graph")
+        if got is None:
+            weights = array("f")
+            weights.frombytes(self.edge_weight)
+            got = self._cache["graph"] = (decode(self.edge_start), decode(self.edge_to), weights)
+        return got  # type: ignore[return-value]
+
+    def dump(self) -> bytes:
+        return marshal.dumps(
+            (
+                INDEX_VERSION,
+                self.digest,
+                self.paths,
+                self.postings,
+                self.lengths,
+                self.path_terms,
+                self.names,
+                self.modules,
+                self.edge_start,
+                self.edge_to,
+                self.edge_weight,
+            )
+        )
+
+    @classmethod
+    def loads(cls, data: bytes) -> RankIndex | None:
+        try:
+            value = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
+            return None
+        if not (isinstance(value, tuple) and len(value) == 11 and value[0] == INDEX_VERSION):
+            return None
+        return cls(*value[1:])
+
+
+def _graph(
+    files: Sequence[FileEntry], index: dict[str, int]
+) -> tuple[list[dict[int, float]], list[int]]:
+    """Weighted edges per file: resolved imports (1 each), names used that other files
+    define (1 / number of definers, names with more than MAX_DEFINERS definers ignored),
+    each also backwards at BACKWARD of its weight."""
+    defs: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        for name in f.defs.split():
+            defs.setdefault(name, []).append(i)
+    usable = {n for n, d in defs.items() if len(d) <= MAX_DEFINERS}
+    edges: list[dict[int, float]] = [{} for _ in files]
+    for i, f in enumerate(files):
+        out = edges[i]
+        for target in f.resolved:
+            j = index.get(target)
+            if j is not None and j != i:
+                out[j] = out.get(j, 0.0) + 1.0
+        refs = f.refs
+        if not refs:
+            continue
+        for name in usable.intersection(refs.split()):
+            definers = defs[name]
+            w = 1.0 / len(definers)
+            for j in definers:
+                if j != i:
+                    out[j] = out.get(j, 0.0) + w
+    indegree = [0] * len(files)
+    for i, out in enumerate([dict(e) for e in edges]):
+        for j, w in out.items():
+            indegree[j] += 1
+            back = edges[j]
+            back[i] = back.get(i, 0.0) + BACKWARD * w
+    return edges, indegree
+
+
+def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
+    """The rank index of these entries (their cold data is read, pending rank data is
+    computed by the entries themselves)."""
+    from tinygen.sheet.resolve import Resolver
+
+    paths = [f.path for f in files]
+    index = {p: i for i, p in enumerate(paths)}
+    postings: dict[str, list[int]] = {}
+    lengths = array("I", bytes(4 * len(files)))
+    names: dict[str, list[int]] = {}
+    path_terms: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        for word in path_words(f.path):
+            path_terms.setdefault(word, []).append(i)
+        if not f.language:
+            continue
+        bag: dict[str, int] = marshal.loads(f.terms)
+        total = 0
+        for term, count in bag.items():
+            total += count
+            postings.setdefault(term, []).append(i << 8 | (count if count < 255 else 255))
+        lengths[i] = total
+        for name in dict.fromkeys(s.name for s in f.symbols):
+            names.setdefault(name, []).append(i)
+    edges, _indegree = _graph(files, index)
+    start = array("I", [0])
+    targets = array("I")
+    weights = array("f")
+    for out in edges:
+        for j in sorted(out):
+            targets.append(j)
+            weights.append(out[j])
+        start.append(len(targets))
+    resolver = Resolver(paths)
+    modules = {**resolver.rooted, **resolver.modules}
+    return RankIndex(
+        digest,
+        paths,
+        {t: _ids(v) for t, v in postings.items()},
+        lengths.tobytes(),
+        {t: _ids(v) for t, v in path_terms.items()},
+        {n: _ids(v) for n, v in names.items()},
+        modules,
+        start.tobytes(),
+        targets.tobytes(),
+        weights.tobytes(),
+    )
+
+
+def load_index(folder: Path | None, digest: str) -> RankIndex | None:
+    """The stored index when it was built for ``digest``; None otherwise."""
+    if folder is None:
+        return None
+    try:
+        data = (folder / INDEX_NAME).read_bytes()
+    except OSError:
+        return None
+    found = RankIndex.loads(data)
+    return found if found is not None and found.digest == digest else None
+
+
+def save_index(folder: Path | None, index: RankIndex) -> None:
+    """Store atomically (temp file + rename); failing to is not an error (a cache)."""
+    if folder is None:
+        return
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".rank-", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(index.dump())
+        os.replace(tmp, folder / INDEX_NAME)
+        tmp = ""
+    except OSError:
+        pass
+    finally:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def rank_index(files: Sequence[FileEntry], folder: Path | None, version: str) -> RankIndex:
+    """The stored index for these entries, or a new one (then stored)."""
+    digest = tree_digest(files, version)
+    found = load_index(folder, digest)
+    if found is None:
+        found = build_index(files, digest)
+        save_index(folder, found)
+    return found
+
+
+__all__ = ["RankIndex", "build_index", "decode", "load_index", "rank_index", "tree_digest"]
