@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from tinygen.passes.common import RunContext
 
 
-def git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str, input: str | None = None) -> str:
     return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True, input=input
     ).stdout
 
 
