@@ -17,7 +17,7 @@ from tinygen.delivery.gitops import (
     push_to_ref,
 )
 from tinygen.errors import RepoError
-from tinygen.repo.remote import open_repository
+from tinygen.repo.clone import open_repository
 
 
 def _diff(old: str, new: str) -> str:

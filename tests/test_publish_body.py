@@ -16,7 +16,7 @@ from tinygen.delivery import texts as prbody
 from tinygen.delivery.gitops import build_message
 from tinygen.errors import ConfigError
 from tinygen.models import FileEdit, Status
-from tinygen.repo.remote import open_repository
+from tinygen.repo.clone import open_repository
 
 TWO = {"app.py": "def f():\n    return 2\n"}
 

@@ -14,7 +14,7 @@ from tinygen.delivery.publish import PublishResult, apply_to_worktree, publish_b
 from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.models import FileEdit, Plan, PlanItem, RunResult, Status, Verdict
 from tinygen.patch import canonical_diff
-from tinygen.repo.remote import open_repository
+from tinygen.repo.clone import open_repository
 
 FILES = {"app.py": "def f():\n    return 1\n", "lib/util.py": "X = 1\n", "README.md": "# app\n"}
 

@@ -15,7 +15,7 @@ from tinygen.delivery.publish import publish_pr, push_to_pr
 from tinygen.errors import ForgeError, PatchApplyError, RepoError
 from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.models import Status
-from tinygen.repo.remote import OpenedRepo, open_repository
+from tinygen.repo.clone import OpenedRepo, open_repository
 
 REPO = "octo/demo"
 TWO = {"app.py": "def f():\n    return 2\n"}

@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from tinygen.errors import RepoError
-from tinygen.repo.remote import network_env, token_for
+from tinygen.repo.auth import token_for
+from tinygen.repo.network import network_env
 
 
 def test_explicit_token_goes_only_over_https() -> None:

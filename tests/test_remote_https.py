@@ -28,7 +28,7 @@ from tinygen.delivery.gitops import (
     push_to_ref,
 )
 from tinygen.errors import RepoError
-from tinygen.repo.remote import open_repository
+from tinygen.repo.clone import open_repository
 
 TOKEN = "tok-3f9c2a7e41d84b6f9a0c"  # not a known token shape: only our own plumbing hides it
 WRONG = "wrong-7d1e5b2c9a4f6e08"

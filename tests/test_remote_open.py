@@ -13,8 +13,9 @@ import pytest
 
 from tests.helpers import commit_all, git, status, write_files
 from tinygen.errors import RepoError
+from tinygen.repo.clone import cache_path, open_repository
 from tinygen.repo.git import temp_worktree
-from tinygen.repo.remote import cache_path, open_repository, parse_repo_spec
+from tinygen.repo.spec import parse_repo_spec
 
 
 @dataclass

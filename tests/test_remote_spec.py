@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tinygen.errors import RepoError
-from tinygen.repo.remote import cache_path, parse_repo_spec
+from tinygen.repo.clone import cache_path
+from tinygen.repo.spec import parse_repo_spec
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,7 @@ def test_github_web_pages_are_refused_with_the_right_options(text: str, hint: st
 def test_default_ports_and_case_make_one_host_and_one_cache_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tinygen.repo.remote import token_for
+    from tinygen.repo.auth import token_for
 
     spec = parse_repo_spec("https://github.com:443/o/r")
     assert (spec.host, spec.url) == ("github.com", "https://github.com/o/r")

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tinygen.server.app import RunningServer, serve_in_thread
 
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
-from tinygen.server.app import RunningServer, serve_in_thread
 from tinygen.server.config import ServerConfig
 
 PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
@@ -403,7 +403,8 @@ def test_repository_over_the_size_limit_fails_clearly(
     assert "too large for this server" in response.json()["detail"]
     assert "(the limit is 0.2 MB)" in response.json()["detail"]
     assert fake.requests == [], "no model call for a refused repository"
-    from tinygen.repo.remote import cache_path, parse_repo_spec
+    from tinygen.repo.clone import cache_path
+    from tinygen.repo.spec import parse_repo_spec
 
     entry = cache_path(parse_repo_spec(f"file://{bare}"), config.cache_dir)
     assert entry.parent.is_dir() and not entry.exists(), "the rejected clone is not kept"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.github import Forge, GitHubForge
     from tinygen.models import RunResult
-    from tinygen.repo.remote import OpenedRepo
+    from tinygen.repo.clone import OpenedRepo
 
 WORKFLOWS = ".github/workflows/**"
 OK_STATUSES = ("approved", "unverified")
@@ -256,7 +256,8 @@ MAX_ISSUE_BRANCHES = 50  # tinygen/issue-N, -2, ... -50
 
 def _issue_branches(root: Any, url: str, number: int, token: str | None) -> dict[str, str]:
     """tinygen/issue-N and tinygen/issue-N-<k> on the remote: {branch: tip}."""
-    from tinygen.repo.remote import git_network, token_for
+    from tinygen.repo.auth import token_for
+    from tinygen.repo.network import git_network
 
     base = f"refs/heads/tinygen/issue-{number}"
     listing = git_network(
@@ -318,7 +319,7 @@ def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _
 
 
 def _prepare(ctx: _Context) -> _Plan:
-    from tinygen.repo.remote import open_repository
+    from tinygen.repo.clone import open_repository
 
     url = _repo_url(ctx)
     decision, full_name = ctx.decision, ctx.event.repository

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tinygen.delivery.publish import PublishResult
     from tinygen.github import Forge
     from tinygen.models import RunResult
-    from tinygen.repo.remote import OpenedRepo
+    from tinygen.repo.clone import OpenedRepo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,7 +144,7 @@ def github_repository(opened: OpenedRepo) -> str:
     GITHUB_REPOSITORY. ConfigError when neither names one."""
     from tinygen.redact import redact
     from tinygen.repo.git import git_bytes
-    from tinygen.repo.remote import github_hosts, parse_repo_spec
+    from tinygen.repo.spec import github_hosts, parse_repo_spec
 
     spec = opened.spec
     where = spec.display_url
@@ -468,8 +468,8 @@ def deliver_patch(
     from tinygen.delivery.publish import commit_texts
     from tinygen.models import Plan, PlanItem, RunResult, Status
     from tinygen.patch import apply_patch, canonical_diff
+    from tinygen.repo.clone import open_repository
     from tinygen.repo.git import repo_root, state_dir
-    from tinygen.repo.remote import open_repository
     from tinygen.runs import RunRecorder, runs_root
     from tinygen.validate import PathPolicy, run_gate
 

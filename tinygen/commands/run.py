@@ -127,7 +127,7 @@ def command(
     from tinygen.config import load_settings
     from tinygen.llm import AnthropicProvider
     from tinygen.passes.common import warm_up
-    from tinygen.repo.remote import open_repository
+    from tinygen.repo.clone import open_repository
     from tinygen.runs import new_run_id
 
     opts = pop_options(delivery)

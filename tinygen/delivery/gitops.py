@@ -19,14 +19,10 @@ from typing import TYPE_CHECKING
 
 from tinygen.errors import PatchApplyError, PatchParseError, RepoError
 from tinygen.redact import redact
+from tinygen.repo.auth import token_for
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
-from tinygen.repo.remote import (
-    git_network,
-    is_transport_trick,
-    network_error,
-    run_network,
-    token_for,
-)
+from tinygen.repo.network import git_network, network_error, run_network
+from tinygen.repo.spec import is_transport_trick
 
 if TYPE_CHECKING:
     from tinygen.validate.paths import PathPolicy

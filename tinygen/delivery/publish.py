@@ -42,8 +42,10 @@ from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPol
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
 from tinygen.redact import redact
+from tinygen.repo.auth import token_for
+from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
-from tinygen.repo.remote import OpenedRepo, run_network, token_for
+from tinygen.repo.network import run_network
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"

@@ -148,7 +148,7 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
     """The URL as jobs will use and store it (normalised), or a 422 naming ``repoUrl``."""
     from urllib.parse import urlsplit
 
-    from tinygen.repo.remote import parse_repo_spec
+    from tinygen.repo.spec import parse_repo_spec
 
     try:
         spec = parse_repo_spec(url, allow_local=config.allow_local)
@@ -417,7 +417,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from tinygen.repo.remote import default_cache_dir
+        from tinygen.repo.clone import default_cache_dir
         from tinygen.server.execute import PipelineExecutor
         from tinygen.server.prune import prune
 

@@ -39,7 +39,7 @@ from tinygen.server.worker import Progress
 if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.llm import AnthropicProvider
-    from tinygen.repo.remote import RepoSpec
+    from tinygen.repo.spec import RepoSpec
 
 # Settings a repository may lower but not raise (the server's value is the cap).
 CAPPED = (
@@ -179,10 +179,10 @@ class CloneWatch:
 
 def drop_cache_entry(spec: RepoSpec, cache_dir: Path | None) -> None:
     """Delete a repository's clone cache entry, under the lock its clones and fetches take."""
-    from tinygen.repo.remote import _file_lock, cache_path
+    from tinygen.repo.clone import cache_path, file_lock
 
     path = cache_path(spec, cache_dir)
-    with _file_lock(path.with_name(path.name + ".lock")):
+    with file_lock(path.with_name(path.name + ".lock")):
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -225,7 +225,7 @@ class PipelineExecutor:
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
-        from tinygen.repo.remote import default_cache_dir
+        from tinygen.repo.clone import default_cache_dir
 
         cache = self.config.cache_dir or default_cache_dir()
         with _server_paths_hidden(cache):
@@ -235,7 +235,8 @@ class PipelineExecutor:
         from tinygen import pipeline
         from tinygen.config import load_settings
         from tinygen.models import Request
-        from tinygen.repo.remote import cache_path, open_repository, parse_repo_spec
+        from tinygen.repo.clone import cache_path, open_repository
+        from tinygen.repo.spec import parse_repo_spec
 
         spec = job.spec
         repo = parse_repo_spec(spec.repo_url, allow_local=self.config.allow_local)
