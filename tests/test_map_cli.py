@@ -158,3 +158,22 @@ def test_odd_file_names_stay_valid_utf8_and_one_line(make_repo: RepoFactory) -> 
     assert "## caf\\xe9.py (python, 1 lines)\n" in text
     assert "## two\\nlines.py (python, 1 lines)\n" in text
     assert not [line for line in text.splitlines() if line.startswith("lines.py")]
+
+
+def test_json_with_budget_gives_each_files_detail_level(make_repo: RepoFactory) -> None:
+    files = {f"pkg/m{i:02}.py": f"def func_{i}(a: int) -> int:\n    return a\n" for i in range(60)}
+    files["pkg/core.py"] = "".join(
+        f"def step_{k}(x: int) -> int:\n    return x\n" for k in range(40)
+    )
+    root = make_repo(files)
+    code, out, _ = run(str(root), "--json", "--budget", "500", "--query", "pkg/core.py step_3")
+    data = json.loads(out)
+    levels = [f["detail"] for f in data["files"]]
+    assert code == 0 and data["files"][0]["path"] == "pkg/core.py"
+    assert set(levels) <= {"full", "part", "signatures", "path"} and "path" in levels
+    # The top five with their symbols, before any file shown as a path only.
+    assert all(x != "path" for x in levels[:5])
+    assert levels.index("path") >= 5
+    only_paths = [f for f in data["files"] if f["detail"] == "path"]
+    assert all("symbols" not in f for f in only_paths)
+    assert all("symbols" in f for f in data["files"] if f["detail"] != "path")

@@ -51,16 +51,19 @@ def test_unbudgeted_render_has_everything_in_full(sheet: Sheet) -> None:
 
 def test_levels_in_rank_order(sheet: Sheet) -> None:
     lay = layout(sheet, 900)
-    assert lay is not None and lay.full >= 1 and lay.signatures >= 1 and lay.paths >= 1
+    assert lay is not None
+    assert lay.count("full") >= 1 and lay.count("signatures") >= 1 and lay.count("path") >= 1
     text = render_sheet(sheet, 900)
     # The named file is first and in full detail; signature-level files have no line spans.
     assert text.split("\n")[1].startswith("## py/pkg/core.py")
-    sig_file = next(f for f in lay.files[lay.full : lay.full + lay.signatures] if f.symbols)
+    sig_file = next(f for f, x in lay.shown() if x == "signatures" and f.symbols)
     block = text[text.index(f"## {sig_file.path}") :]
     block = block[: block.index("\n## ") if "\n## " in block else len(block)]
     assert " L" not in block.split("\n", 1)[1]
-    last_shown = lay.files[lay.full + lay.signatures + lay.paths - 1]
-    assert text.endswith(f"- {last_shown.path}\n")
+    last_path = [f for f, x in lay.shown() if x == "path"][-1]
+    assert text.endswith(f"- {last_path.path}\n")
+    # Every detailed file comes before the first path line.
+    assert text.rindex("\n## ") < text.index("\n- ")
     if lay.omitted:
         assert f"- {lay.files[-1].path}\n" not in text
         assert f", {lay.omitted} not shown)\n" in text.split("\n", 1)[0] + "\n"
@@ -87,7 +90,7 @@ def test_tiny_budget_lists_top_paths_or_nothing(sheet: Sheet) -> None:
     assert "not shown" in text and "- py/pkg/core.py\n" in text
 
 
-def test_budget_without_query_ranks_by_plain_pagerank(make_repo: RepoFactory) -> None:
+def test_budget_without_query_puts_central_files_first(make_repo: RepoFactory) -> None:
     files = {"hub.py": "class Hub:\n    pass\n"}
     files.update(
         {f"user{i}.py": "from hub import Hub\n\ndef use(h: Hub): ...\n" for i in range(10)}
@@ -109,29 +112,34 @@ def test_estimate_tokens() -> None:
     assert estimate_tokens("# 注释: 计算总和\n") == 2 + 6  # "# : \n" and six characters
 
 
-def test_small_budget_shows_the_top_file_in_full_when_it_fits(sheet: Sheet) -> None:
-    from tinygen.sheet.render import header_tokens, imported_by_map, render_full, render_path
+def test_small_budget_shows_the_top_file_in_full_when_it_fits_its_share(sheet: Sheet) -> None:
+    from tinygen.sheet.render import (
+        FILE_SHARE,
+        header_tokens,
+        imported_by_map,
+        render_full,
+    )
 
     top = sheet.files[0]
     n = len(sheet.files)
     header = header_tokens(n)
     top_full = estimate_tokens(render_full(top, imported_by_map(sheet.files).get(top.path, [])))
-    all_paths = sum(estimate_tokens(render_path(f)) for f in sheet.files)
-    budget = header + top_full + 5
-    assert budget < header + all_paths  # the old layout listed paths only at this budget
+    budget = header + int(top_full / FILE_SHARE) + 5
     lay = layout(sheet, budget)
-    assert lay is not None and lay.full == 1 and lay.omitted > 0
+    assert lay is not None and lay.levels[0] == "full"
+    assert sum(estimate_tokens(render_full(f, [])) for f in sheet.files) > budget
     text = render_sheet(sheet, budget)
     assert estimate_tokens(text) <= budget
     assert text.split("\n")[1].startswith("## py/pkg/core.py (python, 52 lines) — Core engine")
     assert "    def label(self) -> str  L26-28  # The label.\n" in text
 
 
-@pytest.mark.parametrize("budget", [300, 600, 900, 1500])
-def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int) -> None:
+@pytest.mark.parametrize("budget", [300, 600, 900])
+def test_no_file_over_its_share_and_the_top_files_with_symbols(sheet: Sheet, budget: int) -> None:
     from tinygen.sheet.render import (
+        FILE_SHARE,
         FULL_SHARE,
-        SIGNATURE_SHARE,
+        TOP_K,
         header_tokens,
         render_full,
         render_signatures,
@@ -139,20 +147,20 @@ def test_full_detail_first_then_signatures_then_paths(sheet: Sheet, budget: int)
 
     lay = layout(sheet, budget)
     assert lay is not None and lay.omitted > 0  # the budget cuts the tail at these sizes
-    n = len(sheet.files)
-    room = budget - header_tokens(n)
+    room = budget - header_tokens(len(sheet.files))
     rev = lay.imported_by
-    full = sum(estimate_tokens(render_full(f, rev.get(f.path, []))) for f in lay.files[: lay.full])
-    sigs = sum(
-        estimate_tokens(render_signatures(f))
-        for f in lay.files[lay.full : lay.full + lay.signatures]
-    )
-    assert lay.full >= 1
-    assert full <= FULL_SHARE * room or lay.full == 1
-    assert full + sigs <= SIGNATURE_SHARE * room or lay.signatures == 0
-    # The next file did not fit in full within its share (else it would be in full).
-    nxt = lay.files[lay.full]
-    assert full + estimate_tokens(render_full(nxt, rev.get(nxt.path, []))) > FULL_SHARE * room
+    cost = {
+        "full": lambda f: estimate_tokens(render_full(f, rev.get(f.path, []))),
+        "signatures": lambda f: estimate_tokens(render_signatures(f)),
+    }
+    detailed = [(f, x) for f, x in lay.shown() if x in cost]
+    # No single file over its share of the room.
+    assert all(cost[x](f) <= FILE_SHARE * room for f, x in detailed)
+    # The top files are shown with their symbols, whatever their size.
+    assert all(x in ("full", "part", "signatures") for x in lay.levels[:TOP_K])
+    full = sum(cost["full"](f) for f, x in detailed if x == "full")
+    sigs = sum(cost["signatures"](f) for f, x in detailed if x == "signatures")
+    assert full <= FULL_SHARE * room or full + sigs <= room
     assert estimate_tokens(render_sheet(sheet, budget)) <= budget
 
 
@@ -192,14 +200,19 @@ def test_a_top_file_too_large_for_any_level_is_shown_in_part(make_repo: RepoFact
     sheet = build_sheet(make_repo(files), query="QuerySet bulk_create")
     assert sheet.files[0].path == "db/query.py"
     lay = layout(sheet, 2000)
-    assert lay is not None and lay.part and lay.full == lay.signatures == 0
+    assert lay is not None and lay.levels[0] == "part"
     text = render_sheet(sheet, 2000)
     assert estimate_tokens(text) <= 2000
     assert ", 1 in part" in text.split("\n")[0]
+    # The part stays within the file's share: the next files are shown too.
+    from tinygen.sheet.render import FILE_SHARE, TOP_K
+
+    assert estimate_tokens(lay.parts[0]) <= FILE_SHARE * 2000
+    assert all(x in ("full", "signatures") for x in lay.levels[1:TOP_K])
     body = text.split("\n", 1)[1]
     assert body.startswith("## db/query.py (python, 909 lines) — The query set.\n")
     # The named method with its class, in file order, then how many were left out.
     cls = body.index("  class QuerySet  L3-906  # Lazy rows.\n")
     assert cls < body.index("    def bulk_create(self, objs, batch_size=None)  L905-906\n")
-    assert "more symbols not shown\n" in body and "- app/m0.py\n" in body
-    assert lay.detailed() == [sheet.files[0]]
+    assert "more symbols not shown\n" in body
+    assert lay.detailed()[0] == sheet.files[0]

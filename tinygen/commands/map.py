@@ -79,12 +79,12 @@ def command(
             f"needs at least {min_budget(sheet)} tokens (its header line)"
         )
     if as_json:
-        files = None
-        if budget is not None:
-            # The files the budget shows with their symbols, in rank order.
+        if budget is None:
+            click.echo(sheet.to_json())
+        else:
+            # The files the budget shows, in rank order, each with its level of detail.
             lay = layout(sheet, budget)
-            files = lay.detailed() if lay is not None else []
-        click.echo(sheet.to_json(files))
+            click.echo(sheet.to_json(shown=lay.shown() if lay is not None else []))
     else:
         text = render_sheet(sheet, budget)
         click.echo(text, nl=not text.endswith("\n"))

@@ -308,6 +308,13 @@ class SheetStats:
         )
 
 
+def _path_only(f: FileEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": f.path, "language": f.language, "lines": f.lines}
+    if f.score:
+        out["score"] = round(f.score, 6)
+    return out
+
+
 @dataclass
 class Sheet:
     root: Path
@@ -323,22 +330,33 @@ class Sheet:
     def by_path(self) -> dict[str, FileEntry]:
         return {f.path: f for f in self.files}
 
-    def as_dict(self, files: list[FileEntry] | None = None) -> dict[str, Any]:
+    def as_dict(self, shown: list[tuple[FileEntry, str]] | None = None) -> dict[str, Any]:
+        """Every file; with ``shown`` ((entry, level) pairs from a budgeted layout), those
+        files only, each with its ``detail`` ("full", "part", "signatures", "path"; a
+        file shown as a path only has no symbols listed)."""
+        if shown is None:
+            files = [f.as_dict() for f in self.files]
+        else:
+            files = []
+            for f, level in shown:
+                item = f.as_dict() if level != "path" else _path_only(f)
+                item["detail"] = level
+                files.append(item)
         return {
             "root": str(self.root),
             "query": self.query,
             "mentioned": list(self.mentioned),
-            "files": [f.as_dict() for f in (self.files if files is None else files)],
+            "files": files,
             "stats": self.stats.as_dict(),
         }
 
-    def to_json(self, files: list[FileEntry] | None = None) -> str:
+    def to_json(self, shown: list[tuple[FileEntry, str]] | None = None) -> str:
         """One JSON object; non-ASCII text as is, unless a file name is not UTF-8 (kept as
         lone surrogates by the walk): then everything non-ASCII is \\u-escaped, so that
         the output is valid UTF-8 whatever the names."""
         import json
 
-        data = self.as_dict(files)
+        data = self.as_dict(shown)
         text = json.dumps(data, ensure_ascii=False)
         try:
             text.encode("utf-8")

@@ -1,17 +1,17 @@
 """Rendering the sheet as text, optionally within a token budget.
 
-Three levels of detail, highest-ranked files first: *full* (header with language, size
-and module docstring, imports and imported-by, every symbol with its signature, lines
-and docstring line), *signatures* (the symbols' signatures only), *path* (one line).
+Four levels of detail: *full* (header with language, size and module docstring, imports
+and imported-by, every symbol with its signature, lines and docstring line), *part* (the
+same format with only the symbols that fit a share: those the request names first),
+*signatures* (the symbols' signatures only), *path* (one line).
 
-With a budget (see ``layout``), the top-ranked files matter most to a model, so they get
-full detail first, even when that leaves the tail unlisted: files in full while they fit
-in ``FULL_SHARE`` (60 %) of the budget (the top file whenever it fits the budget at
-all), then signatures up to ``SIGNATURE_SHARE`` (85 %), then paths in the rest; the files
-that do not fit are cut and counted in the header ("N not shown"). When a whole level
-fits (every remaining file as signatures, or everything listed with room to spare), the
-spare room goes to more detail instead, top files first. A top file too large for full
-detail and for signatures is shown in part: the symbols the request names first.
+With a budget (see ``layout``) the model must see the candidates rather than one file:
+no file takes more than ``FILE_SHARE`` (25 %) of the budget (a larger one is shown in
+part), the top ``TOP_K`` (5) files always appear with their symbols before any path
+line, then files in full while the detailed files fit in ``FULL_SHARE`` (60 %), more
+signatures up to ``SIGNATURE_SHARE`` (85 %), paths in the rest; files that do not fit are
+cut and counted in the header ("N not shown"). When everything is listed with room to
+spare, the spare room goes to more detail, top files first.
 
 Token estimate (see ``estimate_tokens``): ceil(ASCII characters / 3) + one per non-ASCII
 character. Every chunk is estimated
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from tinygen.sheet.lines import indent
 from tinygen.sheet.model import FileEntry, Sheet
@@ -33,6 +33,8 @@ CHARS_PER_TOKEN = 3.0
 MAX_IMPORTED_BY = 8
 FULL_SHARE = 0.60  # of the budget (after the header line) for files in full detail
 SIGNATURE_SHARE = 0.85  # ... for files in full detail and as signatures together
+FILE_SHARE = 0.25  # ... that any one file may take (a larger one is shown in part)
+TOP_K = 5  # the best files always shown with their symbols, before any path line
 
 
 def estimate_tokens(text: str) -> int:
@@ -192,75 +194,87 @@ def render_part(f: FileEntry, query: str, limit: float) -> str | None:
     return head + body + (f"  ... {rest} more symbols not shown\n" if rest else "")
 
 
-class _Costs:
-    """Prefix sums of chunk estimates, computed only as far as the search looks."""
-
-    def __init__(self, files: Sequence[FileEntry], render: Callable[[FileEntry], str]) -> None:
-        self.files = files
-        self.render = render
-        self.prefix = [0]
-
-    def upto(self, k: int) -> int:
-        while len(self.prefix) <= k:
-            f = self.files[len(self.prefix) - 1]
-            self.prefix.append(self.prefix[-1] + estimate_tokens(self.render(f)))
-        return self.prefix[k]
-
-    def span(self, a: int, b: int) -> int:
-        return self.upto(b) - self.upto(a) if b > a else 0
-
-
-def _max_true(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
-    """Largest k in [lo, hi] with ok(k), given ok is monotone (true then false) and ok(lo)."""
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _extend(costs: _Costs, start: int, limit: float) -> int:
-    """Largest k >= start with costs.span(start, k) <= limit: files taken in order until
-    the next one does not fit (looks at one file past the end, never the whole list)."""
-    k, n = start, len(costs.files)
-    while k < n and costs.span(start, k + 1) <= limit:
-        k += 1
-    return k
-
-
 @dataclass(frozen=True)
 class Layout:
-    """Which files are shown at which level: files[:full] in full detail, the next
-    ``signatures`` as signatures, the next ``paths`` as paths; the rest are not shown."""
+    """The level of detail of each file (aligned with ``files``, in rank order): "full",
+    "part", "signatures", "path", or "" (not shown). ``parts`` holds the text of the
+    files shown in part."""
 
     files: Sequence[FileEntry]
-    full: int
-    signatures: int
-    paths: int
+    levels: list[str]
     imported_by: dict[str, list[str]]
-    part: str = ""  # files[0] shown in part (render_part); then full == signatures == 0
+    parts: dict[int, str] = field(default_factory=dict)
+
+    def count(self, level: str) -> int:
+        return sum(1 for x in self.levels if x == level)
 
     @property
     def omitted(self) -> int:
-        return len(self.files) - self.full - self.signatures - self.paths - bool(self.part)
+        return self.count("")
 
     def detailed(self) -> list[FileEntry]:
-        return list(self.files[: bool(self.part) + self.full + self.signatures])
+        """The files shown with their symbols (full, part or signatures), in rank order."""
+        return [f for f, x in zip(self.files, self.levels, strict=True) if x not in ("", "path")]
+
+    def shown(self) -> list[tuple[FileEntry, str]]:
+        """Every file shown, with its level, in rank order."""
+        return [(f, x) for f, x in zip(self.files, self.levels, strict=True) if x]
+
+    def level(self, path: str) -> str:
+        for f, x in zip(self.files, self.levels, strict=True):
+            if f.path == path:
+                return x
+        return ""
+
+
+class _Plan:
+    """Chunk costs per file and level, computed only for the files looked at."""
+
+    def __init__(self, files: Sequence[FileEntry], rev: dict[str, list[str]], query: str) -> None:
+        self.files = files
+        self.rev = rev
+        self.query = query
+        self.memo: dict[tuple[int, str], int] = {}
+        self.parts: dict[int, str] = {}
+
+    def text(self, i: int, level: str, cap: float = 0.0) -> str | None:
+        f = self.files[i]
+        if level == "full":
+            return render_full(f, self.rev.get(f.path, ()))
+        if level == "signatures":
+            return render_signatures(f)
+        if level == "path":
+            return render_path(f)
+        part = render_part(f, self.query, cap)
+        if part is not None:
+            self.parts[i] = part
+        return part
+
+    def cost(self, i: int, level: str) -> int:
+        """The estimate of file ``i`` at "full", "signatures" or "path"."""
+        key = (i, level)
+        got = self.memo.get(key)
+        if got is None:
+            got = self.memo[key] = estimate_tokens(self.text(i, level) or "")
+        return got
 
 
 def layout(sheet: Sheet, budget: int | None) -> Layout | None:
-    """The levels of detail that fit ``budget`` (None: everything in full); None when
-    not even the header fits.
+    """The level of detail of each file within ``budget`` (None: everything in full);
+    None when not even the header fits.
 
-    Policy, in rank order: everything in full when it fits; else files in full while
-    they fit in FULL_SHARE of the room (the top file whenever it fits the room at all),
-    signatures up to SIGNATURE_SHARE (all remaining files when they all fit), paths in
-    what is left, the rest cut. When that lists every file and room is left, more files
-    are promoted to full detail (top first), then to signatures. When the top file fits
-    neither in full nor as signatures, it is shown in part (``render_part``) in what
-    SIGNATURE_SHARE leaves, rather than not at all.
+    Policy, in rank order, with "room" the budget less the header line:
+
+    1. everything in full when it fits;
+    2. no file takes more than FILE_SHARE of the room: a file whose full detail is larger
+       is shown in part (``render_part``: the symbols the request names first) within it;
+    3. the top ``TOP_K`` files are always shown with their symbols, at least as
+       signatures (in part when even those exceed the share), before any path line;
+    4. files in full, in rank order, while the detailed files fit in FULL_SHARE of the
+       room (a top-K file too large for its share in part instead); then signatures up to
+       SIGNATURE_SHARE; then paths in what is left; the rest are not shown;
+    5. when that lists every file and room is left, files are promoted (path to
+       signatures to full) in rank order while they fit.
     """
     files: Sequence[FileEntry] = sheet.files
     if budget is not None and not sheet.ranked:
@@ -270,58 +284,105 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
     rev = imported_by_map(files)
     n = len(files)
     if budget is None:
-        return Layout(files, n, 0, 0, rev)
-    # Reserve the header at its widest so the counts can be filled in afterwards.
+        return Layout(files, ["full"] * n, rev)
     room = budget - header_tokens(n)
     if room < 0:
         return None
-    full = _Costs(files, lambda f: render_full(f, rev.get(f.path, ())))
-    sigs = _Costs(files, render_signatures)
-    paths = _Costs(files, render_path)
-    if _extend(full, 0, room) == n:
-        return Layout(files, n, 0, 0, rev)
-    # Full detail within FULL_SHARE; the top file in full whenever it fits at all.
-    nf = _extend(full, 0, FULL_SHARE * room)
-    if nf == 0 and full.upto(1) <= room:
-        nf = 1
-    used = full.upto(nf)
-    # Signatures up to SIGNATURE_SHARE, or for every remaining file when they all fit.
-    ns = _extend(sigs, nf, max(SIGNATURE_SHARE * room - used, 0.0)) - nf
-    if _extend(sigs, nf, room - used) == n:
-        ns = n - nf
-    used += sigs.span(nf, nf + ns)
-    if nf == ns == 0 and n:
-        part = render_part(files[0], sheet.query, SIGNATURE_SHARE * room)
-        if part is not None:
-            used = estimate_tokens(part)
-            np_ = _extend(paths, 1, room - used) - 1
-            return Layout(files, 0, 0, np_, rev, part)
-    np_ = _extend(paths, nf + ns, room - used) - nf - ns
-    if nf + ns + np_ < n:
-        return Layout(files, nf, ns, np_, rev)
+    plan = _Plan(files, rev, sheet.query)
+    total = 0
+    for i in range(n):
+        total += plan.cost(i, "full")
+        if total > room:
+            break
+    else:
+        return Layout(files, ["full"] * n, rev)
+    cap = FILE_SHARE * room
+    levels = [""] * n
+    costs = [0] * n
+    used = 0
 
-    # Everything is listed: spend what is left on detail, top files first.
-    def cost(k: int, s: int) -> int:
-        return full.upto(k) + sigs.span(k, k + s) + paths.span(k + s, n)
+    def part_cost(i: int) -> int:
+        if i not in plan.parts:
+            plan.text(i, "part", cap)
+        return estimate_tokens(plan.parts[i]) if i in plan.parts else 1 << 40
 
-    detailed = nf + ns
-    nf = _max_true(nf, n, lambda k: cost(k, max(detailed - k, 0)) <= room)
-    lo = max(detailed - nf, 0)
-    ns = _max_true(lo, n - nf, lambda s: cost(nf, s) <= room)
-    return Layout(files, nf, ns, n - nf - ns, rev)
+    def set_level(i: int, level: str, cost: int) -> None:
+        nonlocal used
+        used += cost - costs[i]
+        costs[i], levels[i] = cost, level
+
+    # 3. The top files, at least as signatures (in part when those exceed the share).
+    for i in range(min(TOP_K, n)):
+        sig = plan.cost(i, "signatures")
+        if sig <= cap and used + sig <= room:
+            set_level(i, "signatures", sig)
+        elif used + part_cost(i) <= room:
+            set_level(i, "part", part_cost(i))
+    # 4. Full detail in rank order within FULL_SHARE (each file within the share; a top
+    # file too large for that in part), then signatures within SIGNATURE_SHARE.
+    for i in range(n):
+        full = plan.cost(i, "full")
+        if full <= cap:
+            if used - costs[i] + full > FULL_SHARE * room:
+                break
+            set_level(i, "full", full)
+        elif i < TOP_K and levels[i] != "part":
+            pc = part_cost(i)
+            if pc > costs[i] and used - costs[i] + pc <= FULL_SHARE * room:
+                set_level(i, "part", pc)
+    for i in range(n):
+        if levels[i]:
+            continue
+        sig = plan.cost(i, "signatures")
+        if sig > cap:
+            continue
+        if used + sig > SIGNATURE_SHARE * room:
+            break
+        set_level(i, "signatures", sig)
+    # Paths, in rank order, until the next one does not fit.
+    for i in range(n):
+        if levels[i]:
+            continue
+        c = plan.cost(i, "path")
+        if used + c > room:
+            break
+        set_level(i, "path", c)
+    if all(levels):
+        # 5. Everything is listed: spend what is left on detail, top files first.
+        for level, below in (("signatures", ("path",)), ("full", ("path", "signatures"))):
+            for i in range(n):
+                if levels[i] not in below:
+                    continue
+                c = plan.cost(i, level)
+                if c <= cap and used - costs[i] + c <= room:
+                    set_level(i, level, c)
+    parts = {i: plan.parts[i] for i, x in enumerate(levels) if x == "part"}
+    return Layout(files, levels, rev, parts)
 
 
 def render_layout(lay: Layout) -> str:
-    files, nf, ns, np_ = lay.files, lay.full, lay.signatures, lay.paths
-    parts = [_header(len(files), nf, ns, np_, lay.omitted, int(bool(lay.part)))]
-    if lay.part:
-        parts.append(lay.part)
-        parts.extend(render_path(f) for f in files[1 : 1 + np_])
-        return "".join(parts)
-    parts.extend(render_full(f, lay.imported_by.get(f.path, ())) for f in files[:nf])
-    parts.extend(render_signatures(f) for f in files[nf : nf + ns])
-    parts.extend(render_path(f) for f in files[nf + ns : nf + ns + np_])
-    return "".join(parts)
+    """The header, the files with symbols in rank order, then the path lines."""
+    parts = [
+        _header(
+            len(lay.files),
+            lay.count("full"),
+            lay.count("signatures"),
+            lay.count("path"),
+            lay.omitted,
+            lay.count("part"),
+        )
+    ]
+    paths = []
+    for i, (f, level) in enumerate(zip(lay.files, lay.levels, strict=True)):
+        if level == "full":
+            parts.append(render_full(f, lay.imported_by.get(f.path, ())))
+        elif level == "part":
+            parts.append(lay.parts[i])
+        elif level == "signatures":
+            parts.append(render_signatures(f))
+        elif level == "path":
+            paths.append(render_path(f))
+    return "".join(parts + paths)
 
 
 def render_sheet(sheet: Sheet, budget: int | None = None) -> str:
