@@ -53,9 +53,15 @@ def test_unknown_model_has_no_cost() -> None:
 
 
 def test_cache_prices_follow_input_price() -> None:
-    for price in PRICES.values():
+    claude = {k: p for k, p in PRICES.items() if k.startswith("claude")}
+    assert claude
+    for price in claude.values():
         assert price.cache_write == pytest.approx(price.input * 1.25)
         assert price.cache_read == pytest.approx(price.input * 0.1)
+    # OpenAI bills no cache writes (its usage reports none) and discounts cached input.
+    for key, price in PRICES.items():
+        if key.startswith("gpt-"):
+            assert price.cache_write == price.input and 0 < price.cache_read < price.input
 
 
 def test_prices_file_overrides_and_extends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

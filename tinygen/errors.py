@@ -18,6 +18,8 @@ the CLI uses for it::
     ├── ValidationError          5  the validation gate refused the final diff
     ├── LLMError                 7  the model API failed or answered unusably
     │   ├── LLMAuthError         7    missing or invalid API key
+    │   ├── LLMCreditsError      7    the account is out of credits (402: never retried)
+    │   ├── LLMConnectionError   7    the endpoint cannot be reached (refused, DNS, TLS)
     │   ├── LLMNotFoundError     7    unknown model
     │   ├── LLMOverloadedError   7    rate limited / overloaded after retries
     │   ├── LLMContextError      7    prompt too long for the model
@@ -156,6 +158,14 @@ class LLMError(TinygenError):
 
 class LLMAuthError(LLMError):
     pass
+
+
+class LLMCreditsError(LLMError):
+    """The account behind the key has no credits left (HTTP 402, OpenAI's insufficient_quota)."""
+
+
+class LLMConnectionError(LLMError):
+    """The model's endpoint cannot be reached: nothing listens there, or the name or TLS fails."""
 
 
 class LLMNotFoundError(LLMError):

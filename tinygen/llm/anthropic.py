@@ -2,13 +2,13 @@
 
 Choices worth knowing:
 
-- Retries are ours (the SDK's are off): exponential backoff with jitter for 408, 409, 429,
-  5xx, 529, timeouts, dropped connections and truncated streams; a ``retry-after`` (or
-  ``retry-after-ms``) is honoured but capped at ``max_retry_wait``, and the sum of all
-  waits of one call is capped at ``max_retry_total``. The SDK would honour any value.
+- Retries are ours (the SDK's are off, see :mod:`tinygen.llm.retry`): 408, 409, 429, 5xx
+  (not 501), 529, timeouts, dropped connections and truncated streams; a ``retry-after``
+  is honoured but capped. A refused connection is said at once: retrying starts no server.
 - Answers longer than :data:`STREAM_ABOVE_TOKENS` are streamed (SSE): a long answer
   then never sits on a silent connection, and the SDK refuses non-streaming requests it
-  expects to take over 10 minutes. A stream that ends without ``message_stop`` is retried.
+  expects to take over 10 minutes. A stream that ends without ``message_stop`` is retried;
+  a compatible server that answers a streaming request with plain JSON is read as JSON.
 - SDK errors become ours in :meth:`AnthropicProvider._failure`, in one place, with
   messages that say what to do and never contain the key.
 """
@@ -17,25 +17,22 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from tinygen.config import Settings
 from tinygen.errors import (
     ConfigError,
     LLMAuthError,
+    LLMConnectionError,
     LLMContextError,
     LLMError,
     LLMNotFoundError,
-    LLMOverloadedError,
-    LLMTimeoutError,
-    TinygenError,
 )
+from tinygen.llm.names import split_model
 from tinygen.llm.provider import (
     Completion,
     CompletionRequest,
@@ -44,6 +41,18 @@ from tinygen.llm.provider import (
     TextBlock,
     ToolUseBlock,
 )
+from tinygen.llm.retry import (
+    BACKOFF_BASE,
+    Failure,
+    RetryPolicy,
+    Service,
+    call_with_retries,
+    cut_short,
+    http_reason,
+    is_html_page,
+    refused,
+    retry_after,
+)
 from tinygen.llm.usage import Usage
 from tinygen.redact import redact
 
@@ -51,8 +60,6 @@ from tinygen.redact import redact
 FALLBACK_MODEL = "claude-sonnet-4-6"
 # Stream answers that may be longer than this many tokens (see the module docstring).
 STREAM_ABOVE_TOKENS = 8192
-# First backoff wait in seconds; doubles per attempt, capped by max_retry_wait.
-BACKOFF_BASE = 0.5
 
 # Error types the API reports inside a stream that are worth retrying.
 _TRANSIENT_TYPES = ("overloaded_error", "rate_limit_error", "api_error", "timeout_error")
@@ -108,15 +115,15 @@ class _TruncatedStream(Exception):
     """The SSE stream ended before message_stop."""
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """One failed attempt: either retryable (with the server's retry-after) or final."""
-
-    description: str
-    retryable: bool
-    retry_after: float | None = None
-    timeout: bool = False
-    error: TinygenError | None = None  # raised at once when not retryable
+def _bare(model: str) -> str:
+    """The model name the Messages API knows (``anthropic:`` removed)."""
+    name = split_model(model)
+    if name.provider != "anthropic":
+        raise ConfigError(
+            f"model {model!r} is not an Anthropic model",
+            hint="the Anthropic provider takes bare names or anthropic:NAME",
+        )
+    return name.model
 
 
 class AnthropicProvider:
@@ -152,14 +159,12 @@ class AnthropicProvider:
         self._api_key = api_key
         self._auth_token = auth_token
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        self._model = model  # the default is resolved on first use: it needs the SDK import
-        self.max_retry_wait = max_retry_wait
-        self.max_retry_total = max_retry_total
+        # The default is resolved on first use: it needs the SDK import.
+        self._model = _bare(model) if model else None
         self.timeout = timeout
-        self.max_retries = max_retries
         self.stream = stream
-        self.backoff_base = backoff_base
-        self._sleep = sleep  # injectable so tests can see the waits without taking them
+        # sleep is injectable so tests can see the waits without taking them
+        self.retry = RetryPolicy(max_retries, max_retry_wait, max_retry_total, backoff_base, sleep)
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -186,33 +191,34 @@ class AnthropicProvider:
     # the call
 
     def complete(self, request: CompletionRequest) -> Completion:
-        model = request.model or self.model
+        model = _bare(request.model) if request.model else self.model
         params = self._params(request, model)
         stream = (
             self.stream if self.stream is not None else request.max_tokens > STREAM_ABOVE_TOKENS
         )
         client = self._get_client()
         started = time.monotonic()
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                message, request_id = self._send(client, params, stream)
-                break
-            except Exception as exc:
-                failure = self._failure(exc, model)
-                if not failure.retryable:
-                    assert failure.error is not None
-                    raise failure.error from exc
-                wait = self._wait(attempt, failure.retry_after)
-                if attempt > self.max_retries or waited + wait > self.max_retry_total:
-                    raise self._gave_up(failure, attempt, time.monotonic() - started) from exc
-                self._sleep(wait)
-                waited += wait
+        service = Service(
+            "the Anthropic API" + (f" at {self.base_url}" if self.base_url else ""),
+            "check ANTHROPIC_BASE_URL and the network"
+            if self.base_url
+            else "check the network (and any proxy)",
+        )
+        (message, request_id, streamed), attempts = call_with_retries(
+            lambda: self._send(client, params, stream),
+            lambda exc: self._failure(exc, model),
+            self.retry,
+            service,
+        )
         try:
             return self._completion(
-                message, request, model, request_id, attempt, time.monotonic() - started
+                message,
+                request,
+                model,
+                request_id,
+                attempts,
+                time.monotonic() - started,
+                streamed,
             )
         except (AttributeError, TypeError) as exc:  # a 200 whose JSON is not a message
             raise LLMError(
@@ -262,17 +268,26 @@ class AnthropicProvider:
         return params
 
     @staticmethod
-    def _send(client: Any, params: dict[str, Any], stream: bool) -> tuple[Any, str | None]:
+    def _send(client: Any, params: dict[str, Any], stream: bool) -> tuple[Any, str | None, bool]:
+        """(message, request id, whether it came as a stream)."""
         if not stream:
             message = client.messages.create(**params)
-            return message, getattr(message, "_request_id", None)
+            return message, getattr(message, "_request_id", None), False
         with client.messages.stream(**params) as events:
+            if _is_json(events.response.headers):
+                # A compatible server that does not stream answered with the whole message.
+                import anthropic
+
+                data = events.response.json()
+                if not isinstance(data, dict):
+                    raise ValueError("the answer is JSON but not an object")
+                return anthropic.types.Message.construct(**data), events.request_id, False
             stopped = False
             for event in events:
                 stopped = stopped or event.type == "message_stop"
             if not stopped:
                 raise _TruncatedStream()
-            return events.get_final_message(), events.request_id
+            return events.get_final_message(), events.request_id, True
 
     @staticmethod
     def _completion(
@@ -282,6 +297,7 @@ class AnthropicProvider:
         request_id: str | None,
         attempts: int,
         seconds: float,
+        streamed: bool,
     ) -> Completion:
         texts: list[str] = []
         tool_input: dict[str, Any] | None = None
@@ -312,73 +328,79 @@ class AnthropicProvider:
             request_id=request_id,
             tool_use_id=tool_use_id,
             attempts=attempts,
+            structured_mode="tool" if request.tool is not None else None,
+            streamed=streamed,
         )
 
-    # retries
-
-    def _wait(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_retry_wait))
-        backoff = self.backoff_base * 2 ** (attempt - 1)
-        return min(backoff * (0.75 + 0.5 * random.random()), self.max_retry_wait)
-
-    def _gave_up(self, failure: _Failure, attempts: int, seconds: float) -> LLMError:
-        if failure.timeout:
-            return LLMTimeoutError(
-                f"the Anthropic API did not answer in time ({failure.description}) "
-                f"after {_attempts(attempts)} over {seconds:.1f} s",
-                hint="try again later, or allow more time with TINYGEN_REQUEST_TIMEOUT (seconds)",
-            )
-        return LLMOverloadedError(
-            f"the Anthropic API is overloaded or unreachable ({failure.description}) "
-            f"after {_attempts(attempts)} over {seconds:.1f} s",
-            hint="try again later, or lower --jobs; TINYGEN_MAX_RETRY_TOTAL allows longer waits",
-        )
+    # failures
 
     def _redact(self, text: str) -> str:
         return redact(text, extra=[s for s in (self._api_key, self._auth_token) if s])
 
-    def _failure(self, exc: Exception, model: str) -> _Failure:
+    def _failure(self, exc: Exception, model: str) -> Failure:
         """Translate one SDK/transport exception (the only place that knows SDK errors)."""
         import anthropic
         import httpx2
 
         if isinstance(exc, _TruncatedStream):
-            return _Failure("the answer stream ended early", retryable=True)
+            return Failure("the answer stream ended early", "truncated")
         if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-            return _Failure(f"no answer within {self.timeout:g} s", retryable=True, timeout=True)
+            return Failure(f"no answer within {self.timeout:g} s", "timeout")
         if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+            if refused(exc):
+                where = self.base_url or "api.anthropic.com"
+                return Failure.final(
+                    LLMConnectionError(
+                        f"cannot connect to the Anthropic API at {where}: connection refused",
+                        hint="check ANTHROPIC_BASE_URL (is the server running?)"
+                        if self.base_url
+                        else "check the network (and any proxy)",
+                    )
+                )
             # httpx2 errors surface directly when a stream breaks mid-way.
-            return _Failure(f"connection failed: {self._redact(str(exc))}", retryable=True)
+            if cut_short(exc):
+                return Failure("the answer ended early", "truncated")
+            return Failure(f"connection failed: {self._redact(str(exc))}", "connection")
         if isinstance(exc, anthropic.APIStatusError):
             return self._status_failure(exc, model)
         # ValueError: a body that is not JSON, or tool input JSON the stream cannot parse.
         if isinstance(exc, anthropic.AnthropicError | ValueError):
-            return _Failure(
-                "unusable answer",
-                retryable=False,
-                error=LLMError(
+            return Failure.final(
+                LLMError(
                     f"the Anthropic API sent an answer that is not a valid Messages API response: "
                     f"{self._redact(str(exc))[:300]}",
                     hint="check ANTHROPIC_BASE_URL points at the Messages API (or a faithful proxy)",
-                ),
+                )
             )
         raise exc
 
-    def _status_failure(self, exc: Any, model: str) -> _Failure:
+    def _status_failure(self, exc: Any, model: str) -> Failure:
         status: int = exc.status_code
         kind = getattr(exc, "type", None) or "error"
-        detail = self._redact(getattr(exc, "api_message", None) or exc.message)
-        described = f"{status} {kind}: {detail}"
         headers = exc.response.headers
+        page = is_html_page(headers, exc.body)
+        if page:
+            detail = f"{http_reason(status)}, an HTML page rather than an API error"
+        else:
+            detail = self._redact(getattr(exc, "api_message", None) or exc.message)
+        described = f"{status} {kind}: {detail}" if not page else f"{status} {detail}"
         should_retry = headers.get("x-should-retry")
         # An error event inside a 200 stream has no status of its own: go by its type.
-        retryable = status in (408, 409, 429) or status >= 500 or kind in _TRANSIENT_TYPES
+        retryable = (
+            status in (408, 409, 429) or (status >= 500 and status not in (501, 505))
+        ) or kind in _TRANSIENT_TYPES
         if should_retry in ("true", "false"):
             retryable = should_retry == "true"
         if retryable:
-            return _Failure(described, retryable=True, retry_after=_retry_after(headers))
+            busy = status in (429, 503, 529) or kind in ("overloaded_error", "rate_limit_error")
+            timeout = status == 408 or kind == "timeout_error"
+            return Failure(
+                described,
+                "busy" if busy else "timeout" if timeout else "server",
+                retry_after(headers),
+            )
         error: LLMError
+        where = f" at {self.base_url}" if self.base_url else ""
         if status == 401:
             error = LLMAuthError(
                 f"the Anthropic API refused the API key ({described})",
@@ -389,8 +411,12 @@ class AnthropicProvider:
                 f"the API key may not use this resource ({described})",
                 hint=f"check that ANTHROPIC_API_KEY's workspace can use model {model!r}",
             )
+        elif status in (404, 405, 501) and page:
+            error = LLMError(
+                f"no Messages API{where} ({described})",
+                hint="check ANTHROPIC_BASE_URL: it must point at the Messages API (or a faithful proxy)",
+            )
         elif status == 404:
-            where = f" at {self.base_url}" if self.base_url else ""
             error = LLMNotFoundError(
                 f"model {model!r} was not found{where} ({described})",
                 hint=f"choose an available model with --model or TINYGEN_MODEL (default: {default_model()})",
@@ -402,27 +428,20 @@ class AnthropicProvider:
             )
         else:
             error = LLMError(
-                f"the Anthropic API refused the request ({described})",
+                f"the Anthropic API{where} refused the request ({described})",
                 hint="if this persists, please report it with the run id",
             )
-        return _Failure(described, retryable=False, error=error)
+        return Failure.final(error)
 
 
-def _attempts(n: int) -> str:
-    return "1 attempt" if n == 1 else f"{n} attempts"
+def _is_json(headers: Any) -> bool:
+    return str(headers.get("content-type", "")).split(";")[0].strip().endswith("json")
 
 
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds only; dates are ignored)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue
-    return None
-
-
-__all__ = ["FALLBACK_MODEL", "STREAM_ABOVE_TOKENS", "AnthropicProvider", "default_model"]
+__all__ = [
+    "BACKOFF_BASE",
+    "FALLBACK_MODEL",
+    "STREAM_ABOVE_TOKENS",
+    "AnthropicProvider",
+    "default_model",
+]

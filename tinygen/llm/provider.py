@@ -16,6 +16,10 @@ from tinygen.llm.usage import Usage
 # The Messages API accepts at most this many cache_control breakpoints per request.
 MAX_CACHE_BREAKPOINTS = 4
 
+# Ways to get a structured answer, best first; a provider steps down when a server lacks one.
+StructuredMode = Literal["tool", "json_schema", "json"]
+STRUCTURED_MODES: tuple[StructuredMode, ...] = ("tool", "json_schema", "json")
+
 
 @dataclass(frozen=True)
 class TextBlock:
@@ -75,6 +79,7 @@ class CompletionRequest:
     # Tools offered besides the forced one, in this order. Offering the same tools in every
     # call keeps the cache prefix (tools -> system -> messages) identical across passes.
     tools: tuple[Tool, ...] = ()
+    correction: bool = False  # a repeat that tells the model what its last answer got wrong
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tools]
@@ -108,6 +113,11 @@ class Completion:
     request_id: str | None
     tool_use_id: str | None = None  # needed to answer the tool call with a tool_result
     attempts: int = 1  # HTTP attempts made (1 = no retry)
+    # How the structured answer was asked for (None: no tool): "tool" (forced function
+    # call, the answer is tool_input), "json_schema" or "json" (the answer is ``text``,
+    # one JSON object: see tinygen.llm.structured).
+    structured_mode: StructuredMode | None = None
+    streamed: bool | None = None  # the answer came as a stream (None: not known)
 
 
 class Provider(Protocol):
@@ -116,11 +126,13 @@ class Provider(Protocol):
 
 __all__ = [
     "MAX_CACHE_BREAKPOINTS",
+    "STRUCTURED_MODES",
     "Completion",
     "CompletionRequest",
     "ContentBlock",
     "Message",
     "Provider",
+    "StructuredMode",
     "TextBlock",
     "Tool",
     "ToolResultBlock",

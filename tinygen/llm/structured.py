@@ -4,6 +4,11 @@
 schema is derived from ``Plan`` and validates the input into a ``Plan``. Input that does
 not validate is sent back once, as an error tool_result quoting the validation errors;
 if the second answer fails too, :class:`~tinygen.errors.LLMOutputError` is raised.
+
+A provider whose server cannot force a tool answers in a JSON mode instead
+(``Completion.structured_mode``): then the answer's text must be one JSON object, parsed
+strictly by :func:`parse_json_object` — never repaired. A broken one gets the same one
+correction round, quoting what is wrong with it.
 """
 
 from __future__ import annotations
@@ -93,23 +98,59 @@ def tool_for(
     )
 
 
+_THINKING = re.compile(r"<think>.*?</think>\s*", re.S)
+_FENCED = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.S)
+
+
+def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The JSON object that is the whole answer, or None and what is wrong with it.
+
+    Strict: the text must be exactly one JSON object. Only two wrappings are taken off,
+    both whole: a leading ``<think>…</think>`` block (reasoning models served without a
+    reasoning parser) and one code fence around the entire answer. Nothing is repaired."""
+    body = _THINKING.sub("", text.strip(), count=1) if text.lstrip().startswith("<think>") else text
+    body = body.strip()
+    fenced = _FENCED.fullmatch(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    if not body:
+        return None, "the answer is empty"
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return None, f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if not isinstance(value, dict):
+        return None, f"it is JSON, but {type(value).__name__} rather than an object"
+    return value, ""
+
+
 def _validate(output_type: type[T], completion: Completion, tool: Tool) -> tuple[T | None, str]:
     """The validated value, or None and a report written for the model."""
     from pydantic import ValidationError
 
-    if completion.tool_input is None:
+    raw = completion.tool_input
+    what = "The tool input"
+    if raw is None and completion.structured_mode in ("json_schema", "json"):
+        raw, problem = parse_json_object(completion.text)
+        if raw is None:
+            return None, (
+                f"Your answer must be one JSON object matching the schema of {tool.name!r} "
+                f"and nothing else, but {problem}. Answer again with only the JSON object."
+            )
+        what = "The JSON answer"
+    if raw is None:
         return (
             None,
             f"You must answer by calling the tool {tool.name!r} with input matching its schema.",
         )
     try:
-        value: T = _adapter(output_type).validate_python(completion.tool_input)
+        value: T = _adapter(output_type).validate_python(raw)
     except ValidationError as exc:
         lines = [
             f"- {'.'.join(str(p) for p in err['loc']) or '(input)'}: {err['msg']}"
             for err in exc.errors(include_url=False)
         ]
-        report = "The tool input does not match the schema:\n" + "\n".join(lines)
+        report = f"{what} does not match the schema:\n" + "\n".join(lines)
         return None, report[:_MAX_REPORT_CHARS]
     return value, ""
 
@@ -152,7 +193,9 @@ def complete_structured(
             hint="raise TINYGEN_MAX_TOKENS or ask for a smaller change",
         )
     retry = dataclasses.replace(
-        request, messages=(*request.messages, *_correction(first, report, tool.name))
+        request,
+        messages=(*request.messages, *_correction(first, report, tool.name)),
+        correction=True,
     )
     completions.append(call(retry))
     value, report = _validate(output_type, completions[1], tool)
@@ -178,4 +221,4 @@ def _correction(completion: Completion, report: str, tool_name: str) -> tuple[Me
     return Message("assistant", (TextBlock(said),)), Message("user", (TextBlock(report),))
 
 
-__all__ = ["complete_structured", "schema_for", "tool_for"]
+__all__ = ["complete_structured", "parse_json_object", "schema_for", "tool_for"]

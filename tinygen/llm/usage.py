@@ -1,14 +1,24 @@
-"""Token usage per call and its cost from a price table per model family.
+"""Token usage per call and its cost: stated by the provider, or from a price table.
 
-Prices are US dollars per million tokens, as Anthropic publishes them. A model is priced
-by the longest table key its name starts with, so ``claude-sonnet-4-5-20250929`` uses
-``claude-sonnet``. Cache writes (5-minute TTL) cost 1.25x input and cache reads 0.1x
-input unless an entry says otherwise.
+Where the cost comes from, first match wins:
+
+1. the provider stated it (:attr:`Usage.cost_usd`): OpenRouter's ``usage.cost``, or 0 for
+   Ollama, whose tokens cost nothing;
+2. the price table, by the longest key the model name starts with — the whole name first
+   (``openrouter:qwen/qwen3-coder`` can be priced by a key of that name), then, for
+   ``anthropic:`` and ``openai:``, the name without its prefix, so
+   ``claude-sonnet-4-5-20250929`` uses ``claude-sonnet``;
+3. otherwise the cost is unknown (None): never a guessed figure.
+
+Prices are US dollars per million tokens, as the providers publish them. Cache writes
+cost 1.25x input and cache reads 0.1x input unless an entry says otherwise (OpenAI bills
+no cache writes: its usage reports none).
 
 Override or extend the table with a JSON file named by ``TINYGEN_PRICES_FILE``::
 
     {"claude-sonnet": {"input": 3, "output": 15},
-     "claude-opus-4-8": {"input": 5, "output": 25, "cache_write": 6.25, "cache_read": 0.5}}
+     "claude-opus-4-8": {"input": 5, "output": 25, "cache_write": 6.25, "cache_read": 0.5},
+     "openai:my-vllm-model": {"input": 0, "output": 0}}
 """
 
 from __future__ import annotations
@@ -28,20 +38,43 @@ PRICES_FILE_ENV = "TINYGEN_PRICES_FILE"
 @dataclass
 class Usage:
     """Tokens of one call (or a sum of calls). ``input_tokens`` excludes cached tokens,
-    as in the API's usage: the whole prompt is :attr:`total_input`."""
+    as in the API's usage: the whole prompt is :attr:`total_input`.
+
+    ``cost_usd`` is the cost the provider stated (None: price it from the table). A sum
+    keeps it only when every part has one, so one unstated call makes the total unstated.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cost_usd: float | None = None
 
     def __add__(self, other: Usage) -> Usage:
+        if self.empty:
+            return other
+        if other.empty:
+            return self
+        stated = (
+            self.cost_usd + other.cost_usd
+            if self.cost_usd is not None and other.cost_usd is not None
+            else None
+        )
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
+            stated,
         )
+
+    @property
+    def empty(self) -> bool:
+        """No tokens and no stated cost: the neutral element of ``+``."""
+        return self.cost_usd is None and not (
+            self.input_tokens or self.output_tokens or self.cache_read_tokens
+            or self.cache_write_tokens
+        )  # fmt: skip
 
     @property
     def total_input(self) -> int:
@@ -90,6 +123,15 @@ PRICES: Mapping[str, Price] = {
     "claude-3-5-haiku": Price.of(0.8, 4.0),
     "claude-3-haiku": Price.of(0.25, 1.25),
     "claude-3-opus": Price.of(15.0, 75.0),
+    # OpenAI (openai:NAME). Cached input is billed at the share OpenAI publishes per family.
+    "gpt-4o": Price(2.5, 10.0, cache_write=2.5, cache_read=1.25),
+    "gpt-4o-mini": Price(0.15, 0.6, cache_write=0.15, cache_read=0.075),
+    "gpt-4.1": Price(2.0, 8.0, cache_write=2.0, cache_read=0.5),
+    "gpt-4.1-mini": Price(0.4, 1.6, cache_write=0.4, cache_read=0.1),
+    "gpt-4.1-nano": Price(0.1, 0.4, cache_write=0.1, cache_read=0.025),
+    "gpt-5": Price(1.25, 10.0, cache_write=1.25, cache_read=0.125),
+    "gpt-5-mini": Price(0.25, 2.0, cache_write=0.25, cache_read=0.025),
+    "gpt-5-nano": Price(0.05, 0.4, cache_write=0.05, cache_read=0.005),
 }
 
 
@@ -143,14 +185,27 @@ def load_prices(env: Mapping[str, str] | None = None) -> dict[str, Price]:
 
 
 def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
-    """The entry with the longest key that ``model`` starts with."""
-    matches = [key for key in prices if model == key or model.startswith(key)]
+    """The entry with the longest key that ``model`` starts with — not followed by a dot,
+    since ``gpt-5.2`` is another model than ``gpt-5``, at another price."""
+    matches = [
+        key for key in prices if model.startswith(key) and not model[len(key) :].startswith(".")
+    ]
     return prices[max(matches, key=len)] if matches else None
 
 
 def cost_usd(model: str, usage: Usage, prices: Mapping[str, Price] | None = None) -> float | None:
-    """Cost of ``usage`` on ``model`` in US dollars; ``None`` when the model has no price."""
-    price = price_for(model, load_prices() if prices is None else prices)
+    """Cost of ``usage`` on ``model`` in US dollars: the stated cost, else the table's;
+    ``None`` when neither knows it (see the module docstring)."""
+    if usage.cost_usd is not None:
+        return usage.cost_usd
+    table = load_prices() if prices is None else prices
+    price = price_for(model, table)
+    if price is None:
+        prefix, colon, bare = model.partition(":")
+        if colon and prefix == "ollama":
+            return 0.0  # a local server
+        if colon and prefix in ("anthropic", "openai"):
+            price = price_for(bare, table)
     if price is None:
         return None
     return (
