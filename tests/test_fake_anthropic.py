@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -218,11 +219,16 @@ def test_tool_choice_change_invalidates_cached_message_blocks(fake: FakeAnthropi
 
 def test_concurrent_requests_all_write_the_cache(fake: FakeAnthropic) -> None:
     """A prefix is readable only once a response to it has started."""
-    fake.delay = 0.3
-    fake.on(None, lambda req: TextReply("ok"))
+
+    def together(req: RecordedRequest) -> TextReply:
+        fake.wait_peak(None, 3, timeout=30)  # all three arrive before any is answered
+        return TextReply("ok")
+
+    fake.on(None, together)
     system = [{"type": "text", "text": "x" * 400, "cache_control": {"type": "ephemeral"}}]
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda _: json.loads(post(fake, body(system=system))[2]), range(3)))
+    assert fake.peak[None] == 3
     assert [r["usage"]["cache_creation_input_tokens"] for r in results] == [100, 100, 100]
     later = json.loads(post(fake, body(system=system))[2])["usage"]
     assert later["cache_read_input_tokens"] == 100
@@ -262,3 +268,27 @@ def test_unknown_route(fake: FakeAnthropic) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=10)
     assert info.value.code == 404
+
+
+def test_requests_in_flight_are_counted(fake: FakeAnthropic) -> None:
+    release = threading.Event()
+
+    def held(req: RecordedRequest) -> ToolReply:
+        release.wait(30)  # a safety limit
+        return ToolReply({"ok": True})
+
+    fake.on("answer", held)
+    fake.script(None, TextReply("plain"))
+    forced = body(tools=TOOLS, tool_choice={"type": "tool", "name": "answer"})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(post, fake, forced) for _ in range(2)]
+        assert fake.wait_peak("answer", 2, timeout=30)
+        assert (fake.in_flight("answer"), fake.responded["answer"]) == (2, 0)
+        assert post(fake, body())[0] == 200  # other tools are counted apart
+        release.set()
+        assert [f.result()[0] for f in pending] == [200, 200]
+    assert fake.wait_idle(timeout=30)
+    assert fake.in_flight("answer") == 0
+    assert fake.peak == {"answer": 2, None: 1}
+    assert fake.responded == {"answer": 2, None: 1}
+    assert not fake.wait_peak("answer", 3, timeout=0.01)  # never three at once

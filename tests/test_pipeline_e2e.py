@@ -535,17 +535,19 @@ def test_per_file_calls_run_concurrently_up_to_jobs(
         PLAN,
         plan(*[(p, "modify", "Rename.") for p in ("app/config.py", "app/main.py", "app/cli.py")]),
     )
-    fake.on(
-        EDIT, lambda request: SlowReply(0.4, rename_handler("load_cfg", "load_config")(request))
-    )
+    rename = rename_handler("load_cfg", "load_config")
+
+    def held(request: RecordedRequest) -> ToolReply:
+        # Each answer waits until one more call than `jobs` allows has been in flight, or
+        # all three: with jobs=3 they all overlap; with jobs=1 a second call would show up
+        # here. The waits are safety limits only; the assertion counts.
+        fake.wait_peak(EDIT, min(jobs + 1, 3), timeout=30 if jobs == 3 else 0.5)
+        return rename(request)
+
+    fake.on(EDIT, held)
     fake.script(VERIFY, approve())
     assert invoke(fake, repo, "Rename", "--jobs", str(jobs)).exit_code == ExitCode.OK
-    starts = sorted(r.time for r in fake.requests_for(EDIT))
-    spread = starts[-1] - starts[0]
-    if jobs == 3:
-        assert spread < 0.3, starts  # all three started before any answered
-    else:
-        assert spread >= 0.8, starts  # one after another
+    assert fake.peak[EDIT] == jobs  # never more calls at once than --jobs, and exactly that many
 
 
 def test_runs_show_refuses_glob_ids(repo: Path) -> None:
@@ -569,14 +571,12 @@ def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, re
         [sys.executable, "-m", "tinygen", "run", "Rename", "--repo", str(repo), "--jobs", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while len(fake.requests_for(EDIT)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(fake.requests_for(EDIT)) == 2
-    started = time.monotonic()
+    assert fake.wait_peak(EDIT, 2, timeout=60)  # (a safety limit)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    assert time.monotonic() - started < 10, "must not wait for answers in flight"
+    # The answers in flight take 30 s; a process that waited for them would exit after they
+    # were sent. The timeout is a safety limit, the count below is the assertion.
+    _, err = proc.communicate(timeout=120)
+    assert fake.responded[EDIT] == 0, "it waited for the answers in flight"
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert "interrupted" in err
     time.sleep(0.3)

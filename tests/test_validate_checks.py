@@ -26,12 +26,30 @@ def test_results_exit_codes_and_tail(tmp_path: Path) -> None:
     assert ok.to_dict()["command"] == "cat f.txt"
 
 
+def _alive(pid: int) -> bool:
+    """Running: a zombie (dead, waiting to be reaped by whoever adopted it) is not."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    (result,) = run_checks(tmp_path, ["(sleep 2; touch late) & echo started; sleep 30"], timeout=1)
+    # A background child that would outlive the shell unless the whole group is killed;
+    # the shell says "started" once the child has written its pid.
+    command = (
+        "sh -c 'echo $$ > child.pid; exec sleep 60' & "
+        "while [ ! -s child.pid ]; do sleep 0.01; done; echo started; sleep 60"
+    )
+    (result,) = run_checks(tmp_path, [command], timeout=1)
     assert result.timed_out and result.exit_code is None and not result.ok
     assert "started" in result.output_tail and "killed after 1 s" in result.output_tail
-    time.sleep(2.5)  # the background child would have written by now had it survived
-    assert not (tmp_path / "late").exists()
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 30  # a safety limit: SIGKILL lands asynchronously
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(child)
 
 
 def test_environment_is_an_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,10 @@ Queued replies are used first, then the handler registered with :meth:`FakeAnthr
 A request with nothing scripted gets a 500 that says so (with ``x-should-retry: false``,
 so clients fail at once instead of retrying) and is listed in ``fake.unscripted``.
 
+Concurrency is counted, not timed: ``fake.peak[tool]`` is the most requests forcing
+``tool`` that were in flight at once, ``fake.responded[tool]`` how many responses (of
+any kind) the server finished writing, and :meth:`FakeAnthropic.wait_peak` blocks until that many have been in flight at once.
+
 Usage is estimated at 4 characters per token. Prompt caching is simulated: a prefix
 ending at a ``cache_control`` breakpoint that the server has seen before counts as cache
 read, the first time as cache write, the rest as plain input.
@@ -25,8 +29,7 @@ import hashlib
 import itertools
 import json
 import threading
-import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,7 +156,6 @@ class RecordedRequest:
     body: dict[str, Any]
     tool: str | None  # the tool forced through tool_choice
     stream: bool
-    time: float  # time.monotonic() at arrival
     usage: dict[str, int] = field(default_factory=dict)  # what the server answered with
 
     @property
@@ -214,6 +216,10 @@ class FakeAnthropic:
         self._handlers: dict[str | None, Handler] = {}
         self._cached_prefixes: set[str] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # in-flight counts moved
+        self._in_flight: Counter[str | None] = Counter()
+        self.peak: Counter[str | None] = Counter()  # most requests in flight at once, per tool
+        self.responded: Counter[str | None] = Counter()  # responses written out, per tool
         self._ids = itertools.count(1)
         self._closing = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -235,6 +241,23 @@ class FakeAnthropic:
         """Queued replies not yet used, per tool."""
         with self._lock:
             return {tool: len(q) for tool, q in self._queues.items() if q}
+
+    def in_flight(self, tool: str | None) -> int:
+        """Requests forcing ``tool`` that arrived and have not been answered yet."""
+        with self._lock:
+            return self._in_flight[tool]
+
+    def wait_peak(self, tool: str | None, count: int, timeout: float) -> bool:
+        """Wait until ``count`` requests forcing ``tool`` have been in flight at once (the
+        peak, which never goes down: a moment when they were cannot be missed); False when
+        ``timeout`` seconds (a safety limit) pass first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.peak[tool] >= count, timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight (every response written out or abandoned)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not any(self._in_flight.values()), timeout)
 
     def requests_for(self, tool: str | None) -> list[RecordedRequest]:
         with self._lock:
@@ -528,14 +551,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             tool=choice.get("name") if choice.get("type") == "tool" else None,
             stream=bool(body.get("stream")),
-            time=time.monotonic(),
         )
-        with fake._lock:
+        with fake._changed:
             fake.requests.append(request)
+            fake._in_flight[request.tool] += 1
+            fake.peak[request.tool] = max(fake.peak[request.tool], fake._in_flight[request.tool])
+            fake._changed.notify_all()
+        responded = False
         try:
             self._answer(request, key)
+            self.wfile.flush()
+            responded = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timeouts)
+        finally:
+            with fake._changed:
+                fake._in_flight[request.tool] -= 1
+                fake.responded[request.tool] += responded
+                fake._changed.notify_all()
 
     def _answer(self, request: RecordedRequest, key: str | None) -> None:
         fake = self.owner
