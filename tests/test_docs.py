@@ -146,7 +146,9 @@ def test_configuration_lists_every_setting() -> None:
 
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `([a-z-]+)` \|", page, re.MULTILINE))
-    assert listed == {f.name.replace("_", "-") for f in dataclasses.fields(Settings)}
+    fields = {f.name.replace("_", "-") for f in dataclasses.fields(Settings)}
+    assert sorted(fields - listed) == [], "add a row to the settings table of docs/configuration.md"
+    assert sorted(listed - fields) == [], "a row of docs/configuration.md names no setting"
 
 
 def test_readme_keeps_the_two_commands_and_stays_short() -> None:
