@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
-from tinygen.server.app import serve_in_thread
 from tinygen.server.config import ServerConfig
+from tinygen.server.serving import serve_in_thread
 
 CALLS_PER_JOB = 3
 CONFIG_PY = (

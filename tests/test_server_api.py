@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tinygen.server.app import RunningServer, serve_in_thread
 
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
 from tinygen.server.config import ServerConfig
+from tinygen.server.serving import RunningServer, serve_in_thread
 
 PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
 
@@ -556,7 +556,7 @@ def test_job_ref_reaches_the_repository(
     job = wait_for(client, created.json()["id"], {"succeeded", "failed"})
     assert job["state"] == "failed" and job["ref"] == "no-such-branch"
     assert (
-        job["error"]["kind"] == "RepoError"
+        job["error"]["kind"] == "RefNotFoundError"
         and "no branch or tag 'no-such-branch'" in job["error"]["message"]
     )
     assert job["error"]["exitCode"] == 8 and fake.requests == []

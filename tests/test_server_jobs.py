@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from tinygen.errors import ConfigError, LLMAuthError
+from tinygen.server.errors import SHUTDOWN_REASON
 from tinygen.server.jobs import Job, JobSpec, JobState, QueueFull, SQLiteJobStore
-from tinygen.server.worker import RESTART_REASON, SHUTDOWN_REASON, Progress, WorkerPool
+from tinygen.server.worker import RESTART_REASON, Progress, WorkerPool
 
 
 def spec(n: int = 0) -> JobSpec:
@@ -369,17 +370,6 @@ def test_prune_drops_old_finished_jobs_and_run_records(tmp_path: Path) -> None:
     assert store.get(waiting.id) is not None, "queued jobs are never pruned"
     assert sorted(p.name for p in runs.iterdir()) == ["new-run"]
     assert (cache / "github.com" / "o" / "r.git" / "HEAD").exists(), "the clone stays"
-
-
-def test_error_info_hides_the_servers_saved_diff_path() -> None:
-    from tinygen.server.worker import error_info
-
-    exc = LLMAuthError(
-        "refused", hint="check the key; the diff so far is saved in /srv/x/diff.patch"
-    )
-    assert error_info(exc)["hint"] == "check the key"
-    alone = LLMAuthError("refused", hint="the diff so far is saved in /srv/x/diff.patch")
-    assert error_info(alone)["hint"] is None
 
 
 def test_database_lock_admits_one_holder(tmp_path: Path) -> None:

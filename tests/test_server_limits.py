@@ -33,9 +33,11 @@ from tests.test_server_api import (
     wait_for,
 )
 from tinygen.errors import ExitCode
-from tinygen.server.app import AUTH_HINT, RunningServer, check_repo_url
+from tinygen.server.auth import AUTH_HINT
 from tinygen.server.config import ServerConfig
 from tinygen.server.execute import CloneWatch
+from tinygen.server.inputs import check_repo_url
+from tinygen.server.serving import RunningServer
 
 fake = api.fake
 config = api.config

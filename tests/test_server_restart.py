@@ -30,9 +30,10 @@ from tests.test_server_api import (
     rename_edit,
     wait_for,
 )
-from tinygen.server.app import RunningServer
 from tinygen.server.config import ServerConfig
-from tinygen.server.worker import RESTART_REASON, SHUTDOWN_REASON
+from tinygen.server.errors import SHUTDOWN_REASON
+from tinygen.server.serving import RunningServer
+from tinygen.server.worker import RESTART_REASON
 
 # The API tests' fixtures, shared by name.
 fake = api.fake

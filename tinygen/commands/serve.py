@@ -177,7 +177,7 @@ def command(
     try:
         import uvicorn
 
-        from tinygen.server.app import create_app, uvicorn_config
+        from tinygen.server.serving import create_app, uvicorn_config
     except ImportError as exc:
         raise ConfigError(
             f"the HTTP service needs FastAPI and uvicorn ({exc.name} is missing)",

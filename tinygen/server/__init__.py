@@ -1,7 +1,8 @@
 """The HTTP service behind `tinygen serve`: jobs in SQLite, a bounded worker pool, FastAPI.
 
-``jobs`` (the store), ``worker`` (the pool) and ``config`` import no web framework;
-``app`` needs the ``server`` extra (``pip install 'tinygen[server]'``).
+``jobs`` (the store), ``worker`` (the pool), ``config``, ``inputs`` and ``errors`` import no
+web framework; ``serving`` (create_app, uvicorn), ``routes`` and ``auth`` (the request gate)
+need the ``server`` extra (``pip install 'tinygen[server]'``).
 """
 
 from __future__ import annotations
@@ -9,19 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygen.server.config import ServerConfig, check_bind
+from tinygen.server.errors import JobCancelled
 from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, SQLiteJobStore
-from tinygen.server.worker import JobCancelled, WorkerPool
+from tinygen.server.worker import WorkerPool
 
 if TYPE_CHECKING:
-    from tinygen.server.app import create_app, serve_in_thread
+    from tinygen.server.serving import create_app, serve_in_thread
 
 
 def __getattr__(name: str) -> Any:
     # FastAPI is imported only when the application itself is wanted.
     if name in ("create_app", "serve_in_thread"):
-        from tinygen.server import app
+        from tinygen.server import serving
 
-        return getattr(app, name)
+        return getattr(serving, name)
     raise AttributeError(name)
 
 

@@ -6,9 +6,10 @@ submitted in this process (:meth:`WorkerPool.wake`) or ``poll_interval`` passes 
 by another process).
 
 Stopping a job is cooperative: the executor calls ``progress(stage, message)`` at every
-stage boundary, and that call raises :class:`JobCancelled` once the job was cancelled, or
-:class:`ServerStopping` once a shutdown gave up waiting. The pipeline lets the exception
-propagate and removes its temporary worktree on the way out.
+stage boundary, and that call raises :class:`~tinygen.server.errors.JobCancelled` once the
+job was cancelled, or :class:`~tinygen.server.errors.ServerStopping` once a shutdown gave
+up waiting. The pipeline lets the exception propagate and removes its temporary worktree
+on the way out.
 
 Failures of the pool itself (the store refusing a write, a thread dying) are survived: see
 :class:`WorkerPool`.
@@ -22,7 +23,6 @@ again silently would bill and act twice. Queued jobs simply run.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,58 +30,15 @@ from typing import Any
 
 from tinygen.errors import TinygenError
 from tinygen.redact import redact
+from tinygen.server.errors import JobCancelled, ServerStopping, error_info
 from tinygen.server.jobs import Job, JobState, JobStore
 
 Progress = Callable[[str, str], None]
 Executor = Callable[[Job, Progress], dict[str, Any]]  # job -> result (JSON-ready)
 
 RESTART_REASON = "interrupted by restart"
-SHUTDOWN_REASON = "interrupted by server shutdown"
 
 log = logging.getLogger("tinygen.server")
-
-
-class JobInterrupted(TinygenError):
-    """Raised from a job's progress callback to stop it at the next step."""
-
-
-class JobCancelled(JobInterrupted):
-    def __init__(self) -> None:
-        super().__init__("cancelled")
-
-
-class ServerStopping(JobInterrupted):
-    def __init__(self) -> None:
-        super().__init__(SHUTDOWN_REASON, hint="submit the job again")
-
-
-# The pipeline's hint on a failed run names a file on the server; a client cannot open it.
-_SAVED_DIFF = re.compile(r"(?:;\s*)?the diff so far is saved in \S+")
-
-
-def _client_hint(hint: str | None) -> str | None:
-    if not hint:
-        return None
-    kept = _SAVED_DIFF.sub("", hint).strip().strip(";").strip()
-    return redact(kept) if kept else None
-
-
-def error_info(exc: BaseException) -> dict[str, Any]:
-    """What a client sees of a failure: message, hint, kind, exit code — all redacted, and
-    without paths of the server's files."""
-    if isinstance(exc, TinygenError):
-        return {
-            "message": redact(exc.message),
-            "hint": _client_hint(exc.hint),
-            "kind": type(exc).__name__,
-            "exitCode": int(exc.exit_code),
-        }
-    return {
-        "message": redact(f"internal error: {type(exc).__name__}: {exc}"),
-        "hint": "this is a bug in tinygen; the server log has the traceback",
-        "kind": "InternalError",
-        "exitCode": 1,
-    }
 
 
 class WorkerPool:
@@ -290,12 +247,7 @@ class WorkerPool:
 
 __all__ = [
     "RESTART_REASON",
-    "SHUTDOWN_REASON",
     "Executor",
-    "JobCancelled",
-    "JobInterrupted",
     "Progress",
-    "ServerStopping",
     "WorkerPool",
-    "error_info",
 ]

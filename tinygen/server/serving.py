@@ -1,0 +1,168 @@
+"""Assembling and running the application: ``create_app`` (store, workers, routes, the
+request gate) and uvicorn, in the foreground (`tinygen serve`) or on a thread (tests,
+benchmarks).
+
+Every request passes :class:`~tinygen.server.auth.RequestGate` first; errors are answered
+in one shape (:mod:`tinygen.server.errors`); requests are checked by
+:mod:`tinygen.server.inputs`; the routes are in :mod:`tinygen.server.routes`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tinygen import __version__
+from tinygen.server.config import ServerConfig
+from tinygen.server.jobs import JobStore, SQLiteJobStore
+from tinygen.server.lock import DatabaseLock, owner_text
+from tinygen.server.schemas import ErrorBody
+from tinygen.server.worker import Executor, WorkerPool
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    executor: Executor | None = None,
+    store_factory: Callable[[ServerConfig], JobStore] | None = None,
+    db_lock: DatabaseLock | None = None,
+) -> FastAPI:
+    """The application. The store opens and the workers start with the app's lifespan, so
+    a new app on the same database is a restart (queued jobs run, running ones fail).
+
+    The lifespan holds ``db_lock`` (taken then if not already held): a second server on the
+    same database fails to start with a ConfigError instead of failing this one's jobs."""
+    # FastAPI and the modules built on it are the server extra: imported here, when an
+    # application is wanted.
+    from fastapi import FastAPI
+    from fastapi.concurrency import run_in_threadpool
+
+    from tinygen.server.auth import RequestGate
+    from tinygen.server.errors import install_error_handlers
+    from tinygen.server.routes import Service, add_routes
+
+    holder: dict[str, Service] = {}
+
+    def service() -> Service:
+        return holder["service"]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tinygen.repo.clone import default_cache_dir
+        from tinygen.server.execute import PipelineExecutor
+        from tinygen.server.prune import prune
+
+        lock = db_lock or DatabaseLock(config.db_path)
+        lock.acquire(owner_text(f"{config.host}:{config.port}"))
+        try:
+            store = (store_factory or (lambda c: SQLiteJobStore(c.db_path)))(config)
+            cache = config.cache_dir or default_cache_dir()
+
+            def maintenance() -> None:
+                if config.keep_days > 0:
+                    prune(store, cache, config.keep_days)
+
+            pool = WorkerPool(
+                store,
+                executor or PipelineExecutor(config),
+                workers=config.workers,
+                poll_interval=config.poll_interval,
+                maintenance=maintenance,
+                maintenance_interval=config.maintenance_interval,
+            )
+            svc = Service(config, store, pool, models=await run_in_threadpool(config.models))
+            await run_in_threadpool(maintenance)
+            svc.recovered = await run_in_threadpool(pool.start)
+            holder["service"] = svc
+            try:
+                yield
+            finally:
+                svc.closing.set()
+                await run_in_threadpool(pool.stop, config.drain_timeout)
+                store.close()
+        finally:
+            lock.release()
+
+    app = FastAPI(
+        title="tinygen",
+        version=__version__,
+        summary="Change requests in, validated git diffs out — as queued jobs.",
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+            413: {"model": ErrorBody, "description": "the request body is too large"},
+            422: {"model": ErrorBody, "description": "a bad field (named in the message)"},
+        },
+    )
+    app.add_middleware(RequestGate, token=config.token, max_body=config.max_body_bytes)
+    install_error_handlers(app)
+    add_routes(app, config, service)
+    return app
+
+
+# --- running it -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server on a background thread (tests, benchmarks)."""
+
+    url: str
+    server: Any  # uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def uvicorn_config(app: FastAPI, config: ServerConfig, *, log_level: str = "info") -> Any:
+    import uvicorn  # heavy: the server extra
+
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown forever
+        server_header=False,
+        ssl_certfile=str(config.ssl_certfile) if config.ssl_certfile else None,
+        ssl_keyfile=str(config.ssl_keyfile) if config.ssl_keyfile else None,
+    )
+
+
+def serve_in_thread(
+    config: ServerConfig,
+    *,
+    executor: Executor | None = None,
+    log_level: str = "warning",
+    start_timeout: float = 30.0,
+) -> RunningServer:
+    """Start the service on ``config.host:config.port`` (port 0: a free one) in a thread."""
+    import uvicorn  # heavy: the server extra
+
+    server = uvicorn.Server(
+        uvicorn_config(create_app(config, executor=executor), config, log_level=log_level)
+    )
+    thread = threading.Thread(target=server.run, name="tinygen-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the server did not start (see its log)")
+        time.sleep(0.02)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    scheme = "https" if config.ssl_certfile else "http"
+    return RunningServer(f"{scheme}://{host}:{port}", server, thread)
+
+
+__all__ = ["RunningServer", "create_app", "serve_in_thread", "uvicorn_config"]
