@@ -1,7 +1,18 @@
-"""Running git: argument lists only, no shell, secrets redacted from every error.
+"""Running git: argument lists only, no shell, a per-call environment, secrets redacted from
+every error.
 
-This is the low-level layer every stage uses (the walk reads ``git ls-files`` on the hot
-path, so it stays a thin subprocess wrapper with no heavy imports).
+:func:`git` and :func:`git_bytes` run git through GitPython's ``git.cmd.Git`` command
+objects: an argument list (never a shell), the environment of that one call on top of
+ours, stdin closed unless input is given, and a timeout that kills git and its children.
+GitPython is imported inside them, on first use: its import costs about 0.12 s, half of the
+sheet's 0.25 s warm budget, so the few calls on ``tinygen map``'s path — :func:`repo_root`,
+:func:`git_common_dir`, :func:`state_dir` here and the walk's ``git ls-files`` — run git
+with ``subprocess`` directly (figures in docs/development.md).
+
+Either way git runs non-interactively: no prompts, no pager, C locale. GitPython also sets
+``LANGUAGE=C`` and, like ``subprocess``, starts from ``os.environ``: what we set wins over
+it, and nothing here removes a variable (repository checks, which get an allow-listed
+environment, run in :mod:`tinygen.validate.checks`, not here).
 """
 
 from __future__ import annotations
@@ -12,11 +23,16 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinygen.errors import RefNotFoundError, RepoError
 from tinygen.redact import redact
+
+if TYPE_CHECKING:
+    from git.cmd import Git
 
 # A deterministic, non-interactive git: no pager, no prompts, C locale for parseable output.
 _BASE_ENV = {
@@ -29,11 +45,34 @@ _BASE_ENV = {
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a git process started with ``subprocess``."""
     env = dict(os.environ)
     env.update(_BASE_ENV)
     if extra:
         env.update(extra)
     return env
+
+
+def _git_class() -> type[Git]:
+    try:
+        # GitPython: heavy, imported on first use (never on `tinygen map`'s path)
+        from git.cmd import Git
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("git"):
+            raise RepoError(
+                "GitPython is not installed", hint="reinstall tinygen with its dependencies"
+            ) from exc
+        # GitPython's import runs `git version` and fails when git cannot be started
+        raise RepoError("git is not installed or not on PATH", hint="install git") from exc
+    return Git
+
+
+def _folder(cwd: Path | str) -> Path:
+    folder = Path(cwd)
+    # GitPython would run git in the current directory instead of failing: never that.
+    if not folder.is_dir() or not os.access(folder, os.X_OK):
+        raise RepoError(f"{folder} is not a folder git can run in", hint="check the path")
+    return folder
 
 
 def git_bytes(
@@ -45,24 +84,41 @@ def git_bytes(
     check: bool = True,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``git *args`` in ``cwd`` and return the completed process (bytes output)."""
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            env=git_env(env),
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise RepoError("git is not installed or not on PATH", hint="install git") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise RepoError(f"git {args[0] if args else ''} timed out after {timeout} s") from exc
+    """Run ``git *args`` in ``cwd`` and return the completed process (bytes output).
+
+    ``env`` is added to the environment of this call only; ``timeout`` (seconds) kills git
+    and its children and raises RepoError."""
+    folder = _folder(cwd)
+    git_class = _git_class()
+    from git.exc import GitCommandNotFound  # GitPython (already imported by _git_class)
+
+    with contextlib.ExitStack() as stack:
+        stdin = None
+        if input is not None:  # GitPython reads stdin from a file
+            stdin = stack.enter_context(tempfile.TemporaryFile())
+            stdin.write(input)
+            stdin.seek(0)
+        started = time.monotonic()
+        try:
+            status, out, err = git_class(folder).execute(
+                ["git", *args],
+                istream=stdin,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                kill_after_timeout=timeout,
+                env={**_BASE_ENV, **(env or {})},
+            )
+        except GitCommandNotFound as exc:
+            raise RepoError("git is not installed or not on PATH", hint="install git") from exc
+    if timeout is not None and status < 0 and time.monotonic() - started >= timeout:
+        raise RepoError(f"git {args[0] if args else ''} timed out after {timeout} s")
+    proc = subprocess.CompletedProcess(
+        ["git", *args], status, out, err.encode("utf-8", "surrogateescape")
+    )
     if check and proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise RepoError(redact(f"git {' '.join(args[:2])} failed in {cwd}: {err}"))
+        raise RepoError(redact(f"git {' '.join(args[:2])} failed in {cwd}: {err.strip()}"))
     return proc
 
 
@@ -87,13 +143,28 @@ def git(
     return proc.stdout.decode("utf-8", "replace")
 
 
+def _plain_git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """git through ``subprocess``, for the calls on ``tinygen map``'s path (module doc)."""
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=_folder(cwd),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=git_env(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise RepoError("git is not installed or not on PATH", hint="install git") from exc
+
+
 def repo_root(path: Path | str) -> Path:
     """The top level of the work tree containing ``path``; RepoError naming it otherwise."""
     p = Path(path)
     if not p.exists():
         raise RepoError(f"{p} does not exist", hint="pass the path of a git checkout")
     folder = p if p.is_dir() else p.parent
-    proc = git_bytes(["rev-parse", "--show-toplevel"], folder, check=False)
+    proc = _plain_git(["rev-parse", "--show-toplevel"], folder)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         if "dubious ownership" in err:
@@ -115,8 +186,11 @@ def repo_root(path: Path | str) -> Path:
 
 def git_common_dir(root: Path) -> Path:
     """The repository's shared git directory (the same for all of its worktrees)."""
-    out = git(["rev-parse", "--git-common-dir"], root).strip()
-    return (root / out).resolve()
+    proc = _plain_git(["rev-parse", "--git-common-dir"], Path(root))
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise RepoError(redact(f"git rev-parse failed in {root}: {err}"))
+    return (Path(root) / proc.stdout.decode().strip()).resolve()
 
 
 def state_dir(root: Path) -> Path:
