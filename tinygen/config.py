@@ -42,6 +42,9 @@ class Settings:
     max_retry_wait: float = 60.0  # cap on one retry-after wait, seconds
     max_retry_total: float = 300.0  # cap on all retry waits of one call, seconds
     request_timeout: float = 600.0  # one HTTP request to the model API, seconds
+    lookup_rounds: int = 3  # brainstorm rounds of search/outline/read before planning (0: none)
+    lookups_per_round: int = 6  # lookups run per round (more are refused, with a note)
+    lookup_tokens: int = 12000  # estimated tokens of all lookup results of one brainstorm
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -175,6 +178,9 @@ def load_settings(
             raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
     if settings.max_rounds < 0:
         raise ConfigError("max-rounds must be 0 or more")
+    for name in ("lookup_rounds", "lookups_per_round", "lookup_tokens"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name.replace('_', '-')} must be 0 or more")
     return settings
 
 

@@ -1,31 +1,55 @@
 """Brainstorm: request + reference sheet (+ the files the request names) → a Plan.
 
-The model may first ask to read up to ``MAX_READ`` more files in full; it gets them and
-must then commit to a plan (one round only). Every planned path passes the path policy.
+Before planning, the model may look things up, for up to ``lookup_rounds`` rounds: each
+answer may list ``lookups`` — ``search`` (a query over the sheet's own index: the best
+files with their matching lines), ``outline`` (a file's symbols), ``read`` (a file or one
+symbol's body) — and ``read_files`` (up to ``MAX_READ`` whole files). They are answered
+in the next turn of the same conversation (as the tool call's result, or as text where
+the provider answers in JSON), so a file the sheet shows only as a path can still be
+found and read. The lookups are requested through the plan tool itself rather than as
+separate tools, so they work in every structured mode a provider offers (tool, JSON
+schema, plain JSON). Bounds: ``lookups_per_round`` per round, ``lookup_tokens``
+(estimated) for all results together; past either the model is told to plan. Every lookup
+is recorded in the run record (``lookups``). Every planned path passes the path policy.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from tinygen.errors import LLMOutputError
 from tinygen.models import Plan, PlanAnswer, PlanItem
-from tinygen.passes.common import PLAN_TOOL, RunContext, render
+from tinygen.passes.common import PLAN_TOOL, BrainstormAnswer, Lookup, RunContext, render
 
 if TYPE_CHECKING:
+    from tinygen.llm import Completion, Message, TextBlock, ToolResultBlock
+    from tinygen.sheet import Sheet
     from tinygen.validate import PathPolicy
 
-MAX_READ = 8  # files the model may ask to read before planning
+MAX_READ = 8  # whole files the model may ask to read before planning
 MAX_NAMED = 5  # files named by the request, shown in full up front
 MAX_FILE_CHARS = 40_000  # one file's text in a prompt; longer ones are cut with a note
 MAX_PLAN_FILES = 60
 
+LOOKUP_FIRST = (
+    "Before planning you may look things up, in up to {rounds} rounds of at most {per} "
+    "lookups each: answer with only `lookups` (and leave `files` empty) — "
+    '{{"tool": "search", "query": "words, names or an error message"}} for the files that '
+    'match best with their matching lines, {{"tool": "outline", "path": "..."}} for a '
+    'file\'s symbols, {{"tool": "read", "path": "...", "symbol": "Class.method"}} for one '
+    "symbol's text (without `symbol`: the whole file) — or with `read_files` (at most {n} "
+    "whole files). Look up what the sheet shows only as a path or not at all before "
+    "you plan a change to it. If you have what you need, give the plan now."
+)
 READ_FIRST = (
     "If you must read more files in full before you can plan (at most {n}), answer with only "
     "`read_files` (their paths) and leave `files` empty; you will get them and then plan. "
     "Otherwise give the plan now."
 )
+LOOKUPS_LEFT = "You may look up more ({left} round(s) left) or give the plan now."
 READ_DONE = "You have now read the files you asked for: give the plan (`read_files` is ignored)."
+PLAN_NOW = "No more lookups: give the plan now (`lookups` and `read_files` are ignored)."
 
 
 def file_section(path: str, text: str) -> str:
@@ -39,30 +63,139 @@ def files_block(ctx: RunContext, paths: list[str], heading: str) -> str:
     return f"{heading}\n" + "\n".join(sections) + "\n" if sections else ""
 
 
+class _Lookups:
+    """Runs the model's lookups within the pass's bounds and records each one."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.tokens_left = ctx.settings.lookup_tokens
+        self.records: list[dict[str, Any]] = []
+        self._sheet: Sheet | None = ctx.sheet
+
+    def sheet(self) -> Sheet:
+        if self._sheet is None:
+            from tinygen.sheet import build_sheet
+
+            self._sheet = build_sheet(
+                self.ctx.root, max_file_bytes=self.ctx.settings.max_file_bytes, ranking=True
+            )
+        return self._sheet
+
+    def run(self, lookups: list[Lookup]) -> str:
+        from tinygen.sheet import estimate_tokens, tools
+
+        per = self.ctx.settings.lookups_per_round
+        out: list[str] = []
+        for k, item in enumerate(lookups):
+            if k >= per:
+                out.append(f"({len(lookups) - per} more lookup(s) not run: at most {per} a round)")
+                break
+            if self.tokens_left <= 0:
+                out.append("(lookup budget used up: no more lookups were run)")
+                break
+            started = time.monotonic()
+            max_chars = int(self.tokens_left * 3)
+            if item.tool == "search":
+                text = tools.search(self.sheet(), item.query, self.ctx.read, min(max_chars, 4000))
+            elif item.tool == "outline":
+                text = tools.outline(self.sheet(), item.path, min(max_chars, 6000))
+            else:
+                text = tools.read(
+                    self.sheet(), item.path, self.ctx.read, item.symbol, min(max_chars, 12000)
+                )
+            cost = estimate_tokens(text)
+            self.tokens_left -= cost
+            self.records.append(
+                {
+                    "tool": item.tool,
+                    "query": item.query,
+                    "path": item.path,
+                    "symbol": item.symbol,
+                    "result_tokens": cost,
+                    "seconds": round(time.monotonic() - started, 4),
+                }
+            )
+            out.append(text)
+        self.ctx.record.update(lookups=list(self.records))
+        return "\n".join(out)
+
+
+def _turn(
+    completion: Completion, result: str
+) -> tuple[Message, tuple[TextBlock | ToolResultBlock, ...]]:
+    """The model's answer as an assistant turn, and the reply that carries ``result``: the
+    tool call's result when it called the tool, else text (providers answering in JSON)."""
+    from tinygen.llm import Message, TextBlock, ToolResultBlock, ToolUseBlock
+
+    if completion.tool_use_id is not None:
+        said = (TextBlock(completion.text),) if completion.text else ()
+        call = ToolUseBlock(completion.tool_use_id, PLAN_TOOL, completion.tool_input or {})
+        return Message("assistant", (*said, call)), (
+            ToolResultBlock(completion.tool_use_id, result),
+        )
+    return Message("assistant", (TextBlock(completion.text or "(lookups)"),)), (TextBlock(result),)
+
+
+def _asks_more(answer: BrainstormAnswer, rounds: int) -> bool:
+    return not answer.files and bool(answer.read_files or (answer.lookups and rounds))
+
+
 def brainstorm(ctx: RunContext, mentioned: list[str], policy: PathPolicy) -> Plan:
-    from tinygen.llm import TextBlock
+    from tinygen.llm import Message, TextBlock
 
     named = [p for p in mentioned if p in ctx.repo_paths][:MAX_NAMED]
     shown = files_block(ctx, named, "Files the request names, in full:")
-    prompt = render("brainstorm", files_block=shown, read_instruction=READ_FIRST.format(n=MAX_READ))
-    answer = ctx.ask("brainstorm", PLAN_TOOL, PlanAnswer, (TextBlock(prompt),))
+    rounds = ctx.settings.lookup_rounds
+    instruction = (
+        LOOKUP_FIRST.format(rounds=rounds, per=ctx.settings.lookups_per_round, n=MAX_READ)
+        if rounds
+        else READ_FIRST.format(n=MAX_READ)
+    )
+    prompt = render("brainstorm", files_block=shown, read_instruction=instruction)
+    blocks: tuple[TextBlock | ToolResultBlock, ...] = (TextBlock(prompt),)
+    history: tuple[Message, ...] = ()
+    answer, completion = ctx.ask_turn("brainstorm", PLAN_TOOL, BrainstormAnswer, blocks)
+    lookups = _Lookups(ctx)
     files_read: list[str] = []
-    if answer.read_files and not answer.files:
-        files_read = [
-            p for p in dict.fromkeys(answer.read_files) if p in ctx.repo_paths and p not in named
-        ][:MAX_READ]
-        ctx.progress("brainstorm", f"reading {len(files_read)} more file(s) before planning")
-        extra = files_block(ctx, files_read, "The files you asked to read, in full:")
-        if not extra:
-            extra = "None of the files you asked for exist in the repository; plan with what you have.\n"
-        prompt = render("brainstorm", files_block=shown + extra, read_instruction=READ_DONE)
-        answer = ctx.ask("brainstorm", PLAN_TOOL, PlanAnswer, (TextBlock(prompt),))
-        if answer.read_files and not answer.files:
+    done = 0
+    last = False
+    while _asks_more(answer, rounds):
+        if last:
             # Not "no change needed": the model never planned at all.
             raise LLMOutputError(
-                "brainstorm: the model asked to read more files a second time instead of planning",
+                "brainstorm: the model asked to look up or read more files instead of planning",
                 hint="try again, or name the relevant files in the request",
             )
+        done += 1
+        parts = []
+        if answer.lookups and rounds:
+            ctx.progress("brainstorm", f"running {len(answer.lookups)} lookup(s) before planning")
+            parts.append(lookups.run(answer.lookups))
+        if answer.read_files:
+            wanted = [
+                p
+                for p in dict.fromkeys(answer.read_files)
+                if p in ctx.repo_paths and p not in named and p not in files_read
+            ][: MAX_READ - len(files_read)]
+            files_read += wanted
+            ctx.progress("brainstorm", f"reading {len(wanted)} more file(s) before planning")
+            extra = files_block(ctx, wanted, "The files you asked to read, in full:")
+            parts.append(
+                extra
+                or "None of the files you asked for exist in the repository; plan with what you have.\n"
+            )
+        # Whole files are read once; lookups go on while rounds and tokens last.
+        last = not answer.lookups or done >= rounds or lookups.tokens_left <= 0
+        if not rounds:
+            parts.append(READ_DONE)
+        else:
+            parts.append(PLAN_NOW if last else LOOKUPS_LEFT.format(left=rounds - done))
+        said, reply = _turn(completion, "\n".join(parts))
+        history = (*history, Message("user", blocks), said)
+        blocks = reply
+        answer, completion = ctx.ask_turn(
+            "brainstorm", PLAN_TOOL, BrainstormAnswer, blocks, history
+        )
     return make_plan(ctx, answer, policy, tuple(files_read))
 
 

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tinygen.config import Settings
 from tinygen.errors import Cancelled, LLMError
@@ -26,18 +26,52 @@ from tinygen.models import EditAnswer, PlanAnswer, Request, VerifyAnswer
 from tinygen.runs import RunRecorder
 
 if TYPE_CHECKING:
-    from tinygen.llm import Completion, Provider, TextBlock, Tool, Usage
+    from tinygen.llm import (
+        Completion,
+        Message,
+        Provider,
+        TextBlock,
+        Tool,
+        ToolResultBlock,
+        Usage,
+    )
+    from tinygen.sheet import Sheet
 
 T = TypeVar("T")
 
 Progress = Callable[[str, str], None]  # (stage, message)
+
+
+@dataclass
+class Lookup:
+    """One lookup before planning. ``search``: ``query`` (words, names, an error message)
+    -> the best matching files with their matching lines; ``outline``: ``path`` -> its
+    symbols with line spans; ``read``: ``path`` (and optionally ``symbol``, e.g.
+    ``QuerySet.bulk_create``) -> the text with line numbers."""
+
+    tool: Literal["search", "outline", "read"]
+    query: str = ""
+    path: str = ""
+    symbol: str = ""
+
+
+@dataclass
+class BrainstormAnswer(PlanAnswer):
+    """The brainstorm pass's answer: lookups to make first, files to read, or the plan."""
+
+    lookups: list[Lookup] = field(default_factory=list)
+
 
 PLAN_TOOL = "submit_plan"
 EDIT_TOOL = "write_file_change"
 VERIFY_TOOL = "submit_review"
 
 _TOOL_SPECS: tuple[tuple[str, str, type], ...] = (
-    (PLAN_TOOL, "Submit the plan for the change (or the files to read first).", PlanAnswer),
+    (
+        PLAN_TOOL,
+        "Submit the plan for the change (or the lookups and files to read first).",
+        BrainstormAnswer,
+    ),
     (
         EDIT_TOOL,
         "Submit the change for one file: a unified diff, or whole content for a new file.",
@@ -100,6 +134,7 @@ class RunContext:
     record: RunRecorder
     model: str
     progress: Progress = field(default=lambda stage, message: None)
+    sheet: Sheet | None = None  # for the brainstorm's lookups (built there when not given)
     usage_total: Usage | None = None
     calls: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -141,6 +176,18 @@ class RunContext:
 
         Raises Cancelled instead of starting a call once the run is cancelled, so an
         interrupted run makes no new (paid) requests."""
+        return self.ask_turn(label, tool_name, output_type, blocks)[0]
+
+    def ask_turn(
+        self,
+        label: str,
+        tool_name: str,
+        output_type: type[T],
+        blocks: tuple[TextBlock | ToolResultBlock, ...],
+        history: tuple[Message, ...] = (),
+    ) -> tuple[T, Completion]:
+        """As ``ask``, after the earlier turns ``history`` of a conversation; also returns
+        the completion whose answer was accepted (to answer its tool call next turn)."""
         from tinygen.llm import CompletionRequest, Message, complete_structured, cost_usd
 
         if self.cancelled.is_set():
@@ -148,7 +195,7 @@ class RunContext:
 
         request = CompletionRequest(
             system=self.system_blocks(),
-            messages=(Message("user", blocks),),
+            messages=(*history, Message("user", blocks)),
             tool=tool_named(tool_name),
             tools=all_tools(),
             max_tokens=self.settings.max_tokens,
@@ -167,11 +214,13 @@ class RunContext:
 
         started = time.monotonic()
         try:
-            value, _ = complete_structured(self.provider, request, output_type, on_call=on_call)
+            value, completions = complete_structured(
+                self.provider, request, output_type, on_call=on_call
+            )
         except LLMError as exc:
             self.record.call(label, request, {"error": str(exc)}, time.monotonic() - started)
             raise
-        return value
+        return value, completions[-1]
 
     def _account(self, completion: Completion) -> None:
         with self._lock:
