@@ -6,6 +6,7 @@ Used by ``bench/bench_patch.py`` and ``tests/test_patch_history.py``.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -50,11 +51,16 @@ def download(package: str, version: str) -> Path:
     if found:
         return found[0]
     d.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-        "--no-binary", ":all:", f"{package}=={version}", "-d", str(d),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # Downloaded beside, then renamed into place: parallel test workers may fetch the same
+    # sdist at once, and none may read another's half-written file.
+    with tempfile.TemporaryDirectory(dir=d, prefix=".download-") as tmp:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+            "--no-binary", ":all:", f"{package}=={version}", "-d", tmp,
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        for sdist in Path(tmp).glob("*.tar.gz"):
+            os.replace(sdist, d / sdist.name)
     found = sorted(d.glob("*.tar.gz"))
     if proc.returncode != 0 and not found:
         raise RuntimeError(f"pip download {package}=={version} failed: {proc.stderr[-2000:]}")

@@ -236,14 +236,16 @@ def test_persistent_5xx_on_read(gh: FakeGitHub, forge: GitHubForge) -> None:
 
 
 def test_unreachable_server() -> None:
+    # A port bound but not listening refuses connections, and stays ours for the whole
+    # test: no other test running in parallel can start a server on it meanwhile.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    forge = GitHubForge(
-        token=TOKEN, api_url=f"http://127.0.0.1:{port}/api/v3", policy=ForgePolicy.fast()
-    )
-    with pytest.raises(ForgeError, match=r"cannot reach GitHub at http://127\.0\.0\.1") as err:
-        forge.repo(REPO)
+        forge = GitHubForge(
+            token=TOKEN, api_url=f"http://127.0.0.1:{port}/api/v3", policy=ForgePolicy.fast()
+        )
+        with pytest.raises(ForgeError, match=r"cannot reach GitHub at http://127\.0\.0\.1") as err:
+            forge.repo(REPO)
     assert err.value.hint is not None and "GITHUB_API_URL" in err.value.hint
     assert TOKEN not in full_text(err.value)
 

@@ -5,8 +5,8 @@ No job is lost, none runs twice."""
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,31 +42,30 @@ repo_url = api.repo_url
 serve = api.serve
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_process(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`tinygen serve` as its own process (it inherits the fake server's environment)."""
+def start_process(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`tinygen serve` as its own process (it inherits the fake server's environment) on a
+    port the OS chooses, read from uvicorn's startup line: a port picked here and then
+    released could be taken by a test running in parallel before the server binds it."""
     with open(log, "wb") as sink:
         proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "tinygen", "serve", "--port", str(port), "--db", str(db)),
-                *("--workers", "1", "--allow-local", "--log-level", "warning"),
+                *(sys.executable, "-m", "tinygen", "serve", "--port", "0", "--db", str(db)),
+                *("--workers", "1", "--allow-local", "--log-level", "info"),
             ],
             env=dict(os.environ),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60  # a safety limit
     while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
+        started = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+        if started:
+            port = int(started.group(1))
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return proc, port
+            except httpx.TransportError:
+                pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise AssertionError(log.read_text())
@@ -87,8 +86,7 @@ def test_killed_server_restarts_without_losing_or_repeating_jobs(
 ) -> None:
     gate = Gate()
     fake.on(PLAN, gate.handler(no_change))
-    port = free_port()
-    proc = start_process(config.db_path, port, tmp_path / "serve.log")
+    proc, port = start_process(config.db_path, tmp_path / "serve.log")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             ids = {}
