@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import commit_all, init_repo, write_files
 
 # CI must be reproducible: the same examples on every run (a red CI blocks landing). Local
@@ -37,7 +38,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     }.items():
         monkeypatch.setenv(name, value)
     for name in list(os.environ):
-        if name.startswith(("TINYGEN_", "ANTHROPIC_", "GITHUB_")) or name in ("GH_TOKEN", "CI"):
+        providers = ("OPENAI_", "OPENROUTER_", "OLLAMA_")
+        if name.startswith(("TINYGEN_", "ANTHROPIC_", "GITHUB_", *providers)) or name in (
+            "GH_TOKEN",
+            "CI",
+        ):
             monkeypatch.delenv(name, raising=False)
     (home / ".gitconfig").write_text(
         '[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n'
@@ -52,6 +57,13 @@ RepoFactory = Callable[..., Path]
 def fake() -> Iterator[FakeAnthropic]:
     """A local Messages API server for the real anthropic SDK, scripted by each test."""
     with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A local Chat Completions server for the real openai SDK, scripted by each test."""
+    with FakeOpenAI() as server:
         yield server
 
 

@@ -276,11 +276,8 @@ class OpenAICompatProvider:
         """(answer, request id, whether it came as a stream)."""
         if not stream:
             completion = client.chat.completions.create(**params)
-            return (
-                read_answer(completion.to_dict()),
-                getattr(completion, "_request_id", None),
-                False,
-            )
+            data = completion.to_dict() if hasattr(completion, "to_dict") else completion
+            return read_answer(data), getattr(completion, "_request_id", None), False
         with client.chat.completions.create(**params) as events:
             headers = events.response.headers
             request_id = headers.get("x-request-id")
@@ -437,7 +434,7 @@ class OpenAICompatProvider:
             else self._redact(_error_message(body))
         )
         described = f"{status} {message}" + (" (inside a 200 answer)" if inside else "")
-        code = str(_field(body, "code") or _field(body, "type") or "").lower()
+        code = f"{_field(body, 'code') or ''} {_field(body, 'type') or ''}".lower()
         lowered = message.lower()
         if not page and (
             status == 413

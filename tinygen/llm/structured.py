@@ -130,7 +130,15 @@ def _validate(output_type: type[T], completion: Completion, tool: Tool) -> tuple
 
     raw = completion.tool_input
     what = "The tool input"
-    if raw is None and completion.structured_mode in ("json_schema", "json"):
+    if raw is None and completion.tool_use_id is not None:
+        # A call whose arguments are not one JSON object: the provider passed them as text.
+        raw, problem = parse_json_object(completion.text)
+        if raw is None:
+            return None, (
+                f"The arguments of your {tool.name!r} call must be one JSON object, but "
+                f"{problem}. Call it again with valid arguments."
+            )
+    elif raw is None and completion.structured_mode in ("json_schema", "json"):
         raw, problem = parse_json_object(completion.text)
         if raw is None:
             return None, (
@@ -204,13 +212,14 @@ def complete_structured(
     raise LLMOutputError(
         f"{request.label or 'the model'}: the answer did not match the {tool.name!r} schema "
         f"after one correction:\n{report}",
-        hint="try again, or another model with --model",
+        hint="try again, or choose another `model`",
+        settings=("model",),
     )
 
 
 def _correction(completion: Completion, report: str, tool_name: str) -> tuple[Message, Message]:
     """The assistant's failed answer and the user's reply that points out what is wrong."""
-    if completion.tool_use_id is not None:
+    if completion.tool_use_id is not None and completion.tool_input is not None:
         tool_use = ToolUseBlock(completion.tool_use_id, tool_name, completion.tool_input or {})
         text = (TextBlock(completion.text),) if completion.text else ()
         return (
