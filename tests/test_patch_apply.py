@@ -400,3 +400,38 @@ def test_a_pair_may_say_dev_null_where_the_header_omits_new_file_mode() -> None:
     assert apply_patch({}, diff).after == {"new.py": "x = 1\n"}
     same = "diff --git a/x.py b/x.py\n--- x.py\n+++ x.py\n@@ @@\n-a\n+b\n"
     assert apply_patch({"x.py": "a\n"}, same).after == {"x.py": "b\n"}
+
+
+def test_failures_are_typed_and_the_feedback_is_rendered_from_them() -> None:
+    from tinygen.patch.feedback import render_failure
+
+    text = "if x:\n\ty = 1\n\tz = 2\n"
+    diff = "--- t.py\n+++ t.py\n@@ -1,2 +1,2 @@\n if x:\n-    y = 1\n+    y = 3\n"
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"t.py": text}, diff)
+    (f,) = info.value.failures
+    assert (f.path, f.hunk, f.header) == ("t.py", 1, "@@ -1,2 +1,2 @@")
+    assert f.reason == "its before-text (context and removed lines) is not in the file."
+    assert f.before == ("if x:", "    y = 1")
+    assert f.closest is not None and f.closest.found == "window"
+    assert (f.closest.start, f.closest.lines) == (1, ("if x:", "\ty = 1", "\tz = 2"))
+    d = f.closest.difference
+    assert d is not None
+    assert (d.hunk_line, d.hunk_text, d.file_line, d.file_text) == (2, "    y = 1", 2, "\ty = 1")
+    assert not f.bom
+    assert info.value.feedback == render_failure(f)
+
+
+def test_file_level_failures_are_typed_too() -> None:
+    diff = (
+        "--- a/a.txt\n+++ b/a.txt\n@@\n-x\n+y\n"
+        "--- a/nope.txt\n+++ b/nope.txt\n@@ -1 +1 @@\n-x\n+y\n"
+        "--- /dev/null\n+++ b/n.txt\n@@\n+hello\n"
+    )
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"a.txt": "x\n", "n.txt": "other\n"}, diff)
+    got = [(f.path, f.hunk, f.header, f.before) for f in info.value.failures]
+    assert got == [("nope.txt", 1, "@@ -1 +1 @@", ("x",)), ("n.txt", 1, "@@", ())]
+    assert "nope.txt does not exist" in info.value.failures[0].reason
+    assert "already exists" in info.value.failures[1].reason
+    assert info.value.feedback.endswith("keep them as they are): a.txt hunk 1.")

@@ -17,7 +17,6 @@ import click
 
 from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
-from tinygen.patch.apply import failures_from_feedback
 
 
 def _read_patch(source: str) -> str:
@@ -99,7 +98,7 @@ def command(
         report["hint"] = exc.hint
         if isinstance(exc, PatchApplyError):
             report["feedback"] = exc.feedback
-            report["failures"] = failures_from_feedback(exc.feedback)
+            report["failures"] = [f.to_dict() for f in exc.failures]
             if not as_json:
                 click.echo(exc.feedback, err=True)
         if as_json:
@@ -121,42 +120,37 @@ def _run(
     report: dict[str, Any],
 ) -> ExitCode:
     from tinygen.config import load_settings
-    from tinygen.patch import apply_patch, canonical_diff
-    from tinygen.repo.files import WorkingTreeTexts, uncommitted, write_files_atomically
-    from tinygen.repo.git import git, head_commit, repo_root, temp_worktree
-    from tinygen.validate import PathPolicy, check_path, run_checks
+    from tinygen.repo.apply import apply_diff, place_diff
+    from tinygen.repo.files import write_files_atomically
+    from tinygen.repo.git import head_commit, repo_root, temp_worktree
+    from tinygen.validate import PathPolicy, run_checks
 
     root = repo_root(repo)
     settings = load_settings(root)
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
     text = _read_patch(patch)
-    tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
-    result = apply_patch(WorkingTreeTexts(root, tracked), text, known_paths=tracked)
-    changed = sorted(result.after)
-    for path in changed:
-        check_path(root, path, policy)
-    diff = canonical_diff(result.before, result.after)
-    report.update(result.to_dict())
-    report["diff"] = diff
-    dirty = uncommitted(root, changed)
-    if dirty and not force:
+    placed = place_diff(root, text, policy=policy)
+    report.update(placed.to_dict())
+    report["diff"] = placed.diff
+    if placed.uncommitted and not force:
         if not dry_run:
             raise RepoError(
-                f"uncommitted changes in {', '.join(dirty)}; nothing was changed",
+                f"uncommitted changes in {', '.join(placed.uncommitted)}; nothing was changed",
                 hint="commit or stash them first, or pass --force to patch them as they are",
             )
         click.echo(
-            f"warning: uncommitted changes in {', '.join(dirty)}: applying would need --force",
+            f"warning: uncommitted changes in {', '.join(placed.uncommitted)}: "
+            "applying would need --force",
             err=True,
         )
-        report["uncommitted"] = dirty
+        report["uncommitted"] = placed.uncommitted
     code = ExitCode.OK
     if checks:
         head = head_commit(root)
         if head is None:
             raise RepoError("--check needs a commit to start from", hint="commit once first")
         with temp_worktree(root, head) as wt:
-            write_files_atomically(wt, result.after)
+            write_files_atomically(wt, placed.after)
             results = run_checks(
                 wt,
                 checks,
@@ -174,12 +168,13 @@ def _run(
             code = ExitCode.CHECKS_FAILED
     if dry_run:
         if not as_json:
-            click.echo(diff, nl=False)
-    elif changed:
-        # Every file is compared with the text the diff was placed on, just before writing.
-        write_files_atomically(root, result.after, expected=result.before)
+            click.echo(placed.diff, nl=False)
+    elif placed.after:
+        # Placed again and written only if every file still holds what was reported (and
+        # checked) above.
+        apply_diff(root, text, force=force, expected=placed.before, policy=policy)
         report["written"] = True
-    for h in result.report:
+    for h in placed.report:
         where = f" at line {h.line}" if h.line else ""
         how = (
             f" ({h.strategy}{', by line number' if h.via_hint else ''})"
@@ -187,7 +182,7 @@ def _run(
             else ""
         )
         click.echo(f"{h.path}: hunk {h.hunk} {h.outcome}{where}{how}", err=True)
-    if not changed:
+    if not placed.after:
         click.echo("nothing to change: every hunk is already present", err=True)
     report["ok"] = code == ExitCode.OK
     return code

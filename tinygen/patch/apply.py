@@ -20,17 +20,16 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from tinygen.errors import PatchApplyError
-from tinygen.patch.feedback import closest_lines, describe_hunk
+from tinygen.patch.feedback import closest_lines, render_feedback
 from tinygen.patch.model import (
+    ClosestLines,
     FileLine,
     FilePatch,
     Hunk,
+    HunkFailure,
     HunkReport,
     Line,
     PatchResult,
@@ -41,14 +40,16 @@ from tinygen.patch.parse import parse_patch
 from tinygen.patch.place import Application, FileIndex, Refusal, build, locate
 
 
-@dataclass
-class _Failure:
-    path: str
-    hunk_no: int
-    hunk: Hunk
-    text: str
-    closest: str = ""
-    bom: bool = False  # the file starts with a byte-order mark (said in the feedback)
+def _failure(
+    path: str,
+    no: int,
+    hunk: Hunk,
+    reason: str,
+    closest: ClosestLines | None = None,
+    bom: bool = False,
+) -> HunkFailure:
+    before = tuple(ln.text for ln in hunk.lines if ln.old and not ln.optional)
+    return HunkFailure(path, no, hunk.header, reason, before, closest, bom)
 
 
 def _strip_prefix(p: str) -> str:
@@ -131,12 +132,12 @@ class _FileApplier:
         self.lines = split_lines(text[1:] if self.bom else text)
         self.index = FileIndex(self.lines)
         self.fp = fp
-        self.failures: list[_Failure] = []
+        self.failures: list[HunkFailure] = []
         self.fitted: list[int] = []
         self.report: list[HunkReport] = []
 
-    def fail(self, no: int, hunk: Hunk, text: str, closest: str = "") -> None:
-        self.failures.append(_Failure(self.path, no, hunk, text, closest, bom=self.bom))
+    def fail(self, no: int, hunk: Hunk, text: str, closest: ClosestLines | None = None) -> None:
+        self.failures.append(_failure(self.path, no, hunk, text, closest, bom=self.bom))
 
     def _place(self, hunk: Hunk) -> list[Application | Refusal]:
         if not hunk.old_lines:
@@ -374,9 +375,9 @@ class _FileApplier:
     def _not_found_text(self) -> str:
         return "its before-text (context and removed lines) is not in the file."
 
-    def _closest(self, hunk: Hunk) -> str:
+    def _closest(self, hunk: Hunk) -> ClosestLines | None:
         wanted = [ln.text for ln in hunk.old_lines if not ln.optional]
-        return closest_lines(self.lines, wanted, self.path, self.index)
+        return closest_lines(self.lines, wanted, self.index)
 
     def _splice(self, apps: list[Application]) -> str:
         out: list[FileLine] = []
@@ -550,7 +551,7 @@ def apply_patch(
     state: dict[str, str | None] = {}
     before: dict[str, str | None] = {}
     report: list[HunkReport] = []
-    failures: list[_Failure] = []
+    failures: list[HunkFailure] = []
     fitted: list[tuple[str, list[int]]] = []
 
     def current(p: str) -> str | None:
@@ -597,7 +598,7 @@ def apply_patch(
             existing = current(name)
             if existing is not None and existing != text:
                 failures.append(
-                    _Failure(
+                    _failure(
                         name,
                         1,
                         fp.hunks[0] if fp.hunks else Hunk(()),
@@ -615,7 +616,7 @@ def apply_patch(
         text_before = current(old)
         if text_before is None:
             failures.append(
-                _Failure(
+                _failure(
                     old,
                     1,
                     fp.hunks[0] if fp.hunks else Hunk(()),
@@ -642,7 +643,7 @@ def apply_patch(
         if new is None:
             if text_after.strip() and fp.hunks:
                 failures.append(
-                    _Failure(
+                    _failure(
                         old,
                         len(fp.hunks),
                         fp.hunks[-1],
@@ -658,7 +659,7 @@ def apply_patch(
         elif new != old:
             if current(new) is not None:
                 failures.append(
-                    _Failure(
+                    _failure(
                         new,
                         1,
                         fp.hunks[0] if fp.hunks else Hunk(()),
@@ -674,8 +675,9 @@ def apply_patch(
     if failures:
         raise PatchApplyError(
             f"{len(failures)} hunk(s) could not be placed exactly; nothing was changed",
-            feedback=_feedback(failures, fitted),
+            feedback=render_feedback(failures, fitted),
             hint="fix the hunks named in the feedback and send the whole diff again",
+            failures=tuple(failures),
         )
     after = {p: t for p, t in state.items() if t != before.get(p)}
     return PatchResult(
@@ -685,44 +687,7 @@ def apply_patch(
     )
 
 
-def _feedback(failures: list[_Failure], fitted: list[tuple[str, list[int]]]) -> str:
-    parts = []
-    for f in failures:
-        bom = (
-            f"\n  Note: {f.path} starts with a UTF-8 byte-order mark (BOM); tinygen keeps it, "
-            "so quote its first line without it."
-            if f.bom
-            else ""
-        )
-        parts.append(
-            f"{f.path}, hunk {f.hunk_no} ({f.hunk.header}) does not apply: {f.text}\n"
-            + describe_hunk(f.hunk)
-            + ("\n" + f.closest if f.closest else "")
-            + bom
-        )
-    ok = [
-        f"{p} hunk{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))}" for p, ns in fitted if ns
-    ]
-    if ok:
-        parts.append(
-            "These hunks fit and need no change (keep them as they are): " + "; ".join(ok) + "."
-        )
-    return "\n\n".join(parts)
-
-
-_FAILURE_LINE = re.compile(r"^(.+), hunk (\d+) \((.*)\) does not apply: (.*)$", re.MULTILINE)
-
-
-def failures_from_feedback(feedback: str) -> list[dict[str, Any]]:
-    """The failed hunks named in a PatchApplyError's feedback, as data (path, hunk,
-    header, reason); the feedback's own format, read back."""
-    return [
-        {"path": m[1], "hunk": int(m[2]), "header": m[3], "reason": m[4]}
-        for m in _FAILURE_LINE.finditer(feedback)
-    ]
-
-
-__all__ = ["apply_patch", "failures_from_feedback"]
+__all__ = ["apply_patch"]
 
 
 def _repeats_its_neighbours(new_ops: list[str], new: list[str]) -> bool:

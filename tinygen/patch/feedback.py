@@ -1,13 +1,18 @@
-"""Feedback for a hunk that does not apply, written for a model (and a person): the lines
-that did not match, the closest real lines with their line numbers, and the first line that
-differs (with whitespace-only differences named)."""
+"""Feedback for hunks that do not apply, written for a model (and a person): the lines
+that did not match, the closest real lines with their line numbers, the first line that
+differs (with whitespace-only differences named), and which hunks did fit.
+
+:func:`closest_lines` finds the data (a :class:`ClosestLines`); :func:`render_feedback` is the
+one place that turns typed :class:`HunkFailure` records into text.
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from collections.abc import Sequence
 
-from tinygen.patch.model import FileLine, Hunk
+from tinygen.patch.model import ClosestLines, FileLine, FirstDifference, HunkFailure
 from tinygen.patch.place import FileIndex
 
 MAX_QUOTE = 30
@@ -16,8 +21,7 @@ CANDIDATES = 40  # windows scored in detail
 FUZZY_LINES = 3  # wanted lines looked up by similarity when they occur nowhere
 
 
-def describe_hunk(hunk: Hunk) -> str:
-    old = [ln.text for ln in hunk.lines if ln.old and not ln.optional]
+def _describe_before(old: Sequence[str]) -> str:
     shown = old[:MAX_QUOTE]
     body = "\n".join("    | " + t for t in shown)
     more = f"\n    | ... ({len(old) - MAX_QUOTE} more)" if len(old) > MAX_QUOTE else ""
@@ -92,39 +96,89 @@ def _whitespace_note(hunk_text: str, file_text: str) -> str:
 
 
 def closest_lines(
-    lines: list[FileLine], wanted: list[str], path: str, index: FileIndex | None = None
-) -> str:
-    """The window of the file most like ``wanted`` ("did you mean"), numbered from 1, and
-    the first line of ``wanted`` that differs from it."""
+    lines: list[FileLine], wanted: Sequence[str], index: FileIndex | None = None
+) -> ClosestLines | None:
+    """The window of the file most like ``wanted`` ("did you mean") and the first line of
+    ``wanted`` that differs from it; None when ``wanted`` has only blank lines."""
     if not lines:
-        return f"  {path} is empty."
+        return ClosestLines("empty-file")
     pos = [k for k, w in enumerate(wanted) if w.strip()]
     if not pos:
-        return ""
+        return None
     index = index if index is not None else FileIndex(lines)
     if not index.nb:
-        return f"  {path} has only blank lines."
+        return ClosestLines("blank-file")
     keys = [wanted[k].strip() for k in pos]
     q, score = _best_window(index, keys)
     if score <= 0:
-        return f"  No similar lines found in {path}; check that this is the right file."
+        return ClosestLines("nothing-similar")
     last = min(q + len(keys), len(index.nb)) - 1
     lo, hi = max(0, index.nb[q] - 1), min(len(lines), index.nb[last] + 2)
-    numbered = "\n".join(f"  {i + 1:5d}| {lines[i].content}" for i in range(lo, hi))
-    out = f"  Did you mean these lines of {path} ({lo + 1}-{hi})?\n{numbered}"
+    difference = None
     for j, k in enumerate(pos):
         if q + j >= len(index.nb):
             break
         f = index.nb[q + j]
         if wanted[k] != lines[f].content:
-            note = _whitespace_note(wanted[k], lines[f].content)
-            out += (
-                f"\n  First difference: line {k + 1} of the before-text\n"
-                f"    hunk      | {wanted[k]}\n"
-                f"    file {f + 1:5d}| {lines[f].content}" + (f"\n  ({note})" if note else "")
-            )
+            difference = FirstDifference(k + 1, wanted[k], f + 1, lines[f].content)
             break
+    return ClosestLines("window", lo + 1, tuple(ln.content for ln in lines[lo:hi]), difference)
+
+
+def _render_closest(path: str, closest: ClosestLines) -> str:
+    if closest.found == "empty-file":
+        return f"  {path} is empty."
+    if closest.found == "blank-file":
+        return f"  {path} has only blank lines."
+    if closest.found == "nothing-similar":
+        return f"  No similar lines found in {path}; check that this is the right file."
+    end = closest.start + len(closest.lines) - 1
+    numbered = "\n".join(
+        f"  {closest.start + i:5d}| {text}" for i, text in enumerate(closest.lines)
+    )
+    out = f"  Did you mean these lines of {path} ({closest.start}-{end})?\n{numbered}"
+    d = closest.difference
+    if d is not None:
+        note = _whitespace_note(d.hunk_text, d.file_text)
+        out += (
+            f"\n  First difference: line {d.hunk_line} of the before-text\n"
+            f"    hunk      | {d.hunk_text}\n"
+            f"    file {d.file_line:5d}| {d.file_text}" + (f"\n  ({note})" if note else "")
+        )
     return out
 
 
-__all__ = ["closest_lines", "describe_hunk"]
+def render_failure(f: HunkFailure) -> str:
+    """One failed hunk: where, why, its before-text, the closest lines, a BOM note."""
+    closest = _render_closest(f.path, f.closest) if f.closest is not None else ""
+    bom = (
+        f"\n  Note: {f.path} starts with a UTF-8 byte-order mark (BOM); tinygen keeps it, "
+        "so quote its first line without it."
+        if f.bom
+        else ""
+    )
+    return (
+        f"{f.path}, hunk {f.hunk} ({f.header}) does not apply: {f.reason}\n"
+        + _describe_before(f.before)
+        + ("\n" + closest if closest else "")
+        + bom
+    )
+
+
+def render_feedback(
+    failures: Sequence[HunkFailure], fitted: Sequence[tuple[str, Sequence[int]]] = ()
+) -> str:
+    """The feedback of a refused diff: each failure, then the hunks that did fit (by file
+    section, in diff order) so that they are sent again unchanged."""
+    parts = [render_failure(f) for f in failures]
+    ok = [
+        f"{p} hunk{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))}" for p, ns in fitted if ns
+    ]
+    if ok:
+        parts.append(
+            "These hunks fit and need no change (keep them as they are): " + "; ".join(ok) + "."
+        )
+    return "\n\n".join(parts)
+
+
+__all__ = ["closest_lines", "render_failure", "render_feedback"]

@@ -155,14 +155,41 @@ class PatchResult:
 
 
 @dataclass(frozen=True)
+class FirstDifference:
+    """The first line of a hunk's before-text that differs from the file's closest lines."""
+
+    hunk_line: int  # 1-based, within the before-text
+    hunk_text: str
+    file_line: int  # 1-based, in the file
+    file_text: str
+
+
+@dataclass(frozen=True)
+class ClosestLines:
+    """What a file has nearest to a hunk's before-text that is not in it ("did you mean").
+
+    ``found`` is "window" (``lines`` from 1-based line ``start`` on, and the first line of
+    the before-text that differs from them), or why there is nothing to show.
+    """
+
+    found: Literal["window", "empty-file", "blank-file", "nothing-similar"]
+    start: int = 0
+    lines: tuple[str, ...] = ()
+    difference: FirstDifference | None = None
+
+
+@dataclass(frozen=True)
 class HunkFailure:
     """One hunk that could not be placed: where, which, and why (carried by PatchApplyError;
-    the feedback text is rendered from these)."""
+    the feedback text is rendered from these, see ``tinygen.patch.feedback``)."""
 
     path: str
     hunk: int  # 1-based within its file's section of the diff
     header: str
     reason: str
+    before: tuple[str, ...] = ()  # the hunk's before-text (context and removed lines)
+    closest: ClosestLines | None = None  # for a before-text that is nowhere in the file
+    bom: bool = False  # the file starts with a byte-order mark (matched without it)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "hunk": self.hunk, "header": self.header, "reason": self.reason}
