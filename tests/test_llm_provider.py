@@ -224,7 +224,8 @@ def test_unknown_model_names_the_model() -> None:
     ):
         provider(fake, model="claude-nonexistent-9").complete(request())
     assert "claude-nonexistent-9" in info.value.message
-    assert info.value.hint and "--model" in info.value.hint and "TINYGEN_MODEL" in info.value.hint
+    assert info.value.hint and "`model`" in info.value.hint and "--" not in info.value.hint
+    assert info.value.settings == ("model",)
 
 
 def test_prompt_too_long_suggests_budget(fake: FakeAnthropic) -> None:
@@ -232,7 +233,7 @@ def test_prompt_too_long_suggests_budget(fake: FakeAnthropic) -> None:
     with pytest.raises(LLMContextError) as info:
         provider(fake).complete(request())
     assert "too long" in info.value.message
-    assert info.value.hint and "--budget" in info.value.hint
+    assert info.value.hint and "`budget`" in info.value.hint and info.value.settings == ("budget",)
 
 
 def test_context_limit_with_max_tokens_is_a_context_error(fake: FakeAnthropic) -> None:
@@ -240,7 +241,7 @@ def test_context_limit_with_max_tokens_is_a_context_error(fake: FakeAnthropic) -
     fake.script(None, ErrorReply(400, "invalid_request_error", message))
     with pytest.raises(LLMContextError) as info:
         provider(fake).complete(request())
-    assert info.value.hint and "--budget" in info.value.hint
+    assert info.value.hint and "`budget`" in info.value.hint and info.value.settings == ("budget",)
 
 
 def test_rate_limit_retry_after_is_capped(fake: FakeAnthropic) -> None:

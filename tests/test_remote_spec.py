@@ -121,23 +121,43 @@ def test_cache_path_layout(tmp_path: Path, make_repo: Callable[..., Path]) -> No
 
 
 @pytest.mark.parametrize(
-    ("text", "hint"),
+    ("text", "hint", "settings"),
     [
-        ("https://github.com/o/r/tree/main", "use --repo https://github.com/o/r --ref main"),
+        (
+            "https://github.com/o/r/tree/main",
+            "use `repo` https://github.com/o/r with `ref` main",
+            ("repo", "ref"),
+        ),
         (
             "https://github.com/o/r/tree/feature/x",
-            "use --repo https://github.com/o/r --ref feature/x",
+            "use `repo` https://github.com/o/r with `ref` feature/x",
+            ("repo", "ref"),
         ),
-        ("https://github.com/o/r/pull/3", "use --repo https://github.com/o/r --to-pr 3"),
-        ("https://github.com/o/r/pull/3/files", "use --repo https://github.com/o/r --to-pr 3"),
-        ("https://github.com/o/r/commit/abc123", "use --repo https://github.com/o/r --ref abc123"),
-        ("https://github.com/o/r/issues/9", "use --repo https://github.com/o/r"),
+        (
+            "https://github.com/o/r/pull/3",
+            "use `repo` https://github.com/o/r with `to_pr` 3",
+            ("repo", "to_pr"),
+        ),
+        (
+            "https://github.com/o/r/pull/3/files",
+            "use `repo` https://github.com/o/r with `to_pr` 3",
+            ("repo", "to_pr"),
+        ),
+        (
+            "https://github.com/o/r/commit/abc123",
+            "use `repo` https://github.com/o/r with `ref` abc123",
+            ("repo", "ref"),
+        ),
+        ("https://github.com/o/r/issues/9", "use `repo` https://github.com/o/r", ("repo",)),
     ],
 )
-def test_github_web_pages_are_refused_with_the_right_options(text: str, hint: str) -> None:
+def test_github_web_pages_are_refused_with_the_right_settings(
+    text: str, hint: str, settings: tuple[str, ...]
+) -> None:
+    """The hint names settings (each front end spells them: --ref, the request's ``ref``)."""
     with pytest.raises(RepoError, match="web page, not a repository URL") as info:
         parse_repo_spec(text)
-    assert info.value.hint == hint
+    assert info.value.hint == hint and info.value.settings == settings
 
 
 def test_default_ports_and_case_make_one_host_and_one_cache_entry(

@@ -8,6 +8,7 @@ replaced tinygen function."""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +44,7 @@ from tinygen.server.errors import (
     failure_status,
     status_of_kind,
 )
-from tinygen.server.inputs import check_ref
+from tinygen.server.inputs import check_ref, check_repo_url
 from tinygen.server.jobs import Job, JobSpec, JobState, SQLiteJobStore
 from tinygen.server.serving import RunningServer
 from tinygen.server.worker import RESTART_REASON, Progress, WorkerPool
@@ -197,3 +198,31 @@ def test_a_model_failure_after_the_diff_answers_502_in_api_terms(
     for text in (answer.text, str(job["error"])):
         assert "diff.patch" not in text and str(config.cache_dir) not in text
         assert not CLI_FLAG.search(text), text
+
+
+def test_a_web_page_url_is_refused_in_request_terms(config: ServerConfig) -> None:
+    with pytest.raises(ApiError) as refused:
+        check_repo_url("https://github.com/o/r/tree/main", config)
+    assert refused.value.status == 422
+    assert refused.value.detail.endswith(
+        "(use `repo` https://github.com/o/r with `ref` main (request fields: repoUrl, ref))"
+    )
+    assert not CLI_FLAG.search(refused.value.detail)
+
+
+def test_an_empty_repository_names_the_ref_field(
+    fake: FakeAnthropic,
+    config: ServerConfig,
+    serve: Callable[[ServerConfig], RunningServer],
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(empty)], check=True)
+    server = serve(config)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        answer = client.post("/analyze", json={"repoUrl": f"file://{empty}", "prompt": "x"})
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert "no default branch" in body["detail"]
+    assert body["hint"] == "name a branch, tag or commit as `ref` (request field: ref)"
+    assert fake.requests == []

@@ -381,6 +381,7 @@ def test_database_lock_admits_one_holder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         second.acquire("http://127.0.0.1:8001, pid 2")
     assert str(db) in refused.value.message and "127.0.0.1:8000" in refused.value.message
+    assert refused.value.settings == ("db_path",), "the CLI adds --db, naming the setting"
     first.release()
     second.acquire("http://127.0.0.1:8001, pid 2")
     assert second.held

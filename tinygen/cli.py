@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from tinygen import __version__
+from tinygen.commands.flags import error_text
 from tinygen.errors import ExitCode, TinygenError
 from tinygen.redact import redact
 
@@ -53,7 +54,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TinygenError as exc:
-            click.echo(redact(f"tinygen: error: {exc}"), err=True)
+            click.echo(redact(f"tinygen: error: {error_text(exc)}"), err=True)
             if exc.saved_diff:
                 click.echo(f"tinygen: the diff so far is saved in {exc.saved_diff}", err=True)
             if exc.run_id:

@@ -35,7 +35,12 @@ Exit codes that are outcomes rather than errors (see ExitCode below): 0 success,
 Structured payloads travel on the exception, never inside its text: ``run_id`` (the run
 record), ``saved_diff`` (the path of a diff saved before the failure), ``partial`` (what a
 failed run got done: usage, files), ``PatchApplyError.failures`` (one typed entry per hunk
-that did not place). Front ends word them; nobody parses a message back.
+that did not place), ``settings`` (the settings or run inputs a hint names, such as
+``jobs`` or ``ref``). Front ends word them; nobody parses a message back.
+
+Library text names settings, never a front end's spelling of them: a hint says "lower
+`jobs`" and carries ``settings=("jobs",)``; the CLI adds ``--jobs``, the HTTP service the
+request field, the Action its input.
 
 Messages must never contain secrets: build them from our own values, and pass foreign
 text through :func:`tinygen.redact.redact` first.
@@ -72,14 +77,18 @@ class TinygenError(Exception):
     is set when the error ended a recorded run, so every failure can name its record;
     ``saved_diff`` names the file holding the diff the run had made before it failed (the
     work is not lost); ``partial`` is what the failed run got done (a plain dict for its
-    record: usage, cost, files)."""
+    record: usage, cost, files); ``settings`` are the settings (or run inputs: ``repo``,
+    ``ref``) the hint names, so each front end can say how to set them."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, settings: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.settings = settings
         self.run_id: str | None = None
         self.saved_diff: str | None = None
         self.partial: dict[str, Any] | None = None

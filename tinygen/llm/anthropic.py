@@ -419,12 +419,14 @@ class AnthropicProvider:
         elif status == 404:
             error = LLMNotFoundError(
                 f"model {model!r} was not found{where} ({described})",
-                hint=f"choose an available model with --model or TINYGEN_MODEL (default: {default_model()})",
+                hint=f"choose an available `model` (default: {default_model()})",
+                settings=("model",),
             )
         elif status == 413 or any(m in detail.lower() for m in _CONTEXT_MESSAGES):
             error = LLMContextError(
                 f"the prompt is too long for model {model!r} ({described})",
-                hint="lower --budget (the reference sheet's token budget) or ask for a smaller change",
+                hint="lower `budget` (the reference sheet's token budget) or ask for a smaller change",
+                settings=("budget",),
             )
         else:
             error = LLMError(

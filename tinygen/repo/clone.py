@@ -266,7 +266,8 @@ def _choose_ref(spec: RepoSpec, ref: str | None, remote: RemoteRefs) -> tuple[st
         if not remote.default_branch:
             raise RepoError(
                 f"{spec.display_url} has no default branch (an empty repository?)",
-                hint="pass --ref with a branch, tag or commit",
+                hint="name a branch, tag or commit as `ref`",
+                settings=("ref",),
             )
         branch = remote.default_branch
         return f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"

@@ -173,14 +173,19 @@ def _refuse_web_page(text: str, scheme: str, host: str, path: str) -> None:
         return
     repo_url = f"{scheme}://{host.lower()}/{segments[0]}/{segments[1].removesuffix('.git')}"
     page, rest = segments[2], segments[3:]
-    option = ""
+    also: tuple[str, str] | None = None  # (setting, value) the page also names
     if page == "tree" and rest:
-        option = f" --ref {'/'.join(rest)}"
+        also = ("ref", "/".join(rest))
     elif page == "commit" and rest:
-        option = f" --ref {rest[0]}"
+        also = ("ref", rest[0])
     elif page == "pull" and rest and rest[0].isdigit():
-        option = f" --to-pr {rest[0]}"
-    raise _bad(text, "it is a web page, not a repository URL", f"use --repo {repo_url}{option}")
+        also = ("to_pr", rest[0])
+    hint = f"use `repo` {repo_url}" + (f" with `{also[0]}` {also[1]}" if also else "")
+    raise RepoError(
+        f"cannot use {redact(text)!r} as a repository: it is a web page, not a repository URL",
+        hint=hint,
+        settings=("repo", also[0]) if also else ("repo",),
+    )
 
 
 def _local_spec(text: str) -> RepoSpec:

@@ -66,7 +66,9 @@ class ServerConfig:
             raise ConfigError("max-rounds must be 0 or more")
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ConfigError(
-                "--ssl-certfile and --ssl-keyfile go together", hint="pass both, or neither"
+                "`ssl_certfile` and `ssl_keyfile` go together",
+                hint="set both, or neither",
+                settings=("ssl_certfile", "ssl_keyfile"),
             )
 
     @property

@@ -4,7 +4,8 @@ the HTTP status of a failed job by its error class.
 Every error answer is an :class:`~tinygen.server.schemas.ErrorBody` (``detail``, ``hint``,
 ``jobId``, ``errors``), redacted on the way out. A failed job records the *class* of the
 error that ended it (``kind``), and ``/analyze`` answers by that class, never by what its
-message says.
+message says. Library hints name settings and run inputs (``TinygenError.settings``);
+here the ones a request can set are named as its fields (``repoUrl``, ``ref``, ...).
 """
 
 from __future__ import annotations
@@ -62,9 +63,17 @@ STATUS_BY_CLASS: tuple[tuple[type[TinygenError], int], ...] = (
 STATUS_BY_KIND = {"Interrupted": 503}  # running when the server stopped (see JobStore.recover)
 
 
+# Settings and run inputs a request sets, by the name of its field.
+REQUEST_FIELDS = {"repo": "repoUrl", "ref": "ref", "model": "model", "checks": "checks"}
+
+
 def client_hint(exc: TinygenError) -> str | None:
-    """``exc.hint`` for a client, redacted."""
-    return redact(exc.hint) if exc.hint else None
+    """``exc.hint`` for a client, redacted, with the request fields it refers to."""
+    if not exc.hint:
+        return None
+    fields = [REQUEST_FIELDS[s] for s in exc.settings if s in REQUEST_FIELDS]
+    named = f" (request field{'s' if len(fields) > 1 else ''}: {', '.join(fields)})"
+    return redact(exc.hint + (named if fields else ""))
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
@@ -190,6 +199,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 __all__ = [
+    "REQUEST_FIELDS",
     "SHUTDOWN_REASON",
     "STATUS_BY_CLASS",
     "STATUS_BY_KIND",

@@ -234,7 +234,8 @@ class SQLiteJobStore:
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the job database {path}: {exc}",
-                hint="pass --db with a writable path",
+                hint="set the job database (`db_path`) to a writable path",
+                settings=("db_path",),
             ) from exc
 
     @contextmanager
@@ -260,7 +261,8 @@ class SQLiteJobStore:
             if version > len(_SCHEMA):
                 raise ConfigError(
                     f"the job database {self.path} was written by a newer tinygen",
-                    hint="upgrade tinygen, or pass --db with another path",
+                    hint="upgrade tinygen, or use another job database (`db_path`)",
+                    settings=("db_path",),
                 )
             for number, script in enumerate(_SCHEMA[version:], start=version + 1):
                 for statement in script.split(";"):

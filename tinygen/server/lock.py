@@ -42,7 +42,8 @@ class DatabaseLock:
         except OSError as exc:
             raise ConfigError(
                 f"cannot open the job database lock {self.path}: {exc}",
-                hint="pass --db with a writable path",
+                hint="set the job database (`db_path`) to a writable path",
+                settings=("db_path",),
             ) from exc
         if not _try_lock(fh):
             fh.seek(0)
@@ -50,7 +51,8 @@ class DatabaseLock:
             fh.close()
             raise ConfigError(
                 f"the job database {self.db_path} is in use by another tinygen server ({other})",
-                hint="stop that server, or pass --db with another path for this one",
+                hint="stop that server, or give this one another job database (`db_path`)",
+                settings=("db_path",),
             )
         fh.seek(0)
         fh.truncate()
