@@ -174,6 +174,16 @@ class RecordedRequest:
         )
 
     @property
+    def tool_names(self) -> list[str]:
+        """The tools offered, in order (as FakeOpenAI's requests say it too)."""
+        return [t["name"] for t in self.body.get("tools") or []]
+
+    @property
+    def cache_read_tokens(self) -> int:
+        """Prompt tokens the answer counted as read from the cache."""
+        return int(self.usage.get("cache_read_input_tokens", 0))
+
+    @property
     def cache_breakpoints(self) -> int:
         return sum(1 for block in _all_blocks(self.body) if _has_cache_control(block))
 
@@ -206,10 +216,12 @@ class FakeAnthropic:
         *,
         delay: float = 0.0,
         known_models: set[str] | None = None,
+        streams: bool = True,
     ) -> None:
         self.api_key = api_key
         self.delay = delay  # added before every reply (benchmarks)
         self.known_models = known_models  # when set, other models get a 404
+        self.streams = streams  # False: answer streaming requests with plain JSON
         self.requests: list[RecordedRequest] = []
         self.unscripted: list[str] = []  # descriptions of requests nothing answered
         self._queues: dict[str | None, deque[Reply]] = defaultdict(deque)
@@ -598,7 +610,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_error(ErrorReply(500, "api_error", what, should_retry=False))
             return
         if isinstance(reply, ErrorReply):
-            if reply.in_stream and request.stream:
+            if reply.in_stream and request.stream and fake.streams:
                 self._send_stream_error(reply, request.model)
             else:
                 self._send_error(reply)
@@ -614,7 +626,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         fake._register(cache_keys)
         request.usage = usage
         message = _message_json(fake, inner, request.tool, request.model, usage)
-        if request.stream:
+        if request.stream and fake.streams:
             self._send_stream(message, truncate=isinstance(reply, TruncatedStream))
         elif isinstance(reply, TruncatedStream):
             data = json.dumps(message).encode()

@@ -278,6 +278,7 @@ class AnthropicProvider:
                 # A compatible server that does not stream answered with the whole message.
                 import anthropic
 
+                events.response.read()
                 data = events.response.json()
                 if not isinstance(data, dict):
                     raise ValueError("the answer is JSON but not an object")
