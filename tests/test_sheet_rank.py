@@ -194,3 +194,102 @@ def test_a_huge_request_is_read_up_to_the_token_cap(shop: Path) -> None:
     assert late.ordered() == []
     again = find_mentions(" ".join(["x/y.py"] * 5000) + " models.py", paths, {})
     assert again.ordered() == ["shop/models.py"]
+
+
+# -- fusion rules (issue 11)
+
+
+def test_code_like_tokens_only() -> None:
+    from tinygen.sheet.rank import code_tokens
+
+    query = (
+        "If the index is empty, `name` is lost; QuerySet.bulk_create calls get_or_create() "
+        "and HTTPServer fails.\n\n```python\nx = load(path)\n```\n"
+    )
+    tokens = code_tokens(query)
+    for word in ("name", "QuerySet", "bulk_create", "get_or_create", "HTTPServer", "load", "path"):
+        assert word in tokens
+    assert "If" not in tokens and "index" not in tokens and "empty" not in tokens
+
+
+def test_prose_words_that_are_top_level_names_earn_nothing(make_repo: RepoFactory) -> None:
+    files = {
+        "lib/index.py": "def index(): ...\n",
+        "lib/name.py": "def name(): ...\n",
+        "lib/search.py": '"""Search pages."""\ndef find_pages(words): ...\n',
+    }
+    root = make_repo(files)
+    ranked = build_sheet(root, query="the index of search pages has a wrong name")
+    assert ranked.files[0].path == "lib/search.py"
+    quoted = build_sheet(root, query="`index` is wrong")
+    assert quoted.files[0].path == "lib/index.py"
+
+
+def test_test_files_are_demoted_unless_the_request_is_about_tests(make_repo: RepoFactory) -> None:
+    from tinygen.sheet.rank import about_tests, is_test_path
+
+    body = "def parse_header(line): ...\n# parse header line, header value\n"
+    files = {
+        "pkg/headers.py": body,
+        "tests/test_headers.py": body * 3 + "def test_parse_header(): ...\n",
+    }
+    root = make_repo(files)
+    query = "parse_header drops the header value"
+    assert build_sheet(root, query=query).files[0].path == "pkg/headers.py"
+    about = "Add tests for parse_header\n\nThe header value case has no test."
+    assert about_tests(about) and not about_tests(query)
+    assert build_sheet(root, query=about).files[0].path == "tests/test_headers.py"
+    assert is_test_path("tests/test_headers.py") and is_test_path("pkg/conftest.py")
+    assert is_test_path("src/app/foo_test.py") and is_test_path("web/a.spec.ts")
+    assert not is_test_path("pkg/testament.py") and not is_test_path("pkg/contest.py")
+
+
+def test_content_channel_finds_strings_and_comments(make_repo: RepoFactory) -> None:
+    files = {f"pkg/mod{i}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(20)}
+    files["pkg/loader.py"] = (
+        "def load(path):\n"
+        "    # a BOM at the start is not stripped\n"
+        '    raise ValueError("unsupported encoding marker")\n'
+    )
+    root = make_repo(files)
+    sheet = build_sheet(root, query="Loading fails with 'unsupported encoding marker'")
+    assert sheet.files[0].path == "pkg/loader.py"
+
+
+def test_a_wrong_mention_can_be_outranked(make_repo: RepoFactory) -> None:
+    files = {
+        "pkg/__init__.py": "from pkg.frames import DataFrame\n",
+        "pkg/frames.py": "class DataFrame:\n    def to_csv(self, sep=','): ...\n",
+        "pkg/csvio.py": (
+            "def write_csv(frame, sep):\n    # the separator is quoted when it is a comma\n"
+            "    quote_separator(sep)\n\ndef quote_separator(sep): ...\n"
+        ),
+    }
+    files.update({f"pkg/other{i}.py": f"X{i} = {i}\n" for i in range(10)})
+    root = make_repo(files)
+    query = (
+        "write_csv quotes the separator twice\n\n>>> from pkg import DataFrame\n"
+        ">>> DataFrame().to_csv(sep=';')\n"
+    )
+    sheet = build_sheet(root, query=query)
+    assert sheet.mentioned == ["pkg/__init__.py"]  # a package named by an import line: weak
+    top = [f.path for f in sheet.files[:3]]
+    assert top[0] != "pkg/__init__.py" and "pkg/csvio.py" in top, top
+
+
+def test_the_rank_index_is_stored_and_rebuilt_when_a_file_changes(make_repo: RepoFactory) -> None:
+    from tinygen.repo.git import state_dir
+    from tinygen.sheet.index import INDEX_NAME
+
+    root = make_repo({"a.py": "def alpha(): ...\n", "b.py": "def beta(): ...\n"})
+    first = build_sheet(root, query="alpha")
+    stored = state_dir(root) / INDEX_NAME
+    assert stored.is_file() and first.index is not None
+    before = stored.read_bytes()
+    again = build_sheet(root, query="alpha")
+    assert again.index is not None and again.index.digest == first.index.digest
+    assert stored.read_bytes() == before  # loaded, not rewritten
+    (root / "b.py").write_text("def beta(): ...\ndef alpha_helper(): ...\n")
+    changed = build_sheet(root, query="alpha_helper")
+    assert changed.index is not None and changed.index.digest != first.index.digest
+    assert changed.files[0].path == "b.py"

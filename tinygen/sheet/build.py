@@ -25,6 +25,7 @@ from tinygen.errors import RepoError
 from tinygen.repo.git import repo_root, state_dir
 from tinygen.sheet import cache as sheet_cache
 from tinygen.sheet.cache import SheetCacheWarning
+from tinygen.sheet.index import RankIndex, build_index, load_index, save_index, tree_digest
 from tinygen.sheet.languages import is_parsed, language_for_path
 from tinygen.sheet.model import FileEntry, Sheet, SheetStats
 from tinygen.sheet.resolve import Resolver
@@ -436,8 +437,17 @@ def build_sheet(
                 cold=(cache.cold, key) if key else None,
             )
         )
+    index: RankIndex | None = None
     if ranking:
-        _fill_rank_data(top, files, found, cache, new, workers)
+        # A stored rank index for exactly these contents makes the per-file rank data
+        # unnecessary: neither decoded nor (when pending) computed.
+        folder = cache.folder if cache.enabled else None
+        tree = tree_digest(files, sheet_cache.version())
+        index = load_index(folder, tree)
+        if index is None:
+            _fill_rank_data(top, files, found, cache, new, workers)
+            index = build_index(files, tree)
+            save_index(folder, index)
     cache.save(new, used, digest, resolution)
     for reason in skipped.values():
         stats.skipped[reason] = stats.skipped.get(reason, 0) + 1
@@ -446,11 +456,7 @@ def build_sheet(
     stats.non_utf8 = sum(1 for f in files if "non-utf8" in f.flags)
 
     sheet = Sheet(root=top, files=files, stats=stats, paths=paths, skipped=skipped, query=query)
-    if ranking:
-        from tinygen.sheet.index import rank_index
-
-        folder = cache.folder if cache.enabled else None
-        sheet.index = rank_index(files, folder, sheet_cache.version())
+    sheet.index = index
     if query.strip():
         from tinygen.sheet.rank import rank_files
 

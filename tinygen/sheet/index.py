@@ -229,14 +229,4 @@ def save_index(folder: Path | None, index: RankIndex) -> None:
                 os.unlink(tmp)
 
 
-def rank_index(files: Sequence[FileEntry], folder: Path | None, version: str) -> RankIndex:
-    """The stored index for these entries, or a new one (then stored)."""
-    digest = tree_digest(files, version)
-    found = load_index(folder, digest)
-    if found is None:
-        found = build_index(files, digest)
-        save_index(folder, found)
-    return found
-
-
-__all__ = ["RankIndex", "build_index", "decode", "load_index", "rank_index", "tree_digest"]
+__all__ = ["RankIndex", "build_index", "decode", "load_index", "save_index", "tree_digest"]

@@ -78,7 +78,7 @@ class _Paths:
         if self._names is None:
             self._names = {}
             for p in self.paths:
-                self._names.setdefault(posixpath.basename(p), []).append(p)
+                self._names.setdefault(p.rpartition("/")[2], []).append(p)
         return self._names
 
     def suffix(self, token: str) -> list[str]:
@@ -168,7 +168,12 @@ def find_mentions(query: str, paths: Sequence[str], modules: Mapping[str, str]) 
         for module in re.split(r"[ \t]*,[ \t]*", m.group(1)):
             _module_mention(look, found, module, m.start(), single=True)
 
-    cleaned = (t.strip(".,:;!?)('\"`/\\-~") for t in _TOKEN.findall(query))
+    # The rest of the text, without what was read above (a frame's path is not also a
+    # plain path mention, an import line's package not also a dotted name).
+    rest = query
+    for pattern in (_FRAME, _PYTEST_FRAME, _FROM_IMPORT, _IMPORT, _DIFF, _URL):
+        rest = pattern.sub(" ", rest)
+    cleaned = (t.strip(".,:;!?)('\"`/\\-~") for t in _TOKEN.findall(rest))
     tokens = islice(dict.fromkeys(t for t in cleaned if t), MAX_TOKENS)
     for tok in tokens:
         pos = query.find(tok)

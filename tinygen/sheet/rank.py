@@ -45,11 +45,11 @@ class Weights:
     content: float = 1.0
     path: float = 0.3
     ident: float = 0.5
-    graph: float = 0.2
-    test_factor: float = 0.3  # multiplies a test file's score unless the request is about tests
-    seeds: int = 20  # best text candidates that pass score along graph edges
+    graph: float = 0.4
+    test_factor: float = 0.05  # multiplies a test file's score unless the request is about tests
+    seeds: int = 10  # best text candidates that pass score along graph edges
     hub: float = 0.5  # graph score divided by (the receiving file's degree) ** hub
-    k1: float = 1.2  # BM25 term-frequency saturation
+    k1: float = 2.0  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
 
 
@@ -213,17 +213,18 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     if weights.graph:
         for d, s in _scaled(graph_scores(index, text, weights)).items():
             scores[d] += weights.graph * s
+    if not about_tests(query):
+        for d, s in enumerate(scores):
+            if s and is_test_path(paths[d]):
+                scores[d] = s * weights.test_factor
     # A small prior from each file's degree in the graph: without any other signal (no
     # query, stop words only) central files come first rather than path order.
     start = index.graph()[0]
     degrees = [start[d + 1] - start[d] for d in range(len(paths))]
     top = math.log1p(max(degrees, default=0)) or 1.0
     for d, k in enumerate(degrees):
-        scores[d] += PRIOR * math.log1p(k) / top
-    if not about_tests(query):
-        for d, p in enumerate(paths):
-            if scores[d] and is_test_path(p):
-                scores[d] *= weights.test_factor
+        if k:
+            scores[d] += PRIOR * math.log1p(k) / top
     order = sorted(range(len(paths)), key=lambda d: (-scores[d], paths[d]))
     return Ranking(order, scores, [p for p in mentions.ordered() if p in doc_of])
 
