@@ -288,7 +288,7 @@ def test_a_failed_delivery_still_prints_the_result(
     assert data["status"] == "approved" and "+    return 42" in data["diff"]
     failure = data["delivery"]
     assert "non-fast-forward" in failure["error"] and failure["exit_code"] == ExitCode.REPO
-    assert "diff.patch" in failure["hint"]
+    assert failure["saved_diff"].endswith("diff.patch")  # data, not a sentence in the hint
     assert f"tinygen: run {data['run_id']}" in result.stderr
     assert result.stderr.count("the diff is saved in") == 1
     assert git(repo, "show", "fix:app.py").endswith("return 42\n")  # the local branch is kept
@@ -302,7 +302,7 @@ def test_run_pr_needs_a_token_and_a_github_repository(
         fake, repo, "--pr", env={"GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO}
     )
     assert no_token.exit_code == ExitCode.CONFIG
-    assert "need a GitHub token" in no_token.stderr and "GITHUB_TOKEN" in no_token.stderr
+    assert "needs a GitHub token" in no_token.stderr and "GITHUB_TOKEN" in no_token.stderr
     not_github = run(fake, repo, "--pr", env={"GITHUB_TOKEN": DEFAULT_TOKEN})
     assert not_github.exit_code == ExitCode.CONFIG
     assert "is not on GitHub" in not_github.stderr and "GITHUB_REPOSITORY" in not_github.stderr

@@ -11,12 +11,13 @@ import pytest
 from tests.fakes.github_server import DEFAULT_TOKEN
 from tests.helpers import git
 from tests.test_publish_branch import FILES, make_result
-from tinygen.commands._delivery import github_repository
 from tinygen.delivery import texts as prbody
 from tinygen.delivery.gitops import build_message
+from tinygen.delivery.prepare import github_repository
 from tinygen.errors import ConfigError
 from tinygen.models import FileEdit, Status
 from tinygen.repo.clone import open_repository
+from tinygen.validate.checks import CheckResult
 
 TWO = {"app.py": "def f():\n    return 2\n"}
 
@@ -34,14 +35,13 @@ def test_secrets_from_the_model_or_checks_never_reach_github(
         status=Status.CHECKS_FAILED,
         message=leaked,
         checks=[
-            {
-                "command": f"curl -H 'Authorization: Bearer {DEFAULT_TOKEN}' x",
-                "exit_code": 1,
-                "timed_out": False,
-                "seconds": 0.5,
-                "ok": False,
-                "output_tail": f"boom\n{leaked}\n",
-            }
+            CheckResult(
+                command=f"curl -H 'Authorization: Bearer {DEFAULT_TOKEN}' x",
+                exit_code=1,
+                timed_out=False,
+                seconds=0.5,
+                output_tail=f"boom\n{leaked}\n",
+            )
         ],
     )
     result.edits.append(FileEdit("b.py", "modify", "", None, 1, notes=leaked, error=leaked))

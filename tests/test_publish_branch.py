@@ -1,20 +1,22 @@
-"""publish_branch and apply_to_worktree: real repositories, local bare remotes."""
+"""publish_branch: real repositories, local bare remotes (apply_diff: test_repo_apply)."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
-from tinygen.delivery.publish import PublishResult, apply_to_worktree, publish_branch
-from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
+from tinygen.delivery.publish import PublishResult, publish_branch
+from tinygen.errors import PatchParseError, PathPolicyError, RepoError
+from tinygen.llm.usage import Usage
 from tinygen.models import FileEdit, Plan, PlanItem, RunResult, Status, Verdict
 from tinygen.patch import canonical_diff
 from tinygen.repo.clone import open_repository
+from tinygen.validate.checks import CheckResult
+from tinygen.validate.gate import GateReport, Problem
 
 FILES = {"app.py": "def f():\n    return 1\n", "lib/util.py": "X = 1\n", "README.md": "# app\n"}
 
@@ -28,8 +30,8 @@ def make_result(
     message: str = "Looks right.",
     base: str | None = None,
     run_id: str = "20260101-120000-abc123",
-    validation: dict[str, Any] | None = None,
-    checks: list[dict[str, Any]] | None = None,
+    validation: GateReport | None = None,
+    checks: list[CheckResult] | None = None,
 ) -> RunResult:
     """A RunResult as the pipeline makes it: a canonical diff against ``base``."""
     base = base or git(root, "rev-parse", "HEAD").strip()
@@ -55,9 +57,10 @@ def make_result(
         ],
         validation=validation
         if validation is not None
-        else {"ok": True, "problems": [], "checks_run": ["parse", "apply"]},
+        else GateReport(base, checks_run=["parse", "apply"]),
         checks=checks or [],
-        usage={"input_tokens": 1200, "output_tokens": 300, "calls": 3},
+        usage=Usage(input_tokens=1200, output_tokens=300),
+        calls=3,
         cost_usd=0.0123,
         model="claude-test-1",
         base_commit=base,
@@ -195,79 +198,12 @@ def test_refuses_what_must_not_be_delivered(pair: tuple[Path, Path]) -> None:
         repo,
         {".github/workflows/x.yml": "on: push\n"},
         status=Status.INVALID,
-        validation={
-            "ok": False,
-            "problems": [
-                {"check": "path", "path": ".github/workflows/x.yml", "message": "protected"}
-            ],
-        },
+        validation=GateReport(
+            "", problems=[Problem("path", "protected", ".github/workflows/x.yml")]
+        ),
     )
     with pytest.raises(PathPolicyError, match=r"forbids \(.github/workflows/x.yml\)") as info:
         publish_branch(policy, opened, branch=None, push=True)
     assert info.value.hint and "diff.patch" in info.value.hint
     assert git(repo, "for-each-ref") == refs_before
     assert git(bare, "branch", "--list").split() == ["*", "main"]
-
-
-# --- apply_to_worktree ---------------------------------------------------------------------------
-
-
-def test_apply_writes_the_change_into_the_working_tree(pair: tuple[Path, Path]) -> None:
-    repo, _bare = pair
-    result = make_result(
-        repo, {"app.py": "def f():\n    return 2\n", "new/mod.py": "Y = 1\n", "README.md": None}
-    )
-    head = git(repo, "rev-parse", "HEAD")
-    assert apply_to_worktree(repo, result.diff) == ["README.md", "app.py", "new/mod.py"]
-    assert (repo / "app.py").read_text() == "def f():\n    return 2\n"
-    assert (repo / "new/mod.py").read_text() == "Y = 1\n"
-    assert not (repo / "README.md").exists()
-    assert git(repo, "rev-parse", "HEAD") == head  # nothing committed, nothing staged
-    assert git(repo, "diff", "--cached", "--name-only") == ""
-
-
-def test_apply_places_hunks_by_content_when_the_tree_moved(pair: tuple[Path, Path]) -> None:
-    repo, _bare = pair
-    result = make_result(repo, {"app.py": "def f():\n    return 2\n"})
-    write_files(repo, {"app.py": "import os\n\n\ndef f():\n    return 1\n"})
-    commit_all(repo, "moved on")
-    assert apply_to_worktree(repo, result.diff) == ["app.py"]
-    assert (repo / "app.py").read_text() == "import os\n\n\ndef f():\n    return 2\n"
-
-
-def test_apply_refuses_dirty_files_unless_forced(pair: tuple[Path, Path]) -> None:
-    repo, _bare = pair
-    result = make_result(repo, {"app.py": "def f():\n    return 2\n", "lib/util.py": "X = 2\n"})
-    write_files(repo, {"lib/util.py": "X = 1\n# mine\n"})
-    with pytest.raises(
-        RepoError, match=r"uncommitted changes in lib/util.py; nothing was written"
-    ) as info:
-        apply_to_worktree(repo, result.diff)
-    assert info.value.hint and "--force" in info.value.hint
-    assert (repo / "app.py").read_text() == FILES["app.py"]
-    assert apply_to_worktree(repo, result.diff, force=True) == ["app.py", "lib/util.py"]
-    assert (repo / "lib/util.py").read_text() == "X = 2\n# mine\n"
-
-
-def test_apply_is_all_or_nothing(pair: tuple[Path, Path]) -> None:
-    repo, _bare = pair
-    result = make_result(repo, {"app.py": "def f():\n    return 2\n", "lib/util.py": "X = 2\n"})
-    write_files(repo, {"lib/util.py": "Z = 9\n"})
-    commit_all(repo, "util rewritten")  # the second file no longer fits
-    before = status(repo)
-    with pytest.raises(PatchApplyError):
-        apply_to_worktree(repo, result.diff)
-    assert status(repo) == before
-    assert (repo / "app.py").read_text() == FILES["app.py"]
-
-
-def test_apply_names_the_file_it_cannot_create(pair: tuple[Path, Path]) -> None:
-    repo, _bare = pair
-    write_files(repo, {".gitignore": "*.log\n"})
-    commit_all(repo, "ignore logs")
-    write_files(repo, {"build.log": "old\n"})  # ignored, untracked
-    diff = "--- /dev/null\n+++ b/build.log\n@@ -0,0 +1 @@\n+new\n"
-    with pytest.raises(PatchApplyError, match=r"build\.log.*already exists") as info:
-        apply_to_worktree(repo, diff)
-    assert info.value.hint and "--branch" in info.value.hint
-    assert (repo / "build.log").read_text() == "old\n"

@@ -16,6 +16,7 @@ from tinygen.errors import ForgeError, PatchApplyError, RepoError
 from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.models import Status
 from tinygen.repo.clone import OpenedRepo, open_repository
+from tinygen.validate.checks import CheckResult
 
 REPO = "octo/demo"
 TWO = {"app.py": "def f():\n    return 2\n"}
@@ -65,14 +66,7 @@ def test_pr_is_opened_as_draft_with_a_full_body(
 ) -> None:
     repo, bare = pair
     checks = [
-        {
-            "command": "pytest -q",
-            "exit_code": 0,
-            "timed_out": False,
-            "seconds": 1.25,
-            "ok": True,
-            "output_tail": "",
-        }
+        CheckResult(command="pytest -q", exit_code=0, timed_out=False, seconds=1.25, output_tail="")
     ]
     result = make_result(repo, TWO, checks=checks)
 

@@ -56,7 +56,7 @@ class LazyGroup(click.Group):
         except TinygenError as exc:
             click.echo(redact(f"tinygen: error: {error_text(exc)}"), err=True)
             if exc.saved_diff:
-                click.echo(f"tinygen: the diff so far is saved in {exc.saved_diff}", err=True)
+                click.echo(f"tinygen: the diff is saved in {exc.saved_diff}", err=True)
             if exc.run_id:
                 click.echo(
                     f"tinygen: run {exc.run_id} (`tinygen runs show {exc.run_id}`)", err=True

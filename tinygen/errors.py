@@ -49,9 +49,10 @@ text through :func:`tinygen.redact.redact` first.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tinygen.models import RunResult
     from tinygen.patch.model import HunkFailure
 
 
@@ -76,9 +77,10 @@ class TinygenError(Exception):
     """Base of all tinygen errors. ``hint`` says what the user can do about it; ``run_id``
     is set when the error ended a recorded run, so every failure can name its record;
     ``saved_diff`` names the file holding the diff the run had made before it failed (the
-    work is not lost); ``partial`` is what the failed run got done (a plain dict for its
-    record: usage, cost, files); ``settings`` are the settings (or run inputs: ``repo``,
-    ``ref``) the hint names, so each front end can say how to set them."""
+    work is not lost); ``partial`` is what the failed run got done (a FAILED RunResult:
+    the diff so far, usage and cost already spent, files edited); ``settings`` are the
+    settings (or run inputs: ``repo``, ``ref``) the hint names, so each front end can say
+    how to set them."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
@@ -91,7 +93,7 @@ class TinygenError(Exception):
         self.settings = settings
         self.run_id: str | None = None
         self.saved_diff: str | None = None
-        self.partial: dict[str, Any] | None = None
+        self.partial: RunResult | None = None
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tinygen.errors import ExitCode
+from tinygen.llm.usage import Usage
+
+if TYPE_CHECKING:
+    from tinygen.validate.checks import CheckResult
+    from tinygen.validate.gate import GateReport
 
 Action = Literal["create", "modify", "delete"]
 
@@ -172,6 +177,9 @@ _STATUS_EXIT = {
 
 @dataclass
 class RunResult:
+    """What a run produced. Gate report, check results and usage stay typed objects; they
+    become plain data only at the edges (:meth:`to_dict`: run record, ``--json``, API)."""
+
     run_id: str
     status: Status
     message: str
@@ -179,15 +187,38 @@ class RunResult:
     plan: Plan | None = None
     verdict: Verdict | None = None
     edits: list[FileEdit] = field(default_factory=list)
-    validation: dict[str, Any] | None = None
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
+    validation: GateReport | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
     cost_usd: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     rounds: int = 0
     model: str = ""
     base_commit: str = ""
     diff_path: str | None = None
+    # The tree the gate validated (base commit + diff): the one that checks ran on and that
+    # delivery commits, so what ships is byte for byte what was validated.
+    tree: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status.succeeded
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        """The checks that failed or timed out (the one place this is decided)."""
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def forbidden_paths(self) -> list[str]:
+        """Paths the gate refused under the path policy: such a diff is never delivered."""
+        if self.validation is None:
+            return []
+        return sorted({p.path or "?" for p in self.validation.problems if p.check == "path"})
+
+    def usage_dict(self) -> dict[str, int]:
+        return self.usage.to_dict() | {"calls": self.calls}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,9 +229,9 @@ class RunResult:
             "plan": self.plan.to_dict() if self.plan else None,
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "files": [e.to_dict() for e in self.edits],
-            "validation": self.validation,
-            "checks": self.checks,
-            "usage": self.usage,
+            "validation": self.validation.to_dict() if self.validation else None,
+            "checks": [c.to_dict() for c in self.checks],
+            "usage": self.usage_dict(),
             "cost_usd": self.cost_usd,
             "timings": self.timings,
             "rounds": self.rounds,

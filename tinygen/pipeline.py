@@ -1,16 +1,19 @@
-"""The orchestrator: request + repository → validated canonical diff (a RunResult).
+"""The orchestrator: request + repository → validated canonical diff (a RunResult) → delivery.
 
-sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]* → result
+    open_workspace   repository (checkout or clone cache), settings, provider
+    run              sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]*
+    run_and_deliver  run → deliver (apply, branch, push, pull request) → salvage on failure
 
-It is the only place that sequences the stages. All work happens in a temporary worktree
-at the base commit; the user's checkout is never touched. Every run leaves a record under
-``.git/tinygen/runs/<id>/``.
+It is the only place that sequences the stages; the CLI, the Action and the HTTP service
+all call these three functions and word the typed results themselves. All work happens in
+a temporary worktree at the base commit; the user's checkout is never touched unless
+delivery is asked to write it. Every run leaves a record under ``.git/tinygen/runs/<id>/``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +32,19 @@ from tinygen.models import (
     Verdict,
 )
 from tinygen.passes.brainstorm import brainstorm
-from tinygen.passes.common import Progress, RunContext, usage_dict
+from tinygen.passes.common import Progress, RunContext
 from tinygen.passes.edit import edit_files
 from tinygen.passes.verify import verify
-from tinygen.repo.git import git_bytes, state_dir, temp_worktree
+from tinygen.repo.git import state_dir, temp_worktree
+from tinygen.repo.trees import snapshot_commit
 from tinygen.runs import RunRecorder, runs_root
 
 if TYPE_CHECKING:
+    from tinygen.delivery.deliver import Delivered
+    from tinygen.delivery.prepare import Prepared
     from tinygen.llm import Provider
+    from tinygen.repo.clone import OpenedRepo
+    from tinygen.repo.spec import RepoSpec
     from tinygen.validate import CheckResult, GateReport, PathPolicy
 
 CHECK_TAIL_LINES = 60  # lines of each check's output shown to the reviewer
@@ -48,6 +56,130 @@ class Target:
 
     root: Path
     base_commit: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """An opened repository with its settings (read from the base commit) and the provider
+    those settings name: everything a run needs besides the request."""
+
+    opened: OpenedRepo
+    settings: Settings
+    provider: Provider
+
+    @property
+    def root(self) -> Path:
+        return self.opened.root
+
+    @property
+    def base_commit(self) -> str:
+        return self.opened.base_commit
+
+    def target(self, commit: str | None = None) -> Target:
+        """Where to run: the base commit, or ``commit`` (a pull request's head)."""
+        return Target(self.opened.root, commit or self.opened.base_commit)
+
+
+def open_workspace(
+    repo: str | RepoSpec | OpenedRepo,
+    *,
+    ref: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    token: str | None = None,
+    cache_dir: Path | None = None,
+    adjust: Callable[[Settings], Settings] | None = None,
+    provider: Provider | None = None,
+    provider_for: Callable[[Settings], Provider] | None = None,
+) -> Workspace:
+    """Open ``repo`` (a checkout path, a bare repository, a URL through the clone cache, or
+    an already opened repository), read its settings from the base commit with
+    ``overrides`` on top, let the front end ``adjust`` them (the server's caps, the
+    Action's protected workflows), and make the provider ``settings.model`` names (or take
+    ``provider``, or ask ``provider_for`` for one: the server shares clients between jobs)."""
+    from tinygen.config import load_settings
+    from tinygen.repo.clone import OpenedRepo, open_repository
+
+    opened = (
+        repo
+        if isinstance(repo, OpenedRepo)
+        else open_repository(repo, ref=ref, cache_dir=cache_dir, token=token)
+    )
+    settings = load_settings(opened.root, overrides, commit=opened.base_commit)
+    if adjust is not None:
+        settings = adjust(settings)
+    if provider is None:
+        from tinygen.llm.factory import make_provider
+
+        provider = (provider_for or make_provider)(settings)
+    return Workspace(opened, settings, provider)
+
+
+@dataclass
+class Outcome:
+    """What :func:`run_and_deliver` did: the run's result (None when it failed before it had
+    one), its error, and the delivery's report or error. Front ends word these."""
+
+    run_id: str
+    result: RunResult | None = None
+    error: TinygenError | None = None
+    delivered: Delivered | None = None
+    delivery_error: TinygenError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The run's error or status first, then the delivery's error."""
+        if self.error is not None:
+            return int(self.error.exit_code)
+        if self.delivery_error is not None:
+            return int(self.delivery_error.exit_code)
+        assert self.result is not None
+        return int(self.result.status.exit_code)
+
+
+def run_and_deliver(
+    request: Request,
+    workspace: Workspace,
+    prepared: Prepared | None = None,
+    *,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> Outcome:
+    """Run the pipeline on the prepared target, then deliver the result as ``prepared``
+    says. A run that fails after it had a diff is salvaged: its partial result (in memory,
+    carried by the error) is delivered as a stated failure where the delivery allows it, so
+    no work is lost. Never raises TinygenError: everything is in the Outcome."""
+    from tinygen.delivery.deliver import deliver, salvage
+    from tinygen.runs import new_run_id
+
+    run_id = run_id or new_run_id()
+    outcome = Outcome(run_id)
+    target = workspace.target(prepared.target_commit if prepared is not None else None)
+    try:
+        outcome.result = run(
+            request,
+            target,
+            workspace.settings,
+            workspace.provider,
+            model=workspace.settings.model,
+            progress=progress or _quiet,
+            run_id=run_id,
+        )
+    except TinygenError as exc:
+        outcome.error = exc
+        if prepared is not None and isinstance(exc.partial, RunResult) and exc.partial.diff:
+            try:
+                outcome.delivered = salvage(prepared, exc.partial, workspace.settings)
+            except TinygenError as err:
+                outcome.delivery_error = err
+        return outcome
+    if prepared is not None:
+        try:
+            outcome.delivered = deliver(prepared, outcome.result, workspace.settings)
+        except TinygenError as exc:
+            if outcome.result.diff_path and exc.saved_diff is None:
+                exc.saved_diff = outcome.result.diff_path
+            outcome.delivery_error = exc
+    return outcome
 
 
 def _quiet(stage: str, message: str) -> None:
@@ -89,13 +221,14 @@ def run(
         interrupted = not isinstance(exc, TinygenError) or isinstance(exc, Cancelled)
         status = "interrupted" if interrupted else str(Status.FAILED)
         saved = record.write_text("diff.patch", runner.best_diff) if runner.best_diff else None
-        record.update(result=runner.partial(status, str(exc) or type(exc).__name__), status=status)
+        message = exc.message if isinstance(exc, TinygenError) else type(exc).__name__
+        partial = runner.partial(message, saved)
+        record.update(result=partial.to_dict() | {"status": status, "error": message}, status=status)
         if isinstance(exc, TinygenError):
+            # data, not sentences: front ends say where the diff is and what was spent
             exc.run_id = record.run_id
-            if saved is not None:
-                exc.hint = (
-                    exc.hint + "; " if exc.hint else ""
-                ) + f"the diff so far is saved in {saved}"
+            exc.saved_diff = str(saved) if saved is not None else None
+            exc.partial = partial
         raise
     if result.diff:
         result.diff_path = str(record.write_text("diff.patch", result.diff))
@@ -126,6 +259,7 @@ class _Runner:
         self.best_diff = ""
         self.ctx: RunContext | None = None
         self.edits: dict[str, FileEdit] = {}
+        self.plan: Plan | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -135,20 +269,27 @@ class _Runner:
         finally:
             self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - started, 3)
 
-    def partial(self, status: str, error: str) -> dict[str, Any]:
-        """What a failed or interrupted run got done, for its record: usage already paid
-        for, files already edited."""
-        from tinygen.llm import cost_usd
+    def partial(self, error: str, saved: Path | None) -> RunResult:
+        """What a failed or interrupted run got done: usage already paid for, files already
+        edited, the best diff so far (saved at ``saved``)."""
+        from tinygen.llm import Usage, cost_usd
 
         usage = self.ctx.usage_total if self.ctx else None
-        return {
-            "status": status,
-            "error": error,
-            "files": [e.to_dict() for e in self.edits.values()],
-            "usage": usage_dict(usage) | {"calls": self.ctx.calls if self.ctx else 0},
-            "cost_usd": cost_usd(self.model, usage) if usage is not None else None,
-            "timings": dict(self.timings),
-        }
+        return RunResult(
+            run_id=self.record.run_id,
+            status=Status.FAILED,
+            message=error,
+            diff=self.best_diff,
+            plan=self.plan,
+            edits=list(self.edits.values()),
+            usage=usage or Usage(),
+            calls=self.ctx.calls if self.ctx else 0,
+            cost_usd=cost_usd(self.model, usage) if usage is not None else None,
+            timings=dict(self.timings),
+            model=self.model,
+            base_commit=self.target.base_commit,
+            diff_path=str(saved) if saved is not None else None,
+        )
 
     def run(self) -> RunResult:
         from tinygen.sheet import build_sheet, render_sheet
@@ -189,6 +330,7 @@ class _Runner:
                 self.progress("brainstorm", "planning the change")
                 plan = brainstorm(ctx, list(sheet.mentioned), policy)
             self.record.update(plan=plan.to_dict())
+            self.plan = plan
             if not plan.files:
                 return self._result(ctx, Status.NO_CHANGE, plan.summary or "no change needed", plan)
             self.progress(
@@ -267,10 +409,11 @@ class _Runner:
 
         gate = run_gate(self.target.root, self.target.base_commit, diff, policy, worktree=base_tree)
         checks: list[CheckResult] = []
-        if gate.ok and self.settings.checks:
+        if gate.ok and gate.tree and self.settings.checks:
             self.progress("checks", f"running {len(self.settings.checks)} check(s)")
-            with temp_worktree(self.target.root, self.target.base_commit) as wt:
-                git_bytes(["apply", "--whitespace=nowarn", "-"], wt, input=diff.encode("utf-8"))
+            # the checks see exactly the tree the gate validated and delivery will commit
+            snapshot = snapshot_commit(self.target.root, gate.tree, self.target.base_commit)
+            with temp_worktree(self.target.root, snapshot) as wt:
                 checks = run_checks(
                     wt,
                     self.settings.checks,
@@ -294,7 +437,7 @@ class _Runner:
         checks: list[CheckResult] | None = None,
         rounds: int = 0,
     ) -> RunResult:
-        from tinygen.llm import cost_usd
+        from tinygen.llm import Usage, cost_usd
 
         usage = ctx.usage_total
         return RunResult(
@@ -305,14 +448,16 @@ class _Runner:
             plan=plan,
             verdict=verdict,
             edits=list((edits or {}).values()),
-            validation=gate.to_dict() if gate is not None else None,
-            checks=[c.to_dict() for c in checks or []],
-            usage=usage_dict(usage) | {"calls": ctx.calls},
+            validation=gate,
+            checks=list(checks or []),
+            usage=usage or Usage(),
+            calls=ctx.calls,
             cost_usd=cost_usd(self.model, usage) if usage is not None else None,
             timings=dict(self.timings),
             rounds=rounds,
             model=self.model,
             base_commit=self.target.base_commit,
+            tree=gate.tree if gate is not None and gate.ok else None,
         )
 
 
@@ -354,7 +499,7 @@ def _revisions(
         for path in [problem.path] if problem.path else changed:
             add(path, f"Validation ({problem.check}) failed: {problem.message}")
     for check in checks:
-        if check.exit_code != 0 or check.timed_out:
+        if not check.ok:
             state = "timed out" if check.timed_out else f"exited {check.exit_code}"
             tail = "\n".join(check.output_tail.splitlines()[-CHECK_TAIL_LINES:])
             for path in changed:
@@ -377,7 +522,7 @@ def _validation_text(
         state = "timed out" if check.timed_out else f"exit {check.exit_code}"
         lines.append(f"Check `{check.command}`: {state} ({check.seconds:.1f} s)")
         tail = check.output_tail.splitlines()[-CHECK_TAIL_LINES:]
-        if tail and (check.exit_code != 0 or check.timed_out):
+        if tail and not check.ok:
             lines += ["```", *tail, "```"]
     for edit in edits.values():
         if not edit.ok:
@@ -406,14 +551,14 @@ def _final_status(
 ) -> tuple[Status, str]:
     if not gate.ok:
         return Status.INVALID, "validation failed:\n" + _problem_summary(gate)
-    failed_checks = [c.command for c in checks if c.exit_code != 0 or c.timed_out]
+    failed_checks = [c.command for c in checks if not c.ok]
     if failed_checks:
         return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)
     failed_edits = [e.path for e in edits.values() if not e.ok]
     if verdict is None:
         if failed_edits:
             return Status.UNAPPROVED, "file(s) could not be edited: " + ", ".join(failed_edits)
-        return Status.UNVERIFIED, "validated; not reviewed (--max-rounds 0)"
+        return Status.UNVERIFIED, "validated; not reviewed (max-rounds is 0)"
     if verdict.approved and not failed_edits:
         return Status.APPROVED, verdict.summary or "approved"
     why = "; ".join(f"{r.path}: {r.feedback}" for r in verdict.revisions) or verdict.summary

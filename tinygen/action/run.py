@@ -29,17 +29,18 @@ from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import StatusComment, diff_block, reply, result_lines
-from tinygen.errors import ConfigError, ExitCode, RepoError, TinygenError
+from tinygen.errors import ConfigError, ExitCode, TinygenError
+from tinygen.models import Request, RunResult, Status
 from tinygen.redact import redact
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
+    from tinygen.delivery.deliver import Delivered
+    from tinygen.delivery.prepare import Prepared
     from tinygen.github import Forge, GitHubForge
-    from tinygen.models import RunResult
-    from tinygen.repo.clone import OpenedRepo
+    from tinygen.pipeline import Workspace
 
 WORKFLOWS = ".github/workflows/**"
-OK_STATUSES = ("approved", "unverified")
 
 
 @dataclass
@@ -216,109 +217,40 @@ def _repo_url(ctx: _Context) -> str:
     return f"{server}/{ctx.event.repository}.git"
 
 
-def _settings(ctx: _Context, opened: OpenedRepo) -> Settings:
-    from tinygen.config import load_settings
+def _input(ctx: _Context, name: str) -> str:
+    """The Action input ``name`` (TINYGEN_INPUT_<NAME>, set by action.yml), stripped."""
+    return ctx.env.get(f"TINYGEN_INPUT_{name}", "").strip()
 
+
+def _overrides(ctx: _Context) -> dict[str, Any]:
     def lines(name: str) -> tuple[str, ...]:
-        text = ctx.env.get(f"TINYGEN_INPUT_{name}", "")
+        text = _input(ctx, name)
         return tuple(v.strip() for v in text.replace(",", "\n").splitlines() if v.strip())
 
-    checks = tuple(
-        v.strip() for v in ctx.env.get("TINYGEN_INPUT_CHECKS", "").splitlines() if v.strip()
-    )
-    overrides: dict[str, Any] = {
-        "model": ctx.env.get("TINYGEN_INPUT_MODEL", "").strip() or None,
-        "max_rounds": ctx.env.get("TINYGEN_INPUT_MAX_ROUNDS", "").strip() or None,
-        "checks": checks,
+    return {
+        "model": _input(ctx, "MODEL") or None,
+        "max_rounds": _input(ctx, "MAX_ROUNDS") or None,
+        "checks": tuple(v.strip() for v in _input(ctx, "CHECKS").splitlines() if v.strip()),
         "allowed_paths": lines("ALLOWED_PATHS"),
         "protected_paths": lines("PROTECTED_PATHS"),
     }
-    settings = load_settings(opened.root, overrides, commit=opened.base_commit)
-    # Workflows stay protected whatever the repository or the inputs say, unless the
-    # allowed-paths input (the workflow file, not the repository) exempts them.
+
+
+def _protect_workflows(settings: Settings) -> Settings:
+    """Workflows stay protected whatever the repository or the inputs say, unless the
+    allowed-paths input (the workflow file, not the repository) exempts them."""
     if WORKFLOWS not in settings.protected_paths:
         settings = settings.replace(protected_paths=(*settings.protected_paths, WORKFLOWS))
     return settings
 
 
-@dataclass
-class _Plan:
-    opened: OpenedRepo
-    target_commit: str
-    branch: str | None  # the stable branch for an issue, None: publish chooses
-    pr_number: int | None  # the pull request the commit goes to (push_to_pr), if any
-    pr_url: str | None
-    settings: Settings | None = None
-
-
-MAX_ISSUE_BRANCHES = 50  # tinygen/issue-N, -2, ... -50
-
-
-def _issue_branches(root: Any, url: str, number: int, token: str | None) -> dict[str, str]:
-    """tinygen/issue-N and tinygen/issue-N-<k> on the remote: {branch: tip}."""
-    from tinygen.repo.auth import token_for
-    from tinygen.repo.network import git_network
-
-    base = f"refs/heads/tinygen/issue-{number}"
-    listing = git_network(
-        ["ls-remote", "--heads", "--end-of-options", url, base, f"{base}-*"],
-        root,
-        url=url,
-        token=token_for(url, token),
-        what=f"look for the branches of issue #{number}",
-    )
-    tips = {}
-    for line in listing.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/heads/"):
-            tips[ref.removeprefix("refs/heads/")] = sha
-    return tips
-
-
-BRANCH_HISTORY = 100  # commits fetched of a tinygen branch, to see whether it has the base
-
-
-def _issue_branch(ctx: _Context, opened: OpenedRepo, url: str, number: int) -> _Plan:
-    """The branch for issue ``number``: ``tinygen/issue-N`` (then ``-2``, ``-3``, ...).
-
-    An existing one is built on only while its pull request is open and it contains the
-    base's tip; one whose pull request was closed or merged, or that the base has moved
-    past, is left as it is, and the next name is tried: the first name not on the remote
-    starts afresh from the base."""
-    from tinygen.delivery.gitops import checkout_pr_head
-    from tinygen.repo.git import git_bytes
-
-    tips = _issue_branches(opened.root, url, number, ctx.token)
-    for k in range(1, MAX_ISSUE_BRANCHES + 1):
-        branch = f"tinygen/issue-{number}" + (f"-{k}" if k > 1 else "")
-        if branch not in tips:
-            return _Plan(opened, opened.base_commit, branch, None, None)
-        pull = ctx.forge.find_open_pull(ctx.event.repository, branch)
-        if pull is None:
-            ctx.io.log(f"{branch} has no open pull request (closed or merged): not reused")
-            continue
-        tip = checkout_pr_head(
-            opened.root,
-            remote_url_or_name=url,
-            head_ref=branch,
-            token=ctx.token,
-            depth=BRANCH_HISTORY,
-        )
-        contains = git_bytes(
-            ["merge-base", "--is-ancestor", opened.base_commit, tip], opened.root, check=False
-        )
-        if contains.returncode != 0:
-            ctx.io.log(f"{branch} does not contain the base's tip: not reused ({pull.html_url})")
-            continue
-        ctx.io.log(f"{branch} has the open pull request {pull.html_url}: the change goes on top")
-        return _Plan(opened, tip, branch, None, pull.html_url)
-    raise RepoError(
-        f"issue #{number} already has {MAX_ISSUE_BRANCHES} tinygen branches that cannot be reused",
-        hint=f"delete old tinygen/issue-{number}-* branches",
-    )
-
-
-def _prepare(ctx: _Context) -> _Plan:
+def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
+    """Open the repository (configuration always from the base branch) and prepare the
+    delivery: a new commit on the pull request's head (a failed change goes to an attempt
+    branch), or a pull request from the issue's follow-up branch."""
+    from tinygen.delivery.options import DeliveryOptions
+    from tinygen.delivery.prepare import prepare
+    from tinygen.pipeline import open_workspace
     from tinygen.repo.clone import open_repository
 
     url = _repo_url(ctx)
@@ -326,41 +258,69 @@ def _prepare(ctx: _Context) -> _Plan:
     ctx.status.progress("setup", f"fetching {redact(url)}")
     if decision.target == "pr":
         assert decision.number is not None
-        from tinygen.delivery.gitops import checkout_pr_head
-
         pull = ctx.forge.pull(full_name, decision.number)
-        # the PR's base branch gives the configuration; its head gets the change
         opened = open_repository(url, ref=pull.base_ref, token=ctx.token)
-        head = checkout_pr_head(
-            opened.root, remote_url_or_name=url, head_ref=pull.head_ref, token=ctx.token
+        opts = DeliveryOptions(to_pr=decision.number, attempt_branch=True)
+    else:
+        opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
+        opts = DeliveryOptions(
+            pr=True,
+            base=ctx.config.base_branch or None,
+            ready=not ctx.config.draft,
+            issue=decision.number if decision.target == "issue" else None,
+            follow_up=True,
         )
-        return _Plan(opened, head, pull.head_ref, decision.number, pull.html_url)
-    opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
-    if decision.number is None:
-        return _Plan(opened, opened.base_commit, None, None, None)
-    return _issue_branch(ctx, opened, url, decision.number)
+    prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
+    for note in prepared.notes:
+        ctx.io.log(note)
+    workspace = open_workspace(
+        prepared.opened, overrides=_overrides(ctx), adjust=_protect_workflows
+    )
+    return workspace, prepared
+
+
+def _request(ctx: _Context) -> Request:
+    decision = ctx.decision
+    source = {"label": "issue", "comment": "comment", "dispatch": "dispatch"}[
+        decision.trigger or "dispatch"
+    ]
+    return Request(
+        decision.request,
+        source=source,  # type: ignore[arg-type]
+        issue_number=decision.number if decision.target == "issue" else None,
+    )
 
 
 def _work(ctx: _Context) -> Outcome:
+    from tinygen.pipeline import run_and_deliver
     from tinygen.runs import new_run_id
 
     run_id = new_run_id()
-    plan: _Plan | None = None
+    prepared: Prepared | None = None
     try:
-        plan = _prepare(ctx)
-        result = _run_pipeline(ctx, plan, run_id)
+        workspace, prepared = _prepare(ctx)
+        ctx.status.progress("run", "running")
+        done = run_and_deliver(
+            _request(ctx), workspace, prepared, progress=ctx.status.progress, run_id=run_id
+        )
     except TinygenError as exc:
-        return _failed(ctx, exc, plan, run_id)
+        return _failed(ctx, exc, prepared, run_id)
     except Exception as exc:  # a bug: still finish the status comment, then show it
-        _failed(ctx, _internal(exc), plan, run_id)
+        _failed(ctx, _internal(exc), prepared, run_id)
         raise
-    try:
-        return _deliver(ctx, plan, result)
-    except TinygenError as exc:
-        return _failed(ctx, exc, plan, run_id, result=result)
-    except Exception as exc:
-        _failed(ctx, _internal(exc), plan, run_id, result=result)
-        raise
+    if done.error is not None:
+        partial = done.error.partial
+        return _failed(
+            ctx,
+            done.error,
+            prepared,
+            run_id,
+            diff=partial.diff if partial is not None else "",
+            delivered=done.delivered,
+            delivery_error=done.delivery_error,
+        )
+    assert done.result is not None
+    return _report(ctx, prepared, done.result, done.delivered, done.delivery_error)
 
 
 def _internal(exc: Exception) -> TinygenError:
@@ -370,96 +330,48 @@ def _internal(exc: Exception) -> TinygenError:
     )
 
 
-def _run_pipeline(ctx: _Context, plan: _Plan, run_id: str) -> RunResult:
-    from tinygen import pipeline
-    from tinygen.llm import AnthropicProvider, default_model
-    from tinygen.models import Request
-
-    settings = plan.settings = _settings(ctx, plan.opened)
-    model = settings.model or default_model()
-    provider = AnthropicProvider(
-        model=model,
-        max_retry_wait=settings.max_retry_wait,
-        max_retry_total=settings.max_retry_total,
-        timeout=settings.request_timeout,
-    )
-    decision = ctx.decision
-    source = {"label": "issue", "comment": "comment", "dispatch": "dispatch"}[
-        decision.trigger or "dispatch"
-    ]
-    request = Request(
-        decision.request,
-        source=source,  # type: ignore[arg-type]
-        issue_number=decision.number if decision.target == "issue" else None,
-    )
-    return pipeline.run(
-        request,
-        pipeline.Target(plan.opened.root, plan.target_commit),
-        settings,
-        provider,
-        model=model,
-        progress=ctx.status.progress,
-        run_id=run_id,
-    )
-
-
-def _publish(ctx: _Context, plan: _Plan, result: RunResult) -> tuple[str, str | None, str]:
-    """Deliver ``result``: (status, pr url, branch)."""
-    from tinygen.delivery.publish import publish_pr, push_to_pr
-
-    ctx.status.progress("deliver", "pushing")
-    full_name = ctx.event.repository
-    if plan.pr_number is not None:
-        pushed = push_to_pr(
-            result,
-            plan.opened,
-            ctx.forge,
-            full_name=full_name,
-            number=plan.pr_number,
-            token=ctx.token,
-        )
-        return "pr-updated", pushed.pr_url or plan.pr_url, pushed.branch
-    published = publish_pr(
-        result,
-        plan.opened,
-        ctx.forge,
-        full_name=full_name,
-        base=ctx.config.base_branch or plan.opened.default_branch,
-        draft=ctx.config.draft,
-        issue=ctx.decision.number if ctx.decision.target == "issue" else None,
-        branch=plan.branch,
-        token=ctx.token,
-    )
-    return ("pr-opened" if published.created else "pr-updated"), published.pr_url, published.branch
-
-
-def _deliver(ctx: _Context, plan: _Plan, result: RunResult) -> Outcome:
+def _report(
+    ctx: _Context,
+    prepared: Prepared,
+    result: RunResult,
+    delivered: Delivered | None,
+    error: TinygenError | None,
+) -> Outcome:
     base = Outcome(
         "no-change",
         result.message,
-        pr_url=plan.pr_url,  # an existing pull request stays the place to look
-        branch=plan.branch if plan.pr_url else None,
+        pr_url=prepared.pr_url,  # an existing pull request stays the place to look
+        branch=prepared.branch if prepared.pr_url else None,
         run_id=result.run_id,
         diff_path=result.diff_path,
         cost_usd=result.cost_usd,
     )
-    ok = str(result.status) in OK_STATUSES
+    ok = result.succeeded
     if not result.diff:
-        if ok or str(result.status) == "no_change":
-            where = f" The pull request stays as it is: {plan.pr_url}" if plan.pr_url else ""
+        if ok or result.status == Status.NO_CHANGE:
+            where = (
+                f" The pull request stays as it is: {prepared.pr_url}" if prepared.pr_url else ""
+            )
             ctx.status.finish(
                 f"✅ **tinygen**: no change needed — {result.message}.{where}", result.run_id
             )
             _finish(ctx.io, base, ctx.event, ctx.decision)
             return base
-        return _failed(ctx, TinygenError(result.message), plan, result.run_id, result=result)
+        return _failed(ctx, TinygenError(result.message), prepared, result.run_id, result=result)
+    if error is not None:
+        return _failed(ctx, error, prepared, result.run_id, result=result, delivered=delivered)
+    assert delivered is not None
     if not ok and ctx.decision.target == "pr":
-        # never push an unapproved change onto someone's pull request: show it instead
-        return _failed(ctx, TinygenError(result.message), plan, result.run_id, result=result)
-    status, pr_url, branch = _publish(ctx, plan, result)
+        # never an unapproved change onto someone's pull request: an attempt branch instead
+        return _failed(
+            ctx, TinygenError(result.message), prepared, result.run_id, result=result,
+            delivered=delivered,
+        )  # fmt: skip
+    pr_url, branch = delivered.pr_url or prepared.pr_url, delivered.branch
+    status = "pr-opened" if delivered.pr_created else "pr-updated"
     outcome = dataclasses.replace(base, status=status, pr_url=pr_url, branch=branch)
     if not ok:
-        outcome.status, outcome.exit_code = "failed", _exit_for(result)
+        outcome.status, outcome.exit_code = "failed", int(result.status.exit_code)
         outcome.reason = f"{result.status}: {result.message}"
         ctx.status.finish(
             f"⚠️ **tinygen** could not finish: {result.message}\n\n"
@@ -470,10 +382,7 @@ def _deliver(ctx: _Context, plan: _Plan, result: RunResult) -> Outcome:
         ctx.io.annotate("error", outcome.reason)
     else:
         title = result.plan.title if result.plan else "the change"
-        verb = {
-            "pr-opened": f"opened {pr_url}",
-            "pr-updated": f"updated {pr_url}",
-        }[status]
+        verb = {"pr-opened": f"opened {pr_url}", "pr-updated": f"updated {pr_url}"}[status]
         if ctx.decision.target == "pr":
             verb = f"pushed a new commit to `{branch}`"
         ctx.status.finish(
@@ -484,30 +393,20 @@ def _deliver(ctx: _Context, plan: _Plan, result: RunResult) -> Outcome:
     return outcome
 
 
-def _exit_for(result: RunResult) -> int:
-    return int(result.status.exit_code)
-
-
-def _saved_diff(plan: _Plan | None, run_id: str | None) -> str:
-    if plan is None or run_id is None:
-        return ""
-    from tinygen.repo.git import state_dir
-    from tinygen.runs import runs_root
-
-    path = runs_root(state_dir(plan.opened.root)) / run_id / "diff.patch"
-    return path.read_text("utf-8") if path.is_file() else ""
-
-
 def _failed(
     ctx: _Context,
     exc: TinygenError,
-    plan: _Plan | None,
+    prepared: Prepared | None,
     run_id: str | None,
     *,
     result: RunResult | None = None,
+    diff: str = "",
+    delivered: Delivered | None = None,
+    delivery_error: TinygenError | None = None,
     comment: bool = True,
 ) -> Outcome:
-    """Report a failure; when a diff exists, push it (issue targets) or show it (PR targets)."""
+    """Report a failure; say where the attempt was pushed (issue targets: the draft pull
+    request; PR targets: an attempt branch), or show the diff."""
     outcome = Outcome(
         "failed",
         exc.message,
@@ -515,13 +414,29 @@ def _failed(
         exit_code=int(exc.exit_code) if exc.exit_code != ExitCode.OK else 1,
     )
     if result is not None:
-        outcome.exit_code = _exit_for(result) or 1
+        outcome.exit_code = int(result.status.exit_code) or 1
         outcome.diff_path = result.diff_path
-    diff = result.diff if result is not None else _saved_diff(plan, run_id)
+        diff = result.diff
+    elif exc.saved_diff:
+        outcome.diff_path = exc.saved_diff
     saved = ""
     on_pr = ctx.decision.target == "pr"
-    if diff and plan is not None and (on_pr or result is None):
-        saved = _push_attempt(ctx, plan, exc, diff, run_id, outcome, result)
+    if delivery_error is not None:
+        ctx.io.annotate("warning", f"could not push the attempt: {delivery_error}")
+    elif delivered is not None and delivered.commit is not None:
+        outcome.branch = delivered.branch
+        if delivered.attempt and prepared is not None:
+            compare = f": {_compare_url(ctx, prepared.pr_head, delivered.branch or '')}"
+            saved = "\n\nThe attempt is on the branch " + (
+                f"`{delivered.branch}`, not on the pull request"
+                + (compare if prepared.pr_head else "")
+            )
+        elif not on_pr:
+            outcome.pr_url = delivered.pr_url
+            saved = (
+                f"\n\nThe attempt so far is on the branch `{delivered.branch}` (draft): "
+                f"{delivered.pr_url}"
+            )
     hint = f"\n\nWhat to do: {exc.hint}" if exc.hint else ""
     shown = "" if saved and not on_pr else diff_block(diff)
     ctx.io.annotate("error", str(exc))
@@ -536,52 +451,7 @@ def _failed(
     return outcome
 
 
-def _push_attempt(
-    ctx: _Context,
-    plan: _Plan,
-    exc: TinygenError,
-    diff: str,
-    run_id: str | None,
-    outcome: Outcome,
-    result: RunResult | None = None,
-) -> str:
-    """Push the diff of a failed run, so no work is lost (never one the path policy
-    refuses); '' when that fails too. For an issue: the draft pull request on its branch.
-    For a pull request: a branch of its own, ``tinygen/pr-N-attempt-<run id>`` — the pull
-    request's head is never touched."""
-    from tinygen.delivery.publish import publish_branch
-    from tinygen.models import RunResult, Status
-    from tinygen.validate import PathPolicy, run_gate
-
-    try:
-        if result is None:
-            settings = plan.settings or _settings(ctx, plan.opened)
-            policy = PathPolicy(protected=settings.protected_paths, allowed=settings.allowed_paths)
-            gate = run_gate(plan.opened.root, plan.target_commit, diff, policy)
-            result = RunResult(
-                run_id=run_id or "",
-                status=Status.FAILED,
-                message=exc.message,
-                diff=diff,
-                validation=gate.to_dict(),
-                base_commit=plan.target_commit,
-            )
-        if ctx.decision.target == "pr":
-            branch = f"tinygen/pr-{plan.pr_number}-attempt-{run_id or result.run_id}"
-            publish_branch(result, plan.opened, branch=branch, push=True, token=ctx.token)
-            outcome.branch = branch
-            return f"\n\nThe attempt is on the branch `{branch}`, not on the pull request" + (
-                f": {_compare_url(ctx, plan.branch, branch)}" if plan.branch else ""
-            )
-        _status, pr_url, branch = _publish(ctx, plan, result)
-    except TinygenError as err:
-        ctx.io.annotate("warning", f"could not push the attempt: {err}")
-        return ""
-    outcome.pr_url, outcome.branch = pr_url, branch
-    return f"\n\nThe attempt so far is on the branch `{branch}` (draft): {pr_url}"
-
-
-def _compare_url(ctx: _Context, base: str, head: str) -> str:
+def _compare_url(ctx: _Context, base: str | None, head: str) -> str:
     server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     return f"{server}/{ctx.event.repository}/compare/{base}...{head}"
 

@@ -114,11 +114,10 @@ def result_lines(result: RunResult) -> list[str]:
         lines.append(f"- Review: {state} — {result.verdict.summary}")
     if result.checks:
         checks = ", ".join(
-            f"`{c.get('command')}` {'passed' if c.get('exit_code') == 0 else 'failed'}"
-            for c in result.checks
+            f"`{c.command}` {'passed' if c.ok else 'failed'}" for c in result.checks
         )
         lines.append(f"- Checks: {checks}")
-    calls = result.usage.get("calls", 0)
+    calls = result.calls
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "unknown cost"
     lines.append(f"- Model: `{result.model}`, {calls} call(s), {cost}")
     return lines

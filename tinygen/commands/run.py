@@ -124,8 +124,6 @@ def command(
     from tinygen import pipeline
     from tinygen.commands import _delivery
     from tinygen.commands._progress import ProgressPrinter
-    from tinygen.config import load_settings
-    from tinygen.llm import AnthropicProvider
     from tinygen.passes.common import warm_up
     from tinygen.repo.clone import open_repository
     from tinygen.runs import new_run_id
@@ -136,8 +134,7 @@ def command(
     text = read_request(request)
     check_out_path(out)  # before any paid call, not after
     opened = open_repository(repo, ref=ref)
-    delivering = _delivery.prepare(opts, opened, explicit_ref=ref is not None)
-    root, base = opened.root, opened.base_commit
+    prepared = _delivery.prepare_for(opts, opened, explicit_ref=ref is not None)
     overrides = {
         "model": model,
         "budget": budget,
@@ -145,34 +142,26 @@ def command(
         "max_rounds": max_rounds,
         "checks": checks,
     }
-    settings = load_settings(root, overrides, commit=base)
-    provider = AnthropicProvider.from_settings(settings)
+    workspace = pipeline.open_workspace(opened, overrides=overrides)
     progress = ProgressPrinter(quiet=quiet or as_json)
-    run_id = new_run_id()
     try:
-        result = pipeline.run(
-            Request(text),
-            pipeline.Target(root, delivering.target_commit),  # base, or a PR head (--to-pr)
-            settings,
-            provider,
-            model=settings.model,
-            progress=progress,
-            run_id=run_id,
+        outcome = pipeline.run_and_deliver(
+            Request(text), workspace, prepared, progress=progress, run_id=new_run_id()
         )
-    except TinygenError as exc:
-        progress.done()
-        if as_json:
-            click.echo(json.dumps(failure_json(exc, run_id), indent=2))
-        _delivery.deliver_failed_run(delivering, run_id, exc)  # a saved diff is not lost
-        raise
     finally:
         progress.done()
+    extra = _delivery.report(prepared, outcome.delivered, outcome.delivery_error)
+    if outcome.error is not None:
+        if as_json:
+            click.echo(json.dumps(failure_json(outcome.error, outcome.run_id) | extra, indent=2))
+        raise outcome.error
+    result = outcome.result
+    assert result is not None
     if not opened.is_clone:
-        warn_if_dirty(root, result)
-    extra, delivery_error = _delivery.deliver_reporting(delivering, result)
+        warn_if_dirty(opened.root, result)
     emit(result, out=out, as_json=as_json, extra=extra)  # the result is printed in any case
-    if delivery_error is not None:
-        raise delivery_error
+    if outcome.delivery_error is not None:
+        raise outcome.delivery_error
     sys.exit(int(result.status.exit_code))
 
 
@@ -188,14 +177,17 @@ def failure_json(exc: TinygenError, run_id: str) -> dict[str, Any]:
     """The --json object of a run that ended in an error."""
     from tinygen.redact import redact
 
-    return {
+    partial = exc.partial
+    data = partial.to_dict() if partial is not None else {}
+    return data | {
         "status": "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else "failed",
         "error": redact(exc.message),
         "hint": redact(exc.hint) if exc.hint else None,
         "error_type": type(exc).__name__,
         "exit_code": int(exc.exit_code),
         "run_id": exc.run_id or run_id,
-        "diff": "",
+        "diff": partial.diff if partial is not None else "",
+        "diff_path": exc.saved_diff,
     }
 
 
@@ -226,16 +218,13 @@ def emit(
         click.echo(json.dumps(result.to_dict() | (extra or {}), indent=2))
     elif out is None and result.diff:
         click.echo(result.diff, nl=False)
-    for check in result.checks:
-        if check.get("exit_code") != 0 or check.get("timed_out"):
-            state = "timed out" if check.get("timed_out") else f"exit {check.get('exit_code')}"
-            click.echo(
-                f"tinygen: check `{check['command']}`: {state} ({check['seconds']:.1f} s)", err=True
-            )
-            for line in str(check.get("output_tail", "")).splitlines()[-CHECK_LINES_SHOWN:]:
-                click.echo(f"  | {line}", err=True)
+    for check in result.failed_checks:
+        state = "timed out" if check.timed_out else f"exit {check.exit_code}"
+        click.echo(f"tinygen: check `{check.command}`: {state} ({check.seconds:.1f} s)", err=True)
+        for line in check.output_tail.splitlines()[-CHECK_LINES_SHOWN:]:
+            click.echo(f"  | {line}", err=True)
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
-    calls = result.usage.get("calls", 0)
+    calls = result.calls
     click.echo(
         f"tinygen: {result.status}: {result.message}\n"
         f"tinygen: run {result.run_id} ({calls} LLM call(s){cost})"

@@ -164,7 +164,7 @@ def build_message(message: str, trailers: Mapping[str, str]) -> str:
     return body + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
 
 
-def _identity_env(root: Path, author: tuple[str, str] | None) -> dict[str, str]:
+def identity_env(root: Path, author: tuple[str, str] | None) -> dict[str, str]:
     env: dict[str, str] = {}
     if author is not None:
         name, email = author
@@ -200,7 +200,7 @@ def _commit(
     if not diff.strip():
         raise PatchParseError("the diff is empty: there is nothing to commit")
     parent_sha = resolve_commit(root, parent)
-    env = _identity_env(root, author)
+    env = identity_env(root, author)
     from tinygen.validate.paths import check_path
 
     policy = _policy_at(root, parent_sha)
@@ -246,6 +246,28 @@ def _policy_at(root: Path, commit: str) -> PathPolicy:
     return PathPolicy(settings.protected_paths, settings.allowed_paths)
 
 
+def create_branch_at(root: Path, branch: str, sha: str) -> None:
+    """Create the local ``branch`` at ``sha``; refuse when it exists (atomically: the empty
+    old value makes git fail if the branch appeared meanwhile)."""
+    validate_branch_name(branch, root)
+    if branch in _local_branches(root):
+        raise RepoError(
+            f"the branch {branch!r} already exists",
+            hint="pick another name, or let tinygen choose one (it adds -2, -3, ...)",
+        )
+    proc = git_bytes(
+        ["update-ref", "-m", "tinygen: create branch", f"refs/heads/{branch}", sha, ""],
+        root,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RepoError(
+            f"could not create the branch {branch!r}: "
+            + redact(proc.stderr.decode("utf-8", "replace").strip()),
+            hint="another branch with that name (or a name prefix of it) exists; pick another",
+        )
+
+
 def create_branch_commit(
     root: Path,
     base_commit: str,
@@ -270,18 +292,7 @@ def create_branch_commit(
     full = build_message(message, trailers)
     parent = resolve_commit(root, base_commit)
     sha = _commit(root, parent, diff, full, author)
-    # The empty old value makes the creation atomic: it fails if the branch appeared meanwhile.
-    proc = git_bytes(
-        ["update-ref", "-m", "tinygen: create branch", f"refs/heads/{branch}", sha, ""],
-        root,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RepoError(
-            f"could not create the branch {branch!r}: "
-            + redact(proc.stderr.decode("utf-8", "replace").strip()),
-            hint="another branch with that name (or a name prefix of it) exists; pick another",
-        )
+    create_branch_at(root, branch, sha)
     return CommitInfo(sha=sha, branch=branch, parent=parent, message=full)
 
 

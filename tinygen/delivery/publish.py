@@ -3,7 +3,6 @@
 The building blocks live in :mod:`tinygen.delivery.gitops` (commits in temporary worktrees, pushes
 that are never forced) and :mod:`tinygen.github` (the forge); this module sequences them::
 
-    apply_to_worktree   diff ─► the user's working tree (all files or none)
     publish_branch      diff ─► commit on the base ─► local branch ─► [push]
     publish_pr          publish_branch(push) ─► open or update the pull request
                         (a named branch that already exists: commit on top of it)
@@ -22,15 +21,16 @@ A diff that breaks the path policy is never delivered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinygen.delivery.gitops import (
     branch_name_for,
+    build_message,
     checkout_pr_head,
     commit_on_top,
-    create_branch_commit,
+    create_branch_at,
+    identity_env,
     protected_branches,
     push_branch,
     push_to_ref,
@@ -46,6 +46,8 @@ from tinygen.repo.auth import token_for
 from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.repo.network import run_network
+from tinygen.repo.texts import texts_at
+from tinygen.repo.trees import commit_tree
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -76,8 +78,7 @@ def _check_deliverable(result: RunResult) -> None:
         )
     if not result.base_commit:
         raise RepoError(f"run {result.run_id} names no base commit: cannot commit its diff")
-    problems = (result.validation or {}).get("problems") or []
-    paths = sorted({str(p.get("path") or "?") for p in problems if p.get("check") == "path"})
+    paths = result.forbidden_paths
     if paths:
         # A failed run is delivered as a draft, but never one that writes where it may not.
         raise PathPolicyError(
@@ -89,15 +90,26 @@ def _check_deliverable(result: RunResult) -> None:
 # --- commits --------------------------------------------------------------------------------
 
 
+def _own_commit(result: RunResult, root: Path) -> str:
+    """The run's change as a commit on its base: the tree the gate validated (and the checks
+    ran on), committed as it is; a result without one (never validated) is applied anew."""
+    message, trailers = commit_message(result)
+    base = resolve_commit(root, result.base_commit)
+    if result.tree is None:
+        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+    full = build_message(message, trailers)
+    return commit_tree(root, result.tree, base, full, identity_env(root, None))
+
+
 def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
     """A new commit with the run's change whose parent is ``parent``; None when ``parent``
     already contains the change."""
     message, trailers = commit_message(result)
     parent = resolve_commit(root, parent)
     base = resolve_commit(root, result.base_commit)
+    own = _own_commit(result, root)
     if parent == base:
-        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
-    own = commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+        return own
     try:
         return _cherry_pick(root, own, parent)
     except PatchApplyError as conflict:
@@ -116,7 +128,7 @@ def _placed_diff(root: Path, commit: str, diff: str) -> str | None:
     already has the change; None if a hunk does not fit."""
     from tinygen.patch import apply_patch, canonical_diff
 
-    files = commit_texts(root, commit)
+    files = texts_at(root, commit)
     try:
         placed = apply_patch(files, diff, known_paths=list(files))
     except (PatchApplyError, PatchParseError):
@@ -214,13 +226,11 @@ def publish_branch(
         assert sha is not None  # a diff against its own base always changes something
         push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch)
         return PublishResult(name, sha, None, None, False)
-    message, trailers = commit_message(result)
-    info = create_branch_commit(
-        root, result.base_commit, result.diff, branch=name, message=message, trailers=trailers
-    )
+    sha = _own_commit(result, root)
+    create_branch_at(root, name, sha)
     if push:
         push_branch(root, name, token=token, default_branch=opened.default_branch)
-    return PublishResult(name, info.sha, None, None, False)
+    return PublishResult(name, sha, None, None, False)
 
 
 def publish_pr(
@@ -234,6 +244,7 @@ def publish_pr(
     issue: int | None = None,
     branch: str | None = None,
     token: str | None = None,
+    default_branch: str | None = None,
 ) -> PublishResult:
     """Push the change to a branch and open (or update) its pull request into ``base``.
 
@@ -252,7 +263,7 @@ def publish_pr(
     root = opened.root
     # the forge is the authority on the default branch (a checkout's origin/HEAD may be
     # missing or stale); deliver's pushes also ask the remote itself
-    default = forge.repo(full_name).default_branch
+    default = default_branch or forge.repo(full_name).default_branch
     opened = replace(opened, default_branch=default)
     base_branch = base or default
     if not branch:
@@ -339,6 +350,7 @@ def push_to_pr(
     full_name: str,
     number: int,
     token: str | None = None,
+    default_branch: str | None = None,
 ) -> PublishResult:
     """Add the change as a new commit on pull request ``number``'s head branch.
 
@@ -366,90 +378,13 @@ def push_to_pr(
     new = _commit_for(result, root, head)
     if new is not None:
         # the repository's default branch, whatever the pull request's base is
-        default = forge.repo(full_name).default_branch
+        default = default_branch or forge.repo(full_name).default_branch
         push_to_ref(root, new, pull.head_ref, token=token, default_branch=default)
     return PublishResult(pull.head_ref, new or head, pull.html_url, pull.number, False)
 
 
-# --- --apply ------------------------------------------------------------------------------------
-
-
-def commit_texts(root: Path, commit: str) -> Mapping[str, str]:
-    """The files of ``commit`` as a mapping of texts, read on demand (for the patch engine)."""
-    paths = [p for p in git(["ls-tree", "-r", "-z", "--name-only", commit], root).split("\0") if p]
-    return _CommitTexts(root, commit, paths)
-
-
-class _CommitTexts(Mapping[str, str]):
-    """A commit's files as texts, read on demand with ``git cat-file``."""
-
-    def __init__(self, root: Path, commit: str, paths: list[str]) -> None:
-        self.root, self.commit, self.paths = root, commit, paths
-        self._known = set(paths)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._known
-
-    def __getitem__(self, key: str) -> str:
-        if key not in self._known:
-            raise KeyError(key)
-        data = git_bytes(["cat-file", "blob", f"{self.commit}:{key}"], self.root).stdout
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PatchApplyError(f"{key} is not UTF-8 text") from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-
-def apply_to_worktree(root: Path, diff: str, *, force: bool = False) -> list[str]:
-    """Write ``diff`` into the working tree at ``root``: every file or none. Returns the
-    changed paths. Hunks are placed by content, so the tree may have moved past the diff's
-    base. Files with uncommitted changes are refused unless ``force``."""
-    from tinygen.config import load_settings
-    from tinygen.patch import apply_patch
-    from tinygen.repo.files import WorkingTreeTexts, uncommitted, write_files_atomically
-    from tinygen.repo.git import repo_root
-    from tinygen.validate.paths import PathPolicy, check_path
-
-    root = repo_root(root)
-    settings = load_settings(root)
-    policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
-    tracked = [p for p in git(["ls-files", "-z"], root).split("\0") if p]
-    try:
-        placed = apply_patch(WorkingTreeTexts(root, tracked), diff, known_paths=tracked)
-    except PatchApplyError as exc:
-        # the engine's message is a count; its feedback names the file and the reason
-        why = next((line.strip() for line in exc.feedback.splitlines() if line.strip()), "")
-        raise PatchApplyError(
-            f"{exc.message}: {why}" if why else exc.message,
-            feedback=exc.feedback,
-            hint="the working tree differs from what the diff expects; apply it by hand, "
-            "or deliver it with --branch instead",
-        ) from None
-    changes = {p: t for p, t in placed.after.items() if t != placed.before.get(p)}
-    changed = sorted(changes)
-    for path in changed:
-        check_path(root, path, policy)
-    dirty = uncommitted(root, changed)
-    if dirty and not force:
-        raise RepoError(
-            f"uncommitted changes in {', '.join(dirty)}; nothing was written",
-            hint="commit or stash them first, or pass --force to apply the change on top",
-        )
-    if changes:
-        write_files_atomically(root, changes, expected=placed.before)
-    return changed
-
-
 __all__ = [
     "PublishResult",
-    "apply_to_worktree",
-    "commit_texts",
     "publish_branch",
     "publish_pr",
     "push_to_pr",

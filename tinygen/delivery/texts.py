@@ -8,10 +8,14 @@ A run that did not succeed says so in the commit and at the top of the pull requ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tinygen.models import RunResult, Status
+from tinygen.models import RunResult
 from tinygen.redact import redact
+
+if TYPE_CHECKING:
+    from tinygen.validate.checks import CheckResult
+    from tinygen.validate.gate import GateReport
 
 TITLE_MAX = 72  # git's customary subject length; GitHub shows about as much
 BODY_MAX = 60_000  # GitHub refuses pull request bodies over 65,536 characters
@@ -20,12 +24,11 @@ CHECK_TAIL_LINES = 20
 BOT_EMAIL = "tinygen@users.noreply.github.com"
 MARKER = "<!-- tinygen -->"  # lets tools recognise a body written by tinygen
 
-# Statuses a maintainer can take as they are; anything else is delivered as a stated failure.
-GOOD_STATUSES = frozenset({Status.APPROVED, Status.UNVERIFIED})
 
 
 def succeeded(result: RunResult) -> bool:
-    return result.status in GOOD_STATUSES
+    """A maintainer can take it as it is; anything else is delivered as a stated failure."""
+    return result.status.succeeded
 
 
 def _one_line(text: str) -> str:
@@ -98,52 +101,51 @@ def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
     return "\n\n".join(parts), trailers
 
 
-def _checks_section(checks: list[dict[str, Any]]) -> list[str]:
+def _checks_section(checks: list[CheckResult]) -> list[str]:
     if not checks:
         return ["No repository checks are configured."]
     lines = []
     for c in checks:
-        command = _one_line(redact(str(c.get("command", ""))))
-        if c.get("timed_out"):
+        command = _one_line(redact(c.command))
+        if c.timed_out:
             state = "⏱ timed out"
-        elif c.get("ok", c.get("exit_code") == 0):
+        elif c.ok:
             state = "✅ passed"
         else:
-            state = f"❌ exit {c.get('exit_code')}"
-        lines.append(f"- `{command}`: {state} ({float(c.get('seconds') or 0):.1f} s)")
-        tail = str(c.get("output_tail") or "").splitlines()[-CHECK_TAIL_LINES:]
-        if tail and state.startswith(("❌", "⏱")):
+            state = f"❌ exit {c.exit_code}"
+        lines.append(f"- `{command}`: {state} ({c.seconds:.1f} s)")
+        tail = c.output_tail.splitlines()[-CHECK_TAIL_LINES:]
+        if tail and not c.ok:
             lines += ["  ```", *("  " + redact(t) for t in tail), "  ```"]
     return lines
 
 
-def _validation_section(validation: dict[str, Any] | None) -> list[str]:
+def _validation_section(validation: GateReport | None) -> list[str]:
     if validation is None:
         return ["Not validated."]
-    if validation.get("ok"):
-        run = ", ".join(str(c) for c in validation.get("checks_run") or [])
+    if validation.ok:
+        run = ", ".join(validation.checks_run)
         return [f"✅ passed ({run})" if run else "✅ passed"]
     out = ["❌ failed:"]
-    for p in validation.get("problems") or []:
-        out.append(f"- [{p.get('check')}] {_one_line(redact(str(p.get('message', ''))))}")
+    for p in validation.problems:
+        out.append(f"- [{p.check}] {_one_line(redact(p.message))}")
     return out
 
 
 def _usage_line(result: RunResult) -> str:
     u = result.usage
     tokens = ", ".join(
-        f"{u[k]:,} {label}"
-        for k, label in (
-            ("input_tokens", "input"),
-            ("output_tokens", "output"),
-            ("cache_read_tokens", "cache read"),
-            ("cache_write_tokens", "cache write"),
+        f"{n:,} {label}"
+        for n, label in (
+            (u.input_tokens, "input"),
+            (u.output_tokens, "output"),
+            (u.cache_read_tokens, "cache read"),
+            (u.cache_write_tokens, "cache write"),
         )
-        if u.get(k)
+        if n
     )
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost unknown"
-    calls = u.get("calls", 0)
-    return f"{result.model or 'unknown model'}: {calls} call(s), {tokens or 'no tokens'}; {cost}"
+    return f"{result.model or 'unknown model'}: {result.calls} call(s), {tokens or 'no tokens'}; {cost}"
 
 
 def pr_body(result: RunResult, *, issue: int | None = None) -> str:

@@ -38,7 +38,7 @@ from tinygen.server.worker import Progress
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
-    from tinygen.llm import AnthropicProvider
+    from tinygen.llm import Provider
     from tinygen.repo.spec import RepoSpec
 
 # Settings a repository may lower but not raise (the server's value is the cap).
@@ -207,21 +207,22 @@ class PipelineExecutor:
         self.config = config
         # Providers are thread-safe: jobs with the same model and limits share one client
         # (and its connection pool) instead of opening one per job.
-        self._providers: dict[tuple[str, float, float, float], AnthropicProvider] = {}
+        self._providers: dict[tuple[str | None, float, float, float], Provider] = {}
         self._lock = threading.Lock()
 
-    def provider(self, model: str, settings: Settings) -> AnthropicProvider:
-        from tinygen.llm import AnthropicProvider
+    def provider(self, settings: Settings) -> Provider:
+        """One client per model and limits, shared by the jobs that use them."""
+        from tinygen.llm import make_provider
 
-        key = (model, settings.max_retry_wait, settings.max_retry_total, settings.request_timeout)
+        key = (
+            settings.model,
+            settings.max_retry_wait,
+            settings.max_retry_total,
+            settings.request_timeout,
+        )
         with self._lock:
             if key not in self._providers:
-                self._providers[key] = AnthropicProvider(
-                    model=model,
-                    max_retry_wait=settings.max_retry_wait,
-                    max_retry_total=settings.max_retry_total,
-                    timeout=settings.request_timeout,
-                )
+                self._providers[key] = make_provider(settings)
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
@@ -233,7 +234,6 @@ class PipelineExecutor:
 
     def _run(self, job: Job, progress: Progress, cache: Path) -> dict[str, Any]:
         from tinygen import pipeline
-        from tinygen.config import load_settings
         from tinygen.models import Request
         from tinygen.repo.clone import cache_path, open_repository
         from tinygen.repo.spec import parse_repo_spec
@@ -261,18 +261,27 @@ class PipelineExecutor:
             raise
         progress("clone", f"base commit {opened.base_commit[:12]}")
 
-        overrides = {"model": spec.model, "checks": spec.checks}
-        settings = load_settings(opened.root, overrides, commit=opened.base_commit)
-        settings, notes = self.limit(settings)
+        notes: list[str] = []
+
+        def limited(settings: Settings) -> Settings:
+            capped, cut = self.limit(settings)
+            notes.extend(cut)
+            return capped
+
+        workspace = pipeline.open_workspace(
+            opened,
+            overrides={"model": spec.model, "checks": spec.checks},
+            adjust=limited,
+            provider_for=self.provider,
+        )
         if notes:
             progress("limits", "; ".join(notes))
-        provider = self.provider(settings.model or "", settings)
         result = pipeline.run(
             Request(spec.prompt, source="api"),
-            pipeline.Target(opened.root, opened.base_commit),
-            settings,
-            provider,
-            model=settings.model,
+            workspace.target(),
+            workspace.settings,
+            workspace.provider,
+            model=workspace.settings.model,
             progress=progress,
             run_id=job.id,
         )

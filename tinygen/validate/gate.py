@@ -19,8 +19,8 @@ from typing import Any
 
 from tinygen.errors import PatchError, PathPolicyError
 from tinygen.patch.parse import parse_patch, unquote_path
-from tinygen.redact import redact
-from tinygen.repo.git import git_bytes, resolve_commit, temp_worktree
+from tinygen.repo.git import resolve_commit, temp_worktree
+from tinygen.repo.trees import changed_paths, tree_with_diff
 from tinygen.validate.paths import PathPolicy, check_path
 from tinygen.validate.syntax import has_syntax_check, new_syntax_problems
 
@@ -42,6 +42,7 @@ class GateReport:
     problems: list[Problem] = field(default_factory=list)
     checks_run: list[str] = field(default_factory=list)
     syntax_skipped: list[str] = field(default_factory=list)  # changed, no syntax checker
+    tree: str | None = None  # base + diff as git applied it (set when it applies)
 
     @property
     def ok(self) -> bool:
@@ -170,17 +171,24 @@ def _check_in(
     report.checks_run.append("path")
     if report.problems:
         return
-    proc = git_bytes(
-        ["apply", "--check", "--whitespace=nowarn", "-"],
-        wt,
-        input=diff.encode("utf-8"),
-        check=False,
-    )
+    # git applies the diff to a throwaway index of the base: the resulting tree is what
+    # checks run on and delivery commits (the checkout itself is never modified)
+    tree, err = tree_with_diff(wt, report.base_commit, diff)
     report.checks_run.append("git-apply")
-    if proc.returncode != 0:
-        err = redact(proc.stderr.decode("utf-8", "replace").strip())
+    if tree is None:
         report.problems.append(Problem("apply", f"git apply --check refused the diff: {err}"))
         return
+    # Defence in depth: the paths git actually changed (quoted names decoded, both sides of
+    # a rename) pass the policy too, not only the ones we parsed.
+    for p in changed_paths(wt, report.base_commit, tree):
+        if p not in report.files:
+            try:
+                check_path(wt, p, policy)
+            except PathPolicyError as exc:
+                report.problems.append(Problem("path", exc.message, p))
+    if report.problems:
+        return
+    report.tree = tree
     before = {p: text for p in report.files if (text := _read(wt / p)) is not None}
     try:
         after = apply_patch(before, diff, known_paths=report.files).after
