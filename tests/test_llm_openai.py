@@ -403,7 +403,7 @@ def test_errors_that_persist_say_what_kept_failing(fake_openai: FakeOpenAI) -> N
     assert "kept failing (500 boom) after 3 attempts" in failing.value.message
     assert "overloaded" not in failing.value.message
     assert "overloaded or rate limiting" in busy.value.message
-    assert busy.value.hint and "TINYGEN_JOBS" in busy.value.hint
+    assert busy.value.hint and "`jobs`" in busy.value.hint and "jobs" in busy.value.settings
 
 
 @pytest.mark.parametrize(

@@ -163,7 +163,8 @@ def test_answer_cut_at_max_tokens_is_not_retried(fake: FakeAnthropic) -> None:
     with pytest.raises(LLMOutputError) as info:
         complete_structured(provider(fake), request(max_tokens=50), Plan)
     assert "max_tokens (50)" in info.value.message
-    assert info.value.hint and "TINYGEN_MAX_TOKENS" in info.value.hint
+    assert info.value.hint and "`max_tokens`" in info.value.hint
+    assert info.value.settings == ("max_tokens",)
     assert len(fake.requests) == 1
 
 

@@ -39,15 +39,18 @@ def split_model(name: str) -> ModelName:
     prefix, colon, rest = text.partition(":")
     if not colon:
         if not text:
-            raise ConfigError("the model name is empty", hint=_NAMES_HINT)
+            raise ConfigError("the model name is empty", hint=_NAMES_HINT, settings=_MODEL)
         return ModelName("anthropic", text)
     if prefix not in PROVIDERS:
         raise ConfigError(
             f"unknown model provider {prefix!r} in model {name!r}",
             hint=_NAMES_HINT + "; any OpenAI-compatible server is openai: with OPENAI_BASE_URL",
+            settings=_MODEL,
         )
     if not rest.strip():
-        raise ConfigError(f"model {name!r} names no model after {prefix}:", hint=_NAMES_HINT)
+        raise ConfigError(
+            f"model {name!r} names no model after {prefix}:", hint=_NAMES_HINT, settings=_MODEL
+        )
     return ModelName(prefix, rest.strip())
 
 
@@ -59,6 +62,7 @@ def provider_of(name: str) -> ProviderName | None:
         return None
 
 
+_MODEL = ("model",)
 _NAMES_HINT = (
     "write PROVIDER:MODEL with anthropic:, openai:, openrouter: or ollama: "
     "(a bare name is an Anthropic model)"

@@ -208,7 +208,8 @@ class OpenAICompatProvider:
                     raise LLMError(
                         f"{self.endpoint.label} gives no structured answer for model {model!r} "
                         f"in any mode tried ({', '.join(self.modes)}): {exc.detail}",
-                        hint="choose a model that supports tool calling or JSON output",
+                        hint="choose a `model` that supports tool calling or JSON output",
+                        settings=("model",),
                     ) from exc
                 mode = following
                 continue
@@ -483,7 +484,9 @@ class OpenAICompatProvider:
             )
         elif status == 404:
             error = LLMNotFoundError(
-                f"model {model!r} was not found at {label} ({described})", hint=self._model_hint()
+                f"model {model!r} was not found at {label} ({described})",
+                hint=self._model_hint(),
+                settings=("model",),
             )
         else:
             error = LLMError(
@@ -500,13 +503,14 @@ class OpenAICompatProvider:
             return (
                 "OpenRouter names look like openrouter:vendor/model (https://openrouter.ai/models)"
             )
-        return "choose a model the server lists (its /models), e.g. with TINYGEN_MODEL"
+        return "choose a `model` the server lists (its /models)"
 
     def _context_error(self, model: str, described: str) -> LLMError:
         return LLMContextError(
             f"the prompt is too long for model {model!r} at {self.endpoint.label} ({described})",
-            hint="lower budget (TINYGEN_BUDGET, the reference sheet's tokens) or max-tokens, or "
-            "ask for a smaller change; a local server may allow a longer context",
+            hint="lower `budget` (the reference sheet's token budget) or `max_tokens`, or ask "
+            "for a smaller change; a local server may allow a longer context",
+            settings=("budget", "max_tokens"),
         )
 
     def _credits_error(self, described: str) -> LLMError:

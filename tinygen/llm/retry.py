@@ -61,8 +61,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Service:
-    """How errors name an API and what they suggest (front ends word flags; we name settings
-    and environment variables)."""
+    """How errors name an API and what to check when it cannot be reached (hints name
+    settings and environment variables; front ends add their flags)."""
 
     name: str  # "the Anthropic API", "OpenRouter", "Ollama at http://localhost:11434"
     where_hint: str  # what to check when it cannot be reached
@@ -103,14 +103,16 @@ def gave_up(service: Service, failure: Failure, attempts: int, seconds: float) -
     if failure.kind == "timeout":
         return LLMTimeoutError(
             f"{service.name} did not answer in time {what}",
-            hint="try again later, or allow more time with TINYGEN_REQUEST_TIMEOUT (seconds)",
+            hint="try again later, or allow more time with `request_timeout` (seconds)",
+            settings=("request_timeout",),
         )
     if failure.kind == "connection":
         return LLMConnectionError(f"could not reach {service.name} {what}", hint=service.where_hint)
     if failure.kind == "busy":
         return LLMOverloadedError(
             f"{service.name} is overloaded or rate limiting {what}",
-            hint="try again later, or lower jobs (TINYGEN_JOBS); TINYGEN_MAX_RETRY_TOTAL allows longer waits",
+            hint="try again later, or lower `jobs`; `max_retry_total` allows longer waits",
+            settings=("jobs", "max_retry_total"),
         )
     if failure.kind == "truncated":
         return LLMOverloadedError(
@@ -119,7 +121,8 @@ def gave_up(service: Service, failure: Failure, attempts: int, seconds: float) -
         )
     return LLMOverloadedError(
         f"{service.name} kept failing {what}",
-        hint="try again later; TINYGEN_MAX_RETRY_TOTAL allows longer waits",
+        hint="try again later; `max_retry_total` allows longer waits",
+        settings=("max_retry_total",),
     )
 
 

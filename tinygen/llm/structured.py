@@ -198,7 +198,8 @@ def complete_structured(
         raise LLMOutputError(
             f"{request.label or 'the model'}: the answer was cut off at max_tokens "
             f"({request.max_tokens}) before the {tool.name!r} input was complete",
-            hint="raise TINYGEN_MAX_TOKENS or ask for a smaller change",
+            hint="raise `max_tokens` or ask for a smaller change",
+            settings=("max_tokens",),
         )
     retry = dataclasses.replace(
         request,
