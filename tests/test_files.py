@@ -4,7 +4,8 @@ import pytest
 
 from tests.helpers import git, write_files
 from tinygen.errors import PatchApplyError, PathPolicyError, RepoError
-from tinygen.repo.files import WorkingTreeTexts, uncommitted, write_files_atomically
+from tinygen.repo.files import uncommitted, write_files_atomically
+from tinygen.repo.texts import WorkingTreeTexts
 
 
 def test_uncommitted_sees_modified_staged_untracked_and_renamed(make_repo) -> None:

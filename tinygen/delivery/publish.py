@@ -26,11 +26,9 @@ from pathlib import Path
 
 from tinygen.delivery.gitops import (
     branch_name_for,
-    build_message,
     checkout_pr_head,
     commit_on_top,
-    create_branch_at,
-    identity_env,
+    create_branch_commit,
     protected_branches,
     push_branch,
     push_to_ref,
@@ -47,7 +45,6 @@ from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.repo.network import run_network
 from tinygen.repo.texts import texts_at
-from tinygen.repo.trees import commit_tree
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -78,7 +75,8 @@ def _check_deliverable(result: RunResult) -> None:
         )
     if not result.base_commit:
         raise RepoError(f"run {result.run_id} names no base commit: cannot commit its diff")
-    paths = result.forbidden_paths
+    problems = (result.validation or {}).get("problems") or []
+    paths = sorted({str(p.get("path") or "?") for p in problems if p.get("check") == "path"})
     if paths:
         # A failed run is delivered as a draft, but never one that writes where it may not.
         raise PathPolicyError(
@@ -90,26 +88,15 @@ def _check_deliverable(result: RunResult) -> None:
 # --- commits --------------------------------------------------------------------------------
 
 
-def _own_commit(result: RunResult, root: Path) -> str:
-    """The run's change as a commit on its base: the tree the gate validated (and the checks
-    ran on), committed as it is; a result without one (never validated) is applied anew."""
-    message, trailers = commit_message(result)
-    base = resolve_commit(root, result.base_commit)
-    if result.tree is None:
-        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
-    full = build_message(message, trailers)
-    return commit_tree(root, result.tree, base, full, identity_env(root, None))
-
-
 def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
     """A new commit with the run's change whose parent is ``parent``; None when ``parent``
     already contains the change."""
     message, trailers = commit_message(result)
     parent = resolve_commit(root, parent)
     base = resolve_commit(root, result.base_commit)
-    own = _own_commit(result, root)
     if parent == base:
-        return own
+        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+    own = commit_on_top(root, base, result.diff, message=message, trailers=trailers)
     try:
         return _cherry_pick(root, own, parent)
     except PatchApplyError as conflict:
@@ -226,11 +213,13 @@ def publish_branch(
         assert sha is not None  # a diff against its own base always changes something
         push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch)
         return PublishResult(name, sha, None, None, False)
-    sha = _own_commit(result, root)
-    create_branch_at(root, name, sha)
+    message, trailers = commit_message(result)
+    info = create_branch_commit(
+        root, result.base_commit, result.diff, branch=name, message=message, trailers=trailers
+    )
     if push:
         push_branch(root, name, token=token, default_branch=opened.default_branch)
-    return PublishResult(name, sha, None, None, False)
+    return PublishResult(name, info.sha, None, None, False)
 
 
 def publish_pr(
@@ -244,7 +233,6 @@ def publish_pr(
     issue: int | None = None,
     branch: str | None = None,
     token: str | None = None,
-    default_branch: str | None = None,
 ) -> PublishResult:
     """Push the change to a branch and open (or update) its pull request into ``base``.
 
@@ -263,7 +251,7 @@ def publish_pr(
     root = opened.root
     # the forge is the authority on the default branch (a checkout's origin/HEAD may be
     # missing or stale); deliver's pushes also ask the remote itself
-    default = default_branch or forge.repo(full_name).default_branch
+    default = forge.repo(full_name).default_branch
     opened = replace(opened, default_branch=default)
     base_branch = base or default
     if not branch:
@@ -350,7 +338,6 @@ def push_to_pr(
     full_name: str,
     number: int,
     token: str | None = None,
-    default_branch: str | None = None,
 ) -> PublishResult:
     """Add the change as a new commit on pull request ``number``'s head branch.
 
@@ -378,7 +365,7 @@ def push_to_pr(
     new = _commit_for(result, root, head)
     if new is not None:
         # the repository's default branch, whatever the pull request's base is
-        default = default_branch or forge.repo(full_name).default_branch
+        default = forge.repo(full_name).default_branch
         push_to_ref(root, new, pull.head_ref, token=token, default_branch=default)
     return PublishResult(pull.head_ref, new or head, pull.html_url, pull.number, False)
 

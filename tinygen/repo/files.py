@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from tinygen.errors import PatchApplyError, RepoError
+from tinygen.errors import RepoError
 from tinygen.validate.paths import PathPolicy, check_path
 
 _NO_POLICY = PathPolicy(protected=())
@@ -163,44 +163,6 @@ def _umask() -> int:
     return mask
 
 
-__all__ = ["write_files_atomically"]
-
-
-class WorkingTreeTexts(Mapping[str, str]):
-    """The working tree's files as texts, read on demand for the patch engine; each path is
-    checked first, so a symlink cannot make the engine read outside the repository."""
-
-    def __init__(self, root: Path, tracked: list[str]) -> None:
-        self.root = root
-        self.tracked = tracked
-
-    def _path(self, key: str) -> Path:
-        return self.root / check_path(self.root, key, _NO_POLICY)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._path(key).is_file()
-
-    def __getitem__(self, key: str) -> str:
-        path = self._path(key)
-        if not path.is_file():
-            raise KeyError(key)
-        data = path.read_bytes()
-        if b"\0" in data:
-            raise PatchApplyError(f"{key} is a binary file", hint="binary files cannot be patched")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PatchApplyError(
-                f"{key} is not UTF-8 text", hint="convert it to UTF-8 or edit it by hand"
-            ) from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tracked)
-
-    def __len__(self) -> int:
-        return len(self.tracked)
-
-
 def uncommitted(root: Path, paths: list[str]) -> list[str]:
     """Those of ``paths`` with uncommitted changes: staged, unstaged, untracked or ignored
     (an ignored ``.env`` is as much the user's own as an untracked file)."""
@@ -223,3 +185,6 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
                 i += 1  # the rename's source path follows
         i += 1
     return sorted(found & set(paths))
+
+
+__all__ = ["uncommitted", "write_files_atomically"]
