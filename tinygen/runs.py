@@ -111,6 +111,20 @@ def runs_root(state: Path) -> Path:
     return state / RUNS_DIR
 
 
+def state_for(repo: str, cache_dir: Path | None = None) -> Path:
+    """Where the run records of ``--repo REPO`` live: in a checkout's git directory, or in
+    the clone cache entry of a URL or bare repository (runs made on those work there). The
+    folder may not exist yet; nothing is fetched."""
+    from tinygen.repo.clone import cache_path
+    from tinygen.repo.git import git_common_dir, repo_root
+    from tinygen.repo.spec import parse_repo_spec
+
+    spec = parse_repo_spec(repo)
+    if spec.kind == "local":
+        return git_common_dir(repo_root(repo)) / "tinygen"
+    return cache_path(spec, cache_dir) / "tinygen"
+
+
 def list_runs(state: Path, limit: int = 20) -> list[RunSummary]:
     """Newest first."""
     root = runs_root(state)

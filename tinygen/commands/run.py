@@ -133,8 +133,6 @@ def command(
     threading.Thread(target=warm_up, name="tinygen-warm-up", daemon=True).start()
     text = read_request(request)
     check_out_path(out)  # before any paid call, not after
-    opened = open_repository(repo, ref=ref)
-    prepared = _delivery.prepare_for(opts, opened, explicit_ref=ref is not None)
     overrides = {
         "model": model,
         "budget": budget,
@@ -142,7 +140,14 @@ def command(
         "max_rounds": max_rounds,
         "checks": checks,
     }
-    workspace = pipeline.open_workspace(opened, overrides=overrides)
+    try:
+        opened = open_repository(repo, ref=ref)
+        prepared = _delivery.prepare_for(opts, opened, explicit_ref=ref is not None)
+        workspace = pipeline.open_workspace(opened, overrides=overrides)
+    except TinygenError as exc:  # before any model call: the same --json shape
+        if as_json:
+            click.echo(json.dumps(run_json(None, exc, None), indent=2))
+        raise
     progress = ProgressPrinter(quiet=quiet or as_json)
     try:
         outcome = pipeline.run_and_deliver(
@@ -153,7 +158,8 @@ def command(
     extra = _delivery.report(prepared, outcome.delivered, outcome.delivery_error)
     if outcome.error is not None:
         if as_json:
-            click.echo(json.dumps(failure_json(outcome.error, outcome.run_id) | extra, indent=2))
+            data = run_json(outcome.error.partial, outcome.error, extra, run_id=outcome.run_id)
+            click.echo(json.dumps(data, indent=2))
         raise outcome.error
     result = outcome.result
     assert result is not None
@@ -173,22 +179,44 @@ def check_out_path(out: Path | None) -> None:
         raise click.BadParameter(f"{folder} is not a writable folder", param_hint="--out")
 
 
-def failure_json(exc: TinygenError, run_id: str) -> dict[str, Any]:
-    """The --json object of a run that ended in an error."""
+def run_json(
+    result: RunResult | None,
+    error: TinygenError | None,
+    extra: dict[str, Any] | None,
+    *,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """The one --json shape (docs/cli.md): every key of a run's result, then ``error``,
+    ``hint``, ``error_type``, ``exit_code`` and ``delivery`` — on success, on a failure
+    after model calls (the partial result: usage and cost of the calls made) and on an early
+    error (no run: ``run_id`` null, nothing spent)."""
+    from tinygen.models import Status
     from tinygen.redact import redact
 
-    partial = exc.partial
-    data = partial.to_dict() if partial is not None else {}
-    return data | {
-        "status": "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else "failed",
-        "error": redact(exc.message),
-        "hint": redact(exc.hint) if exc.hint else None,
-        "error_type": type(exc).__name__,
-        "exit_code": int(exc.exit_code),
-        "run_id": exc.run_id or run_id,
-        "diff": partial.diff if partial is not None else "",
-        "diff_path": exc.saved_diff,
+    empty = RunResult(run_id="", status=Status.FAILED, message="")
+    data = (result or empty).to_dict()
+    if result is None:
+        data["run_id"] = run_id
+    if error is not None:
+        interrupted = error.exit_code == ExitCode.INTERRUPTED
+        data |= {
+            "status": "interrupted" if interrupted else "failed",
+            "message": redact(error.message),
+            "run_id": error.run_id or run_id,
+            "diff_path": error.saved_diff,
+        }
+    if error is not None:
+        code = int(error.exit_code)
+    else:
+        code = int(result.status.exit_code) if result is not None else int(ExitCode.INTERNAL)
+    data |= {
+        "error": redact(error.message) if error is not None else None,
+        "hint": redact(error.hint) if error is not None and error.hint else None,
+        "error_type": type(error).__name__ if error is not None else None,
+        "exit_code": code,
+        "delivery": (extra or {}).get("delivery"),
     }
+    return data
 
 
 def warn_if_dirty(root: Path, result: RunResult) -> None:
@@ -215,7 +243,7 @@ def emit(
     if out is not None:
         out.write_text(result.diff, encoding="utf-8")  # also empties a stale file
     if as_json:
-        click.echo(json.dumps(result.to_dict() | (extra or {}), indent=2))
+        click.echo(json.dumps(run_json(result, None, extra), indent=2))
     elif out is None and result.diff:
         click.echo(result.diff, nl=False)
     for check in result.failed_checks:

@@ -7,9 +7,11 @@ import json
 
 import click
 
+_REPO_HELP = "Repository whose runs to list: a checkout, a bare repository or a URL."
+
 
 @click.group("runs", invoke_without_command=True)
-@click.option("--repo", default=".", show_default=True, help="Repository whose runs to list.")
+@click.option("--repo", default=".", show_default=True, help=_REPO_HELP)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -23,12 +25,12 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
     ctx.obj = repo
     if ctx.invoked_subcommand is not None:
         return
-    from tinygen.repo.git import repo_root, state_dir
-    from tinygen.runs import list_runs
+    from tinygen.runs import list_runs, runs_root, state_for
 
-    runs = list_runs(state_dir(repo_root(repo)), limit)
+    state = state_for(repo)
+    runs = list_runs(state, limit)
     if not runs:
-        click.echo("no runs recorded yet", err=True)
+        click.echo(f"no runs recorded yet (records live in {runs_root(state)})", err=True)
         return
     for r in runs:
         when = dt.datetime.fromtimestamp(r.started, dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -40,14 +42,14 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
 
 @command.command("show")
 @click.argument("run_id")
+@click.option("--repo", "show_repo", default=None, help=_REPO_HELP + " [default: .]")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 @click.pass_obj
-def show(repo: str, run_id: str, as_json: bool) -> None:
+def show(repo: str, run_id: str, show_repo: str | None, as_json: bool) -> None:
     """Print one run: request, plan, verdict, diff, usage (RUN_ID may be a prefix)."""
-    from tinygen.repo.git import repo_root, state_dir
-    from tinygen.runs import load_run
+    from tinygen.runs import load_run, state_for
 
-    data = load_run(state_dir(repo_root(repo)), run_id)
+    data = load_run(state_for(show_repo or repo), run_id)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -65,6 +67,12 @@ def show(repo: str, run_id: str, as_json: bool) -> None:
     plan = data.get("plan") or {}
     for item in plan.get("files", []):
         click.echo(f"  {item['action']:<7} {item['path']}: {item['intent']}")
+    for edit in result.get("files") or []:
+        if edit.get("error"):  # why the model's edit of this file was not placed
+            tries = edit.get("attempts")
+            click.echo(f"not placed: {edit.get('path')} (after {tries} attempt(s)):")
+            for line in str(edit["error"]).splitlines():
+                click.echo(f"  | {line}")
     for check in result.get("checks") or []:
         state = "timed out" if check.get("timed_out") else f"exit {check.get('exit_code')}"
         click.echo(f"check:    `{check.get('command')}`: {state}")
