@@ -48,6 +48,18 @@ def test_map_never_imports_gitpython_and_git_commands_do(
     assert "MAP=False AFTER=True" in proc.stdout
 
 
+def test_importing_any_repo_module_loads_no_gitpython() -> None:
+    """GitPython is imported inside the functions that run git, never by an import."""
+    code = (
+        "import importlib, pkgutil, sys, tinygen.repo\n"
+        "for m in pkgutil.iter_modules(tinygen.repo.__path__, 'tinygen.repo.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(m for m in sys.modules if m == 'git' or m.startswith('git.')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
 # --- the runner ------------------------------------------------------------------------------
 
 
