@@ -244,7 +244,7 @@ def test_push_to_pr_conflict_is_reported_and_nothing_is_pushed(
     number = gh.add_pull(REPO, "feature/y")
     with pytest.raises(PatchApplyError, match=r"conflicts in app.py") as info:
         push_to_pr(result, opened, forge, full_name=REPO, number=number)
-    assert info.value.hint and "--ref" in info.value.hint
+    assert info.value.hint and "`ref`" in info.value.hint and info.value.settings == ("ref",)
     assert git(bare, "rev-parse", "feature/y").strip() == head
     assert len(git(repo, "worktree", "list").splitlines()) == 1  # the temporary one is gone
 
@@ -356,7 +356,8 @@ def test_a_failed_pr_creation_says_the_branch_was_pushed(
         publish_pr(make_result(repo, TWO), opened, forge, full_name=REPO)
     hint = info.value.hint or ""
     assert "the branch tinygen/return-two-from-f was pushed" in hint
-    assert "--pr --branch tinygen/return-two-from-f" in hint
+    assert "as a pull request (`pr`) with `branch` tinygen/return-two-from-f" in hint
+    assert {"pr", "branch"} <= set(info.value.settings), "the CLI adds --pr --branch"
     assert git(bare, "show", "tinygen/return-two-from-f:app.py") == TWO["app.py"]
     assert gh.pulls(REPO) == []
 

@@ -148,9 +148,10 @@ class PatchApplyError(PatchError):
         *,
         feedback: str = "",
         hint: str | None = None,
+        settings: tuple[str, ...] = (),
         failures: tuple[HunkFailure, ...] = (),
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, settings=settings)
         self.feedback = feedback
         self.failures = failures
 

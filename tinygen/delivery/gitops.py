@@ -382,20 +382,28 @@ def protected_branches(
         raise RepoError(
             f"cannot tell the default branch of {redact(remote)} (its HEAD names no branch): "
             "refusing to push",
-            hint="set the remote repository's HEAD to its default branch, or deliver with "
-            "--pr (GitHub names the default branch)",
+            hint="set the remote repository's HEAD to its default branch, or deliver as a "
+            "pull request (`pr`: GitHub names the default branch)",
+            settings=("pr",),
         )
     return known | {"main", "master"}
 
 
 def _refuse_protected(
-    root: Path, remote: str, branch: str, default_branch: str | None, token: str | None, hint: str
+    root: Path,
+    remote: str,
+    branch: str,
+    default_branch: str | None,
+    token: str | None,
+    hint: str,
+    settings: tuple[str, ...] = (),
 ) -> None:
     if branch in protected_branches(root, remote, default_branch=default_branch, token=token):
         raise RepoError(
             f"refusing to push to {branch!r}: it is the default branch of {redact(remote)} "
             "(or main/master)",
             hint=hint,
+            settings=settings,
         )
 
 
@@ -444,7 +452,8 @@ def push_branch(
         branch,
         default_branch,
         token,
-        "tinygen pushes only feature branches; use --branch NAME with another name",
+        "tinygen pushes only feature branches; name another `branch`",
+        ("branch",),
     )
     if branch not in _local_branches(root):
         raise RepoError(f"there is no local branch {branch!r} to push in {root}")

@@ -26,9 +26,11 @@ from pathlib import Path
 
 from tinygen.delivery.gitops import (
     branch_name_for,
+    build_message,
     checkout_pr_head,
     commit_on_top,
-    create_branch_commit,
+    create_branch_at,
+    identity_env,
     protected_branches,
     push_branch,
     push_to_ref,
@@ -45,6 +47,7 @@ from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.repo.network import run_network
 from tinygen.repo.texts import texts_at
+from tinygen.repo.trees import commit_tree
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -75,8 +78,7 @@ def _check_deliverable(result: RunResult) -> None:
         )
     if not result.base_commit:
         raise RepoError(f"run {result.run_id} names no base commit: cannot commit its diff")
-    problems = (result.validation or {}).get("problems") or []
-    paths = sorted({str(p.get("path") or "?") for p in problems if p.get("check") == "path"})
+    paths = result.forbidden_paths
     if paths:
         # A failed run is delivered as a draft, but never one that writes where it may not.
         raise PathPolicyError(
@@ -88,15 +90,26 @@ def _check_deliverable(result: RunResult) -> None:
 # --- commits --------------------------------------------------------------------------------
 
 
+def _own_commit(result: RunResult, root: Path) -> str:
+    """The run's change as a commit on its base: the tree the gate validated (and the checks
+    ran on), committed as it is; a result without one (never validated) is applied anew."""
+    message, trailers = commit_message(result)
+    base = resolve_commit(root, result.base_commit)
+    if result.tree is None:
+        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+    full = build_message(message, trailers)
+    return commit_tree(root, result.tree, base, full, identity_env(root, None))
+
+
 def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
     """A new commit with the run's change whose parent is ``parent``; None when ``parent``
     already contains the change."""
     message, trailers = commit_message(result)
     parent = resolve_commit(root, parent)
     base = resolve_commit(root, result.base_commit)
+    own = _own_commit(result, root)
     if parent == base:
-        return commit_on_top(root, base, result.diff, message=message, trailers=trailers)
-    own = commit_on_top(root, base, result.diff, message=message, trailers=trailers)
+        return own
     try:
         return _cherry_pick(root, own, parent)
     except PatchApplyError as conflict:
@@ -137,7 +150,8 @@ def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
                 f"the change does not apply on top of {onto[:12]}: it conflicts in {where}",
                 feedback=err,
                 hint="that branch changed the same lines since the base; run tinygen again "
-                "with --ref set to the branch head",
+                "with `ref` set to the branch head",
+                settings=("ref",),
             )
         if git_bytes(["diff", "--cached", "--quiet"], wt, check=False).returncode == 0:
             return None
@@ -206,20 +220,19 @@ def publish_branch(
         raise RepoError(
             f"refusing to push to {name!r}: it is the default branch of the remote "
             "(or main/master)",
-            hint="tinygen pushes only feature branches; use --branch NAME with another name",
+            hint="tinygen pushes only feature branches; name another `branch`",
+            settings=("branch",),
         )
     if opened.is_clone and push:
         sha = _commit_for(result, root, result.base_commit)
         assert sha is not None  # a diff against its own base always changes something
         push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch)
         return PublishResult(name, sha, None, None, False)
-    message, trailers = commit_message(result)
-    info = create_branch_commit(
-        root, result.base_commit, result.diff, branch=name, message=message, trailers=trailers
-    )
+    sha = _own_commit(result, root)
+    create_branch_at(root, name, sha)
     if push:
         push_branch(root, name, token=token, default_branch=opened.default_branch)
-    return PublishResult(name, info.sha, None, None, False)
+    return PublishResult(name, sha, None, None, False)
 
 
 def publish_pr(
@@ -233,6 +246,7 @@ def publish_pr(
     issue: int | None = None,
     branch: str | None = None,
     token: str | None = None,
+    default_branch: str | None = None,
 ) -> PublishResult:
     """Push the change to a branch and open (or update) its pull request into ``base``.
 
@@ -251,7 +265,7 @@ def publish_pr(
     root = opened.root
     # the forge is the authority on the default branch (a checkout's origin/HEAD may be
     # missing or stale); deliver's pushes also ask the remote itself
-    default = forge.repo(full_name).default_branch
+    default = default_branch or forge.repo(full_name).default_branch
     opened = replace(opened, default_branch=default)
     base_branch = base or default
     if not branch:
@@ -262,7 +276,8 @@ def publish_pr(
         if branch == base_branch:
             raise RepoError(
                 f"refusing to deliver to {branch!r}: it is the pull request's base branch",
-                hint="pass another --branch name",
+                hint="name another `branch`",
+                settings=("branch",),
             )
         tip = _remote_tip(root, branch, token)
         if tip is not None and forge.find_open_pull(full_name, branch) is None:
@@ -294,9 +309,10 @@ def publish_pr(
     except ForgeError as exc:
         pushed_note = (
             f"the branch {name} was pushed ({sha[:12]}), nothing is lost: once that is "
-            f"fixed, deliver again with --pr --branch {name}"
+            f"fixed, deliver again as a pull request (`pr`) with `branch` {name}"
         )
         exc.hint = f"{exc.hint}; {pushed_note}" if exc.hint else pushed_note
+        exc.settings = (*exc.settings, "pr", "branch")
         raise
     return PublishResult(name, sha, pull.html_url, pull.number, created)
 
@@ -309,7 +325,8 @@ def _refuse_rejected_branch(forge: Forge, full_name: str, branch: str) -> None:
             f"the branch {branch} belongs to pull request #{last.number}, which was closed "
             "without merging: not adding to it",
             hint=f"delete the branch {branch} on the remote (or reopen #{last.number}), or "
-            "deliver under another --branch NAME",
+            "deliver under another `branch`",
+            settings=("branch",),
         )
 
 
@@ -338,6 +355,7 @@ def push_to_pr(
     full_name: str,
     number: int,
     token: str | None = None,
+    default_branch: str | None = None,
 ) -> PublishResult:
     """Add the change as a new commit on pull request ``number``'s head branch.
 
@@ -353,19 +371,21 @@ def push_to_pr(
             f"({pull.head_repo_full_name or 'a deleted fork'}); tinygen pushes only to "
             f"branches of {full_name}",
             hint=f"ask its author to apply the diff ({_saved(result)}), or open a new pull "
-            "request with --pr",
+            "request (`pr`)",
+            settings=("pr",),
         )
     if pull.state != "open":
         raise ForgeError(
             f"pull request #{number} is {pull.state}: not pushing to it",
-            hint="reopen it first, or open a new pull request with --pr",
+            hint="reopen it first, or open a new pull request (`pr`)",
+            settings=("pr",),
         )
     root = opened.root
     head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=pull.head_ref, token=token)
     new = _commit_for(result, root, head)
     if new is not None:
         # the repository's default branch, whatever the pull request's base is
-        default = forge.repo(full_name).default_branch
+        default = default_branch or forge.repo(full_name).default_branch
         push_to_ref(root, new, pull.head_ref, token=token, default_branch=default)
     return PublishResult(pull.head_ref, new or head, pull.html_url, pull.number, False)
 
