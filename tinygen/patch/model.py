@@ -191,5 +191,18 @@ class HunkFailure:
     closest: ClosestLines | None = None  # for a before-text that is nowhere in the file
     bom: bool = False  # the file starts with a byte-order mark (matched without it)
 
+    @classmethod
+    def of(
+        cls,
+        path: str,
+        no: int,
+        hunk: Hunk,
+        reason: str,
+        closest: ClosestLines | None = None,
+        bom: bool = False,
+    ) -> HunkFailure:
+        before = tuple(ln.text for ln in hunk.lines if ln.old and not ln.optional)
+        return cls(path, no, hunk.header, reason, before, closest, bom)
+
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "hunk": self.hunk, "header": self.header, "reason": self.reason}

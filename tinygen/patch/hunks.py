@@ -1,0 +1,382 @@
+"""Place every hunk of one file, or say why not: the modify step of every case.
+
+Every hunk of a file is placed against the file as it was before the diff (hunks do not
+see each other's edits), then the placements are checked for overlaps and spliced in.
+
+Line numbers from ``@@`` headers are used only to choose among several locations that fit,
+and only when they are *consistent*: every hunk of the file has full numbers, counts that
+match its body and a new-start consistent with the hunks before it, and every hunk that
+fits in one place only starts exactly where its numbers say. A diff whose numbers are wrong
+anywhere gets no say at all. (The residual risk, stated plainly: numbers that are all
+shifted by the same amount, consistently, onto a passage identical to the intended one
+cannot be told from a correct diff for that other passage.)
+
+A hunk with no before-lines (a pure addition) is placed only in an empty or new file: with
+no context there is nothing to check a position against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+
+from tinygen.patch.feedback import closest_lines
+from tinygen.patch.model import (
+    FileLine,
+    FilePatch,
+    Hunk,
+    HunkFailure,
+    HunkReport,
+    Line,
+    join_lines,
+    split_lines,
+)
+from tinygen.patch.place import Application, FileIndex, Refusal, build, locate
+from tinygen.patch.resend import already_present, exact_matches, keys, near_fits, resent
+
+BOM = "\ufeff"
+
+
+@dataclass
+class FileEdit:
+    """What placing one file's hunks gave: the new text (None when a hunk failed), a
+    report per placed hunk, the failures, and the numbers of the hunks that fit."""
+
+    text: str | None
+    report: list[HunkReport]
+    failures: list[HunkFailure]
+    fitted: list[int]
+
+
+def apply_hunks(path: str, text: str, fp: FilePatch) -> FileEdit:
+    """Place all of ``fp``'s hunks in ``text`` (the file at ``path``)."""
+    if not fp.hunks:
+        return FileEdit(text, [], [], [])
+    return _Hunks(path, text, fp).run()
+
+
+class _Hunks:
+    def __init__(self, path: str, text: str, fp: FilePatch) -> None:
+        self.path = path
+        # A UTF-8 byte-order mark belongs to the file, not to its first line: matched
+        # without it, written back unless the diff removes it.
+        self.bom = text.startswith(BOM)
+        self.keep_bom = self.bom
+        self.drops_bom: set[int] = set()  # hunks whose first before-line has it, after-line not
+        self.lines = split_lines(text[1:] if self.bom else text)
+        self.index = FileIndex(self.lines)
+        self.fp = fp
+        self.failures: list[HunkFailure] = []
+        self.fitted: list[int] = []
+        self.report: list[HunkReport] = []
+
+    def run(self) -> FileEdit:
+        numbered = self._readings()
+        placed = [self._place(h) for _, h in numbered]
+        trusted = not self.failures and _numbers_trusted([h for _, h in numbered], placed)
+        chosen: list[tuple[int, Hunk, Application]] = []
+        for (no, hunk), apps in zip(numbered, placed, strict=True):
+            app = self._choose(no, hunk, apps, trusted)
+            if app is not None:
+                chosen.append((no, hunk, app))
+        chosen.sort(key=lambda c: (c[2].start, c[2].end))
+        self._refuse_overlaps(chosen)
+        if self.failures:
+            return FileEdit(None, self.report, self.failures, self.fitted)
+        text = (BOM if self.keep_bom else "") + self._splice([c[2] for c in chosen])
+        return FileEdit(text, self.report, self.failures, self.fitted)
+
+    def fail(self, no: int, hunk: Hunk, reason: str, with_closest: bool = False) -> None:
+        closest = None
+        if with_closest:
+            wanted = [ln.text for ln in hunk.old_lines if not ln.optional]
+            closest = closest_lines(self.lines, wanted, self.index)
+        self.failures.append(HunkFailure.of(self.path, no, hunk, reason, closest, self.bom))
+
+    # --- which reading of each hunk -----------------------------------------------------
+
+    def _readings(self) -> list[tuple[int, Hunk]]:
+        fp = self.fp
+        numbered: list[tuple[int, Hunk]] = []
+        for no, hunk in enumerate(fp.hunks, start=fp.first_hunk):
+            reading = self._reading(no, hunk)
+            if reading is not None:
+                numbered.append((no, reading))
+        return numbered
+
+    def _reading(self, no: int, hunk: Hunk) -> Hunk | None:
+        """The reading of an ambiguous hunk to use (None: refused, failure recorded)."""
+        if hunk.alternatives:
+            readings = [self._unbom(no, h, False) for h in hunk.alternatives]
+            fitting = [k for k, h in enumerate(readings) if self._fits(h)]
+            # The one reading that fits is used only if it searches for something, and no
+            # other reading nearly fits (all but one line): that one may be the intended
+            # reading with a misquoted line, and the fitting one a coincidence.
+            if len(fitting) == 1 and not any(
+                self._plausible(h) for k, h in enumerate(readings) if k != fitting[0]
+            ):
+                chosen = readings[fitting[0]]
+                if not chosen.old_lines or any(ln.text.strip() for ln in chosen.old_lines):
+                    return self._unbom(no, hunk.alternatives[fitting[0]])
+            if fitting:
+                self.fail(
+                    no,
+                    hunk,
+                    f"the block has {len(hunk.alternatives)} '=======' lines, so it can be "
+                    "split into SEARCH and REPLACE in several ways, and more than one of them "
+                    "fits the file (or nearly fits); send this change as a unified diff instead.",
+                )
+                return None
+        shorter = hunk.shorter
+        if (
+            shorter is not None
+            and not self._fits(self._unbom(no, hunk, False))
+            and self._fits(self._unbom(no, shorter, False))
+        ):
+            return self._unbom(no, shorter)
+        return self._unbom(no, hunk)
+
+    def _fits(self, hunk: Hunk) -> bool:
+        if not hunk.old_lines:
+            return not self.lines and any(ln.op == "+" for ln in hunk.lines)
+        apps = self._place(hunk)
+        if len(apps) == 1 and isinstance(apps[0], Application):
+            return True
+        return len(apps) <= 1 and already_present(self.index, hunk) is not None
+
+    def _plausible(self, hunk: Hunk) -> bool:
+        """A reading that does not fit might still be the intended one: it searches for
+        nothing (or only blank lines), nearly fits, or is already done."""
+        if not keys(hunk) or near_fits(self.index, keys(hunk)):
+            return True
+        return bool(
+            exact_matches(self.index, [ln for ln in hunk.lines if ln.new and not ln.optional])
+        )
+
+    def _unbom(self, no: int, hunk: Hunk, record: bool = True) -> Hunk:
+        if not self.bom:
+            return hunk
+        if record and _drops_bom(hunk):
+            self.drops_bom.add(no)
+        return _without_bom(hunk)
+
+    # --- where each hunk goes -----------------------------------------------------------
+
+    def _place(self, hunk: Hunk) -> list[Application | Refusal]:
+        if not hunk.old_lines:
+            return []
+        eol_from_diff = self.fp.eol_from_diff
+        apps = [build(self.index, hunk, a, eol_from_diff) for a in locate(self.index, hunk)]
+        # "\ No newline" on the before-side: the hunk ends at the end of a file that has
+        # no final newline, nowhere else.
+        if hunk.old_lines[-1].eol == "":
+            if not self.lines or self.lines[-1].eol:
+                return []
+            apps = [a for a in apps if isinstance(a, Application) and a.end == len(self.lines)]
+        return apps
+
+    def _choose(
+        self, no: int, hunk: Hunk, apps: list[Application | Refusal], trusted: bool
+    ) -> Application | None:
+        """The placement of one hunk to splice in; None when it is refused (failure
+        recorded) or already present (reported)."""
+        if not hunk.old_lines:
+            return self._pure_addition(no, hunk)
+        via_hint = False
+        if len(apps) > 1 and trusted and hunk.old_start is not None:
+            apps, via_hint = self._by_hint(hunk, apps)
+        if len(apps) > 1:
+            where = ", ".join(str(a.start + 1) for a in apps[:10])
+            self.fail(
+                no,
+                hunk,
+                f"its before-text fits in {len(apps)} places (lines {where}); "
+                "add context lines that occur only at the intended place.",
+            )
+            return None
+        app = apps[0] if apps else None
+        if not isinstance(app, Application):
+            self._unplaced(no, hunk, app)
+            return None
+        if resent(self.index, hunk, app):
+            self._present(no, app.start)
+            return None
+        self.fitted.append(no)
+        self.report.append(
+            HunkReport(self.path, no, "applied", app.strategy, app.start + 1, via_hint)
+        )
+        if app.start == 0 and no in self.drops_bom:
+            self.keep_bom = False
+        return app
+
+    def _by_hint(
+        self, hunk: Hunk, apps: list[Application | Refusal]
+    ) -> tuple[list[Application | Refusal], bool]:
+        """The one placement the hunk's (trusted) numbers point at, if they single one out."""
+        assert hunk.old_start is not None
+        # Numbers choose only among the strictest fits: a re-sent diff's numbers can point
+        # at a line it added, matched loosely (trailing whitespace).
+        best = min(_rank(a) for a in apps)
+        hinted = [
+            a
+            for a in apps
+            if a.start == hunk.old_start - 1
+            and _rank(a) == best
+            and (not isinstance(a, Application) or _edges_agree(hunk, a, len(self.lines)))
+        ]
+        return (hinted, True) if len(hinted) == 1 else (apps, False)
+
+    def _pure_addition(self, no: int, hunk: Hunk) -> Application | None:
+        if self.lines:
+            self.fail(
+                no,
+                hunk,
+                f"it only adds lines, with no context, to the non-empty file {self.path}; "
+                "include two or three unchanged lines around the insertion point.",
+            )
+            return None
+        self.report.append(HunkReport(self.path, no, "applied", "new-text", 1))
+        self.fitted.append(no)
+        return _build_pure_addition(hunk, self.fp.eol_from_diff, self.index)
+
+    def _unplaced(self, no: int, hunk: Hunk, refusal: Refusal | None) -> None:
+        """A hunk with no placement (or one that fits where it cannot apply): already
+        present, or a failure."""
+        present = already_present(self.index, hunk)
+        if present is not None:
+            self._present(no, present)
+        elif refusal is not None:
+            self.fail(no, hunk, f"it fits at line {refusal.start + 1}, but {refusal.reason}.")
+        else:
+            self.fail(
+                no,
+                hunk,
+                "its before-text (context and removed lines) is not in the file.",
+                with_closest=True,
+            )
+
+    def _present(self, no: int, line: int) -> None:
+        self.fitted.append(no)
+        self.report.append(HunkReport(self.path, no, "already-present", "-", line + 1))
+
+    def _refuse_overlaps(self, chosen: list[tuple[int, Hunk, Application]]) -> None:
+        for (n1, _, a1), (n2, h2, a2) in itertools.pairwise(chosen):
+            if a2.start < a1.end or (a2.start == a1.start and a2.end == a1.end):
+                self.fail(
+                    n2,
+                    h2,
+                    f"it overlaps hunk {n1} (lines {a1.start + 1}-{a1.end} and "
+                    f"{a2.start + 1}-{a2.end}); merge the two hunks into one.",
+                )
+
+    # --- the new text -------------------------------------------------------------------
+
+    def _splice(self, apps: list[Application]) -> str:
+        out: list[FileLine] = []
+        pos = 0
+        n = len(self.lines)
+        end_app: Application | None = None
+        for app in apps:
+            out.extend(self.lines[pos : app.start])
+            out.extend(app.new_lines)
+            pos = app.end
+            if app.end >= n:
+                end_app = app
+        out.extend(self.lines[pos:])
+        eol = self.index.eol
+        out = [FileLine(c, e or eol) for c, e in out[:-1]] + out[-1:]
+        if end_app is not None and out:
+            if end_app.last_no_eol is None:
+                no_eol = bool(self.lines) and self.lines[-1].eol == ""
+            else:
+                no_eol = end_app.last_no_eol
+            c, e = out[-1]
+            out[-1] = FileLine(c, "" if no_eol else (e or eol))
+        elif out and out[-1].eol == "" and self.lines and self.lines[-1].eol:
+            out[-1] = FileLine(out[-1].content, eol)
+        return join_lines(out)
+
+
+def _numbers_trusted(hunks: list[Hunk], placed: list[list[Application | Refusal]]) -> bool:
+    delta = 0
+    for hunk, apps in zip(hunks, placed, strict=True):
+        nums = (hunk.old_start, hunk.old_len, hunk.new_start, hunk.new_len)
+        if None in nums:
+            return False
+        os_, ol, ns, nl = (int(x) for x in nums)  # type: ignore[arg-type]
+        n_opt = sum(1 for ln in hunk.lines if ln.optional)
+        n_old = sum(1 for ln in hunk.lines if ln.old and not ln.optional)
+        n_new = sum(1 for ln in hunk.lines if ln.new and not ln.optional)
+        if ol not in (n_old, n_old + n_opt) or nl - ol != n_new - n_old:
+            return False
+        o0 = os_ - 1 if ol else os_
+        n0 = ns - 1 if nl else ns
+        if n0 - o0 != delta:
+            return False
+        delta += nl - ol
+        if len(apps) == 1 and apps[0].start != o0:
+            return False
+    return True
+
+
+def _edges_agree(hunk: Hunk, app: Application, n_lines: int) -> bool:
+    """Whether a hinted place agrees with the hunk's context widths. A diff with N lines of
+    context has fewer only where the file ends: fewer lines before the change than after
+    means the hunk starts at line 1, fewer after means it ends at the last line. Numbers
+    shifted by the same amount everywhere are as consistent as right ones, so this is what
+    refutes a shifted hint among equal candidates; a refuted hint leaves the hunk ambiguous,
+    and so refused — never moved."""
+    ops = [ln.op for ln in hunk.lines if not ln.optional]
+    changes = [k for k, op in enumerate(ops) if op != " "]
+    if not changes:
+        return True
+    before, after = changes[0], len(ops) - 1 - changes[-1]
+    width = max(before, after)
+    if before < width and app.start != 0:
+        return False
+    return not (after < width and app.end != n_lines)
+
+
+_STRICTNESS = ("exact", "trailing-whitespace", "reindent", "blank-lines")
+
+
+def _rank(app: Application | Refusal) -> int:
+    if isinstance(app, Refusal) or app.strategy not in _STRICTNESS:
+        return len(_STRICTNESS)
+    return _STRICTNESS.index(app.strategy)
+
+
+def _without_bom(hunk: Hunk) -> Hunk:
+    """The hunk with a byte-order mark dropped from its first before- and after-line."""
+    first_old = next((k for k, ln in enumerate(hunk.lines) if ln.old), -1)
+    first_new = next((k for k, ln in enumerate(hunk.lines) if ln.new), -1)
+    lines = list(hunk.lines)
+    changed = False
+    for k in {first_old, first_new} - {-1}:
+        ln = lines[k]
+        if ln.text.startswith(BOM):
+            lines[k] = Line(ln.op, ln.text[1:], ln.eol, ln.optional)
+            changed = True
+    return dataclasses.replace(hunk, lines=tuple(lines)) if changed else hunk
+
+
+def _drops_bom(hunk: Hunk) -> bool:
+    """The hunk (as written, before :func:`_without_bom`) removes the byte-order mark."""
+    old = next((ln for ln in hunk.lines if ln.old), None)
+    new = next((ln for ln in hunk.lines if ln.new), None)
+    return old is not None and old.text.startswith(BOM) and not (new and new.text.startswith(BOM))
+
+
+def _build_pure_addition(hunk: Hunk, eol_from_diff: bool, index: FileIndex) -> Application:
+    new = [ln for ln in hunk.lines if ln.op == "+" and not ln.optional]
+    lines = tuple(
+        FileLine(ln.text, ln.eol if eol_from_diff else (ln.eol and index.eol)) for ln in new
+    )
+    no_eol = bool(new) and new[-1].eol == ""
+    return Application(
+        0, 0, "new-text", lines, no_eol if any(ln.eol == "" for ln in new) else False
+    )
+
+
+__all__ = ["BOM", "FileEdit", "apply_hunks"]
