@@ -7,7 +7,7 @@ ours, stdin closed unless input is given, and a timeout that kills git and its c
 GitPython is imported inside them, on first use: its import costs about 0.12 s, half of the
 sheet's 0.25 s warm budget, so the few calls on ``tinygen map``'s path — :func:`repo_root`,
 :func:`git_common_dir`, :func:`state_dir` here and the walk's ``git ls-files`` — run git
-with ``subprocess`` directly (figures in docs/development.md).
+with ``subprocess`` directly (figures: bench/bench_git.py, bench/README.md).
 
 Either way git runs non-interactively: no prompts, no pager, C locale. GitPython also sets
 ``LANGUAGE=C`` and, like ``subprocess``, starts from ``os.environ``: what we set wins over
