@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tinygen.action.event import Event
 from tinygen.action.sanitize import sanitize, split_code
+from tinygen.env import action_input
 from tinygen.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class ActionConfig:
         from tinygen.github import ROLES
 
         def get(name: str) -> str:
-            return env.get(f"TINYGEN_INPUT_{name}", "").strip()
+            return action_input(env, name)
 
         min_permission = get("MIN_PERMISSION").lower() or "write"
         if min_permission not in ROLES or min_permission == "none":

@@ -29,6 +29,7 @@ from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import StatusComment, diff_block, reply, result_lines
+from tinygen.env import action_input, api_url, github_token, server_url
 from tinygen.errors import ConfigError, ExitCode, TinygenError
 from tinygen.models import Request, RunResult, Status
 from tinygen.redact import redact
@@ -72,7 +73,7 @@ class _Context:
 
 def run_url(env: Mapping[str, str]) -> str | None:
     server, repo, run_id = (
-        env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
+        server_url(env),
         env.get("GITHUB_REPOSITORY"),
         env.get("GITHUB_RUN_ID"),
     )
@@ -100,7 +101,7 @@ def make_forge(env: Mapping[str, str]) -> GitHubForge:
         )
     # "" (not None): never fall back to a token from another variable
     return GitHubForge(
-        token=env.get("GITHUB_TOKEN") or "", api_url=env.get("GITHUB_API_URL"), policy=policy
+        token=github_token(env, gh_token=False) or "", api_url=api_url(env), policy=policy
     )
 
 
@@ -123,7 +124,7 @@ def run_action(
         _finish(io, outcome, None, None)
         return outcome
     decision = decide(event, config)
-    token = env.get("GITHUB_TOKEN") or None
+    token = github_token(env, gh_token=False)
     if dry_run:
         return _dry_run(env, io, event, config, decision, token, forge)
 
@@ -213,13 +214,11 @@ def _repo_url(ctx: _Context) -> str:
     override = ctx.env.get("TINYGEN_REPO_URL")
     if override:
         return override
-    server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    return f"{server}/{ctx.event.repository}.git"
+    return f"{server_url(ctx.env)}/{ctx.event.repository}.git"
 
 
 def _input(ctx: _Context, name: str) -> str:
-    """The Action input ``name`` (TINYGEN_INPUT_<NAME>, set by action.yml), stripped."""
-    return ctx.env.get(f"TINYGEN_INPUT_{name}", "").strip()
+    return action_input(ctx.env, name)
 
 
 def _overrides(ctx: _Context) -> dict[str, Any]:
@@ -452,8 +451,7 @@ def _failed(
 
 
 def _compare_url(ctx: _Context, base: str | None, head: str) -> str:
-    server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    return f"{server}/{ctx.event.repository}/compare/{base}...{head}"
+    return f"{server_url(ctx.env)}/{ctx.event.repository}/compare/{base}...{head}"
 
 
 def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decision | None) -> None:
@@ -487,7 +485,7 @@ def _cell(text: str) -> str:
 
 
 def dry_run_requested(env: Mapping[str, str]) -> bool:
-    value = env.get("TINYGEN_INPUT_DRY_RUN", "").strip().lower()
+    value = action_input(env, "DRY_RUN").lower()
     if value not in ("", "true", "false"):
         raise ConfigError(f"dry-run must be true or false, not {value!r}")
     return value == "true"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tinygen.delivery.options import DeliveryOptions
+from tinygen.env import github_token
 from tinygen.errors import ConfigError, ForgeError, RepoError, TinygenError
 
 if TYPE_CHECKING:
@@ -21,12 +21,6 @@ if TYPE_CHECKING:
 REMOTE = "origin"
 MAX_ISSUE_BRANCHES = 50  # tinygen/issue-N, -2, ... -50
 BRANCH_HISTORY = 100  # commits fetched of a tinygen branch, to see whether it has the base
-
-
-def github_token(env: Mapping[str, str] | None = None) -> str | None:
-    """GITHUB_TOKEN, else GH_TOKEN (the one reader of these variables)."""
-    env = os.environ if env is None else env
-    return (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or "").strip() or None
 
 
 @dataclass

@@ -13,7 +13,6 @@ create, so a retry by the caller cannot duplicate it either.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from tinygen import __version__
+from tinygen.env import api_url as env_api_url
+from tinygen.env import github_token
 from tinygen.errors import ConfigError, ForgeError
 from tinygen.github.errors import Operation, translate, validation_messages
 from tinygen.github.models import (
@@ -157,7 +158,7 @@ def _utc(value: datetime | None) -> datetime:
 
 def resolve_api_url(api_url: str | None) -> str:
     """``api_url`` or GITHUB_API_URL or api.github.com, checked and without a trailing slash."""
-    url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
+    url = (api_url or env_api_url() or DEFAULT_API_URL).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -183,7 +184,7 @@ class GitHubForge:
         policy: ForgePolicy | None = None,
     ) -> None:
         if token is None:
-            token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+            token = github_token()
         self._token = token.strip() if token else None
         self.api_url = resolve_api_url(api_url)
         self.policy = policy or ForgePolicy()

@@ -12,6 +12,7 @@ import base64
 import os
 from urllib.parse import urlsplit
 
+from tinygen.env import github_token
 from tinygen.errors import RepoError
 from tinygen.redact import redact
 from tinygen.repo.spec import github_hosts
@@ -34,7 +35,7 @@ def token_for(url: str, token: str | None = None) -> str | None:
         return token if scheme == "https" else None
     if scheme != "https" or parts is None:
         return None
-    env_token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    env_token = github_token()
     if env_token and parts.netloc.rsplit("@", 1)[-1].lower() in github_hosts():
         return env_token
     return None

@@ -9,13 +9,13 @@ token goes only there (:mod:`tinygen.repo.auth`).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from tinygen.env import api_url, server_url
 from tinygen.errors import RepoError
 from tinygen.redact import redact
 from tinygen.repo.git import git_bytes, repo_root
@@ -223,8 +223,7 @@ def _local_spec(text: str) -> RepoSpec:
 def github_hosts() -> set[str]:
     """Hosts GITHUB_TOKEN may be sent to: github.com and the configured Enterprise host."""
     hosts = {GITHUB_HOST}
-    for name in ("GITHUB_SERVER_URL", "GITHUB_API_URL"):
-        value = os.environ.get(name, "")
+    for value in (server_url(), api_url() or ""):
         host = (urlsplit(value).hostname or "").lower()
         if host and host != "api.github.com":
             netloc = urlsplit(value).netloc.rsplit("@", 1)[-1].lower()
