@@ -5,16 +5,18 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
 from tinygen.delivery.publish import PublishResult, publish_branch
 from tinygen.errors import PatchParseError, PathPolicyError, RepoError
+from tinygen.llm.usage import Usage
 from tinygen.models import FileEdit, Plan, PlanItem, RunResult, Status, Verdict
 from tinygen.patch import canonical_diff
 from tinygen.repo.clone import open_repository
+from tinygen.validate.checks import CheckResult
+from tinygen.validate.gate import GateReport, Problem
 
 FILES = {"app.py": "def f():\n    return 1\n", "lib/util.py": "X = 1\n", "README.md": "# app\n"}
 
@@ -28,8 +30,8 @@ def make_result(
     message: str = "Looks right.",
     base: str | None = None,
     run_id: str = "20260101-120000-abc123",
-    validation: dict[str, Any] | None = None,
-    checks: list[dict[str, Any]] | None = None,
+    validation: GateReport | None = None,
+    checks: list[CheckResult] | None = None,
 ) -> RunResult:
     """A RunResult as the pipeline makes it: a canonical diff against ``base``."""
     base = base or git(root, "rev-parse", "HEAD").strip()
@@ -55,9 +57,10 @@ def make_result(
         ],
         validation=validation
         if validation is not None
-        else {"ok": True, "problems": [], "checks_run": ["parse", "apply"]},
+        else GateReport(base, checks_run=["parse", "apply"]),
         checks=checks or [],
-        usage={"input_tokens": 1200, "output_tokens": 300, "calls": 3},
+        usage=Usage(input_tokens=1200, output_tokens=300),
+        calls=3,
         cost_usd=0.0123,
         model="claude-test-1",
         base_commit=base,
@@ -195,12 +198,9 @@ def test_refuses_what_must_not_be_delivered(pair: tuple[Path, Path]) -> None:
         repo,
         {".github/workflows/x.yml": "on: push\n"},
         status=Status.INVALID,
-        validation={
-            "ok": False,
-            "problems": [
-                {"check": "path", "path": ".github/workflows/x.yml", "message": "protected"}
-            ],
-        },
+        validation=GateReport(
+            "", problems=[Problem("path", "protected", ".github/workflows/x.yml")]
+        ),
     )
     with pytest.raises(PathPolicyError, match=r"forbids \(.github/workflows/x.yml\)") as info:
         publish_branch(policy, opened, branch=None, push=True)

@@ -113,9 +113,7 @@ def result_lines(result: RunResult) -> list[str]:
         state = "approved" if result.verdict.approved else "not approved"
         lines.append(f"- Review: {state} — {result.verdict.summary}")
     if result.checks:
-        checks = ", ".join(
-            f"`{c.command}` {'passed' if c.ok else 'failed'}" for c in result.checks
-        )
+        checks = ", ".join(f"`{c.command}` {'passed' if c.ok else 'failed'}" for c in result.checks)
         lines.append(f"- Checks: {checks}")
     calls = result.calls
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "unknown cost"
