@@ -99,6 +99,9 @@ def test_overlapping_hunks_are_refused() -> None:
     with pytest.raises(PatchApplyError) as info:
         apply_patch({"m.py": CODE}, diff)
     assert "overlaps hunk 1" in info.value.feedback
+    # Hunk 2 is refused, so it is not also listed among the hunks that fit (hunk 1 is).
+    assert [f.hunk for f in info.value.failures] == [2]
+    assert info.value.feedback.endswith("(keep them as they are): m.py hunk 1.")
 
 
 def test_resent_hunk_is_reported_not_duplicated() -> None:

@@ -263,6 +263,7 @@ class _Hunks:
     def _refuse_overlaps(self, chosen: list[tuple[int, Hunk, Application]]) -> None:
         for (n1, _, a1), (n2, h2, a2) in itertools.pairwise(chosen):
             if a2.start < a1.end or (a2.start == a1.start and a2.end == a1.end):
+                self.fitted.remove(n2)  # not "fits and needs no change" as well
                 self.fail(
                     n2,
                     h2,
