@@ -15,7 +15,8 @@ Channels, each scaled to [0, 1] by its best file except mentions (strengths alre
 * **graph**: the best text candidates pass score to the files they import or that import
   them (rank index edges), damped by the receiving file's degree so hubs do not win.
 
-Test files are multiplied by ``test_factor`` unless the request is about tests. Plain
+Test files are multiplied by ``test_factor`` unless the request is about tests, files under
+docs/, examples/, benchmarks/ by ``aside_factor``. Plain
 arithmetic over sorted inputs: the same input gives the same floats in the same order.
 The weights were tuned on the development split of bench/bench_localize.py.
 """
@@ -33,7 +34,7 @@ from itertools import islice
 from tinygen.sheet.index import RankIndex, build_index, decode
 from tinygen.sheet.mentions import MAX_TOKENS, find_mentions
 from tinygen.sheet.model import FileEntry
-from tinygen.sheet.words import word_parts
+from tinygen.sheet.words import query_terms, word_parts
 
 MAX_DEFINERS = 10
 PRIOR = 0.01  # weight of graph degree: orders files that nothing else tells apart
@@ -47,6 +48,7 @@ class Weights:
     ident: float = 0.5
     graph: float = 0.4
     test_factor: float = 0.05  # multiplies a test file's score unless the request is about tests
+    aside_factor: float = 0.5  # ... a file under docs/, examples/, benchmarks/ (see _ASIDE)
     seeds: int = 10  # best text candidates that pass score along graph edges
     hub: float = 0.5  # graph score divided by (the receiving file's degree) ** hub
     k1: float = 2.0  # BM25 term-frequency saturation
@@ -69,6 +71,8 @@ _TEST_NAME = re.compile(
 _ABOUT_TESTS = re.compile(
     r"\b(?:tests?|testing|pytest|unittest|conftest|fixtures?|test_\w+)\b", re.I
 )
+# Folders whose files support the project rather than make it: demoted a little.
+_ASIDE = re.compile(r"(?:docs?|examples?|benchmarks?|bench|scripts|tools|\.github)/")
 _SKIP = frozenset(keyword.kwlist) | {"self", "cls", "print", "None", "True", "False"}
 
 
@@ -120,7 +124,7 @@ def _scaled(scores: dict[int, float]) -> dict[int, float]:
 
 def content_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dict[int, float]:
     """BM25 of every code file containing a request word: doc -> score."""
-    counts = Counter(islice(word_parts(query), MAX_TOKENS * 4))
+    counts = Counter(islice(query_terms(query), MAX_TOKENS * 4))
     lengths = index.lengths_array()
     n = sum(1 for x in lengths if x) or 1
     avg = index.average_length()
@@ -213,10 +217,15 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     if weights.graph:
         for d, s in _scaled(graph_scores(index, text, weights)).items():
             scores[d] += weights.graph * s
-    if not about_tests(query):
-        for d, s in enumerate(scores):
-            if s and is_test_path(paths[d]):
-                scores[d] = s * weights.test_factor
+    tests_too = about_tests(query)
+    for d, s in enumerate(scores):
+        if not s:
+            continue
+        path = paths[d]
+        if not tests_too and is_test_path(path):
+            scores[d] = s * weights.test_factor
+        elif _ASIDE.match(path):
+            scores[d] = s * weights.aside_factor
     # A small prior from each file's degree in the graph: without any other signal (no
     # query, stop words only) central files come first rather than path order.
     start = index.graph()[0]

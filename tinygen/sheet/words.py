@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 # Bump when the words below change: cached word bags are then rebuilt.
-WORDS_VERSION = 2
+WORDS_VERSION = 3
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -105,6 +105,28 @@ _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFINITION_BOOST = 3  # a defined name's parts count this many extra times in a term bag
 
 
+@lru_cache(maxsize=1 << 16)
+def _terms(token: str) -> tuple[str, ...]:
+    """A token's content-channel terms: its word parts, and the whole token lowercased
+    when it has several (``InvalidURL`` -> invalid, url, invalidurl), so that a request
+    naming an identifier matches it more than its parts scattered about."""
+    parts = _name_parts(token)
+    if len(parts) > 1:
+        whole = token.strip("_").lower()
+        if whole not in STOP_WORDS:
+            return (*parts, whole)
+    return parts
+
+
+def query_terms(text: str) -> list[str]:
+    """The content-channel terms of a request, in order, repeats kept."""
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        if len(token) <= 64:
+            out.extend(_terms(token))
+    return out
+
+
 def term_counts(text: str, defined: Iterable[str] = ()) -> dict[str, int]:
     """Stemmed word parts of a whole file (identifiers, strings, comments, docstrings)
     with their counts, for the content channel (BM25). The parts of the names the file
@@ -115,9 +137,9 @@ def term_counts(text: str, defined: Iterable[str] = ()) -> dict[str, int]:
     for token, count in Counter(_TOKEN.findall(text)).items():
         if len(token) > 64:
             continue
-        for part in _name_parts(token):
+        for part in _terms(token):
             out[part] = get(part, 0) + count
     for name in defined:
-        for part in _name_parts(name):
+        for part in _terms(name):
             out[part] = get(part, 0) + DEFINITION_BOOST
     return out
