@@ -1,29 +1,33 @@
-"""`tinygen run` end to end: the real CLI, the real anthropic SDK, a local Messages API server
-scripted per test, and real git repositories. Nothing of ours is mocked."""
+"""`tinygen run` end to end: the real CLI, the real SDK, a local API server scripted per test,
+and real git repositories. Nothing of ours is mocked.
+
+Every test that talks to a model runs twice: against the fake Messages API through the
+anthropic SDK, and against the fake Chat Completions API through the openai SDK
+(``openai:`` model, OPENAI_BASE_URL). The scripts are the same; so must the diffs be."""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.fakes.anthropic_server import (
-    ErrorReply,
-    FakeAnthropic,
-    RecordedRequest,
-    SlowReply,
-    ToolReply,
-)
+from tests.fakes import anthropic_server, openai_server
+from tests.fakes.anthropic_server import ErrorReply, FakeAnthropic, SlowReply, ToolReply
+from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import git, status
 from tinygen.cli import cli
 from tinygen.errors import ExitCode
 
 PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
+OPENAI_MODEL = "openai:gpt-4.1-mini"  # priced in the table, so costs are known
+
+Fake = FakeAnthropic | FakeOpenAI
+RecordedRequest = anthropic_server.RecordedRequest | openai_server.RecordedRequest
 
 APP = {
     "app/__init__.py": '"""A tiny application."""\n',
@@ -55,12 +59,27 @@ def repo(make_repo: Callable[..., Path]) -> Path:
     return make_repo(APP)
 
 
-def invoke(
-    fake: FakeAnthropic, repo: Path, *args: str, env: dict[str, str] | None = None
-) -> Result:
+@pytest.fixture(params=["anthropic", "openai"])
+def fake(request: pytest.FixtureRequest) -> Iterator[Fake]:
+    """The model API of the test: Anthropic's, or an OpenAI-compatible one."""
+    with FakeAnthropic() if request.param == "anthropic" else FakeOpenAI() as server:
+        yield server
+
+
+def model_env(fake: Fake) -> dict[str, str]:
+    """The environment that points tinygen at ``fake``."""
+    if isinstance(fake, FakeOpenAI):
+        return {
+            "OPENAI_API_KEY": str(fake.api_key),
+            "OPENAI_BASE_URL": fake.base_url,
+            "TINYGEN_MODEL": OPENAI_MODEL,
+        }
+    return {"ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+
+
+def invoke(fake: Fake, repo: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     environ = {
-        "ANTHROPIC_API_KEY": fake.api_key,
-        "ANTHROPIC_BASE_URL": fake.base_url,
+        **model_env(fake),
         "TINYGEN_MAX_RETRY_WAIT": "0.05",
         "TINYGEN_MAX_RETRY_TOTAL": "0.5",
         **(env or {}),
@@ -121,7 +140,7 @@ def apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_rename_across_three_files(fake: FakeAnthropic, repo: Path) -> None:
+def test_rename_across_three_files(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         plan(
@@ -152,14 +171,15 @@ def test_rename_across_three_files(fake: FakeAnthropic, repo: Path) -> None:
     assert sorted(file_of(r) for r in edits) == ["app/cli.py", "app/config.py", "app/main.py"]
     brainstorm = fake.requests_for(PLAN)[0]
     assert "app/config.py" in brainstorm.system_text and "load_cfg" in brainstorm.system_text
-    assert brainstorm.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    if isinstance(fake, FakeAnthropic):  # OpenAI caches prefixes without markers
+        assert brainstorm.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert all("Rename load_cfg to load_config" in r.text for r in edits)  # the plan
-    assert all(r.usage["cache_read_input_tokens"] > 0 for r in edits), [r.usage for r in edits]
-    assert [t["name"] for t in edits[0].body["tools"]] == [PLAN, EDIT, VERIFY]
+    assert all(r.cache_read_tokens > 0 for r in edits), [r.usage for r in edits]
+    assert edits[0].tool_names == [PLAN, EDIT, VERIFY]
     assert "approved" in result.stderr
 
 
-def test_new_module_wired_into_an_existing_one(fake: FakeAnthropic, repo: Path) -> None:
+def test_new_module_wired_into_an_existing_one(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         plan(
@@ -196,7 +216,7 @@ def test_new_module_wired_into_an_existing_one(fake: FakeAnthropic, repo: Path) 
     assert {f["path"] for f in data["files"]} == {"app/greet.py", "app/main.py"}
 
 
-def test_unplaceable_diff_is_fixed_after_feedback(fake: FakeAnthropic, repo: Path) -> None:
+def test_unplaceable_diff_is_fixed_after_feedback(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Print the name in upper case.")))
     bad = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["title"])\n+    print(cfg["title"].upper())\n'
     good = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"].upper())\n'
@@ -210,7 +230,7 @@ def test_unplaceable_diff_is_fixed_after_feedback(fake: FakeAnthropic, repo: Pat
     assert "could not be applied" in retry.text and 'print(cfg["name"])' in retry.text
 
 
-def test_verify_round_asks_for_a_revision(fake: FakeAnthropic, repo: Path) -> None:
+def test_verify_round_asks_for_a_revision(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         plan(
@@ -241,9 +261,7 @@ def test_verify_round_asks_for_a_revision(fake: FakeAnthropic, repo: Path) -> No
     assert "app/cli.py" in fake.requests_for(VERIFY)[1].text
 
 
-def test_unapproved_after_last_round_still_returns_the_diff(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_unapproved_after_last_round_still_returns_the_diff(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/config.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     no = ToolReply(
@@ -260,7 +278,7 @@ def test_unapproved_after_last_round_still_returns_the_diff(
     assert "not approved after 1 round" in result.stderr
 
 
-def test_overload_recovers(fake: FakeAnthropic, repo: Path) -> None:
+def test_overload_recovers(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         ErrorReply.overloaded(),
@@ -274,7 +292,7 @@ def test_overload_recovers(fake: FakeAnthropic, repo: Path) -> None:
     assert len(fake.requests_for(PLAN)) == 3
 
 
-def test_api_that_stays_down_fails_clearly(fake: FakeAnthropic, repo: Path) -> None:
+def test_api_that_stays_down_fails_clearly(fake: Fake, repo: Path) -> None:
     fake.on(PLAN, lambda request: ErrorReply.overloaded())
     result = invoke(fake, repo, "Rename load_cfg")
     assert result.exit_code == ExitCode.LLM
@@ -283,9 +301,7 @@ def test_api_that_stays_down_fails_clearly(fake: FakeAnthropic, repo: Path) -> N
     assert fake.api_key not in result.stderr
 
 
-def test_plan_naming_a_path_outside_the_repository_is_refused(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_plan_naming_a_path_outside_the_repository_is_refused(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("../outside.py", "create", "escape")))
     before = status(repo)
     result = invoke(fake, repo, "Write outside")
@@ -296,7 +312,7 @@ def test_plan_naming_a_path_outside_the_repository_is_refused(
     assert status(repo) == before
 
 
-def test_request_that_needs_no_change(fake: FakeAnthropic, repo: Path) -> None:
+def test_request_that_needs_no_change(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         ToolReply(
@@ -309,7 +325,7 @@ def test_request_that_needs_no_change(fake: FakeAnthropic, repo: Path) -> None:
     assert "already reads JSON" in result.stderr
 
 
-def test_brainstorm_may_read_files_first(fake: FakeAnthropic, repo: Path) -> None:
+def test_brainstorm_may_read_files_first(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN,
         ToolReply({"read_files": ["app/cli.py", "../etc/passwd"]}),
@@ -324,7 +340,7 @@ def test_brainstorm_may_read_files_first(fake: FakeAnthropic, repo: Path) -> Non
     assert "passwd" not in second.text.split("The files you asked to read")[1]
 
 
-def test_run_record_and_runs_command(fake: FakeAnthropic, repo: Path) -> None:
+def test_run_record_and_runs_command(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     fake.script(VERIFY, approve())
@@ -351,13 +367,13 @@ def test_missing_api_key_is_a_configuration_error(repo: Path) -> None:
     assert "ANTHROPIC_API_KEY" in result.stderr
 
 
-def test_request_from_file_and_stdin(fake: FakeAnthropic, repo: Path, tmp_path: Path) -> None:
+def test_request_from_file_and_stdin(fake: Fake, repo: Path, tmp_path: Path) -> None:
     fake.on(PLAN, lambda request: ToolReply({"summary": "nothing", "title": "t", "files": []}))
     req = tmp_path / "req.txt"
     req.write_text("Please rename the thing from a file\n")
     assert invoke(fake, repo, f"@{req}").exit_code == ExitCode.NO_CHANGE
     assert "rename the thing from a file" in fake.requests_for(PLAN)[-1].system_text
-    environ = {"ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+    environ = model_env(fake)
     result = CliRunner().invoke(
         cli, ["run", "-", "--repo", str(repo)], input="from stdin please\n", env=environ
     )
@@ -375,7 +391,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert str(tmp_path) in result.stderr
 
 
-def test_head_is_the_default_base_and_ref_selects_another(fake: FakeAnthropic, repo: Path) -> None:
+def test_head_is_the_default_base_and_ref_selects_another(fake: Fake, repo: Path) -> None:
     git(repo, "tag", "v1")
     (repo / "app" / "new.py").write_text("X = 1\n")
     git(repo, "add", ".")
@@ -387,9 +403,7 @@ def test_head_is_the_default_base_and_ref_selects_another(fake: FakeAnthropic, r
     assert "app/new.py" not in fake.requests_for(PLAN)[-1].system_text
 
 
-def test_syntax_error_fails_validation_and_reaches_the_reviewer(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_syntax_error_fails_validation_and_reaches_the_reviewer(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Break it.")))
     broken = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"]\n'
     fake.on(EDIT, lambda request: ToolReply({"diff": broken}))
@@ -401,13 +415,11 @@ def test_syntax_error_fails_validation_and_reaches_the_reviewer(
     assert "syntax" in fake.requests_for(VERIFY)[0].text
 
 
-def test_failing_check_output_reaches_the_reviewer_without_secrets(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_failing_check_output_reaches_the_reviewer_without_secrets(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     fake.on(VERIFY, lambda request: approve())
-    check = "echo key=${ANTHROPIC_API_KEY:-unset}; grep -rq load_config app/main.py && echo renamed; exit 3"
+    check = "echo key=${ANTHROPIC_API_KEY:-unset}${OPENAI_API_KEY:-}; grep -rq load_config app/main.py && echo renamed; exit 3"
     result = invoke(fake, repo, "Rename in main", "--check", check, "--max-rounds", "1")
     assert result.exit_code == ExitCode.CHECKS_FAILED, result.stderr
     review = fake.requests_for(VERIFY)[0].text
@@ -415,7 +427,7 @@ def test_failing_check_output_reaches_the_reviewer_without_secrets(
     assert "key=unset" in review  # the check never sees the API key
 
 
-def test_check_that_passes(fake: FakeAnthropic, repo: Path) -> None:
+def test_check_that_passes(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     fake.script(VERIFY, approve())
@@ -430,9 +442,7 @@ def test_check_that_passes(fake: FakeAnthropic, repo: Path) -> None:
 # ---- review fixes ----------------------------------------------------------------------
 
 
-def test_symlinked_files_are_never_read_into_prompts(
-    fake: FakeAnthropic, make_repo, tmp_path: Path
-) -> None:
+def test_symlinked_files_are_never_read_into_prompts(fake: Fake, make_repo, tmp_path: Path) -> None:
     secret = tmp_path / "outside-secret.txt"
     secret.write_text("TOP-SECRET-VALUE\n")
     repo = make_repo(APP, commit=False)
@@ -456,7 +466,7 @@ def test_symlinked_files_are_never_read_into_prompts(
     assert "TOP-SECRET-VALUE" not in records
 
 
-def test_failed_revision_keeps_the_earlier_good_change(fake: FakeAnthropic, repo: Path) -> None:
+def test_failed_revision_keeps_the_earlier_good_change(fake: Fake, repo: Path) -> None:
     fake.script(
         PLAN, plan(("app/main.py", "modify", "Rename."), ("app/config.py", "modify", "Rename."))
     )
@@ -480,9 +490,7 @@ def test_failed_revision_keeps_the_earlier_good_change(fake: FakeAnthropic, repo
     assert "+++ b/app/main.py" in fake.requests_for(VERIFY)[1].text  # the second review saw it
 
 
-def test_gate_failure_is_never_approved_and_uses_the_next_round(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_gate_failure_is_never_approved_and_uses_the_next_round(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Upper-case the name.")))
     broken = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"])\n+    print(cfg["name"].upper(\n'
     fixed = '--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-    print(cfg["name"].upper(\n+    print(cfg["name"].upper())\n'
@@ -496,9 +504,7 @@ def test_gate_failure_is_never_approved_and_uses_the_next_round(
     assert "Validation (syntax) failed" in fake.requests_for(EDIT)[1].text
 
 
-def test_model_that_only_asks_to_read_is_an_error_not_no_change(
-    fake: FakeAnthropic, repo: Path
-) -> None:
+def test_model_that_only_asks_to_read_is_an_error_not_no_change(fake: Fake, repo: Path) -> None:
     fake.on(PLAN, lambda request: ToolReply({"read_files": ["app/cli.py"]}))
     result = invoke(fake, repo, "Do something", "--json")
     assert result.exit_code == ExitCode.LLM
@@ -509,17 +515,13 @@ def test_model_that_only_asks_to_read_is_an_error_not_no_change(
     assert record["status"] == "failed" and record["result"]["usage"]["calls"] == 2
 
 
-def test_unwritable_out_is_refused_before_any_call(
-    fake: FakeAnthropic, repo: Path, tmp_path: Path
-) -> None:
+def test_unwritable_out_is_refused_before_any_call(fake: Fake, repo: Path, tmp_path: Path) -> None:
     result = invoke(fake, repo, "x", "--out", str(tmp_path / "missing" / "x.diff"))
     assert result.exit_code == ExitCode.USAGE and "--out" in result.stderr
     assert fake.requests == []
 
 
-def test_out_is_emptied_when_there_is_no_diff(
-    fake: FakeAnthropic, repo: Path, tmp_path: Path
-) -> None:
+def test_out_is_emptied_when_there_is_no_diff(fake: Fake, repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.diff"
     out.write_text("stale\n")
     fake.script(PLAN, ToolReply({"summary": "nothing", "title": "t", "files": []}))
@@ -528,9 +530,7 @@ def test_out_is_emptied_when_there_is_no_diff(
 
 
 @pytest.mark.parametrize("jobs", [1, 3])
-def test_per_file_calls_run_concurrently_up_to_jobs(
-    fake: FakeAnthropic, repo: Path, jobs: int
-) -> None:
+def test_per_file_calls_run_concurrently_up_to_jobs(fake: Fake, repo: Path, jobs: int) -> None:
     fake.script(
         PLAN,
         plan(*[(p, "modify", "Rename.") for p in ("app/config.py", "app/main.py", "app/cli.py")]),
@@ -555,7 +555,7 @@ def test_runs_show_refuses_glob_ids(repo: Path) -> None:
     assert result.exit_code == ExitCode.REPO and "is not a run id" in result.stderr
 
 
-def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, repo: Path) -> None:
+def test_interrupt_stops_new_calls_cleans_up_and_records(fake: Fake, repo: Path) -> None:
     import os
     import signal
     import sys
@@ -566,7 +566,7 @@ def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, re
         plan(*[(p, "modify", "Rename.") for p in ("app/config.py", "app/main.py", "app/cli.py")]),
     )
     fake.on(EDIT, lambda request: SlowReply(30, ToolReply({"diff": "x"})))
-    env = {**os.environ, "ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+    env = {**os.environ, **model_env(fake)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tinygen", "run", "Rename", "--repo", str(repo), "--jobs", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -586,7 +586,7 @@ def test_interrupt_stops_new_calls_cleans_up_and_records(fake: FakeAnthropic, re
     assert json.loads((runs[0] / "run.json").read_text())["status"] == "interrupted"
 
 
-def test_every_call_is_recorded_as_sent_with_its_cost(fake: FakeAnthropic, repo: Path) -> None:
+def test_every_call_is_recorded_as_sent_with_its_cost(fake: Fake, repo: Path) -> None:
     invalid = ToolReply(
         {"summary": "s", "title": "t", "files": [{"path": "app/main.py"}]}
     )  # no action
@@ -607,7 +607,7 @@ def test_every_call_is_recorded_as_sent_with_its_cost(fake: FakeAnthropic, repo:
     assert json.loads(result.stdout)["cost_usd"] == pytest.approx(total)
 
 
-def test_check_env_passes_named_variables_to_checks(fake: FakeAnthropic, repo: Path) -> None:
+def test_check_env_passes_named_variables_to_checks(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     fake.on(VERIFY, lambda request: approve())
@@ -619,7 +619,7 @@ def test_check_env_passes_named_variables_to_checks(fake: FakeAnthropic, repo: P
 
 
 def test_edits_that_never_place_end_unplaced_with_a_hint_for_a_person(
-    fake: FakeAnthropic, repo: Path
+    fake: Fake, repo: Path
 ) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "x")))
     bad = ToolReply({"diff": "--- a/app/main.py\n+++ b/app/main.py\n@@ @@\n-not in the file\n+x\n"})
@@ -633,7 +633,7 @@ def test_edits_that_never_place_end_unplaced_with_a_hint_for_a_person(
     assert fake.requests_for(VERIFY) == []
 
 
-def test_a_failing_check_is_shown_in_text_mode(fake: FakeAnthropic, repo: Path) -> None:
+def test_a_failing_check_is_shown_in_text_mode(fake: Fake, repo: Path) -> None:
     fake.script(PLAN, plan(("app/main.py", "modify", "Rename.")))
     fake.on(EDIT, rename_handler("load_cfg", "load_config"))
     fake.on(VERIFY, lambda request: approve())
@@ -644,7 +644,7 @@ def test_a_failing_check_is_shown_in_text_mode(fake: FakeAnthropic, repo: Path) 
     assert "  | ModuleNotFoundError: no module named calc" in result.stderr
 
 
-def test_a_repository_without_commits_says_so(fake: FakeAnthropic, make_repo) -> None:
+def test_a_repository_without_commits_says_so(fake: Fake, make_repo) -> None:
     empty = make_repo({"a.py": "x = 1\n"}, commit=False)
     result = invoke(fake, empty, "Change a")
     assert result.exit_code == ExitCode.REPO

@@ -16,7 +16,8 @@ call in the first mode and the JSON text of its input in the others.
 Servers differ; the constructor says how this one behaves:
 
 - ``tools``: ``True``; ``False`` refuses requests with tools (400, as Ollama does for a
-  model without tool support); ``"ignore"`` takes them but answers in prose.
+  model without tool support); ``"ignore"`` takes them but answers in prose (without
+  using a scripted reply).
 - ``json_schema``: ``False`` refuses ``response_format`` (400).
 - ``streams``: ``False`` ignores ``stream: true`` and answers with plain JSON.
 - ``report_cost``: usage carries OpenRouter's ``cost`` (``COST_PER_TOKEN`` a token).
@@ -448,7 +449,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # Ollama keeps the end of the prompt and says nothing.
             request.seen_body = _keep_last_tokens(body, fake.context_tokens)
             prompt, cached = fake.context_tokens, 0
-        reply = fake._next_reply(request)
+        if fake.tools == "ignore" and request.mode == "tool":
+            # The model never saw the forced choice: it chats, and the script is kept for
+            # the next request.
+            reply: Reply | None = TextReply("Sure! I would start by looking at the code.")
+        else:
+            reply = fake._next_reply(request)
         fake._sleep(fake.delay)
         while isinstance(reply, SlowReply):
             fake._sleep(reply.seconds)
@@ -512,9 +518,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 }
             ]
             finish, output = "tool_calls", _tokens(arguments + reply.text)
-        elif isinstance(reply, ToolReply) and request.mode == "tool":  # tools="ignore"
-            message["content"] = "Sure, here is what I would do: " + json.dumps(reply.input)[:40]
-            finish, output = "stop", _tokens(message["content"])
         elif isinstance(reply, ToolReply):  # a JSON mode: the input is the answer's text
             message["content"] = json.dumps(reply.input)
             finish, output = "stop", _tokens(message["content"])
