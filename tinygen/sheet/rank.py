@@ -16,7 +16,7 @@ Channels, each scaled to [0, 1] by its best file except mentions (strengths alre
   them (rank index edges), damped by the receiving file's degree so hubs do not win.
 
 Test files are multiplied by ``test_factor`` unless the request is about tests, files under
-docs/, examples/, benchmarks/ by ``aside_factor``. Plain
+docs/, examples/, benchmarks/ by ``aside_factor`` (a file named exactly is neither). Plain
 arithmetic over sorted inputs: the same input gives the same floats in the same order.
 The weights were tuned on the development split of bench/bench_localize.py.
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from tinygen.sheet.index import RankIndex, build_index, decode
-from tinygen.sheet.mentions import MAX_TOKENS, find_mentions
+from tinygen.sheet.mentions import EXACT, MAX_TOKENS, find_mentions
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import query_terms, word_parts
 
@@ -219,9 +219,9 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
             scores[d] += weights.graph * s
     tests_too = about_tests(query)
     for d, s in enumerate(scores):
-        if not s:
-            continue
         path = paths[d]
+        if not s or mentions.strength.get(path, 0.0) >= EXACT:
+            continue  # a file the request names exactly is not demoted
         if not tests_too and is_test_path(path):
             scores[d] = s * weights.test_factor
         elif _ASIDE.match(path):
