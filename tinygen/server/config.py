@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinygen.errors import ConfigError
+from tinygen.llm.names import split_model
 
 TOKEN_ENV = "TINYGEN_SERVER_TOKEN"
 MIN_TOKEN_CHARS = 16
@@ -64,6 +65,15 @@ class ServerConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
         if self.max_rounds is not None and self.max_rounds < 0:
             raise ConfigError("max-rounds must be 0 or more")
+        for name in self.allowed_models:  # PROVIDER:MODEL, or a bare Anthropic name
+            try:
+                split_model(name)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"allowed model {name!r}: {exc.message}",
+                    hint=exc.hint,
+                    settings=("allowed_models",),
+                ) from exc
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ConfigError(
                 "`ssl_certfile` and `ssl_keyfile` go together",
