@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
-from tinygen.delivery.gitops import (
+from tinygen.delivery.branches import branch_name_for, slugify, validate_branch_name
+from tinygen.delivery.commits import (
     DEFAULT_IDENTITY,
-    branch_name_for,
     build_message,
     commit_on_top,
     create_branch_commit,
-    slugify,
-    validate_branch_name,
 )
 from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
 

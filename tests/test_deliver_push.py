@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, write_files
-from tinygen.delivery.gitops import (
-    checkout_pr_head,
-    commit_on_top,
-    create_branch_commit,
-    push_branch,
-    push_to_ref,
-)
+from tinygen.delivery.commits import commit_on_top, create_branch_commit
+from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
 from tinygen.errors import RepoError
 from tinygen.repo.clone import open_repository
 

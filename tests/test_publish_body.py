@@ -12,7 +12,7 @@ from tests.fakes.github_server import DEFAULT_TOKEN
 from tests.helpers import git
 from tests.test_publish_branch import FILES, make_result
 from tinygen.delivery import texts as prbody
-from tinygen.delivery.gitops import build_message
+from tinygen.delivery.commits import build_message
 from tinygen.delivery.prepare import github_repository
 from tinygen.errors import ConfigError
 from tinygen.models import FileEdit, Status

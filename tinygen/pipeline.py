@@ -24,9 +24,7 @@ from tinygen.errors import Cancelled, TinygenError
 from tinygen.models import (
     FileEdit,
     Plan,
-    PlanItem,
     Request,
-    Revision,
     RunResult,
     Status,
     Verdict,
@@ -37,6 +35,13 @@ from tinygen.passes.edit import edit_files
 from tinygen.passes.verify import verify
 from tinygen.repo.git import state_dir, temp_worktree
 from tinygen.repo.trees import snapshot_commit
+from tinygen.rounds import (
+    diff_paths,
+    final_status,
+    plan_with_revisions,
+    revisions_for,
+    validation_text,
+)
 from tinygen.runs import RunRecorder, runs_root
 
 if TYPE_CHECKING:
@@ -46,8 +51,6 @@ if TYPE_CHECKING:
     from tinygen.repo.clone import OpenedRepo
     from tinygen.repo.spec import RepoSpec
     from tinygen.validate import CheckResult, GateReport, PathPolicy
-
-CHECK_TAIL_LINES = 60  # lines of each check's output shown to the reviewer
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,9 @@ def run(
         saved = record.write_text("diff.patch", runner.best_diff) if runner.best_diff else None
         message = exc.message if isinstance(exc, TinygenError) else type(exc).__name__
         partial = runner.partial(message, saved)
-        record.update(result=partial.to_dict() | {"status": status, "error": message}, status=status)
+        record.update(
+            result=partial.to_dict() | {"status": status, "error": message}, status=status
+        )
         if isinstance(exc, TinygenError):
             # data, not sentences: front ends say where the diff is and what was spent
             exc.run_id = record.run_id
@@ -373,20 +378,20 @@ class _Runner:
             rounds += 1
             with self.stage("verify"):
                 verdict = verify(
-                    ctx, plan, diff, _validation_text(gate, checks, edits), rounds, policy
+                    ctx, plan, diff, validation_text(gate, checks, edits), rounds, policy
                 )
             self.record.update(**{f"verdict_{rounds}": verdict.to_dict()})
             # A failed gate, check or edit is never approved, whatever the reviewer says.
-            revisions = _revisions(verdict, gate, checks, edits, diff_paths(diff))
+            revisions = revisions_for(verdict, gate, checks, edits, diff_paths(diff))
             if not revisions or rounds >= self.settings.max_rounds:
                 break
-            plan = _plan_with_revisions(plan, revisions, ctx.repo_paths)
+            plan = plan_with_revisions(plan, revisions, ctx.repo_paths)
             self.progress("revise", f"round {rounds}: revising {len(revisions)} file(s)")
             with self.stage("edit"):
                 items = [item for r in revisions if (item := plan.item(r.path)) is not None]
                 feedback = {r.path: r.feedback for r in revisions}
                 edits.update(edit_files(ctx, plan, items, edits, feedback))
-        status, message = _final_status(gate, checks, verdict, edits, self.settings.max_rounds)
+        status, message = final_status(gate, checks, verdict, edits, self.settings.max_rounds)
         return self._result(
             ctx,
             status,
@@ -459,111 +464,3 @@ class _Runner:
             base_commit=self.target.base_commit,
             tree=gate.tree if gate is not None and gate.ok else None,
         )
-
-
-def _plan_with_revisions(plan: Plan, revisions: list[Revision], repo_paths: frozenset[str]) -> Plan:
-    """A revision may name a file the plan did not: it joins the plan."""
-    items = list(plan.files)
-    for rev in revisions:
-        if plan.item(rev.path) is None:
-            exists = rev.path in repo_paths
-            items.append(PlanItem(rev.path, "modify" if exists else "create", rev.feedback))
-    return Plan(plan.summary, plan.title, tuple(items), plan.files_read)
-
-
-def diff_paths(diff: str) -> list[str]:
-    """The files a canonical diff changes (new side, or old side for deletions)."""
-    paths: list[str] = []
-    for line in diff.splitlines():
-        if line.startswith("diff --git a/"):
-            old, _, new = line[len("diff --git a/") :].partition(" b/")
-            paths.append(new or old)
-    return paths
-
-
-def _revisions(
-    verdict: Verdict,
-    gate: GateReport,
-    checks: list[CheckResult],
-    edits: dict[str, FileEdit],
-    changed: list[str],
-) -> list[Revision]:
-    """What to revise next: the reviewer's revisions, plus feedback from every failed gate
-    problem, check and edit. Empty means the change is approved and valid."""
-    notes: dict[str, list[str]] = {r.path: [r.feedback] for r in verdict.revisions}
-
-    def add(path: str, note: str) -> None:
-        notes.setdefault(path, []).append(note)
-
-    for problem in gate.problems:
-        for path in [problem.path] if problem.path else changed:
-            add(path, f"Validation ({problem.check}) failed: {problem.message}")
-    for check in checks:
-        if not check.ok:
-            state = "timed out" if check.timed_out else f"exited {check.exit_code}"
-            tail = "\n".join(check.output_tail.splitlines()[-CHECK_TAIL_LINES:])
-            for path in changed:
-                add(path, f"The check `{check.command}` {state} on the changed tree:\n{tail}")
-    for edit in edits.values():
-        if not edit.ok:
-            add(edit.path, f"Your last change could not be applied: {edit.error}")
-    if not notes and not verdict.approved:  # "no" without saying what to change
-        for path in changed:
-            add(path, f"The reviewer did not approve: {verdict.summary}")
-    return [Revision(path, "\n".join(n)) for path, n in notes.items()]
-
-
-def _validation_text(
-    gate: GateReport, checks: list[CheckResult], edits: dict[str, FileEdit]
-) -> str:
-    lines = [f"Gate: {'passed' if gate.ok else 'FAILED'}"]
-    lines += [f"- [{p.check}] {p.path + ': ' if p.path else ''}{p.message}" for p in gate.problems]
-    for check in checks:
-        state = "timed out" if check.timed_out else f"exit {check.exit_code}"
-        lines.append(f"Check `{check.command}`: {state} ({check.seconds:.1f} s)")
-        tail = check.output_tail.splitlines()[-CHECK_TAIL_LINES:]
-        if tail and not check.ok:
-            lines += ["```", *tail, "```"]
-    for edit in edits.values():
-        if not edit.ok:
-            lines.append(f"File {edit.path} could not be edited (left unchanged): {edit.error}")
-    if not checks:
-        lines.append("No repository checks are configured.")
-    return "\n".join(lines)
-
-
-def _problem_summary(gate: GateReport) -> str:
-    """One line per file (its first problem, cut to one source line), then how many more."""
-    first: dict[str, str] = {}
-    for problem in gate.problems:
-        first.setdefault(problem.path or "(diff)", problem.message.splitlines()[0][:160])
-    lines = [f"  {path}: {message}" for path, message in first.items()]
-    more = len(gate.problems) - len(first)
-    return "\n".join(lines) + (f"\n  (+{more} more; see the run record)" if more > 0 else "")
-
-
-def _final_status(
-    gate: GateReport,
-    checks: list[CheckResult],
-    verdict: Verdict | None,
-    edits: dict[str, FileEdit],
-    max_rounds: int,
-) -> tuple[Status, str]:
-    if not gate.ok:
-        return Status.INVALID, "validation failed:\n" + _problem_summary(gate)
-    failed_checks = [c.command for c in checks if not c.ok]
-    if failed_checks:
-        return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)
-    failed_edits = [e.path for e in edits.values() if not e.ok]
-    if verdict is None:
-        if failed_edits:
-            return Status.UNAPPROVED, "file(s) could not be edited: " + ", ".join(failed_edits)
-        return Status.UNVERIFIED, "validated; not reviewed (max-rounds is 0)"
-    if verdict.approved and not failed_edits:
-        return Status.APPROVED, verdict.summary or "approved"
-    why = "; ".join(f"{r.path}: {r.feedback}" for r in verdict.revisions) or verdict.summary
-    if failed_edits:
-        why = (
-            "file(s) could not be edited: " + ", ".join(failed_edits) + ("; " + why if why else "")
-        )
-    return Status.UNAPPROVED, f"not approved after {max_rounds} round(s): {why}"

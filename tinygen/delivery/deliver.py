@@ -81,9 +81,7 @@ def deliver(prepared: Prepared, result: RunResult, settings: Settings) -> Delive
     ok = result.succeeded
     if opts.apply:
         if ok:
-            done.applied = apply_diff(
-                prepared.opened.root, result.diff, force=opts.force
-            )
+            done.applied = apply_diff(prepared.opened.root, result.diff, force=opts.force)
         else:
             done.applied = []
             done.skipped = f"not applied: the run did not succeed ({result.status})"

@@ -81,4 +81,3 @@ def deliver_patch(text: str, shown: str, prepared: Prepared, settings: Settings)
         exc.saved_diff = exc.saved_diff or result.diff_path
         out.error = exc
     return out
-

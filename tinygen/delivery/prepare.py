@@ -137,7 +137,7 @@ def prepare(
 
 def _prepare_pr_head(prepared: Prepared, number: int) -> None:
     """The change is made on pull request ``number``'s head: same-repository, open ones only."""
-    from tinygen.delivery.gitops import checkout_pr_head
+    from tinygen.delivery.pushes import checkout_pr_head
 
     assert prepared.forge is not None and prepared.full_name is not None
     pull = prepared.forge.pull(prepared.full_name, number)
@@ -199,7 +199,7 @@ def _prepare_issue_branch(prepared: Prepared, number: int) -> None:
     base's tip (the run then starts from its tip, so the model sees the earlier attempt);
     one whose pull request was closed or merged, or that the base has moved past, is left
     as it is, and the next name is tried: the first name not on the remote starts afresh."""
-    from tinygen.delivery.gitops import checkout_pr_head
+    from tinygen.delivery.pushes import checkout_pr_head
     from tinygen.repo.git import git_bytes
 
     assert prepared.forge is not None and prepared.full_name is not None
@@ -245,7 +245,7 @@ def _refuse_protected_target(
 ) -> None:
     """Refuse before the model runs when ``branch`` is one tinygen never pushes to (this also
     checks that the remote can be reached)."""
-    from tinygen.delivery.gitops import protected_branches
+    from tinygen.delivery.remotes import protected_branches
 
     protected = protected_branches(
         prepared.opened.root,

@@ -1,6 +1,6 @@
 """Delivery: turn a run's diff into changed files, a branch, a push, or a pull request.
 
-The building blocks live in :mod:`tinygen.delivery.gitops` (commits in temporary worktrees, pushes
+The building blocks live in :mod:`tinygen.delivery.commits` and :mod:`tinygen.delivery.pushes` (commits in temporary worktrees, pushes
 that are never forced) and :mod:`tinygen.github` (the forge); this module sequences them::
 
     publish_branch      diff ─► commit on the base ─► local branch ─► [push]
@@ -24,19 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tinygen.delivery.gitops import (
+from tinygen.delivery.branches import (
     branch_name_for,
-    build_message,
-    checkout_pr_head,
-    commit_on_top,
     create_branch_at,
-    identity_env,
-    protected_branches,
-    push_branch,
-    push_to_ref,
     slugify,
     validate_branch_name,
 )
+from tinygen.delivery.commits import build_message, commit_on_top, identity_env
+from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
+from tinygen.delivery.remotes import protected_branches
 from tinygen.delivery.texts import MARKER, commit_message, plain_title, pr_body, succeeded, title
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.github.forge import Forge

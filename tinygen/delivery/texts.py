@@ -25,7 +25,6 @@ BOT_EMAIL = "tinygen@users.noreply.github.com"
 MARKER = "<!-- tinygen -->"  # lets tools recognise a body written by tinygen
 
 
-
 def succeeded(result: RunResult) -> bool:
     """A maintainer can take it as it is; anything else is delivered as a stated failure."""
     return result.status.succeeded
@@ -67,7 +66,7 @@ def failure_line(result: RunResult) -> str | None:
 
 
 def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
-    """(message, trailers) for :func:`tinygen.delivery.gitops.build_message`.
+    """(message, trailers) for :func:`tinygen.delivery.commits.build_message`.
 
     The body has the plan's summary, the reviewer's verdict and the files with their intents;
     trailers name tinygen with the model (a ``Co-authored-by`` line GitHub understands) and

@@ -65,7 +65,7 @@ def check_ref(ref: str) -> None:
     """A 422 on ``ref`` unless git accepts it as a branch or tag name (``git
     check-ref-format``, as delivery checks the branches it creates); a full commit sha
     passes too."""
-    from tinygen.delivery.gitops import validate_branch_name
+    from tinygen.delivery.branches import validate_branch_name
 
     try:
         validate_branch_name(ref)
