@@ -29,14 +29,14 @@ class AnalyzeRequest(_Model):
         min_length=1,
         max_length=2048,
         description="https://github.com/OWNER/NAME or git@github.com:OWNER/NAME.git "
-        "(file:// URLs and paths only when the server runs with --allow-local)",
+        "(file:// URLs and paths only on a server that allows local repositories)",
         examples=["https://github.com/octocat/Hello-World"],
     )
     prompt: str = Field(
         min_length=1,
         max_length=MAX_PROMPT_CHARS_CEILING,
         description=f"the change request (at most {DEFAULT_MAX_PROMPT_CHARS} characters "
-        "by default; see --max-prompt-chars)",
+        "unless the server says otherwise)",
         examples=["Rename load_cfg to load_config everywhere"],
     )
 
@@ -52,14 +52,12 @@ class JobRequest(AnalyzeRequest):
         default=None,
         max_length=100,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$",
-        description="Anthropic model (default: the server's); only models the server "
-        "allows (--allow-model)",
+        description="the model (default: the server's); only models the server allows",
     )
     checks: list[str] | None = Field(
         default=None,
         max_length=MAX_CHECKS,
-        description="commands run on the changed tree (only when the server runs with "
-        "--allow-checks)",
+        description="commands run on the changed tree (only on a server that allows checks)",
     )
 
 
