@@ -21,15 +21,18 @@ import hashlib
 import marshal
 import os
 import tempfile
+import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import path_words
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+BUCKET_SIZE = 32  # keys per bucket of a Buckets map, on average
 INDEX_NAME = "rank-index.bin"
 MAX_DEFINERS = 10  # names defined in more files link nothing in the graph
 BACKWARD = 0.3  # weight of a dependency -> dependent edge (the reverse of a use)
@@ -52,15 +55,63 @@ def decode(data: bytes) -> array[int]:
     return out
 
 
+V = TypeVar("V")
+
+
+class Buckets(Mapping[str, V]):
+    """A large str-keyed map stored as marshal bytes in buckets by key hash: loading it
+    costs one bytes object per bucket, and a lookup decodes only its key's bucket (a
+    query looks up a few dozen keys of tens of thousands)."""
+
+    def __init__(self, blobs: list[bytes]) -> None:
+        self.blobs = blobs
+        self._decoded: dict[int, dict[str, V]] = {}
+
+    @staticmethod
+    def _slot(key: str, n: int) -> int:
+        return zlib.crc32(key.encode("utf-8", "surrogateescape")) % n
+
+    @classmethod
+    def of(cls, data: dict[str, V]) -> Buckets[V]:
+        n = max(1, len(data) // BUCKET_SIZE)
+        parts: list[dict[str, V]] = [{} for _ in range(n)]
+        for key in sorted(data):
+            parts[cls._slot(key, n)][key] = data[key]
+        return cls([marshal.dumps(p) for p in parts])
+
+    def _bucket(self, key: str) -> dict[str, V]:
+        slot = self._slot(key, len(self.blobs))
+        got = self._decoded.get(slot)
+        if got is None:
+            got = self._decoded[slot] = marshal.loads(self.blobs[slot])
+        return got
+
+    def __getitem__(self, key: str) -> V:
+        return self._bucket(key)[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._bucket(key).get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._bucket(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for slot in range(len(self.blobs)):
+            yield from marshal.loads(self.blobs[slot])
+
+    def __len__(self) -> int:
+        return sum(len(marshal.loads(b)) for b in self.blobs)
+
+
 @dataclass
 class RankIndex:
     digest: str
     paths: list[str]  # doc number -> path (the sheet's path order)
-    postings: dict[str, bytes]  # term -> doc << 8 | tf
+    postings: Buckets[bytes]  # term -> doc << 8 | tf
     lengths: bytes  # array('I'): each doc's term count
-    path_terms: dict[str, bytes]  # word part of a path component -> docs
-    names: dict[str, bytes]  # symbol name (any kind) -> docs defining it
-    modules: dict[str, str]  # dotted module name -> path (from the root, src/, packages)
+    path_terms: Buckets[bytes]  # word part of a path component -> docs
+    names: Buckets[bytes]  # symbol name (any kind) -> docs defining it
+    modules: Buckets[str]  # dotted module name -> path (from the root, src/, packages)
     edge_start: bytes  # array('I') of n + 1 offsets into edge_to / edge_weight
     edge_to: bytes  # array('I')
     edge_weight: bytes  # array('f')
@@ -91,11 +142,11 @@ class RankIndex:
                 INDEX_VERSION,
                 self.digest,
                 self.paths,
-                self.postings,
+                self.postings.blobs,
                 self.lengths,
-                self.path_terms,
-                self.names,
-                self.modules,
+                self.path_terms.blobs,
+                self.names.blobs,
+                self.modules.blobs,
                 self.edge_start,
                 self.edge_to,
                 self.edge_weight,
@@ -110,7 +161,17 @@ class RankIndex:
             return None
         if not (isinstance(value, tuple) and len(value) == 11 and value[0] == INDEX_VERSION):
             return None
-        return cls(*value[1:])
+        _v, digest, paths, postings, lengths, path_terms, names, modules, *graph = value
+        return cls(
+            digest,
+            paths,
+            Buckets(postings),
+            lengths,
+            Buckets(path_terms),
+            Buckets(names),
+            Buckets(modules),
+            *graph,
+        )
 
 
 def _graph(
@@ -187,11 +248,11 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
     return RankIndex(
         digest,
         paths,
-        {t: _ids(v) for t, v in postings.items()},
+        Buckets.of({t: _ids(v) for t, v in postings.items()}),
         lengths.tobytes(),
-        {t: _ids(v) for t, v in path_terms.items()},
-        {n: _ids(v) for n, v in names.items()},
-        modules,
+        Buckets.of({t: _ids(v) for t, v in path_terms.items()}),
+        Buckets.of({n: _ids(v) for n, v in names.items()}),
+        Buckets.of(modules),
         start.tobytes(),
         targets.tobytes(),
         weights.tobytes(),
@@ -229,4 +290,12 @@ def save_index(folder: Path | None, index: RankIndex) -> None:
                 os.unlink(tmp)
 
 
-__all__ = ["RankIndex", "build_index", "decode", "load_index", "save_index", "tree_digest"]
+__all__ = [
+    "Buckets",
+    "RankIndex",
+    "build_index",
+    "decode",
+    "load_index",
+    "save_index",
+    "tree_digest",
+]
