@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tinygen.sheet.kinds import kind_of
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import path_words
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 BUCKET_SIZE = 32  # keys per bucket of a Buckets map, on average
 INDEX_NAME = "rank-index.bin"
 MAX_DEFINERS = 10  # names defined in more files link nothing in the graph
@@ -115,6 +116,8 @@ class RankIndex:
     edge_start: bytes  # array('I') of n + 1 offsets into edge_to / edge_weight
     edge_to: bytes  # array('I')
     edge_weight: bytes  # array('f')
+    kinds: bytes  # each doc's kinds.kind_of (code, test, aside)
+    file_names: Buckets[list[str]]  # file name -> its paths
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
 
     def lengths_array(self) -> array[int]:
@@ -150,6 +153,8 @@ class RankIndex:
                 self.edge_start,
                 self.edge_to,
                 self.edge_weight,
+                self.kinds,
+                self.file_names.blobs,
             )
         )
 
@@ -159,9 +164,10 @@ class RankIndex:
             value = marshal.loads(data)
         except (ValueError, EOFError, TypeError):
             return None
-        if not (isinstance(value, tuple) and len(value) == 11 and value[0] == INDEX_VERSION):
+        if not (isinstance(value, tuple) and len(value) == 13 and value[0] == INDEX_VERSION):
             return None
-        _v, digest, paths, postings, lengths, path_terms, names, modules, *graph = value
+        _v, digest, paths, postings, lengths, path_terms, names, modules, *rest = value
+        start, to, weight, kinds, file_names = rest
         return cls(
             digest,
             paths,
@@ -170,7 +176,11 @@ class RankIndex:
             Buckets(path_terms),
             Buckets(names),
             Buckets(modules),
-            *graph,
+            start,
+            to,
+            weight,
+            kinds,
+            Buckets(file_names),
         )
 
 
@@ -243,6 +253,9 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
             targets.append(j)
             weights.append(out[j])
         start.append(len(targets))
+    file_names: dict[str, list[str]] = {}
+    for p in paths:
+        file_names.setdefault(p.rpartition("/")[2], []).append(p)
     resolver = Resolver(paths)
     modules = {**resolver.rooted, **resolver.modules}
     return RankIndex(
@@ -256,6 +269,8 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
         start.tobytes(),
         targets.tobytes(),
         weights.tobytes(),
+        bytes(kind_of(p) for p in paths),
+        Buckets.of(file_names),
     )
 
 

@@ -53,12 +53,17 @@ _IMPORT = re.compile(
 class _Paths:
     """Lookups over the repository's paths, built on first use."""
 
-    def __init__(self, paths: Sequence[str], modules: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        modules: Mapping[str, str],
+        names: Mapping[str, list[str]] | None,
+    ) -> None:
         self.paths = paths
         self.path_set = frozenset(paths)
         self.modules = modules
         self._endings: dict[str, list[str]] | None = None
-        self._names: dict[str, list[str]] | None = None
+        self._names = names
 
     def endings(self) -> dict[str, list[str]]:
         """ "b/c.py" -> paths ending in "/b/c.py" (suffixes of two components or more)."""
@@ -74,11 +79,13 @@ class _Paths:
                     cut = p.find("/", cut + 1)
         return self._endings
 
-    def names(self) -> dict[str, list[str]]:
+    def names(self) -> Mapping[str, list[str]]:
+        """File name -> its paths (given, or built on first use)."""
         if self._names is None:
-            self._names = {}
+            names: dict[str, list[str]] = {}
             for p in self.paths:
-                self._names.setdefault(p.rpartition("/")[2], []).append(p)
+                names.setdefault(p.rpartition("/")[2], []).append(p)
+            self._names = names
         return self._names
 
     def suffix(self, token: str) -> list[str]:
@@ -125,12 +132,18 @@ class Mentions:
         return sorted(self.strength, key=lambda p: (-self.strength[p], self.position[p], p))
 
 
-def find_mentions(query: str, paths: Sequence[str], modules: Mapping[str, str]) -> Mentions:
-    """The files ``query`` names, with strengths (see the module docstring)."""
+def find_mentions(
+    query: str,
+    paths: Sequence[str],
+    modules: Mapping[str, str],
+    names: Mapping[str, list[str]] | None = None,
+) -> Mentions:
+    """The files ``query`` names, with strengths (see the module docstring). ``modules``:
+    dotted name -> path; ``names``: file name -> paths (built here when not given)."""
     found = Mentions()
     if not query.strip() or not paths:
         return found
-    look = _Paths(paths, modules)
+    look = _Paths(paths, modules, names)
 
     for m in _DIFF.finditer(query):
         for group in m.groups():

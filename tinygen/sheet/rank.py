@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from tinygen.sheet.index import RankIndex, build_index, decode
+from tinygen.sheet.kinds import ASIDE, TEST, is_test_path
 from tinygen.sheet.mentions import EXACT, MAX_TOKENS, find_mentions
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import query_terms, word_parts
@@ -46,11 +47,11 @@ class Weights:
     content: float = 1.0
     path: float = 0.3
     ident: float = 0.5
-    graph: float = 0.4
+    graph: float = 0.2
     test_factor: float = 0.05  # multiplies a test file's score unless the request is about tests
-    aside_factor: float = 0.5  # ... a file under docs/, examples/, benchmarks/ (see _ASIDE)
-    seeds: int = 10  # best text candidates that pass score along graph edges
-    hub: float = 0.5  # graph score divided by (the receiving file's degree) ** hub
+    aside_factor: float = 1.0  # ... a file under docs/, examples/, benchmarks/ (see kinds.py)
+    seeds: int = 5  # best text candidates that pass score along graph edges
+    hub: float = 0.0  # graph score divided by (the receiving file's degree) ** hub
     k1: float = 2.0  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
 
@@ -64,22 +65,10 @@ _CODE_LINE = re.compile(r"^(?:>>>|\.\.\.|    |\t).*$", re.MULTILINE)
 _CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
-_TEST_PART = re.compile(r"(?:^|/)(?:tests?|testing|test_?utils)/")
-_TEST_NAME = re.compile(
-    r"(?:^|/)(?:test_[^/]*|[^/]*_tests?\.[a-z]+|conftest\.py|[^/]*\.(?:spec|test)\.[jt]sx?)$"
-)
 _ABOUT_TESTS = re.compile(
-    r"\b(?:tests?|testing|pytest|unittest|conftest|fixtures?|test_\w+)\b", re.I
+    r"\b(?:tests?|testing|pytest|unittest|conftest|fixtures?|test_\w+)\b", re.IGNORECASE
 )
-# Folders whose files support the project rather than make it: demoted a little.
-_ASIDE = re.compile(r"(?:docs?|examples?|benchmarks?|bench|scripts|tools|\.github)/")
 _SKIP = frozenset(keyword.kwlist) | {"self", "cls", "print", "None", "True", "False"}
-
-
-def is_test_path(path: str) -> bool:
-    """Whether a path is a test file: under a ``tests``/``test``/``testing`` folder, or
-    named ``test_*``, ``*_test(s)``, ``conftest.py``, ``*.spec.js``/``*.test.ts``."""
-    return bool(_TEST_PART.search(path) or _TEST_NAME.search(path))
 
 
 def about_tests(query: str) -> bool:
@@ -200,7 +189,7 @@ class Ranking:
 
 def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     paths = index.paths
-    mentions = find_mentions(query, paths, index.modules)
+    mentions = find_mentions(query, paths, index.modules, index.file_names)
     doc_of = {p: i for i, p in enumerate(paths)}
     text: dict[int, float] = {}
     for channel, w in (
@@ -217,15 +206,14 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     if weights.graph:
         for d, s in _scaled(graph_scores(index, text, weights)).items():
             scores[d] += weights.graph * s
-    tests_too = about_tests(query)
+    factor = {ASIDE: weights.aside_factor}
+    if not about_tests(query):
+        factor[TEST] = weights.test_factor
+    kinds = index.kinds
     for d, s in enumerate(scores):
-        path = paths[d]
-        if not s or mentions.strength.get(path, 0.0) >= EXACT:
-            continue  # a file the request names exactly is not demoted
-        if not tests_too and is_test_path(path):
-            scores[d] = s * weights.test_factor
-        elif _ASIDE.match(path):
-            scores[d] = s * weights.aside_factor
+        f = factor.get(kinds[d])
+        if f is not None and s and mentions.strength.get(paths[d], 0.0) < EXACT:
+            scores[d] = s * f  # (a file the request names exactly is not demoted)
     # A small prior from each file's degree in the graph: without any other signal (no
     # query, stop words only) central files come first rather than path order.
     start = index.graph()[0]
@@ -261,7 +249,7 @@ __all__ = [
     "Weights",
     "about_tests",
     "code_tokens",
-    "is_test_path",
+    "is_test_path",  # re-exported from kinds
     "rank",
     "rank_files",
 ]
