@@ -23,6 +23,10 @@ from tinygen.redact import redact
 COMMANDS: dict[str, tuple[str, str]] = {
     "action": ("tinygen.commands.action:command", "Handle a GitHub Actions event (the Action)."),
     "apply": ("tinygen.commands.apply:command", "Apply a loose diff exactly, or refuse."),
+    "doctor": (
+        "tinygen.commands.doctor:command",
+        "Check that models can run tinygen (key, tools, JSON, real context).",
+    ),
     "map": ("tinygen.commands.map:command", "Print the repository's reference sheet."),
     "run": ("tinygen.commands.run:command", "Turn a change request into a validated diff."),
     "runs": ("tinygen.commands.runs:command", "List recorded runs, or show one."),
