@@ -5,6 +5,8 @@ remotes and the fake GitHub server (real PyGithub client)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -460,3 +462,43 @@ def test_apply_delivers_an_invalid_diff_but_exits_5(
     branch = data["delivery"]["branch"]
     assert git(bare, "show", f"{branch}:app.py").endswith("return (41\n")  # work is kept
     assert "Tinygen-Status: invalid" in git(bare, "log", "-1", "--format=%B", branch)
+
+
+# --- counted: what one delivery asks the remote and GitHub ------------------------------------
+
+
+@pytest.fixture
+def git_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every git command run from now on, one line of arguments each, in the returned file."""
+    real = shutil.which("git")
+    assert real is not None
+    folder = tmp_path / "git-wrapper"
+    folder.mkdir()
+    log = tmp_path / "git.log"
+    wrapper = folder / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_run_pr_lists_the_remote_once_and_reads_the_repository_once(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub, git_log: Path
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    result = run(fake, repo, "--pr", "--check", "true", "--json", env=github_env(gh))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout)["delivery"]["pr_created"] is True
+    commands = git_log.read_text().splitlines()
+    listings = [c for c in commands if c.startswith("ls-remote")]
+    # one listing to check the branch before the run would need a named branch; without one,
+    # the delivery lists the remote once (default branch and every branch tip) and reuses it
+    assert len(listings) == 1, listings
+    # the diff is applied once (the gate's throwaway index): the checks' worktree checks out
+    # the validated tree and the commit is that tree (git commit-tree), never a second apply
+    applies = [c for c in commands if c.startswith("apply")]
+    assert len(applies) == 1, applies
+    assert any(c.startswith("commit-tree") for c in commands)
+    reads = gh.requests_matching("GET", rf"^/repos/{REPO}$")
+    assert len(reads) == 1, [r.path for r in reads]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tempfile
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 from tinygen.delivery.remotes import remote_url
@@ -102,12 +103,16 @@ def branch_name_for(
     *,
     remote: str | None = "origin",
     token: str | None = None,
+    remote_heads: Collection[str] | None = None,
 ) -> str:
-    """``tinygen/<slug of title>``, or ``...-2``, ``...-3`` when taken locally or on ``remote``."""
+    """``tinygen/<slug of title>``, or ``...-2``, ``...-3`` when taken locally or on ``remote``
+    (whose branches are listed, unless the caller has them: ``remote_heads``)."""
     base = prefix + slugify(title)
     validate_branch_name(base, root)
     existing = local_branches(root)
-    if remote is not None and remote_url(root, remote) is not None:
+    if remote_heads is not None:
+        existing |= set(remote_heads)
+    elif remote is not None and remote_url(root, remote) is not None:
         existing |= _remote_branches(root, remote, token)
     blocking = sorted(e for e in existing if base.startswith(e + "/"))
     if blocking:  # no suffix helps when a branch is named like one of our directories

@@ -32,16 +32,14 @@ from tinygen.delivery.branches import (
 )
 from tinygen.delivery.commits import build_message, commit_on_top, identity_env
 from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
-from tinygen.delivery.remotes import protected_branches
+from tinygen.delivery.remotes import RemoteState, protected_branches, remote_state
 from tinygen.delivery.texts import MARKER, commit_message, plain_title, pr_body, succeeded, title
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
 from tinygen.redact import redact
-from tinygen.repo.auth import token_for
 from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
-from tinygen.repo.network import run_network
 from tinygen.repo.texts import texts_at
 from tinygen.repo.trees import commit_tree
 
@@ -155,31 +153,6 @@ def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
         return git(["rev-parse", "HEAD"], wt).strip()
 
 
-def _remote_tip(root: Path, branch: str, token: str | None) -> str | None:
-    """The commit of ``branch`` on the remote, or None when the remote has no such branch."""
-    proc = git_bytes(["remote", "get-url", "--push", REMOTE], root, check=False)
-    if proc.returncode != 0:
-        raise RepoError(
-            f"{root} has no remote named {REMOTE!r} to push to",
-            hint="add it with `git remote add origin URL`",
-        )
-    url = proc.stdout.decode().strip().splitlines()[0]
-    sent = token_for(url, token)
-    code, out, err = run_network(
-        ["ls-remote", "--heads", "--end-of-options", url, f"refs/heads/{branch}"],
-        root,
-        url=url,
-        token=sent,
-    )
-    if code != 0:
-        raise RepoError(f"could not list the branches of {redact(url)}: {err or 'git failed'}")
-    for line in out.splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref == f"refs/heads/{branch}":
-            return sha
-    return None
-
-
 def _has_remote(root: Path) -> bool:
     return git_bytes(["remote", "get-url", REMOTE], root, check=False).returncode == 0
 
@@ -194,6 +167,7 @@ def publish_branch(
     branch: str | None,
     push: bool,
     token: str | None = None,
+    state: RemoteState | None = None,
 ) -> PublishResult:
     """A branch with one commit (the run's change on its base), pushed when ``push``.
 
@@ -201,17 +175,20 @@ def publish_branch(
     locally or on the remote. In a checkout the branch is created locally (refused if it
     exists) and the current branch and working tree stay as they are. From the clone cache
     the commit is pushed straight to the remote branch: no branch is left in the cache.
+    ``state`` is the remote as the caller already listed it (else it is listed here, once).
     """
     _check_deliverable(result)
     root = opened.root
-    remote = REMOTE if _has_remote(root) else None
+    if state is None and (push or not branch) and _has_remote(root):
+        state = remote_state(root, REMOTE, token)
+    heads = state.heads if state is not None else ()
     name = branch or branch_name_for(
-        root, plain_title(result), prefix=BRANCH_PREFIX, remote=remote, token=token
+        root, plain_title(result), prefix=BRANCH_PREFIX, remote=None, remote_heads=heads
     )
     validate_branch_name(name, root)
     # deliver's pushes check this too; checking first avoids a half-done delivery
     if push and name in protected_branches(
-        root, REMOTE, default_branch=opened.default_branch, token=token
+        root, REMOTE, default_branch=opened.default_branch, token=token, state=state
     ):
         raise RepoError(
             f"refusing to push to {name!r}: it is the default branch of the remote "
@@ -222,12 +199,12 @@ def publish_branch(
     if opened.is_clone and push:
         sha = _commit_for(result, root, result.base_commit)
         assert sha is not None  # a diff against its own base always changes something
-        push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch)
+        push_to_ref(root, sha, name, token=token, default_branch=opened.default_branch, state=state)
         return PublishResult(name, sha, None, None, False)
     sha = _own_commit(result, root)
     create_branch_at(root, name, sha)
     if push:
-        push_branch(root, name, token=token, default_branch=opened.default_branch)
+        push_branch(root, name, token=token, default_branch=opened.default_branch, state=state)
     return PublishResult(name, sha, None, None, False)
 
 
@@ -264,8 +241,9 @@ def publish_pr(
     default = default_branch or forge.repo(full_name).default_branch
     opened = replace(opened, default_branch=default)
     base_branch = base or default
+    state = remote_state(root, REMOTE, token)  # the one listing of the remote's branches
     if not branch:
-        branch = _own_open_branch(result, root, forge, full_name, token)
+        branch = _own_open_branch(result, state, forge, full_name)
     tip = None
     if branch:
         validate_branch_name(branch, root)
@@ -275,11 +253,11 @@ def publish_pr(
                 hint="name another `branch`",
                 settings=("branch",),
             )
-        tip = _remote_tip(root, branch, token)
+        tip = state.heads.get(branch)
         if tip is not None and forge.find_open_pull(full_name, branch) is None:
             _refuse_rejected_branch(forge, full_name, branch)
     if tip is None:
-        pushed = publish_branch(result, opened, branch=branch, push=True, token=token)
+        pushed = publish_branch(result, opened, branch=branch, push=True, token=token, state=state)
         name, sha = pushed.branch, pushed.commit
     else:
         assert branch is not None
@@ -287,7 +265,7 @@ def publish_pr(
         head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=name, token=token)
         new = _commit_for(result, root, head)
         if new is not None:
-            push_to_ref(root, new, name, token=token, default_branch=default)
+            push_to_ref(root, new, name, token=token, default_branch=default, state=state)
         sha = new or head
     ok = succeeded(result)
     try:
@@ -327,7 +305,7 @@ def _refuse_rejected_branch(forge: Forge, full_name: str, branch: str) -> None:
 
 
 def _own_open_branch(
-    result: RunResult, root: Path, forge: Forge, full_name: str, token: str | None
+    result: RunResult, state: RemoteState, forge: Forge, full_name: str
 ) -> str | None:
     """The default-named branch (``tinygen/<slug>``, ``-2``, ...) whose open pull request
     tinygen wrote (its body carries the marker), or None. Names are taken in order, so the
@@ -335,7 +313,7 @@ def _own_open_branch(
     base = BRANCH_PREFIX + slugify(plain_title(result))
     for n in range(1, _REUSE_LOOKS + 1):
         name = base if n == 1 else f"{base}-{n}"
-        if _remote_tip(root, name, token) is None:
+        if name not in state.heads:
             return None
         pull = forge.find_open_pull(full_name, name)
         if pull is not None and MARKER in pull.body:

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from tinygen.delivery.branches import local_branches, validate_branch_name
-from tinygen.delivery.remotes import protected_branches, require_remote
+from tinygen.delivery.remotes import RemoteState, protected_branches, require_remote
 from tinygen.errors import RepoError
 from tinygen.redact import redact
 from tinygen.repo.auth import token_for
@@ -23,8 +23,12 @@ def _refuse_protected(
     token: str | None,
     hint: str,
     settings: tuple[str, ...] = (),
+    state: RemoteState | None = None,
 ) -> None:
-    if branch in protected_branches(root, remote, default_branch=default_branch, token=token):
+    protected = protected_branches(
+        root, remote, default_branch=default_branch, token=token, state=state
+    )
+    if branch in protected:
         raise RepoError(
             f"refusing to push to {branch!r}: it is the default branch of {redact(remote)} "
             "(or main/master)",
@@ -68,9 +72,11 @@ def push_branch(
     remote: str = "origin",
     token: str | None = None,
     default_branch: str | None = None,
+    state: RemoteState | None = None,
 ) -> None:
     """Push the local ``branch`` to the same name on ``remote``: never forced, never to a
-    protected branch (see :func:`protected_branches`)."""
+    protected branch (see :func:`protected_branches`; ``state``: the remote as already
+    listed)."""
     validate_branch_name(branch, root)
     _refuse_protected(
         root,
@@ -80,6 +86,7 @@ def push_branch(
         token,
         "tinygen pushes only feature branches; name another `branch`",
         ("branch",),
+        state,
     )
     if branch not in local_branches(root):
         raise RepoError(f"there is no local branch {branch!r} to push in {root}")
@@ -94,6 +101,7 @@ def push_to_ref(
     remote: str = "origin",
     token: str | None = None,
     default_branch: str | None = None,
+    state: RemoteState | None = None,
 ) -> None:
     """Push commit ``sha`` to branch ``head_ref`` on ``remote`` as a fast-forward only, never
     to a protected branch (see :func:`protected_branches`)."""
@@ -106,6 +114,7 @@ def push_to_ref(
         default_branch,
         token,
         "tinygen pushes only to feature branches and pull requests' own head branches",
+        state=state,
     )
     _push(
         root,

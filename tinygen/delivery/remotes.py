@@ -3,6 +3,7 @@ reports itself, and the branches tinygen never pushes to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinygen.errors import RepoError
@@ -51,25 +52,43 @@ def require_remote(root: Path, remote: str) -> tuple[str, bool]:
     return found
 
 
-def remote_default_branch(
-    root: Path, remote: str = "origin", token: str | None = None
-) -> str | None:
-    """The default branch ``remote`` itself reports (``git ls-remote --symref URL HEAD``);
-    None when its HEAD names no existing branch (an empty repository). A remote that cannot
-    be reached is a RepoError."""
+@dataclass(frozen=True)
+class RemoteState:
+    """One listing of a remote (``git ls-remote --symref URL HEAD refs/heads/*``): the
+    default branch it reports itself and the tip of each branch. A delivery lists once and
+    passes this along instead of asking again for each branch name it considers."""
+
+    default_branch: str | None
+    heads: dict[str, str] = field(default_factory=dict)
+
+
+def remote_state(root: Path, remote: str = "origin", token: str | None = None) -> RemoteState:
+    """List ``remote`` once. A remote that cannot be reached is a RepoError."""
     url, _named = require_remote(root, remote)
     out = git_network(
-        ["ls-remote", "--symref", "--end-of-options", url, "HEAD"],
+        ["ls-remote", "--symref", "--end-of-options", url, "HEAD", "refs/heads/*"],
         root,
         url=url,
         token=token_for(url, token),
-        what=f"find the default branch of {redact(url)}",
+        what=f"list the branches of {redact(url)}",
     )
+    default, heads = None, {}
     for line in out.splitlines():
         left, _, ref = line.partition("\t")
         if ref == "HEAD" and left.startswith("ref: refs/heads/"):
-            return left[len("ref: refs/heads/") :]
-    return None
+            default = left[len("ref: refs/heads/") :]
+        elif ref.startswith("refs/heads/") and not left.startswith("ref: "):
+            heads[ref[len("refs/heads/") :]] = left
+    # an empty repository's HEAD names a branch that does not exist yet
+    return RemoteState(default if default in heads else None, heads)
+
+
+def remote_default_branch(
+    root: Path, remote: str = "origin", token: str | None = None
+) -> str | None:
+    """The default branch ``remote`` itself reports; None when its HEAD names no existing
+    branch (an empty repository). A remote that cannot be reached is a RepoError."""
+    return remote_state(root, remote, token).default_branch
 
 
 def protected_branches(
@@ -78,12 +97,16 @@ def protected_branches(
     *,
     default_branch: str | None = None,
     token: str | None = None,
+    state: RemoteState | None = None,
 ) -> set[str]:
     """Branches tinygen never pushes to on ``remote``: its default branch as the remote
     reports it, ``default_branch`` (what the forge says), ``<remote>/HEAD`` of a checkout,
     and main/master by convention. RepoError when the default branch cannot be told at all:
     a push would then be a guess."""
-    known = {b for b in (default_branch, remote_default_branch(root, remote, token)) if b}
+    reported = (
+        state.default_branch if state is not None else remote_default_branch(root, remote, token)
+    )
+    known = {b for b in (default_branch, reported) if b}
     if not any(c in remote for c in "/:"):
         proc = git_bytes(
             ["symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD"], root, check=False
