@@ -5,14 +5,17 @@ body (413) before anything reads or parses it, and — on a server without a tok
 requests whose Host or Origin is not a loopback name (DNS rebinding). The bearer scheme
 is also declared as a FastAPI dependency, so ``/openapi.json`` documents it.
 
-FastAPI reads that dependency's annotations at runtime (they name a locally imported
-class), so this module does not use ``from __future__ import annotations``.
+FastAPI reads that dependency's annotations at runtime, so this module does not use
+``from __future__ import annotations``. It needs the server extra, like the application.
 """
 
 import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tinygen.server.config import is_loopback
 from tinygen.server.errors import ApiError, error_body
@@ -161,10 +164,6 @@ def bearer_dependencies(token: str | None) -> list[Any]:
     """Route dependencies declaring the bearer scheme (none without a token)."""
     if token is None:
         return []
-    # FastAPI is the server extra; this module is imported only with the application.
-    from fastapi import Depends
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
     expected = token.encode("utf-8")
     bearer = HTTPBearer(auto_error=False, description="TINYGEN_SERVER_TOKEN")
 

@@ -6,8 +6,12 @@ Each refusal is a 422 naming the field as the client spells it (``repoUrl``, ``r
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from tinygen.delivery.branches import validate_branch_name
 from tinygen.errors import RepoError
 from tinygen.redact import redact
+from tinygen.repo.spec import parse_repo_spec
 from tinygen.server.config import ServerConfig
 from tinygen.server.errors import client_hint, field_error
 from tinygen.server.jobs import JobSpec
@@ -18,10 +22,6 @@ MAX_CHECK_CHARS = 1000
 
 def check_repo_url(url: str, config: ServerConfig) -> str:
     """The URL as jobs will use and store it (normalised), or a 422 naming ``repoUrl``."""
-    from urllib.parse import urlsplit
-
-    from tinygen.repo.spec import parse_repo_spec
-
     try:
         spec = parse_repo_spec(url, allow_local=config.allow_local)
     except RepoError as exc:
@@ -65,8 +65,6 @@ def check_ref(ref: str) -> None:
     """A 422 on ``ref`` unless git accepts it as a branch or tag name (``git
     check-ref-format``, as delivery checks the branches it creates); a full commit sha
     passes too."""
-    from tinygen.delivery.branches import validate_branch_name
-
     try:
         validate_branch_name(ref)
     except RepoError:

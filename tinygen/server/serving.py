@@ -1,6 +1,7 @@
 """Assembling and running the application: ``create_app`` (store, workers, routes, the
 request gate) and uvicorn, in the foreground (`tinygen serve`) or on a thread (tests,
-benchmarks).
+benchmarks). This module needs the server extra (FastAPI, uvicorn): nothing imports it
+until an application is wanted (``tinygen.server.create_app``, `tinygen serve`).
 
 Every request passes :class:`~tinygen.server.auth.RequestGate` first; errors are answered
 in one shape (:mod:`tinygen.server.errors`); requests are checked by
@@ -14,17 +15,23 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from tinygen import __version__
+from tinygen.repo.clone import default_cache_dir
+from tinygen.server.auth import RequestGate
 from tinygen.server.config import ServerConfig
+from tinygen.server.errors import install_error_handlers
+from tinygen.server.execute import PipelineExecutor
 from tinygen.server.jobs import JobStore, SQLiteJobStore
 from tinygen.server.lock import DatabaseLock, owner_text
+from tinygen.server.prune import prune
+from tinygen.server.routes import Service, add_routes
 from tinygen.server.schemas import ErrorBody
 from tinygen.server.worker import Executor, WorkerPool
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 
 def create_app(
@@ -39,15 +46,6 @@ def create_app(
 
     The lifespan holds ``db_lock`` (taken then if not already held): a second server on the
     same database fails to start with a ConfigError instead of failing this one's jobs."""
-    # FastAPI and the modules built on it are the server extra: imported here, when an
-    # application is wanted.
-    from fastapi import FastAPI
-    from fastapi.concurrency import run_in_threadpool
-
-    from tinygen.server.auth import RequestGate
-    from tinygen.server.errors import install_error_handlers
-    from tinygen.server.routes import Service, add_routes
-
     holder: dict[str, Service] = {}
 
     def service() -> Service:
@@ -55,10 +53,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from tinygen.repo.clone import default_cache_dir
-        from tinygen.server.execute import PipelineExecutor
-        from tinygen.server.prune import prune
-
         lock = db_lock or DatabaseLock(config.db_path)
         lock.acquire(owner_text(f"{config.host}:{config.port}"))
         try:
