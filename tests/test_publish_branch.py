@@ -204,6 +204,6 @@ def test_refuses_what_must_not_be_delivered(pair: tuple[Path, Path]) -> None:
     )
     with pytest.raises(PathPolicyError, match=r"forbids \(.github/workflows/x.yml\)") as info:
         publish_branch(policy, opened, branch=None, push=True)
-    assert info.value.hint and "diff.patch" in info.value.hint
+    assert info.value.saved_diff and info.value.saved_diff.endswith("diff.patch")
     assert git(repo, "for-each-ref") == refs_before
     assert git(bare, "branch", "--list").split() == ["*", "main"]

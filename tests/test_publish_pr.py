@@ -258,7 +258,7 @@ def test_push_to_pr_refuses_forks_and_closed_prs(
     fork = gh.add_pull(REPO, "patch-1", head_repo="mallory/demo")
     with pytest.raises(ForgeError, match=r"comes from another repository \(mallory/demo\)") as info:
         push_to_pr(result, opened, forge, full_name=REPO, number=fork)
-    assert info.value.hint and "diff.patch" in info.value.hint
+    assert info.value.saved_diff and info.value.saved_diff.endswith("diff.patch")
     closed = gh.add_pull(REPO, "main", state="closed")
     with pytest.raises(ForgeError, match="is closed"):
         push_to_pr(result, opened, forge, full_name=REPO, number=closed)

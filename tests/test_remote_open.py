@@ -131,7 +131,7 @@ def test_empty_remote_has_no_default_branch(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "--bare", str(bare))
     with pytest.raises(RepoError, match="has no default branch") as info:
         open_repository(str(bare))
-    assert info.value.hint and "--ref" in info.value.hint
+    assert info.value.hint and "`ref`" in info.value.hint and "ref" in info.value.settings
 
 
 def test_unreachable_https_is_a_clear_error(tmp_path: Path) -> None:

@@ -200,7 +200,8 @@ def run(
     run_id: str | None = None,
 ) -> RunResult:
     """Run the whole pipeline. Errors propagate as TinygenError after being recorded; when a
-    diff already exists, it is saved in the run record and the error's hint names the file.
+    diff already exists, it is saved in the run record: the error carries its path
+    (``saved_diff``) and the partial result (``partial``).
 
     ``model`` None means the newest Sonnet the installed SDK knows; it is resolved after the
     sheet is built, so that the SDK import (over a second) can overlap the repository work.

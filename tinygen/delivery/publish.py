@@ -60,10 +60,6 @@ class PublishResult:
 # --- checks -------------------------------------------------------------------------------
 
 
-def _saved(result: RunResult) -> str:
-    return f"the diff is saved in {result.diff_path}" if result.diff_path else "see the run record"
-
-
 def _check_deliverable(result: RunResult) -> None:
     if not result.diff.strip():
         raise PatchParseError(
@@ -75,10 +71,12 @@ def _check_deliverable(result: RunResult) -> None:
     paths = result.forbidden_paths
     if paths:
         # A failed run is delivered as a draft, but never one that writes where it may not.
-        raise PathPolicyError(
+        error = PathPolicyError(
             f"not delivered: the diff changes paths the policy forbids ({', '.join(paths)})",
-            hint=_saved(result),
+            hint="nothing was committed or pushed; the diff is kept in the run record",
         )
+        error.saved_diff = result.diff_path
+        raise error
 
 
 # --- commits --------------------------------------------------------------------------------
@@ -340,14 +338,15 @@ def push_to_pr(
     _check_deliverable(result)
     pull = forge.pull(full_name, number)
     if pull.is_fork:
-        raise ForgeError(
+        error = ForgeError(
             f"pull request #{number} comes from another repository "
             f"({pull.head_repo_full_name or 'a deleted fork'}); tinygen pushes only to "
             f"branches of {full_name}",
-            hint=f"ask its author to apply the diff ({_saved(result)}), or open a new pull "
-            "request (`pr`)",
+            hint="ask its author to apply the diff, or open a new pull request (`pr`)",
             settings=("pr",),
         )
+        error.saved_diff = result.diff_path
+        raise error
     if pull.state != "open":
         raise ForgeError(
             f"pull request #{number} is {pull.state}: not pushing to it",

@@ -82,7 +82,8 @@ def too_large(limit: int, stored: int, checkout: int | None = None) -> RepoTooLa
     )
     return RepoTooLargeError(
         f"the repository is too large for this server: {what} (the limit is {_mb(limit)})",
-        hint="ask the server's operator to raise --max-repo-mb, or run tinygen locally",
+        hint="ask the server's operator to raise the repository size limit (`max_repo_bytes`), "
+        "or run tinygen locally",
     )
 
 
@@ -321,7 +322,7 @@ class PipelineExecutor:
             changes["model"] = models[0]
         if not self.config.allow_checks and settings.checks:
             # A repository's own config must not make this server run its commands.
-            notes.append("checks are not run on this server (see --allow-checks)")
+            notes.append("checks are not run on this server (its `allow_checks` is off)")
             changes["checks"] = ()
         return dataclasses.replace(settings, **changes), notes
 
