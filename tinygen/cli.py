@@ -23,6 +23,10 @@ from tinygen.redact import redact
 COMMANDS: dict[str, tuple[str, str]] = {
     "action": ("tinygen.commands.action:command", "Handle a GitHub Actions event (the Action)."),
     "apply": ("tinygen.commands.apply:command", "Apply a loose diff exactly, or refuse."),
+    "compare": (
+        "tinygen.commands.compare:command",
+        "Run one request with several models and rank what they did.",
+    ),
     "doctor": (
         "tinygen.commands.doctor:command",
         "Check that models can run tinygen (key, tools, JSON, real context).",
