@@ -257,6 +257,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most this many cases per source")
     ap.add_argument("--tune", action="store_true", help="grid-search weights on the dev split")
     ap.add_argument("--misses", action="store_true", help="list the cases tinygen misses in top 5")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="also score these weights (k=v,k=v) on both splits, e.g. hub=0.5,aside_factor=0.5",
+    )
     opts = ap.parse_args()
 
     cases: list[Case] = []
@@ -313,6 +319,15 @@ def main() -> None:
             print(f"- {r.case.repo} {r.case.name[:12]} tinygen {r.rank_tinygen} bm25 {r.rank_bm25}")
             print(f"    gold {list(r.case.gold)}\n    top  {top}")
             print(f"    text {r.case.text[:200]!r}")
+    for variant in opts.variant:
+        changes = {k: float(v) for k, v in (kv.split("=") for kv in variant.split(","))}
+        w = dataclasses.replace(WEIGHTS, **{k: type(getattr(WEIGHTS, k))(v) for k, v in changes.items()})  # fmt: skip
+        dev = score([p for p in prepared if p.case.split == "dev"], w)
+        held = score([p for p in prepared if p.case.split == "held-out"], w)
+        print(
+            f"variant {variant}: dev MRR {dev[0]:.3f} top-1 {dev[1]:.1f} top-5 {dev[2]:.1f}; "
+            f"held out MRR {held[0]:.3f} top-1 {held[1]:.1f} top-5 {held[2]:.1f}"
+        )
     if opts.tune:
         tune(prepared)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 # Bump when the words below change: cached word bags are then rebuilt.
-WORDS_VERSION = 3
+WORDS_VERSION = 4
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -36,12 +36,13 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 def stem(word: str) -> str:
-    """A lowercase word reduced to a crude stem (plural, -ing, -ed, final e)."""
+    """A lowercase word reduced to a crude stem (plural, -ing, -ed, final e, final y after
+    a consonant as i: ``cookie``/``cookies``, ``query``/``queries`` agree)."""
     w = word
     if len(w) <= 3:
         return w
     if w.endswith(("ies", "ied")) and len(w) > 4:
-        w = w[:-3] + "y"
+        w = w[:-3] + "i"
     elif w.endswith(("ches", "shes")) or (w.endswith("es") and w[-3] in "sxz"):
         w = w[:-2]
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
@@ -52,6 +53,8 @@ def stem(word: str) -> str:
         w = _undouble(w[:-2])
     if w.endswith("e") and len(w) > 3:
         w = w[:-1]
+    elif w.endswith("y") and len(w) > 3 and w[-2] not in "aeiou":
+        w = w[:-1] + "i"  # query, queries -> queri; entry, entries -> entri
     return w
 
 
@@ -97,7 +100,10 @@ def path_words(path: str) -> set[str]:
     dot = path.rfind(".")
     if dot > path.rfind("/") + 1:
         path = path[:dot]
-    return set(word_parts(path))
+    out: set[str] = set()
+    for part in path.split("/"):  # folder names repeat: their parts are remembered
+        out.update(_name_parts(part) if len(part) <= 64 else word_parts(part))
+    return out
 
 
 # Word-like tokens of any text: identifiers, and the words of strings and comments.
