@@ -86,3 +86,22 @@ def pass_context(
         record=RunRecorder(records or root.parent / f"{root.name}-runs"),
         model="claude-sonnet-4-6",
     )
+
+
+def branch_commit(
+    root: Path,
+    base: str,
+    diff: str,
+    *,
+    branch: str,
+    message: str,
+    trailers: dict[str, str],
+) -> str:
+    """A commit of ``diff`` on ``base`` (delivery's path for a diff without a validated tree)
+    on the new local ``branch``; its sha."""
+    from tinygen.delivery.branches import create_branch_at
+    from tinygen.delivery.commits import commit_on_top
+
+    sha = commit_on_top(root, base, diff, message=message, trailers=trailers)
+    create_branch_at(root, branch, sha)
+    return sha

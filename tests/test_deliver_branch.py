@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, git, status, write_files
-from tinygen.delivery.branches import branch_name_for, slugify, validate_branch_name
+from tinygen.delivery.branches import (
+    branch_name_for,
+    create_branch_at,
+    slugify,
+    validate_branch_name,
+)
 from tinygen.delivery.commits import (
     DEFAULT_IDENTITY,
     build_message,
     commit_on_top,
-    create_branch_commit,
 )
 from tinygen.errors import PatchApplyError, PatchParseError, PathPolicyError, RepoError
 
@@ -121,7 +125,7 @@ def test_branch_name_offline_remote_falls_back_to_local(repo: Path, tmp_path: Pa
     assert branch_name_for(repo, "a") == "tinygen/a-2"
 
 
-def test_create_branch_commit_leaves_the_checkout_alone(repo: Path) -> None:
+def test_a_commit_and_its_branch_leave_the_checkout_alone(repo: Path) -> None:
     base = git(repo, "rev-parse", "HEAD").strip()
     # Make the user's state busy: another branch checked out, dirty, staged, untracked, ignored.
     git(repo, "switch", "-q", "-c", "work")
@@ -134,11 +138,10 @@ def test_create_branch_commit_leaves_the_checkout_alone(repo: Path) -> None:
     before = _snapshot(repo)
     branches_before = git(repo, "branch", "--list")
 
-    info = create_branch_commit(
+    sha = commit_on_top(
         repo,
         base,
         DIFF,
-        branch="tinygen/change",
         message="Return 2 from main\n\nThe plan said so.",
         trailers={
             "Co-authored-by": "tinygen (model-x) <tinygen@example.invalid>",
@@ -146,13 +149,13 @@ def test_create_branch_commit_leaves_the_checkout_alone(repo: Path) -> None:
         },
         author=("Bot", "bot@example.invalid"),
     )
+    create_branch_at(repo, "tinygen/change", sha)
 
     assert _snapshot(repo) == before
     assert git(repo, "rev-parse", "HEAD").strip() == later
     after = set(git(repo, "branch", "--list").split()) - set(branches_before.split())
     assert after == {"tinygen/change"}
-    assert (info.branch, info.parent) == ("tinygen/change", base)
-    assert git(repo, "rev-parse", "tinygen/change").strip() == info.sha
+    assert git(repo, "rev-parse", "tinygen/change").strip() == sha
     assert git(repo, "rev-parse", "tinygen/change^").strip() == base
     assert git(repo, "show", "tinygen/change:app.py") == "def main():\n    return 2\n"
     assert git(repo, "show", "tinygen/change:docs/new.md") == "hello\n"
@@ -163,24 +166,24 @@ def test_create_branch_commit_leaves_the_checkout_alone(repo: Path) -> None:
     assert message.startswith("Return 2 from main\n\nThe plan said so.\n\n")
     trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)", "tinygen/change")
     assert "Tinygen-Run: run-42" in trailers and "Co-authored-by: tinygen (model-x)" in trailers
-    assert info.message == message.rstrip("\n") + "\n"
 
 
 def test_refusals_and_bad_diffs(repo: Path) -> None:
     base = git(repo, "rev-parse", "HEAD").strip()
     before = _snapshot(repo)
+    sha = commit_on_top(repo, base, DIFF, message="m", trailers={})
     with pytest.raises(RepoError, match="already exists"):
-        create_branch_commit(repo, base, DIFF, branch="main", message="m", trailers={})
+        create_branch_at(repo, "main", sha)
     with pytest.raises(RepoError, match="is not a valid branch name"):
-        create_branch_commit(repo, base, DIFF, branch="-f", message="m", trailers={})
+        create_branch_at(repo, "-f", sha)
     with pytest.raises(PatchParseError, match="the diff is empty"):
-        create_branch_commit(repo, base, "  \n", branch="t/x", message="m", trailers={})
+        commit_on_top(repo, base, "  \n", message="m", trailers={})
     stale = DIFF.replace("-    return 1", "-    return 7")
     with pytest.raises(PatchApplyError, match="does not apply") as info:
-        create_branch_commit(repo, base, stale, branch="t/x", message="m", trailers={})
+        commit_on_top(repo, base, stale, message="m", trailers={})
     assert "app.py" in info.value.feedback
     with pytest.raises(RepoError, match="is not a commit"):
-        create_branch_commit(repo, "no-such-ref", DIFF, branch="t/x", message="m", trailers={})
+        commit_on_top(repo, "no-such-ref", DIFF, message="m", trailers={})
     # Nothing was left behind by the failures: no branch, no worktree, same checkout.
     assert "t/x" not in git(repo, "branch", "--list")
     assert _snapshot(repo) == before
@@ -246,9 +249,6 @@ def test_commit_checks_the_paths_git_writes(repo: Path, path: str) -> None:
     before = _snapshot(repo)
     with pytest.raises(PathPolicyError, match="is protected"):
         commit_on_top(repo, base, diff, message="m", trailers={})
-    with pytest.raises(PathPolicyError, match="is protected"):
-        create_branch_commit(repo, base, diff, branch="t/evil", message="m", trailers={})
-    assert "t/evil" not in git(repo, "branch", "--list")
     assert _snapshot(repo) == before
 
 

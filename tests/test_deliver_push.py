@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, git, write_files
-from tinygen.delivery.commits import commit_on_top, create_branch_commit
+from tests.helpers import branch_commit, commit_all, git, write_files
+from tinygen.delivery.commits import commit_on_top
 from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
 from tinygen.errors import RepoError
 from tinygen.repo.clone import open_repository
@@ -27,10 +27,10 @@ def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) ->
 
 def _branch(repo: Path, name: str, new: str = "v2") -> str:
     base = git(repo, "rev-parse", "HEAD").strip()
-    info = create_branch_commit(
+    sha = branch_commit(
         repo, base, _diff("v1", new), branch=name, message=f"set {new}", trailers={}
     )
-    return info.sha
+    return sha
 
 
 def test_push_branch(pair: tuple[Path, Path]) -> None:
@@ -156,7 +156,7 @@ def test_deliver_from_the_shallow_clone_cache(pair: tuple[Path, Path]) -> None:
     repo, bare = pair
     opened = open_repository(f"file://{bare}")
     assert git(opened.root, "rev-parse", "--is-shallow-repository").strip() == "true"
-    info = create_branch_commit(
+    sha = branch_commit(
         opened.root,
         opened.base_commit,
         _diff("v1", "cached"),
@@ -167,7 +167,7 @@ def test_deliver_from_the_shallow_clone_cache(pair: tuple[Path, Path]) -> None:
     with pytest.raises(RepoError, match="refusing to push to 'main'"):
         push_branch(opened.root, "main", default_branch=opened.default_branch)
     push_branch(opened.root, "tinygen/c", default_branch=opened.default_branch)
-    assert git(bare, "rev-parse", "tinygen/c").strip() == info.sha
+    assert git(bare, "rev-parse", "tinygen/c").strip() == sha
     assert git(bare, "rev-parse", "tinygen/c^").strip() == git(repo, "rev-parse", "main").strip()
     # --to-pr from the cache: the head is fetched shallow, the cache stays usable.
     head = checkout_pr_head(opened.root, remote_url_or_name="origin", head_ref="tinygen/c")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, git, init_repo, write_files
-from tinygen.delivery.commits import commit_on_top, create_branch_commit
+from tests.helpers import branch_commit, commit_all, git, init_repo, write_files
+from tinygen.delivery.commits import commit_on_top
 from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
 from tinygen.errors import RepoError
 from tinygen.repo.clone import open_repository
@@ -168,7 +168,7 @@ def test_clone_fetch_and_push_with_token(server: GitServer, tmp_path: Path) -> N
     assert git(opened.root, "show", f"{opened.base_commit}:secret_app.py") == "print('private')\n"
     assert git(opened.root, "remote", "get-url", "origin").strip() == url  # no credentials in it
 
-    info = create_branch_commit(
+    sha = branch_commit(
         opened.root,
         opened.base_commit,
         "--- a/secret_app.py\n+++ b/secret_app.py\n@@ -1 +1 @@\n-print('private')\n+print('changed')\n",
@@ -178,13 +178,13 @@ def test_clone_fetch_and_push_with_token(server: GitServer, tmp_path: Path) -> N
     )
     push_branch(opened.root, "tinygen/change", token=TOKEN, default_branch="main")
     served = server.root / "acme" / "private.git"
-    assert git(served, "rev-parse", "refs/heads/tinygen/change").strip() == info.sha
+    assert git(served, "rev-parse", "refs/heads/tinygen/change").strip() == sha
 
     # --to-pr over https: fetch the head, commit on top, fast-forward it.
     head = checkout_pr_head(
         opened.root, remote_url_or_name="origin", head_ref="tinygen/change", token=TOKEN
     )
-    assert head == info.sha
+    assert head == sha
     top = commit_on_top(
         opened.root,
         head,

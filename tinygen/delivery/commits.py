@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinygen.delivery.branches import create_branch_at, local_branches, validate_branch_name
-from tinygen.errors import PatchApplyError, PatchParseError, RepoError
+from tinygen.errors import PatchApplyError, PatchParseError
 from tinygen.redact import redact
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 
@@ -21,14 +19,6 @@ if TYPE_CHECKING:
 # Used when git has no identity configured (a fresh CI runner) and no author was given.
 DEFAULT_IDENTITY = ("tinygen", "tinygen@users.noreply.github.com")
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    branch: str | None
-    parent: str
-    message: str  # the full message, trailers included
 
 
 def build_message(message: str, trailers: Mapping[str, str]) -> str:
@@ -124,31 +114,3 @@ def _policy_at(root: Path, commit: str) -> PathPolicy:
 
     settings = load_settings(root, commit=commit)
     return PathPolicy(settings.protected_paths, settings.allowed_paths)
-
-
-def create_branch_commit(
-    root: Path,
-    base_commit: str,
-    diff: str,
-    *,
-    branch: str,
-    message: str,
-    trailers: Mapping[str, str],
-    author: tuple[str, str] | None = None,
-) -> CommitInfo:
-    """Create ``branch`` at a new commit = ``base_commit`` + ``diff``; refuse if it exists.
-
-    The user's HEAD, index and working tree are untouched (the commit is made in a temporary
-    worktree); only the new ref ``refs/heads/<branch>`` appears.
-    """
-    validate_branch_name(branch, root)
-    if branch in local_branches(root):
-        raise RepoError(
-            f"the branch {branch!r} already exists",
-            hint="pick another name, or let tinygen choose one (it adds -2, -3, ...)",
-        )
-    full = build_message(message, trailers)
-    parent = resolve_commit(root, base_commit)
-    sha = _commit(root, parent, diff, full, author)
-    create_branch_at(root, branch, sha)
-    return CommitInfo(sha=sha, branch=branch, parent=parent, message=full)
