@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 # Bump when the words below change: cached word bags are then rebuilt.
-WORDS_VERSION = 4
+WORDS_VERSION = 5
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -133,14 +133,21 @@ def query_terms(text: str) -> list[str]:
     return out
 
 
-def term_counts(text: str, defined: Iterable[str] = ()) -> dict[str, int]:
-    """Stemmed word parts of a whole file (identifiers, strings, comments, docstrings)
-    with their counts, for the content channel (BM25). The parts of the names the file
-    defines (``defined``) count ``DEFINITION_BOOST`` more times each: a file that
-    defines ``bulk_create`` is more about it than one that calls it."""
+def tokens_of(text: str) -> Counter[str]:
+    """Word-like tokens of a text with their counts (identifiers, words of strings and
+    comments)."""
+    return Counter(_TOKEN.findall(text))
+
+
+def term_counts(tokens: Counter[str], defined: Iterable[str] = (), doc: str = "") -> dict[str, int]:
+    """Stemmed word parts of a whole file (``tokens_of`` its text: identifiers, strings,
+    comments, docstrings) with their counts, for the content channel (BM25). The parts
+    of the names the file defines (``defined``) and of its module docstring count
+    ``DEFINITION_BOOST`` more times each: a file that defines ``bulk_create`` is more
+    about it than one that calls it."""
     out: dict[str, int] = {}
     get = out.get
-    for token, count in Counter(_TOKEN.findall(text)).items():
+    for token, count in tokens.items():
         if len(token) > 64:
             continue
         for part in _terms(token):
@@ -148,4 +155,6 @@ def term_counts(text: str, defined: Iterable[str] = ()) -> dict[str, int]:
     for name in defined:
         for part in _terms(name):
             out[part] = get(part, 0) + DEFINITION_BOOST
+    for part in word_parts(doc):
+        out[part] = get(part, 0) + DEFINITION_BOOST
     return out
