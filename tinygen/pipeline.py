@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinygen.config import Settings
+from tinygen.config import Settings, load_settings
+from tinygen.delivery.deliver import deliver, salvage
 from tinygen.errors import Cancelled, TinygenError
+from tinygen.llm import Usage, cost_usd, default_model
+from tinygen.llm.factory import make_provider
 from tinygen.models import (
     FileEdit,
     Plan,
@@ -33,6 +36,8 @@ from tinygen.passes.brainstorm import brainstorm
 from tinygen.passes.common import Progress, RunContext
 from tinygen.passes.edit import edit_files
 from tinygen.passes.verify import verify
+from tinygen.patch import canonical_diff
+from tinygen.repo.clone import OpenedRepo, open_repository
 from tinygen.repo.git import state_dir, temp_worktree
 from tinygen.repo.trees import snapshot_commit
 from tinygen.rounds import (
@@ -42,15 +47,16 @@ from tinygen.rounds import (
     revisions_for,
     validation_text,
 )
-from tinygen.runs import RunRecorder, runs_root
+from tinygen.runs import RunRecorder, new_run_id, runs_root
+from tinygen.sheet import build_sheet, render_sheet
+from tinygen.validate import PathPolicy, run_checks, run_gate
 
 if TYPE_CHECKING:
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
     from tinygen.llm import Provider
-    from tinygen.repo.clone import OpenedRepo
     from tinygen.repo.spec import RepoSpec
-    from tinygen.validate import CheckResult, GateReport, PathPolicy
+    from tinygen.validate import CheckResult, GateReport
 
 
 @dataclass(frozen=True)
@@ -99,8 +105,6 @@ def open_workspace(
     ``overrides`` on top, let the front end ``adjust`` them (the server's caps, the
     Action's protected workflows), and make the provider ``settings.model`` names (or take
     ``provider``, or ask ``provider_for`` for one: the server shares clients between jobs)."""
-    from tinygen.config import load_settings
-    from tinygen.repo.clone import OpenedRepo, open_repository
 
     opened = (
         repo
@@ -111,8 +115,6 @@ def open_workspace(
     if adjust is not None:
         settings = adjust(settings)
     if provider is None:
-        from tinygen.llm.factory import make_provider
-
         provider = (provider_for or make_provider)(settings)
     return Workspace(opened, settings, provider)
 
@@ -151,8 +153,6 @@ def run_and_deliver(
     says. A run that fails after it had a diff is salvaged: its partial result (in memory,
     carried by the error) is delivered as a stated failure where the delivery allows it, so
     no work is lost. Never raises TinygenError: everything is in the Outcome."""
-    from tinygen.delivery.deliver import deliver, salvage
-    from tinygen.runs import new_run_id
 
     run_id = run_id or new_run_id()
     outcome = Outcome(run_id)
@@ -278,7 +278,6 @@ class _Runner:
     def partial(self, error: str, saved: Path | None) -> RunResult:
         """What a failed or interrupted run got done: usage already paid for, files already
         edited, the best diff so far (saved at ``saved``)."""
-        from tinygen.llm import Usage, cost_usd
 
         usage = self.ctx.usage_total if self.ctx else None
         return RunResult(
@@ -298,8 +297,6 @@ class _Runner:
         )
 
     def run(self) -> RunResult:
-        from tinygen.sheet import build_sheet, render_sheet
-        from tinygen.validate import PathPolicy
 
         policy = PathPolicy(
             protected=self.settings.protected_paths, allowed=self.settings.allowed_paths
@@ -316,7 +313,6 @@ class _Runner:
                 )
                 sheet_text = render_sheet(sheet, self.settings.budget)
                 self.record.write_text("sheet.txt", sheet_text)
-            from tinygen.llm import default_model
 
             with self.stage("model-client"):  # waits for the SDK import begun by the CLI
                 self.model = self.requested_model or default_model()
@@ -345,7 +341,6 @@ class _Runner:
             return self._edit_and_verify(ctx, plan, policy)
 
     def _edit_and_verify(self, ctx: RunContext, plan: Plan, policy: PathPolicy) -> RunResult:
-        from tinygen.patch import canonical_diff
 
         with self.stage("edit"):
             edits = self.edits = edit_files(ctx, plan, list(plan.files), {}, {})
@@ -411,7 +406,6 @@ class _Runner:
     ) -> tuple[GateReport, list[CheckResult]]:
         """The gate (reusing our clean checkout of the base), then the repository's checks in a
         worktree of their own, since checks may write anything."""
-        from tinygen.validate import run_checks, run_gate
 
         gate = run_gate(self.target.root, self.target.base_commit, diff, policy, worktree=base_tree)
         checks: list[CheckResult] = []
@@ -443,7 +437,6 @@ class _Runner:
         checks: list[CheckResult] | None = None,
         rounds: int = 0,
     ) -> RunResult:
-        from tinygen.llm import Usage, cost_usd
 
         usage = ctx.usage_total
         return RunResult(

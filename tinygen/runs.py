@@ -21,6 +21,9 @@ from typing import Any
 
 from tinygen.errors import RepoError
 from tinygen.redact import redact
+from tinygen.repo.clone import cache_path
+from tinygen.repo.git import git_common_dir, repo_root
+from tinygen.repo.spec import parse_repo_spec
 
 RUNS_DIR = "runs"
 # A run id or a prefix of one: letters, digits, '-' and '_' only (no glob or path characters).
@@ -115,9 +118,6 @@ def state_for(repo: str, cache_dir: Path | None = None) -> Path:
     """Where the run records of ``--repo REPO`` live: in a checkout's git directory, or in
     the clone cache entry of a URL or bare repository (runs made on those work there). The
     folder may not exist yet; nothing is fetched."""
-    from tinygen.repo.clone import cache_path
-    from tinygen.repo.git import git_common_dir, repo_root
-    from tinygen.repo.spec import parse_repo_spec
 
     spec = parse_repo_spec(repo)
     if spec.kind == "local":

@@ -29,16 +29,22 @@ from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import StatusComment, diff_block, reply, result_lines
+from tinygen.delivery.options import DeliveryOptions
+from tinygen.delivery.prepare import prepare
 from tinygen.env import action_input, api_url, github_token, server_url
 from tinygen.errors import ConfigError, ExitCode, TinygenError
+from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.models import Request, RunResult, Status
+from tinygen.pipeline import open_workspace, run_and_deliver
 from tinygen.redact import redact
+from tinygen.repo.clone import open_repository
+from tinygen.runs import new_run_id
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
-    from tinygen.github import Forge, GitHubForge
+    from tinygen.github import Forge
     from tinygen.pipeline import Workspace
 
 WORKFLOWS = ".github/workflows/**"
@@ -84,7 +90,6 @@ def make_forge(env: Mapping[str, str]) -> GitHubForge:
     """The forge for GITHUB_API_URL with GITHUB_TOKEN. TINYGEN_GITHUB_PACING=0 turns off the
     pause between requests that GitHub.com advises (for GHES without secondary limits, and
     the tests' local server)."""
-    from tinygen.github import ForgePolicy, GitHubForge
 
     policy = ForgePolicy()
     pacing = env.get("TINYGEN_GITHUB_PACING", "").strip()
@@ -247,10 +252,6 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
     """Open the repository (configuration always from the base branch) and prepare the
     delivery: a new commit on the pull request's head (a failed change goes to an attempt
     branch), or a pull request from the issue's follow-up branch."""
-    from tinygen.delivery.options import DeliveryOptions
-    from tinygen.delivery.prepare import prepare
-    from tinygen.pipeline import open_workspace
-    from tinygen.repo.clone import open_repository
 
     url = _repo_url(ctx)
     decision, full_name = ctx.decision, ctx.event.repository
@@ -291,8 +292,6 @@ def _request(ctx: _Context) -> Request:
 
 
 def _work(ctx: _Context) -> Outcome:
-    from tinygen.pipeline import run_and_deliver
-    from tinygen.runs import new_run_id
 
     run_id = new_run_id()
     prepared: Prepared | None = None

@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from tinygen.config import load_settings
 from tinygen.errors import PatchApplyError, PatchParseError
 from tinygen.redact import redact
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
-
-if TYPE_CHECKING:
-    from tinygen.validate.paths import PathPolicy
+from tinygen.validate.paths import PathPolicy, check_path
 
 # Used when git has no identity configured (a fresh CI runner) and no author was given.
 DEFAULT_IDENTITY = ("tinygen", "tinygen@users.noreply.github.com")
@@ -71,7 +69,6 @@ def _commit(
         raise PatchParseError("the diff is empty: there is nothing to commit")
     parent_sha = resolve_commit(root, parent)
     env = identity_env(root, author)
-    from tinygen.validate.paths import check_path
 
     policy = _policy_at(root, parent_sha)
     with temp_worktree(root, parent_sha) as wt:
@@ -109,8 +106,6 @@ def _commit(
 
 
 def _policy_at(root: Path, commit: str) -> PathPolicy:
-    from tinygen.config import load_settings
-    from tinygen.validate.paths import PathPolicy
 
     settings = load_settings(root, commit=commit)
     return PathPolicy(settings.protected_paths, settings.allowed_paths)

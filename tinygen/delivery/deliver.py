@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tinygen.delivery import publish
 from tinygen.delivery.prepare import Prepared
 from tinygen.repo.apply import apply_diff
+from tinygen.validate import PathPolicy, run_gate
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
@@ -61,7 +62,6 @@ def ensure_validated(result: RunResult, root: Any, settings: Settings) -> None:
     it now: its path problems stop delivery, and its tree is what gets committed."""
     if result.validation is not None or not result.diff:
         return
-    from tinygen.validate import PathPolicy, run_gate
 
     policy = PathPolicy(protected=settings.protected_paths, allowed=settings.allowed_paths)
     result.validation = run_gate(root, result.base_commit, result.diff, policy)

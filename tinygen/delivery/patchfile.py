@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING
 from tinygen.delivery.deliver import Delivered, deliver
 from tinygen.delivery.prepare import Prepared
 from tinygen.errors import TinygenError
+from tinygen.models import Plan, PlanItem, RunResult, Status
+from tinygen.patch import apply_patch, canonical_diff
+from tinygen.repo.git import state_dir
+from tinygen.repo.texts import texts_at
+from tinygen.runs import RunRecorder, runs_root
+from tinygen.validate import PathPolicy, run_gate
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
-    from tinygen.models import RunResult
 
 
 @dataclass
@@ -26,12 +31,6 @@ class PatchDelivery:
 def deliver_patch(text: str, shown: str, prepared: Prepared, settings: Settings) -> PatchDelivery:
     """Place ``text`` on ``prepared.target_commit``, validate it, record it, deliver it.
     ``shown`` names the patch for reviewers (a file's name, never a local path)."""
-    from tinygen.models import Plan, PlanItem, RunResult, Status
-    from tinygen.patch import apply_patch, canonical_diff
-    from tinygen.repo.git import state_dir
-    from tinygen.repo.texts import texts_at
-    from tinygen.runs import RunRecorder, runs_root
-    from tinygen.validate import PathPolicy, run_gate
 
     root, target = prepared.opened.root, prepared.target_commit
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)

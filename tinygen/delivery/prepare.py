@@ -11,8 +11,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tinygen.delivery.options import DeliveryOptions
+from tinygen.delivery.pushes import checkout_pr_head
+from tinygen.delivery.remotes import protected_branches
 from tinygen.env import github_token
 from tinygen.errors import ConfigError, ForgeError, RepoError, TinygenError
+from tinygen.github import GitHubForge, role_at_least
+from tinygen.redact import redact
+from tinygen.repo.auth import token_for
+from tinygen.repo.git import git, git_bytes
+from tinygen.repo.network import git_network
+from tinygen.repo.spec import github_hosts, parse_repo_spec
 
 if TYPE_CHECKING:
     from tinygen.github import Forge
@@ -48,9 +56,6 @@ def github_repository(opened: OpenedRepo) -> str:
     """``owner/name`` on GitHub for the repository being changed: from its URL (or the
     checkout's origin) when that is on github.com / the GITHUB_SERVER_URL host, else from
     GITHUB_REPOSITORY. ConfigError when neither names one."""
-    from tinygen.redact import redact
-    from tinygen.repo.git import git_bytes
-    from tinygen.repo.spec import github_hosts, parse_repo_spec
 
     spec = opened.spec
     where = spec.display_url
@@ -108,11 +113,8 @@ def prepare(
             hint="set GITHUB_TOKEN (or GH_TOKEN) to a token with contents: write and "
             "pull-requests: write on the repository",
         )
-    from tinygen.github import role_at_least
 
     if forge is None:
-        from tinygen.github import GitHubForge
-
         forge = GitHubForge()
     prepared.forge = forge
     prepared.full_name = name = full_name or github_repository(opened)
@@ -137,7 +139,6 @@ def prepare(
 
 def _prepare_pr_head(prepared: Prepared, number: int) -> None:
     """The change is made on pull request ``number``'s head: same-repository, open ones only."""
-    from tinygen.delivery.pushes import checkout_pr_head
 
     assert prepared.forge is not None and prepared.full_name is not None
     pull = prepared.forge.pull(prepared.full_name, number)
@@ -169,11 +170,8 @@ def _prepare_pr_head(prepared: Prepared, number: int) -> None:
 
 def _issue_branches(prepared: Prepared, number: int) -> dict[str, str]:
     """tinygen/issue-N and tinygen/issue-N-<k> on the remote: {branch: tip} (one listing)."""
-    from tinygen.repo.auth import token_for
-    from tinygen.repo.network import git_network
 
     root = prepared.opened.root
-    from tinygen.repo.git import git
 
     url = git(["remote", "get-url", REMOTE], root).strip()
     base = f"refs/heads/tinygen/issue-{number}"
@@ -199,8 +197,6 @@ def _prepare_issue_branch(prepared: Prepared, number: int) -> None:
     base's tip (the run then starts from its tip, so the model sees the earlier attempt);
     one whose pull request was closed or merged, or that the base has moved past, is left
     as it is, and the next name is tried: the first name not on the remote starts afresh."""
-    from tinygen.delivery.pushes import checkout_pr_head
-    from tinygen.repo.git import git_bytes
 
     assert prepared.forge is not None and prepared.full_name is not None
     opened, notes = prepared.opened, list(prepared.notes)
@@ -245,7 +241,6 @@ def _refuse_protected_target(
 ) -> None:
     """Refuse before the model runs when ``branch`` is one tinygen never pushes to (this also
     checks that the remote can be reached)."""
-    from tinygen.delivery.remotes import protected_branches
 
     protected = protected_branches(
         prepared.opened.root,

@@ -37,6 +37,7 @@ from tinygen.delivery.texts import MARKER, commit_message, plain_title, pr_body,
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
+from tinygen.patch import apply_patch, canonical_diff
 from tinygen.redact import redact
 from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
@@ -118,7 +119,6 @@ def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
 def _placed_diff(root: Path, commit: str, diff: str) -> str | None:
     """``diff`` re-made against ``commit`` by placing its hunks by content; "" if ``commit``
     already has the change; None if a hunk does not fit."""
-    from tinygen.patch import apply_patch, canonical_diff
 
     files = texts_at(root, commit)
     try:

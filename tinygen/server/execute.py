@@ -30,8 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinygen import pipeline
+from tinygen.config import load_settings
 from tinygen.errors import RepoError, RepoTooLargeError, TinygenError
+from tinygen.llm import make_provider
+from tinygen.models import Request
+from tinygen.repo.clone import cache_path, default_cache_dir, file_lock, open_repository
 from tinygen.repo.git import git
+from tinygen.repo.spec import parse_repo_spec
 from tinygen.server.config import ServerConfig
 from tinygen.server.jobs import Job
 from tinygen.server.worker import Progress
@@ -180,7 +186,6 @@ class CloneWatch:
 
 def drop_cache_entry(spec: RepoSpec, cache_dir: Path | None) -> None:
     """Delete a repository's clone cache entry, under the lock its clones and fetches take."""
-    from tinygen.repo.clone import cache_path, file_lock
 
     path = cache_path(spec, cache_dir)
     with file_lock(path.with_name(path.name + ".lock")):
@@ -213,7 +218,6 @@ class PipelineExecutor:
 
     def provider(self, settings: Settings) -> Provider:
         """One client per model and limits, shared by the jobs that use them."""
-        from tinygen.llm import make_provider
 
         key = (
             settings.model,
@@ -227,17 +231,12 @@ class PipelineExecutor:
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
-        from tinygen.repo.clone import default_cache_dir
 
         cache = self.config.cache_dir or default_cache_dir()
         with _server_paths_hidden(cache):
             return self._run(job, progress, cache)
 
     def _run(self, job: Job, progress: Progress, cache: Path) -> dict[str, Any]:
-        from tinygen import pipeline
-        from tinygen.models import Request
-        from tinygen.repo.clone import cache_path, open_repository
-        from tinygen.repo.spec import parse_repo_spec
 
         spec = job.spec
         repo = parse_repo_spec(spec.repo_url, allow_local=self.config.allow_local)
@@ -294,7 +293,6 @@ class PipelineExecutor:
     def caps(self) -> dict[str, Any]:
         """The most a job may use: the server's flags, else its own settings (defaults and
         TINYGEN_* in its environment, never a repository's)."""
-        from tinygen.config import load_settings
 
         own = load_settings(None)
         caps = {name: getattr(own, name) for name in CAPPED}
