@@ -74,9 +74,10 @@ def write_files_atomically(
             if target not in backups and target.exists():
                 backups[target] = _move_aside(target)
             if target in temps:
-                os.replace(temps.pop(target), target)
+                os.replace(temps[target], target)
+                del temps[target]  # only once it is in place: a failed rename leaves it listed
             done.append(target)
-    except OSError as exc:
+    except BaseException as exc:  # an OSError, or Ctrl-C half-way: undo, leave nothing behind
         for target in reversed(done):
             if rels.get(target.relative_to(root).as_posix()) is not None:
                 with contextlib.suppress(OSError):
@@ -87,9 +88,20 @@ def write_files_atomically(
         for d in reversed(created_dirs):
             with contextlib.suppress(OSError):
                 d.rmdir()
+        kept = []
         for target, saved in backups.items():
-            with contextlib.suppress(OSError):
+            try:
                 os.replace(saved, target)
+            except OSError:
+                kept.append(f"{target.relative_to(root)} is in {saved.relative_to(root)}")
+        if kept:  # the one case where something stays: the user's own text, said where
+            raise RepoError(
+                f"could not write the changed files ({exc}), nor put back every original: "
+                + "; ".join(kept),
+                hint="move those files back by hand",
+            ) from exc
+        if not isinstance(exc, OSError):
+            raise
         raise RepoError(
             f"could not write the changed files ({exc}); nothing was changed",
             hint="check permissions and free space in the working tree",
@@ -107,9 +119,17 @@ def write_files_atomically(
 
 
 def _move_aside(target: Path) -> Path:
+    """Rename ``target`` to a new unique name beside it. The name is reserved by creating an
+    empty file, which goes again when the rename fails (an immutable file, a directory):
+    a refused write leaves nothing behind."""
     fd, bak = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".bak", dir=target.parent)
     os.close(fd)
-    os.replace(target, bak)
+    try:
+        os.replace(target, bak)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(bak)
+        raise
     return Path(bak)
 
 
