@@ -45,6 +45,8 @@ class Settings:
     lookup_rounds: int = 3  # brainstorm rounds of search/outline/read before planning (0: none)
     lookups_per_round: int = 6  # lookups run per round (more are refused, with a note)
     lookup_tokens: int = 12000  # estimated tokens of all lookup results of one brainstorm
+    ci_poll: float = 15.0  # seconds between looks at a pushed commit's CI (it grows to 60)
+    ci_start_timeout: float = 120.0  # no CI check on the pushed commit by then: it has none
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
