@@ -30,7 +30,8 @@ the CLI uses for it::
 
 Exit codes that are outcomes rather than errors (see ExitCode below): 0 success,
 2 usage error (click), 3 no change needed, 4 unapproved after the last verify round,
-10 a configured check failed.
+10 a configured check failed, 12 the repository's CI failed on the pushed commit, 13 it had
+not finished when the wait for it ended (11 is reserved for the cost limit).
 
 Structured payloads travel on the exception, never inside its text: ``run_id`` (the run
 record), ``saved_diff`` (the path of a diff saved before the failure), ``partial`` (what a
@@ -70,6 +71,8 @@ class ExitCode(IntEnum):
     REPO = 8
     FORGE = 9
     CHECKS_FAILED = 10
+    CI_FAILED = 12
+    CI_TIMED_OUT = 13
     INTERRUPTED = 130
 
 
