@@ -257,7 +257,7 @@ class FakeOpenAI:
         class _Bound(_RequestHandler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Bound)
+        self._server = _QuietServer(("127.0.0.1", 0), _Bound)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(
@@ -310,6 +310,15 @@ class FakeOpenAI:
                     cached = sum(sizes[: i + 1])
             self._seen_prefixes.update(keys)
         return total, cached
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops a kept-alive connection is normal (SDK clients closing)."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
