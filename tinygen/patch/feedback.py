@@ -19,6 +19,9 @@ MAX_QUOTE = 30
 COMMON = 200  # a line occurring more often than this ("}", ")") never anchors a guess
 CANDIDATES = 40  # windows scored in detail
 FUZZY_LINES = 3  # wanted lines looked up by similarity when they occur nowhere
+# Failed hunks of one file that get closest lines: each search compares lines with every
+# distinct line of the file, so thousands of failed hunks would take quadratic time.
+CLOSEST_PER_FILE = 50
 
 
 def _describe_before(old: Sequence[str]) -> str:
@@ -132,6 +135,11 @@ def _render_closest(path: str, closest: ClosestLines) -> str:
         return f"  {path} has only blank lines."
     if closest.found == "nothing-similar":
         return f"  No similar lines found in {path}; check that this is the right file."
+    if closest.found == "skipped":
+        return (
+            f"  (Closest lines are shown for the first {CLOSEST_PER_FILE} failed hunks of "
+            f"{path} only.)"
+        )
     end = closest.start + len(closest.lines) - 1
     numbered = "\n".join(
         f"  {closest.start + i:5d}| {text}" for i, text in enumerate(closest.lines)
@@ -181,4 +189,4 @@ def render_feedback(
     return "\n\n".join(parts)
 
 
-__all__ = ["closest_lines", "render_failure", "render_feedback"]
+__all__ = ["CLOSEST_PER_FILE", "closest_lines", "render_failure", "render_feedback"]

@@ -3,13 +3,7 @@
 Every hunk of a file is placed against the file as it was before the diff (hunks do not
 see each other's edits), then the placements are checked for overlaps and spliced in.
 
-Line numbers from ``@@`` headers are used only to choose among several locations that fit,
-and only when they are *consistent*: every hunk of the file has full numbers, counts that
-match its body and a new-start consistent with the hunks before it, and every hunk that
-fits in one place only starts exactly where its numbers say. A diff whose numbers are wrong
-anywhere gets no say at all. (The residual risk, stated plainly: numbers that are all
-shifted by the same amount, consistently, onto a passage identical to the intended one
-cannot be told from a correct diff for that other passage.)
+Line numbers from ``@@`` headers only choose among places that fit equally (see ``hints``).
 
 A hunk with no before-lines (a pure addition) is placed only in an empty or new file: with
 no context there is nothing to check a position against.
@@ -17,12 +11,15 @@ no context there is nothing to check a position against.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 from dataclasses import dataclass
 
-from tinygen.patch.feedback import closest_lines
+from tinygen.patch.feedback import CLOSEST_PER_FILE, closest_lines
+from tinygen.patch.hints import by_hint, numbers_trusted
 from tinygen.patch.model import (
+    ClosestLines,
     FileLine,
     FilePatch,
     Hunk,
@@ -32,7 +29,7 @@ from tinygen.patch.model import (
     join_lines,
     split_lines,
 )
-from tinygen.patch.place import Application, FileIndex, Refusal, build, locate
+from tinygen.patch.place import Application, FileIndex, Placements, Refusal, locate
 from tinygen.patch.resend import already_present, exact_matches, keys, near_fits, resent
 
 BOM = "\ufeff"
@@ -70,11 +67,12 @@ class _Hunks:
         self.failures: list[HunkFailure] = []
         self.fitted: list[int] = []
         self.report: list[HunkReport] = []
+        self.searched = 0  # failed hunks given closest lines so far
 
     def run(self) -> FileEdit:
         numbered = self._readings()
         placed = [self._place(h) for _, h in numbered]
-        trusted = not self.failures and _numbers_trusted([h for _, h in numbered], placed)
+        trusted = not self.failures and numbers_trusted([h for _, h in numbered], placed)
         chosen: list[tuple[int, Hunk, Application]] = []
         for (no, hunk), apps in zip(numbered, placed, strict=True):
             app = self._choose(no, hunk, apps, trusted)
@@ -89,7 +87,10 @@ class _Hunks:
 
     def fail(self, no: int, hunk: Hunk, reason: str, with_closest: bool = False) -> None:
         closest = None
-        if with_closest:
+        if with_closest and self.searched >= CLOSEST_PER_FILE:
+            closest = ClosestLines("skipped")
+        elif with_closest:
+            self.searched += 1
             wanted = [ln.text for ln in hunk.old_lines if not ln.optional]
             closest = closest_lines(self.lines, wanted, self.index)
         self.failures.append(HunkFailure.of(self.path, no, hunk, reason, closest, self.bom))
@@ -163,31 +164,36 @@ class _Hunks:
 
     # --- where each hunk goes -----------------------------------------------------------
 
-    def _place(self, hunk: Hunk) -> list[Application | Refusal]:
+    def _place(self, hunk: Hunk) -> Placements:
+        index = self.index
         if not hunk.old_lines:
-            return []
-        eol_from_diff = self.fp.eol_from_diff
-        apps = [build(self.index, hunk, a, eol_from_diff) for a in locate(self.index, hunk)]
+            return Placements.of(index, hunk, [])
+        anchors = locate(index, hunk)
+        if hunk.old_lines[-1].eol != "":
+            return Placements(index, hunk, self.fp.eol_from_diff, anchors)
         # "\ No newline" on the before-side: the hunk ends at the end of a file that has
         # no final newline, nowhere else.
-        if hunk.old_lines[-1].eol == "":
-            if not self.lines or self.lines[-1].eol:
-                return []
-            apps = [a for a in apps if isinstance(a, Application) and a.end == len(self.lines)]
-        return apps
+        if not self.lines or self.lines[-1].eol:
+            return Placements.of(index, hunk, [])
+        apps = Placements(index, hunk, self.fp.eol_from_diff, anchors)
+        ending = [apps[k] for k in _may_end_the_file(index, hunk, anchors)]
+        n = len(self.lines)
+        return Placements.of(
+            index, hunk, [a for a in ending if isinstance(a, Application) and a.end == n]
+        )
 
-    def _choose(
-        self, no: int, hunk: Hunk, apps: list[Application | Refusal], trusted: bool
-    ) -> Application | None:
+    def _choose(self, no: int, hunk: Hunk, apps: Placements, trusted: bool) -> Application | None:
         """The placement of one hunk to splice in; None when it is refused (failure
         recorded) or already present (reported)."""
         if not hunk.old_lines:
             return self._pure_addition(no, hunk)
+        app: Application | Refusal | None = apps[0] if len(apps) == 1 else None
         via_hint = False
         if len(apps) > 1 and trusted and hunk.old_start is not None:
-            apps, via_hint = self._by_hint(hunk, apps)
-        if len(apps) > 1:
-            where = ", ".join(str(a.start + 1) for a in apps[:10])
+            app = by_hint(hunk, apps, len(self.lines))
+            via_hint = app is not None
+        if len(apps) > 1 and not via_hint:
+            where = ", ".join(str(a.start + 1) for a in apps.first(10))
             self.fail(
                 no,
                 hunk,
@@ -195,7 +201,6 @@ class _Hunks:
                 "add context lines that occur only at the intended place.",
             )
             return None
-        app = apps[0] if apps else None
         if not isinstance(app, Application):
             self._unplaced(no, hunk, app)
             return None
@@ -209,23 +214,6 @@ class _Hunks:
         if app.start == 0 and no in self.drops_bom:
             self.keep_bom = False
         return app
-
-    def _by_hint(
-        self, hunk: Hunk, apps: list[Application | Refusal]
-    ) -> tuple[list[Application | Refusal], bool]:
-        """The one placement the hunk's (trusted) numbers point at, if they single one out."""
-        assert hunk.old_start is not None
-        # Numbers choose only among the strictest fits: a re-sent diff's numbers can point
-        # at a line it added, matched loosely (trailing whitespace).
-        best = min(_rank(a) for a in apps)
-        hinted = [
-            a
-            for a in apps
-            if a.start == hunk.old_start - 1
-            and _rank(a) == best
-            and (not isinstance(a, Application) or _edges_agree(hunk, a, len(self.lines)))
-        ]
-        return (hinted, True) if len(hinted) == 1 else (apps, False)
 
     def _pure_addition(self, no: int, hunk: Hunk) -> Application | None:
         if self.lines:
@@ -299,53 +287,21 @@ class _Hunks:
         return join_lines(out)
 
 
-def _numbers_trusted(hunks: list[Hunk], placed: list[list[Application | Refusal]]) -> bool:
-    delta = 0
-    for hunk, apps in zip(hunks, placed, strict=True):
-        nums = (hunk.old_start, hunk.old_len, hunk.new_start, hunk.new_len)
-        if None in nums:
-            return False
-        os_, ol, ns, nl = (int(x) for x in nums)  # type: ignore[arg-type]
-        n_opt = sum(1 for ln in hunk.lines if ln.optional)
-        n_old = sum(1 for ln in hunk.lines if ln.old and not ln.optional)
-        n_new = sum(1 for ln in hunk.lines if ln.new and not ln.optional)
-        if ol not in (n_old, n_old + n_opt) or nl - ol != n_new - n_old:
-            return False
-        o0 = os_ - 1 if ol else os_
-        n0 = ns - 1 if nl else ns
-        if n0 - o0 != delta:
-            return False
-        delta += nl - ol
-        if len(apps) == 1 and apps[0].start != o0:
-            return False
-    return True
-
-
-def _edges_agree(hunk: Hunk, app: Application, n_lines: int) -> bool:
-    """Whether a hinted place agrees with the hunk's context widths. A diff with N lines of
-    context has fewer only where the file ends: fewer lines before the change than after
-    means the hunk starts at line 1, fewer after means it ends at the last line. Numbers
-    shifted by the same amount everywhere are as consistent as right ones, so this is what
-    refutes a shifted hint among equal candidates; a refuted hint leaves the hunk ambiguous,
-    and so refused — never moved."""
-    ops = [ln.op for ln in hunk.lines if not ln.optional]
-    changes = [k for k, op in enumerate(ops) if op != " "]
-    if not changes:
-        return True
-    before, after = changes[0], len(ops) - 1 - changes[-1]
-    width = max(before, after)
-    if before < width and app.start != 0:
-        return False
-    return not (after < width and app.end != n_lines)
-
-
-_STRICTNESS = ("exact", "trailing-whitespace", "reindent", "blank-lines")
-
-
-def _rank(app: Application | Refusal) -> int:
-    if isinstance(app, Refusal) or app.strategy not in _STRICTNESS:
-        return len(_STRICTNESS)
-    return _STRICTNESS.index(app.strategy)
+def _may_end_the_file(index: FileIndex, hunk: Hunk, anchors: list[int]) -> list[int]:
+    """The positions in ``anchors`` of the only locations whose placement can end at the
+    end of the file. Its non-blank before-lines fit consecutive non-blank lines of the
+    file, and only blank lines can follow the last of them in a placement, so it must be
+    the file's last non-blank line; a before-text of blank lines only is placed exactly,
+    within its own length of the end."""
+    keys = [ln.text for ln in hunk.lines if ln.old and not ln.optional and ln.text.strip()]
+    if keys:
+        if len(keys) > len(index.nb):
+            return []
+        wanted = index.nb[len(index.nb) - len(keys)]
+        k = bisect.bisect_left(anchors, wanted)
+        return [k] if k < len(anchors) and anchors[k] == wanted else []
+    lo = len(index.lines) - len(hunk.old_lines)
+    return list(range(bisect.bisect_left(anchors, lo), len(anchors)))
 
 
 def _without_bom(hunk: Hunk) -> Hunk:

@@ -169,10 +169,11 @@ class ClosestLines:
     """What a file has nearest to a hunk's before-text that is not in it ("did you mean").
 
     ``found`` is "window" (``lines`` from 1-based line ``start`` on, and the first line of
-    the before-text that differs from them), or why there is nothing to show.
+    the before-text that differs from them), or why there is nothing to show ("skipped":
+    the file had too many failed hunks to search for each).
     """
 
-    found: Literal["window", "empty-file", "blank-file", "nothing-similar"]
+    found: Literal["window", "empty-file", "blank-file", "nothing-similar", "skipped"]
     start: int = 0
     lines: tuple[str, ...] = ()
     difference: FirstDifference | None = None

@@ -319,6 +319,7 @@ class _Parser:
                 nums[3] = 1
         body: list[Line] = []
         cut: int | None = None  # where the header's counts are met, at a blank line
+        n_old = n_new = 0  # the body's counts so far
         j = i + 1
         while j < n:
             s = lines[j]
@@ -326,11 +327,7 @@ class _Parser:
                 break
             if s.startswith("--- ") and self._is_file_header(j):
                 break
-            if (
-                s == ""
-                and cut is None
-                and (sum(ln.old for ln in body), sum(ln.new for ln in body)) == (nums[1], nums[3])
-            ):
+            if s == "" and cut is None and (n_old, n_new) == (nums[1], nums[3]):
                 cut = len(body)
             if s.startswith("\\"):
                 if body and body[-1].eol:
@@ -347,6 +344,8 @@ class _Parser:
                 body.append(Line(op, s[1:], eol))
             else:
                 break
+            n_old += body[-1].old
+            n_new += body[-1].new
             j += 1
         # Bare empty lines are optional only at the end of a hunk; inside they are context.
         k = len(body)

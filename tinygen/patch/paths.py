@@ -52,9 +52,14 @@ class Paths:
     def __init__(self, files: Mapping[str, str], known: Collection[str] | None) -> None:
         self.files = files
         self._known = known
+        self._sorted: list[str] | None = None
+        self._names: dict[str, list[str]] | None = None
 
     def known(self) -> list[str]:
-        return sorted(self._known if self._known is not None else self.files.keys())
+        """The repository's files, sorted (once: a diff may name many missing files)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._known if self._known is not None else self.files.keys())
+        return self._sorted
 
     def resolve(self, raw: str, prefixed: bool, texts: Texts, *, suffix: bool = True) -> str:
         raw = _strip_dot(raw)
@@ -66,10 +71,19 @@ class Paths:
         # A partial path naming one file only ("utils.py" for "src/pkg/utils.py"); never for
         # a file the diff creates, which is new exactly where it says.
         for cand in dict.fromkeys(order) if suffix else ():
-            matches = [k for k in self.known() if k.endswith("/" + cand)]
+            matches = self._by_name().get(cand.rsplit("/", 1)[-1], [])
+            matches = [k for k in matches if k.endswith("/" + cand)]
             if len(matches) == 1:
                 return matches[0]
         return order[0]
+
+    def _by_name(self) -> dict[str, list[str]]:
+        """The known files by their last path component, in sorted order."""
+        if self._names is None:
+            self._names = {}
+            for k in self.known():
+                self._names.setdefault(k.rsplit("/", 1)[-1], []).append(k)
+        return self._names
 
 
 @dataclass(frozen=True)

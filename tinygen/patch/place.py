@@ -21,8 +21,10 @@ Context lines are always copied from the file (its whitespace and line endings w
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from tinygen.patch.model import FileLine, Hunk, Line
 
@@ -72,7 +74,10 @@ def indent_transform(pairs: list[tuple[str, str]]) -> Indent | None:
 
 
 class FileIndex:
-    """A file's lines plus an index of its non-blank lines by stripped content."""
+    """A file's lines plus an index of its non-blank lines by stripped content, built once
+    per file: every search anchors on the rarest line it looks for, so placing many hunks
+    never rescans the file. It also remembers the locations of each before-text (a
+    before-text repeated in many hunks, or found in many places, is searched for once)."""
 
     def __init__(self, lines: list[FileLine]) -> None:
         self.lines = lines
@@ -81,8 +86,18 @@ class FileIndex:
         self.by_key: dict[str, list[int]] = {}
         for q, key in enumerate(self.keys):
             self.by_key.setdefault(key, []).append(q)
+        self.blank_at: dict[str, list[int]] = {}  # a blank line's exact content -> line indexes
+        for i, ln in enumerate(lines):
+            if _blank(ln.content):
+                self.blank_at.setdefault(ln.content, []).append(i)
         counts = Counter(ln.eol for ln in lines if ln.eol)
         self.eol = max(sorted(counts), key=lambda e: counts[e]) if counts else "\n"
+        self.located: dict[tuple[str, ...], list[int]] = {}
+        self.lowest: dict[tuple[tuple[str, bool], ...], int] = {}
+
+    def rarest(self, keys: Sequence[str]) -> int:
+        """The position in ``keys`` of the key the file has fewest of (the first of equals)."""
+        return min(range(len(keys)), key=lambda j: len(self.by_key.get(keys[j], ())))
 
 
 @dataclass(frozen=True)
@@ -142,25 +157,38 @@ def _window_level(index: FileIndex, s: int, old: list[Line]) -> tuple[str, Inden
 
 def locate(index: FileIndex, hunk: Hunk) -> list[int]:
     """Every location (file index of the first non-blank before-line; for a hunk whose
-    before-lines are all blank, the window start) where the hunk's before-text fits."""
-    old = [ln for ln in hunk.lines if ln.old and not ln.optional]
-    nbk = [k for k, ln in enumerate(old) if not _blank(ln.text)]
+    before-lines are all blank, the window start) where the hunk's before-text fits, in
+    file order. The list is shared by hunks with the same before-text: do not change it."""
+    old = tuple(ln.text for ln in hunk.lines if ln.old and not ln.optional)
+    found = index.located.get(old)
+    if found is None:
+        found = index.located[old] = _locate(index, old)
+    return found
+
+
+def _locate(index: FileIndex, old: tuple[str, ...]) -> list[int]:
+    lines = index.lines
+    nbk = [k for k, text in enumerate(old) if not _blank(text)]
     if not nbk:
         if not old:
             return []
         # Nothing but blank lines to anchor on: only an exact match counts ("   " is not "").
+        j = min(range(len(old)), key=lambda k: len(index.blank_at.get(old[k], ())))
         return [
             s
-            for s in range(len(index.lines) - len(old) + 1)
-            if (fit := _window_level(index, s, old)) and fit[0] == "exact"
+            for p in index.blank_at.get(old[j], [])
+            if 0 <= (s := p - j) <= len(lines) - len(old)
+            and all(lines[s + k].content == text for k, text in enumerate(old))
         ]
-    hk = [old[k].text.strip() for k in nbk]
+    hk = [old[k].strip() for k in nbk]
+    j = index.rarest(hk)
     found: list[int] = []
-    for q in index.by_key.get(hk[0], []):
-        if index.keys[q : q + len(hk)] != hk:
+    for p in index.by_key.get(hk[j], []):
+        q = p - j
+        if q < 0 or index.keys[q : q + len(hk)] != hk:
             continue
         anchors = index.nb[q : q + len(hk)]
-        pairs = [(index.lines[a].content, old[k].text) for a, k in zip(anchors, nbk, strict=True)]
+        pairs = [(lines[a].content, old[k]) for a, k in zip(anchors, nbk, strict=True)]
         if indent_transform(pairs) is not None:
             found.append(anchors[0])
     return found
@@ -289,4 +317,102 @@ def _build_blank_lines(
     return Application(start, end, "blank-lines", tuple(out), _markers(used))
 
 
-__all__ = ["Application", "FileIndex", "Indent", "Refusal", "build", "indent_transform", "locate"]
+STRATEGIES = ("exact", "trailing-whitespace", "reindent", "blank-lines")
+
+
+def rank(app: Application | Refusal) -> int:
+    """How strict a placement is: the index of its strategy in STRATEGIES; a refusal (or
+    anything else) ranks after them all."""
+    if isinstance(app, Refusal) or app.strategy not in STRATEGIES:
+        return len(STRATEGIES)
+    return STRATEGIES.index(app.strategy)
+
+
+def _fit_level(index: FileIndex, hunk: Hunk, anchor: int) -> int:
+    """The rank :func:`build` gives at ``anchor`` unless it refuses there (only a reindent
+    or blank-lines fit can be refused), without building the replacement."""
+    for drop in (False, True):
+        old = [ln for ln in used_lines(hunk, drop) if ln.old]
+        nbk = [k for k, ln in enumerate(old) if not _blank(ln.text)]
+        fit = _window_level(index, anchor - (nbk[0] if nbk else 0), old)
+        if fit is not None:
+            return STRATEGIES.index(fit[0])
+    return STRATEGIES.index("blank-lines")
+
+
+@dataclass
+class Placements:
+    """Every placement of one hunk, in file order, each built when first asked for: a
+    before-text found in many places (repeated lines) costs only the placements looked at.
+    Either lazy over ``anchors`` (results of :func:`locate`) or a fixed list (``built``)."""
+
+    index: FileIndex
+    hunk: Hunk
+    eol_from_diff: bool
+    anchors: Sequence[int] | None = None
+    built: dict[int, Application | Refusal] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, index: FileIndex, hunk: Hunk, apps: Sequence[Application | Refusal]) -> Placements:
+        return cls(index, hunk, False, None, dict(enumerate(apps)))
+
+    def __len__(self) -> int:
+        return len(self.anchors) if self.anchors is not None else len(self.built)
+
+    def __getitem__(self, k: int) -> Application | Refusal:
+        app = self.built.get(k)
+        if app is None:
+            if self.anchors is None or not 0 <= k < len(self.anchors):
+                raise IndexError(k)
+            app = self.built[k] = build(self.index, self.hunk, self.anchors[k], self.eol_from_diff)
+        return app
+
+    def first(self, n: int) -> list[Application | Refusal]:
+        return [self[k] for k in range(min(n, len(self)))]
+
+    def starting_at(self, start: int) -> list[Application | Refusal]:
+        """The placements whose ``start`` is ``start``. A placement starts at its anchor
+        or as many lines before it as the before-text has before its first non-blank line,
+        so only those two anchors are built."""
+        if self.anchors is None:
+            return [a for a in self.built.values() if a.start == start]
+        old = [ln for ln in self.hunk.lines if ln.old and not ln.optional]
+        lead = next((k for k, ln in enumerate(old) if not _blank(ln.text)), 0)
+        out = []
+        for anchor in dict.fromkeys((start, start + lead)):
+            k = bisect.bisect_left(self.anchors, anchor)
+            if k < len(self.anchors) and self.anchors[k] == anchor and self[k].start == start:
+                out.append(self[k])
+        return out
+
+    def any_ranked_below(self, r: int) -> bool:
+        """Whether some placement is stricter than rank ``r``. The lowest fit level over the
+        locations is computed once per before-text; only when it is a reindent or
+        blank-lines fit (which a hunk's added lines may turn into a refusal) are the
+        placements themselves built."""
+        if self.anchors is None:
+            return any(rank(a) < r for a in self.built.values())
+        key = tuple((ln.text, ln.optional) for ln in self.hunk.lines if ln.old)
+        lowest = self.index.lowest.get(key)
+        if lowest is None:
+            levels = (_fit_level(self.index, self.hunk, a) for a in self.anchors)
+            lowest = self.index.lowest[key] = min(levels, default=len(STRATEGIES))
+        if lowest >= r:
+            return False
+        if lowest <= STRATEGIES.index("trailing-whitespace"):
+            return True  # exact and trailing-whitespace fits are never refused
+        return any(rank(self[k]) < r for k in range(len(self)))
+
+
+__all__ = [
+    "STRATEGIES",
+    "Application",
+    "FileIndex",
+    "Indent",
+    "Placements",
+    "Refusal",
+    "build",
+    "indent_transform",
+    "locate",
+    "rank",
+]

@@ -22,13 +22,15 @@ def exact_matches(index: FileIndex, after: list[Line]) -> list[int]:
     """Every index where the file's lines equal ``after`` exactly (a missing final
     newline included)."""
     texts = [ln.text for ln in after]
-    first = next((k for k, t in enumerate(texts) if t.strip()), None)
-    if first is None:
+    nonblank = [k for k, t in enumerate(texts) if t.strip()]
+    if not nonblank:
         return []
+    # Anchored on the rarest of its lines: every exact match has each of them in place.
+    at = nonblank[index.rarest([texts[k].strip() for k in nonblank])]
     lines = index.lines
     out = []
-    for q in index.by_key.get(texts[first].strip(), []):
-        s = index.nb[q] - first
+    for q in index.by_key.get(texts[at].strip(), []):
+        s = index.nb[q] - at
         if s < 0 or s + len(after) > len(lines):
             continue
         window = lines[s : s + len(after)]
@@ -46,9 +48,12 @@ def near_fits(index: FileIndex, keys: list[str]) -> list[int]:
     m = len(keys)
     if not m:
         return []
-    starts = set(index.by_key.get(keys[0], []))
-    if m >= 2:
-        starts |= {q - 1 for q in index.by_key.get(keys[1], []) if q >= 1}
+    # A window that differs in one line at most has one of any two of them in place: the
+    # two the file has fewest of.
+    by_count = sorted(range(m), key=lambda j: len(index.by_key.get(keys[j], ())))
+    starts: set[int] = set()
+    for j in by_count[:2]:
+        starts |= {q - j for q in index.by_key.get(keys[j], []) if q >= j}
     allowed = 1 if m >= 2 else 0
     out = []
     for q in sorted(starts):
