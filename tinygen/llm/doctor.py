@@ -212,10 +212,14 @@ class _Probe:
         try:
             completion = self.provider(stream=False, **kwargs).complete(request)
         except LLMError as exc:
+            from tinygen.llm.openai_errors import ModeRefused
+
+            refusal = exc.__cause__
+            said = refusal.detail if isinstance(refusal, ModeRefused) else exc.message
             self.add(
                 "tool calling",
                 "warn",
-                f"not available: {exc.message}",
+                f"the server refuses forced tool calls: {said}",
                 "tinygen asks for JSON instead (see structured output)",
             )
             return
