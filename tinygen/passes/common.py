@@ -102,11 +102,12 @@ def all_tools() -> tuple[Tool, ...]:
     return tuple(tool_for(kind, name, desc) for name, desc, kind in _TOOL_SPECS)
 
 
-def warm_up() -> None:
-    """Import the SDK and build the tool schemas ahead of the first call (run in a thread)."""
-    from tinygen.llm import default_model
+def warm_up(model: str | None = None) -> None:
+    """Import the SDK that ``model`` needs (None: Anthropic's, resolving its default model)
+    and build the tool schemas ahead of the first call (run in a thread)."""
+    from tinygen.llm import warm_up as import_sdk
 
-    default_model()
+    import_sdk(model)
     all_tools()
 
 
