@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tinygen.errors import ConfigError
@@ -52,3 +55,22 @@ def test_the_server_takes_prefixed_models_and_refuses_unknown_providers() -> Non
         ServerConfig(allowed_models=("claude-sonnet-4-6", "mistral:large"))
     assert "allowed model 'mistral:large'" in info.value.message
     assert info.value.settings == ("allowed_models",)
+
+
+@pytest.mark.parametrize(
+    ("model", "loaded"),
+    [("ollama:llama3.1:8b", "openai"), ("openrouter:x/y", "openai"), (None, "anthropic")],
+)
+def test_warm_up_imports_only_the_sdk_the_model_needs(model: str | None, loaded: str) -> None:
+    code = (
+        "import sys; from tinygen.passes.common import warm_up; "
+        f"warm_up({model!r}); print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == repr([loaded])
+
+
+def test_importing_the_llm_package_loads_no_sdk() -> None:
+    code = "import sys, tinygen.llm; print([m for m in ('openai', 'anthropic', 'pydantic') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
