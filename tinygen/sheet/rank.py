@@ -52,6 +52,7 @@ class Weights:
     aside_factor: float = 1.0  # ... a file under docs/, examples/, benchmarks/ (see kinds.py)
     seeds: int = 5  # best text candidates that pass score along graph edges
     hub: float = 0.0  # graph score divided by (the receiving file's degree) ** hub
+    title: float = 1.0  # added to the query count of each first-line term
     k1: float = 2.0  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
 
@@ -113,7 +114,12 @@ def _scaled(scores: dict[int, float]) -> dict[int, float]:
 
 def content_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dict[int, float]:
     """BM25 of every code file containing a request word: doc -> score."""
-    counts = Counter(islice(query_terms(query), MAX_TOKENS * 4))
+    counts: dict[str, float] = dict(Counter(islice(query_terms(query), MAX_TOKENS * 4)))
+    if weights.title:
+        # The first line (an issue's title, a commit's subject) says what it is about.
+        first = query.strip().split("\n", 1)[0]
+        for term in set(query_terms(first[:500])):
+            counts[term] = counts.get(term, 0.0) + weights.title
     lengths = index.lengths_array()
     n = sum(1 for x in lengths if x) or 1
     avg = index.average_length()
