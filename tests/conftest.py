@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -101,3 +102,21 @@ def bare_remote(tmp_path: Path) -> Callable[[Path], Path]:
         return bare
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL server for this test process (one per xdist worker)."""
+    from tests.postgres import Cluster  # psycopg: only where PostgreSQL tests run
+
+    cluster = Cluster().init()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; its URL."""
+    url: str = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)

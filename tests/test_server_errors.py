@@ -45,8 +45,9 @@ from tinygen.server.errors import (
     status_of_kind,
 )
 from tinygen.server.inputs import check_ref, check_repo_url
-from tinygen.server.jobs import Job, JobSpec, JobState, SQLiteJobStore
+from tinygen.server.jobs import Job, JobSpec, JobState
 from tinygen.server.serving import RunningServer
+from tinygen.server.sqlite_store import SQLiteJobStore
 from tinygen.server.worker import RESTART_REASON, Progress, WorkerPool
 
 # The API tests' fixtures, shared by name.

@@ -1,31 +1,103 @@
-"""The job store (real SQLite files) and the worker pool: exact claims, queue bounds,
-cancellation, restart recovery. The pool runs a small executor given to it here — the
-executor is the pool's parameter, not a replaced tinygen function."""
+"""The job store contract, run against both stores with the same cases — SQLite files and a
+real PostgreSQL database (a throwaway cluster, tests/postgres.py) — and the worker pool on
+each: exact claims, queue bounds, spending caps, leases, cancellation, restart recovery,
+the bell. The pool runs a small executor given to it here — the executor is the pool's
+parameter, not a replaced tinygen function."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tinygen.errors import ConfigError, LLMAuthError
-from tinygen.server.errors import SHUTDOWN_REASON
-from tinygen.server.jobs import Job, JobSpec, JobState, QueueFull, SQLiteJobStore
+from tinygen.server.errors import LOST_REASON, SHUTDOWN_REASON
+from tinygen.server.jobs import (
+    Job,
+    JobSpec,
+    JobState,
+    JobStore,
+    QueueFull,
+    SpendCap,
+    SpendCapReached,
+)
+from tinygen.server.sqlite_store import SQLiteJobStore
 from tinygen.server.worker import RESTART_REASON, Progress, WorkerPool
+
+Opener = Callable[[], JobStore]
 
 
 def spec(n: int = 0) -> JobSpec:
     return JobSpec(repo_url="https://github.com/o/r", prompt=f"job {n}")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens a new store on one database: each call is another connection, as another
+    process (or, for PostgreSQL, another server) would have."""
+    opened: list[JobStore] = []
+    if request.param == "sqlite":
+        path = tmp_path / "db" / "jobs.sqlite3"
+
+        def make() -> JobStore:
+            return SQLiteJobStore(path)
+    else:
+        from tinygen.server.postgres_store import PostgresJobStore
+
+        url = request.getfixturevalue("pg_url")
+
+        def make() -> JobStore:
+            return PostgresJobStore(url, pool_size=4)
+
+    def opener() -> JobStore:
+        store = make()
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteJobStore:
-    return SQLiteJobStore(tmp_path / "db" / "jobs.sqlite3")
+def store(connect: Opener) -> JobStore:
+    return connect()
+
+
+@pytest.fixture
+def peer(store: JobStore, connect: Opener) -> JobStore:
+    """Where another server writes: a second store on the database where several servers
+    share one (PostgreSQL); the store itself where a database has one server (SQLite)."""
+    return store if store.exclusive else connect()
+
+
+def execute(store: JobStore, statement: str, *args: Any) -> None:
+    """Change the database behind the store's back (to age jobs): ``{jobs}`` is the jobs
+    table, ``?`` a parameter."""
+    if isinstance(store, SQLiteJobStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute(statement.format(jobs="jobs"), args)
+        return
+    import psycopg
+
+    from tinygen.server.postgres_store import PostgresJobStore
+
+    assert isinstance(store, PostgresJobStore)
+    with psycopg.connect(store.url) as conn:
+        conn.execute(statement.format(jobs="tinygen_jobs").replace("?", "%s"), args)
+
+
+def finish_one(store: JobStore, result: dict[str, Any] | None = None) -> Job:
+    job = store.claim("w")
+    assert job is not None and store.finish(job.id, JobState.SUCCEEDED, result=result or {})
+    return job
 
 
 def wait_until(predicate: Any, timeout: float = 30) -> None:
@@ -35,14 +107,13 @@ def wait_until(predicate: Any, timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
-def test_claims_are_exact_across_threads_and_connections(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    stores = [SQLiteJobStore(path) for _ in range(3)]  # three connections, as three processes
+def test_claims_are_exact_across_threads_and_connections(connect: Opener) -> None:
+    stores = [connect() for _ in range(3)]  # three connections, as three processes
     ids = [stores[0].add(spec(i), max_queued=1000).id for i in range(150)]
     claimed: list[str] = []
     lock = threading.Lock()
 
-    def claimer(store: SQLiteJobStore, name: str) -> None:
+    def claimer(store: JobStore, name: str) -> None:
         while (job := store.claim(name)) is not None:
             with lock:
                 claimed.append(job.id)
@@ -56,7 +127,7 @@ def test_claims_are_exact_across_threads_and_connections(tmp_path: Path) -> None
     assert stores[1].counts()["running"] == 150 and stores[2].counts()["queued"] == 0
 
 
-def test_fifo_order_states_and_events(store: SQLiteJobStore) -> None:
+def test_fifo_order_states_and_events(store: JobStore) -> None:
     first, second = store.add(spec(1), max_queued=5), store.add(spec(2), max_queued=5)
     assert first.state == JobState.QUEUED and first.stage == "queued"
     job = store.claim("w1")
@@ -82,7 +153,7 @@ def test_fifo_order_states_and_events(store: SQLiteJobStore) -> None:
         store.finish(second.id, JobState.RUNNING)
 
 
-def test_queue_bound_counts_waiting_jobs_only(store: SQLiteJobStore) -> None:
+def test_queue_bound_counts_waiting_jobs_only(store: JobStore) -> None:
     store.add(spec(1), max_queued=2)
     store.add(spec(2), max_queued=2)
     with pytest.raises(QueueFull) as full:
@@ -100,7 +171,7 @@ def test_queue_bound_counts_waiting_jobs_only(store: SQLiteJobStore) -> None:
     assert 1 <= store.retry_after(workers=2) <= 600
 
 
-def test_cancel_queued_and_running(store: SQLiteJobStore) -> None:
+def test_cancel_queued_and_running(store: JobStore) -> None:
     running = store.add(spec(1), max_queued=5)
     queued = store.add(spec(2), max_queued=5)
     store.claim("w")
@@ -113,15 +184,14 @@ def test_cancel_queued_and_running(store: SQLiteJobStore) -> None:
     assert store.cancel("no-such-job") is None
 
 
-def test_recover_fails_running_jobs_and_keeps_queued(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    old = SQLiteJobStore(path)
+def test_recover_fails_running_jobs_and_keeps_queued(connect: Opener) -> None:
+    old = connect()
     a = old.add(spec(1), max_queued=5)
     b = old.add(spec(2), max_queued=5)
     old.claim("w")
     old.close()  # the process died with `a` running
 
-    new = SQLiteJobStore(path)
+    new = connect()
     assert new.recover(RESTART_REASON) == [a.id]
     failed = new.get(a.id)
     assert failed is not None and failed.state == JobState.FAILED
@@ -130,6 +200,107 @@ def test_recover_fails_running_jobs_and_keeps_queued(tmp_path: Path) -> None:
     # The old worker, if it were still alive, cannot overwrite the recorded failure.
     assert not new.finish(a.id, JobState.SUCCEEDED, result={"status": "approved"})
     assert new.get(a.id).state == JobState.FAILED  # type: ignore[union-attr]
+
+
+def test_leases_are_renewed_and_a_lost_workers_job_fails_once(
+    store: JobStore, peer: JobStore
+) -> None:
+    kept, lost, waiting = (store.add(spec(i), max_queued=5) for i in range(3))
+    held = store.claim("alive", lease=60)
+    assert held is not None and held.id == kept.id and held.lease_until is not None
+    assert held.lease_until - held.started_at == pytest.approx(60)  # type: ignore[operator]
+    gone = store.claim("dead", lease=0)  # its worker never renews
+    assert gone is not None and gone.id == lost.id
+    time.sleep(0.01)
+    assert store.renew([kept.id], lease=120) == [kept.id]
+    renewed = store.get(kept.id)
+    assert renewed is not None and renewed.lease_until > held.lease_until  # type: ignore[operator]
+
+    assert peer.expire(LOST_REASON) == [lost.id], "whichever server notices first"
+    assert store.expire(LOST_REASON) == [], "and only once"
+    failed = store.get(lost.id)
+    assert failed is not None and failed.state == JobState.FAILED
+    assert failed.error == {"message": LOST_REASON, "kind": "Interrupted"}
+    assert [e.message for e in store.events(lost.id)][-1] == LOST_REASON
+    assert store.renew([lost.id, kept.id], lease=60) == [kept.id], "a lost job is not held"
+    assert not store.finish(lost.id, JobState.SUCCEEDED, result={}), "nor finished"
+    assert store.get(waiting.id).state == JobState.QUEUED  # type: ignore[union-attr]
+    assert store.claim("next") is not None and store.claim("next") is None, "never re-queued"
+    assert store.renew([]) == []
+
+
+def test_spending_caps_hold_per_key(store: JobStore, peer: JobStore) -> None:
+    cap = SpendCap(usd=1.0, window=3600)
+    for key, cost in (("key-a", 0.6), ("key-a", 0.5), ("key-b", 0.2)):
+        store.add(spec(), max_queued=10, client_key=key, spend_cap=cap)
+        finish_one(store, {"status": "approved", "cost_usd": cost})
+    with pytest.raises(SpendCapReached) as spent:
+        peer.add(spec(), max_queued=10, client_key="key-a", spend_cap=cap)
+    assert spent.value.spent == pytest.approx(1.1) and spent.value.cap == cap
+    assert 1 <= spent.value.retry_after <= 3600
+    assert "$1.10" in str(spent.value) and "$1.00" in str(spent.value)
+    other = peer.add(spec(), max_queued=10, client_key="key-b", spend_cap=cap)
+    assert other.client_key == "key-b", "another key's spending is its own"
+    assert peer.add(spec(), max_queued=10, client_key="key-a").state == JobState.QUEUED
+    # Once the costs are older than the window, the key may spend again.
+    execute(
+        store, "UPDATE {jobs} SET finished_at = finished_at - 7200 WHERE client_key = ?", "key-a"
+    )
+    again = peer.add(spec(), max_queued=10, client_key="key-a", spend_cap=cap)
+    assert again.state == JobState.QUEUED
+    costs = sorted(j.cost_usd for j in store.recent(state=JobState.SUCCEEDED))  # type: ignore[type-var]
+    assert costs == [0.2, 0.5, 0.6]
+
+
+def test_the_queue_bound_holds_across_servers(connect: Opener) -> None:
+    stores = [connect() for _ in range(4)]
+    accepted: list[str] = []
+    refused = 0
+    lock = threading.Lock()
+
+    def submit(store: JobStore) -> None:
+        nonlocal refused
+        for i in range(10):
+            try:
+                job = store.add(spec(i), max_queued=15)
+            except QueueFull:
+                with lock:
+                    refused += 1
+            else:
+                with lock:
+                    accepted.append(job.id)
+
+    threads = [threading.Thread(target=submit, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(accepted) == 15 and refused == 25
+    assert stores[0].counts()["queued"] == 15
+
+
+def test_the_bell_rings_for_another_servers_writes(store: JobStore, peer: JobStore) -> None:
+    queued = threading.Event()
+    store.bell.on_queue(queued.set)
+
+    async def scenario() -> list[bool]:
+        job = peer.add(spec(), max_queued=5)
+        rings = []
+        with store.bell.subscribe(job.id) as bell:
+            await bell.wait(0)  # forget the ring of the add itself, if it came already
+            claimed = await asyncio.to_thread(peer.claim, "w")
+            assert claimed is not None
+            rings.append(await bell.wait(30))
+            await asyncio.to_thread(peer.progress, job.id, "sheet", "mapping")
+            rings.append(await bell.wait(30))
+            await asyncio.to_thread(peer.finish, job.id, JobState.SUCCEEDED, result={})
+            rings.append(await bell.wait(30))
+            assert store.bell.waiting() == 1
+        assert store.bell.waiting() == 0
+        return rings
+
+    assert asyncio.run(scenario()) == [True, True, True]
+    assert queued.wait(30), "a job queued by another server wakes this one's workers"
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
@@ -176,7 +347,7 @@ class Recorder:
         return {"status": "approved", "diff": "", "prompt": job.spec.prompt}
 
 
-def test_pool_runs_every_job_once_within_its_bound(store: SQLiteJobStore) -> None:
+def test_pool_runs_every_job_once_within_its_bound(store: JobStore) -> None:
     executor = Recorder(seconds=0.02)
     pool = WorkerPool(store, executor, workers=3, poll_interval=0.05)
     pool.start()
@@ -189,7 +360,7 @@ def test_pool_runs_every_job_once_within_its_bound(store: SQLiteJobStore) -> Non
     assert {store.get(i).result["prompt"] for i in ids} == {f"job {i}" for i in range(30)}  # type: ignore[index,union-attr]
 
 
-def test_pool_records_failures_redacted(store: SQLiteJobStore) -> None:
+def test_pool_records_failures_redacted(store: JobStore) -> None:
     pool = WorkerPool(store, Recorder(), workers=1, poll_interval=0.05)
     pool.start()
     fail = store.add(JobSpec("https://github.com/o/r", "fail"), max_queued=5)
@@ -206,7 +377,7 @@ def test_pool_records_failures_redacted(store: SQLiteJobStore) -> None:
     assert crashed.error["kind"] == "InternalError" and "KeyError" in crashed.error["message"]
 
 
-def test_pool_cancels_at_the_next_step(store: SQLiteJobStore) -> None:
+def test_pool_cancels_at_the_next_step(store: JobStore) -> None:
     started = threading.Event()
     go_on = threading.Event()
     reached: list[str] = []
@@ -231,9 +402,12 @@ def test_pool_cancels_at_the_next_step(store: SQLiteJobStore) -> None:
     assert store.get(job.id).state == JobState.CANCELLED and reached == []  # type: ignore[union-attr]
 
 
-def test_pool_start_recovers_and_stop_interrupts(store: SQLiteJobStore) -> None:
+def test_pool_start_recovers_and_stop_interrupts(store: JobStore) -> None:
     left = store.add(spec(0), max_queued=5)
-    store.claim("dead-worker")  # left running by a previous process
+    # Left running by a previous process: one server per database knows it is dead; on a
+    # shared one its lease must have run out.
+    store.claim("dead-worker", lease=60 if store.exclusive else 0)
+    reason = RESTART_REASON if store.exclusive else LOST_REASON
     started = threading.Event()
     go_on = threading.Event()
 
@@ -251,11 +425,69 @@ def test_pool_start_recovers_and_stop_interrupts(store: SQLiteJobStore) -> None:
     assert started.wait(30)
     threading.Timer(0.5, go_on.set).start()  # the "model call" returns after the drain gave up
     pool.stop(drain_timeout=0.1)
-    assert store.get(left.id).error["message"] == RESTART_REASON  # type: ignore[index,union-attr]
+    assert store.get(left.id).error["message"] == reason  # type: ignore[index,union-attr]
     stopped = store.get(running.id)
     assert stopped is not None and stopped.state == JobState.FAILED
     assert stopped.error is not None and stopped.error["message"] == SHUTDOWN_REASON
     assert store.get(waiting.id).state == JobState.QUEUED  # type: ignore[union-attr]
+
+
+def test_pool_renews_its_leases_and_fails_jobs_whose_lease_ran_out(
+    store: JobStore, peer: JobStore
+) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def executor(job: Job, progress: Progress) -> dict[str, Any]:
+        started.set()
+        release.wait(30)
+        return {"status": "approved"}
+
+    pool = WorkerPool(store, executor, workers=1, poll_interval=0.05, lease=1.0)
+    pool.start()
+    job = store.add(spec(1), max_queued=5)
+    assert started.wait(30)
+    abandoned = peer.add(spec(0), max_queued=5)
+    assert peer.claim("a-server-that-died", lease=0.5) is not None  # nobody renews it
+    first = store.get(job.id)
+    assert first is not None and first.lease_until is not None
+    # The supervisor renews every third of the lease: the lease moves on while it runs.
+    wait_until(lambda: store.get(job.id).lease_until > first.lease_until + 0.2)  # type: ignore[union-attr,operator]
+    wait_until(lambda: store.get(abandoned.id).state == JobState.FAILED)  # type: ignore[union-attr]
+    assert store.get(abandoned.id).error == {"message": LOST_REASON, "kind": "Interrupted"}  # type: ignore[union-attr]
+    assert store.get(job.id).state == JobState.RUNNING, "its own job is held"  # type: ignore[union-attr]
+    release.set()
+    wait_until(lambda: store.get(job.id).state == JobState.SUCCEEDED)  # type: ignore[union-attr]
+    pool.stop()
+    assert pool.expired == 1
+
+
+def test_a_job_this_pool_lost_stops_at_its_next_step(store: JobStore, peer: JobStore) -> None:
+    started = threading.Event()
+    go_on = threading.Event()
+    reached: list[str] = []
+
+    def executor(job: Job, progress: Progress) -> dict[str, Any]:
+        started.set()
+        go_on.wait(30)
+        progress("two", "second step")
+        reached.append("two")
+        return {"status": "approved"}
+
+    pool = WorkerPool(store, executor, workers=1, poll_interval=0.05, lease=1.0)
+    pool.start()
+    job = store.add(spec(), max_queued=5)
+    assert started.wait(30)
+    # Another server decided this job's worker was gone (as after a long network cut).
+    assert peer.recover("taken away") == [job.id]
+    wait_until(lambda: job.id in pool._lost)
+    go_on.set()
+    wait_until(lambda: pool.running == [])
+    pool.stop()
+    assert reached == [], "no step after the lease was lost"
+    ended = store.get(job.id)
+    assert ended is not None and ended.state == JobState.FAILED
+    assert ended.error is not None and ended.error["message"] == "taken away"
 
 
 # --- the pool survives its store failing ------------------------------------------------------
@@ -276,11 +508,11 @@ class FlakyStore(SQLiteJobStore):
             raise sqlite3.OperationalError("database is locked")
         return super().finish(job_id, state, **kwargs)
 
-    def claim(self, runner: str) -> Job | None:
+    def claim(self, runner: str, **kwargs: Any) -> Job | None:
         if self.fail_claim > 0:
             self.fail_claim -= 1
             raise sqlite3.OperationalError("database is locked")
-        return super().claim(runner)
+        return super().claim(runner, **kwargs)
 
 
 def test_a_failing_store_neither_kills_a_worker_nor_loses_a_result(tmp_path: Path) -> None:
@@ -300,7 +532,7 @@ class WorkerDeath(BaseException):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_dead_worker_is_replaced_and_its_job_failed(store: SQLiteJobStore) -> None:
+def test_a_dead_worker_is_replaced_and_its_job_failed(store: JobStore) -> None:
     def executor(job: Job, progress: Progress) -> dict[str, Any]:
         if job.spec.prompt == "job 0":
             raise WorkerDeath()
@@ -321,40 +553,36 @@ def test_a_dead_worker_is_replaced_and_its_job_failed(store: SQLiteJobStore) -> 
     pool.stop()
 
 
-def test_retry_after_is_one_slot_not_the_whole_queue(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    store = SQLiteJobStore(path)
+def test_retry_after_is_one_slot_not_the_whole_queue(store: JobStore) -> None:
     for i in range(3):
         store.add(spec(i), max_queued=100)
-        job = store.claim("w")
-        assert job is not None and store.finish(job.id, JobState.SUCCEEDED, result={})
+        finish_one(store)
     for i in range(40):
         store.add(spec(i), max_queued=100)
-    with sqlite3.connect(path) as db:  # make the finished jobs take 40 s each
-        db.execute("UPDATE jobs SET started_at = finished_at - 40 WHERE state = 'succeeded'")
+    # make the finished jobs take 40 s each
+    execute(store, "UPDATE {jobs} SET started_at = finished_at - 40 WHERE state = 'succeeded'")
     assert store.retry_after(workers=4) == 10  # 40 s / 4 workers, whatever the queue
     assert store.retry_after(workers=100) == 1
 
 
-def test_prune_drops_old_finished_jobs_and_run_records(tmp_path: Path) -> None:
+def test_prune_drops_old_finished_jobs_and_run_records(store: JobStore, tmp_path: Path) -> None:
     import os
 
     from tinygen.server.prune import DAY, prune
 
-    path = tmp_path / "jobs.sqlite3"
-    store = SQLiteJobStore(path)
     old, new = store.add(spec(1), max_queued=10), store.add(spec(2), max_queued=10)
     for _ in range(2):
-        job = store.claim("w")
-        assert job is not None and store.finish(job.id, JobState.SUCCEEDED, result={})
+        finish_one(store)
     waiting = store.add(spec(3), max_queued=10)
     now = time.time()
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "UPDATE jobs SET created_at = ?, finished_at = ? WHERE id = ?",
-            (now - 40 * DAY, now - 40 * DAY, old.id),
-        )
-        db.execute("UPDATE jobs SET created_at = ? WHERE id = ?", (now - 40 * DAY, waiting.id))
+    execute(
+        store,
+        "UPDATE {jobs} SET created_at = ?, finished_at = ? WHERE id = ?",
+        now - 40 * DAY,
+        now - 40 * DAY,
+        old.id,
+    )
+    execute(store, "UPDATE {jobs} SET created_at = ? WHERE id = ?", now - 40 * DAY, waiting.id)
     cache = tmp_path / "clones"
     runs = cache / "github.com" / "o" / "r.git" / "tinygen" / "runs"
     (cache / "github.com" / "o" / "r.git" / "objects").mkdir(parents=True)

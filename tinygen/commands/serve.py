@@ -18,6 +18,7 @@ from tinygen.server.config import (
     default_db_path,
     token_from_env,
 )
+from tinygen.server.jobs import DEFAULT_LEASE
 
 
 @click.command("serve")
@@ -38,6 +39,31 @@ from tinygen.server.config import (
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help=f"The job database (default: {default_db_path()}).",
+)
+@click.option(
+    "--database",
+    "database_url",
+    envvar="TINYGEN_DATABASE_URL",
+    default=None,
+    metavar="URL",
+    help="Keep jobs in PostgreSQL (postgresql://USER@HOST:PORT/DB) instead of --db: any "
+    "number of servers then share one queue. Also TINYGEN_DATABASE_URL.",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_LEASE,
+    show_default=True,
+    help="A running job whose server stops renewing its lease this long is failed as "
+    "'worker lost' (by any server).",
+)
+@click.option(
+    "--max-key-spend",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="USD",
+    help="Most each client key's jobs may cost in 24 h; beyond it POSTs get 429 (default: "
+    "no cap). Keys: TINYGEN_SERVER_TOKEN, comma-separated.",
 )
 @click.option(
     "--allow-local",
@@ -144,6 +170,9 @@ def command(
     workers: int,
     queue_size: int,
     db: Path | None,
+    database_url: str | None,
+    lease_seconds: float,
+    max_key_spend: float | None,
     allow_local: bool,
     allow_hosts: tuple[str, ...],
     allow_owners: tuple[str, ...],
@@ -169,6 +198,8 @@ def command(
     """
     token = token_from_env()
     check_bind(host, token)
+    if db is not None and database_url:
+        raise click.UsageError("--db and --database name two job databases: give one")
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         raise ConfigError(
             "no Anthropic API key: ANTHROPIC_API_KEY is not set",
@@ -189,6 +220,9 @@ def command(
         workers=workers,
         queue_size=queue_size,
         db_path=db or default_db_path(),
+        database_url=database_url or None,
+        lease_seconds=lease_seconds,
+        max_key_spend=max_key_spend,
         token=token,
         allow_local=allow_local,
         allowed_hosts=tuple(dict.fromkeys(("github.com", *(h.lower() for h in allow_hosts)))),
@@ -207,21 +241,29 @@ def command(
         ssl_keyfile=ssl_keyfile,
     )
     scheme = "https" if ssl_certfile else "http"
-    from tinygen.server.jobs import SQLiteJobStore
+    from tinygen.server.jobs import open_store
     from tinygen.server.lock import DatabaseLock, owner_text
 
-    # One server per database (exit code 6 otherwise), checked before anything listens.
-    lock = DatabaseLock(config.db_path)
-    lock.acquire(owner_text(f"{scheme}://{host}:{port}"))
+    # SQLite: one server per file (exit code 6 otherwise), checked before anything listens.
+    lock = None if config.database_url else DatabaseLock(config.db_path)
+    if lock is not None:
+        lock.acquire(owner_text(f"{scheme}://{host}:{port}"))
     try:
-        store = SQLiteJobStore(config.db_path)  # a bad --db fails here, as a ConfigError
+        store = open_store(config)  # a bad --db or --database fails here, as a ConfigError
+        if config.database_url:
+            from tinygen.server.postgres_store import describe
+
+            where = f"PostgreSQL {describe(config.database_url)}"
+        else:
+            where = str(config.db_path)
         click.echo(
             f"tinygen: serving on {scheme}://{host}:{port} ({workers} worker(s), jobs in "
-            f"{config.db_path}, models {', '.join(config.models())}, auth "
+            f"{where}, models {', '.join(config.models())}, auth "
             f"{'on' if token else 'off'})",
             err=True,
         )
         app = create_app(config, store_factory=lambda _: store, db_lock=lock)
         uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()

@@ -1,7 +1,9 @@
-"""The HTTP service behind `tinygen serve`: jobs in SQLite, a bounded worker pool, FastAPI.
+"""The HTTP service behind `tinygen serve`: jobs in SQLite (one server) or PostgreSQL (many
+servers), a bounded worker pool, FastAPI.
 
-``jobs`` (the store), ``worker`` (the pool), ``config``, ``inputs`` and ``errors`` import no
-web framework; ``serving`` (create_app, uvicorn), ``routes`` and ``auth`` (the request gate)
+``jobs`` (the store interface), ``sqlite_store``, ``postgres_store`` (psycopg, imported only
+for a PostgreSQL database), ``worker`` (the pool), ``config``, ``inputs`` and ``errors`` import
+no web framework; ``serving`` (create_app, uvicorn), ``routes`` and ``auth`` (the request gate)
 need the ``server`` extra (``pip install 'tinygen[server]'``).
 """
 
@@ -11,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.server.config import ServerConfig, check_bind
 from tinygen.server.errors import JobCancelled
-from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, SQLiteJobStore
+from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, open_store
+from tinygen.server.sqlite_store import SQLiteJobStore
 from tinygen.server.worker import WorkerPool
 
 if TYPE_CHECKING:
@@ -40,5 +43,6 @@ __all__ = [
     "WorkerPool",
     "check_bind",
     "create_app",
+    "open_store",
     "serve_in_thread",
 ]

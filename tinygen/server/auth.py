@@ -17,8 +17,9 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tinygen.server.config import is_loopback
+from tinygen.server.config import is_loopback, split_tokens
 from tinygen.server.errors import ApiError, error_body
+from tinygen.server.jobs import key_fingerprint
 
 AUTH_HINT = "send an Authorization header with the server token as a bearer token"
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
@@ -49,7 +50,7 @@ class RequestGate:
 
     def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
         self.app = app
-        self.token = token.encode("utf-8") if token is not None else None
+        self.tokens = [t.encode("utf-8") for t in split_tokens(token)]  # the client keys
         self.max_body = max_body
 
     def _foreign(self, headers: dict[str, bytes]) -> str | None:
@@ -57,7 +58,7 @@ class RequestGate:
         reach it: DNS rebinding points the page's own name at 127.0.0.1, making its
         requests same-origin. They carry that name in Host (and Origin), so refuse any
         request whose Host or Origin is not a loopback name. With a token this is moot."""
-        if self.token is not None:
+        if self.tokens:
             return None
         host = headers.get("host", b"").decode("latin-1")
         if not is_loopback(host_part(host)):
@@ -88,10 +89,9 @@ class RequestGate:
                 [],
             )
             return
-        if self.token is not None and scope.get("path") not in PUBLIC_PATHS:
+        if self.tokens and scope.get("path") not in PUBLIC_PATHS:
             scheme, _, given = headers.get("authorization", b"").partition(b" ")
-            # compare_digest: the time taken does not reveal how much of the token matched.
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+            if scheme.lower() != b"bearer" or not known_key(given.strip(), self.tokens):
                 await _reply(
                     send,
                     401,
@@ -160,11 +160,27 @@ async def _reply(
     await send({"type": "http.response.body", "body": data})
 
 
+def known_key(given: bytes, tokens: list[bytes]) -> bool:
+    """Whether ``given`` is one of the keys. compare_digest with every one: the time taken
+    reveals neither how much of a key matched nor which key it was."""
+    matches = [hmac.compare_digest(given, token) for token in tokens]
+    return any(matches)
+
+
+def client_key(authorization: str | None, token: str | None) -> str:
+    """Who submits a job, as the store keeps it: the fingerprint of the bearer key (already
+    checked by the gate), or ``anonymous`` on a server without keys."""
+    if not split_tokens(token):
+        return "anonymous"
+    _, _, given = (authorization or "").partition(" ")
+    return key_fingerprint(given.strip())
+
+
 def bearer_dependencies(token: str | None) -> list[Any]:
     """Route dependencies declaring the bearer scheme (none without a token)."""
-    if token is None:
+    if not split_tokens(token):
         return []
-    expected = token.encode("utf-8")
+    expected = [t.encode("utf-8") for t in split_tokens(token)]
     bearer = HTTPBearer(auto_error=False, description="TINYGEN_SERVER_TOKEN")
 
     def authenticate(
@@ -173,7 +189,7 @@ def bearer_dependencies(token: str | None) -> list[Any]:
         # RequestGate already refused wrong tokens; this documents the scheme in
         # /openapi.json and stays as a second check.
         given = (credentials.credentials if credentials else "").encode("utf-8")
-        if not hmac.compare_digest(given, expected):
+        if not known_key(given, expected):
             raise ApiError(
                 401,
                 "missing or wrong bearer token",
@@ -184,4 +200,12 @@ def bearer_dependencies(token: str | None) -> list[Any]:
     return [Depends(authenticate)]
 
 
-__all__ = ["AUTH_HINT", "PUBLIC_PATHS", "RequestGate", "bearer_dependencies", "host_part"]
+__all__ = [
+    "AUTH_HINT",
+    "PUBLIC_PATHS",
+    "RequestGate",
+    "bearer_dependencies",
+    "client_key",
+    "host_part",
+    "known_key",
+]

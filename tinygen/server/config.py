@@ -9,8 +9,11 @@ from pathlib import Path
 
 from tinygen.errors import ConfigError
 from tinygen.llm.names import split_model
+from tinygen.server.jobs import DEFAULT_LEASE
 
 TOKEN_ENV = "TINYGEN_SERVER_TOKEN"
+DATABASE_ENV = "TINYGEN_DATABASE_URL"
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 MIN_TOKEN_CHARS = 16
 DEFAULT_MAX_PROMPT_CHARS = 100_000
 DEFAULT_MAX_REPO_BYTES = 500 * 1024 * 1024
@@ -31,7 +34,13 @@ class ServerConfig:
     workers: int = 2  # jobs run at once
     queue_size: int = 100  # queued (not yet running) jobs before POSTs get 429
     db_path: Path = field(default_factory=default_db_path)
-    token: str | None = None  # bearer token; None: no authentication (loopback only)
+    # PostgreSQL instead of the SQLite file: any number of servers share its queue.
+    database_url: str | None = None
+    lease_seconds: float = DEFAULT_LEASE  # a running job's worker counts as lost after this
+    # Bearer token(s), comma-separated: each is a client key; None: no authentication
+    # (loopback only).
+    token: str | None = None
+    max_key_spend: float | None = None  # USD each key's jobs may cost in 24 h; None: no cap
     allow_local: bool = False  # file:// URLs and paths as repoUrl (tests, single-user setups)
     allowed_hosts: tuple[str, ...] = ("github.com",)  # hosts https/ssh repoUrls may name
     allow_checks: bool = False  # run `checks` from requests and from repository config
@@ -74,12 +83,28 @@ class ServerConfig:
                     hint=exc.hint,
                     settings=("allowed_models",),
                 ) from exc
+        if self.database_url is not None and not self.database_url.startswith(DATABASE_SCHEMES):
+            raise ConfigError(
+                "the job database URL must start with postgresql:// (or postgres://)",
+                hint="e.g. postgresql://tinygen@db.internal:5432/tinygen; without one, jobs "
+                "live in the SQLite file `db_path`",
+                settings=("database_url",),
+            )
+        if self.lease_seconds < 1:
+            raise ConfigError("lease-seconds must be at least 1", settings=("lease_seconds",))
+        if self.max_key_spend is not None and self.max_key_spend <= 0:
+            raise ConfigError("max-key-spend must be more than 0", settings=("max_key_spend",))
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ConfigError(
                 "`ssl_certfile` and `ssl_keyfile` go together",
                 hint="set both, or neither",
                 settings=("ssl_certfile", "ssl_keyfile"),
             )
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The client keys ``token`` holds."""
+        return split_tokens(self.token)
 
     @property
     def max_body_bytes(self) -> int:
@@ -103,6 +128,11 @@ class ServerConfig:
         return (default_model(),)
 
 
+def split_tokens(token: str | None) -> tuple[str, ...]:
+    """``a,b``: two keys (a key holds no comma)."""
+    return tuple(t.strip() for t in (token or "").split(",") if t.strip())
+
+
 def token_from_env(env: dict[str, str] | None = None) -> str | None:
     value = (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
     return value or None
@@ -119,10 +149,17 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(host: str, token: str | None) -> None:
     """Refuse to expose an unauthenticated service, or one with a guessable token."""
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
+    for key in split_tokens(token) if token is not None else ():
+        if len(key) < MIN_TOKEN_CHARS:
+            raise ConfigError(
+                f"{TOKEN_ENV} holds a key that is too short ({len(key)} characters, at least "
+                f"{MIN_TOKEN_CHARS})",
+                hint='use random values, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"',
+            )
+    if token is not None and not split_tokens(token):
         raise ConfigError(
-            f"{TOKEN_ENV} is too short ({len(token)} characters, at least {MIN_TOKEN_CHARS})",
-            hint='use a random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"',
+            f"{TOKEN_ENV} is set but holds no key",
+            hint=f"set {TOKEN_ENV} to one or more random secrets, separated by commas",
         )
     if token is None and not is_loopback(host):
         raise ConfigError(
@@ -132,6 +169,8 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 __all__ = [
+    "DATABASE_ENV",
+    "DATABASE_SCHEMES",
     "DEFAULT_KEEP_DAYS",
     "DEFAULT_MAX_PROMPT_CHARS",
     "DEFAULT_MAX_REPO_BYTES",
@@ -142,5 +181,6 @@ __all__ = [
     "check_bind",
     "default_db_path",
     "is_loopback",
+    "split_tokens",
     "token_from_env",
 ]

@@ -24,12 +24,14 @@ from tinygen.errors import (
     ValidationError,
 )
 from tinygen.redact import redact
-from tinygen.server.jobs import JobState
+from tinygen.server.jobs import JobState, StoreUnavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 SHUTDOWN_REASON = "interrupted by server shutdown"
+LOST_REASON = "interrupted (worker lost)"  # its lease ran out: the server running it is gone
+STORE_RETRY_SECONDS = 5  # Retry-After while the job database cannot be reached
 
 
 class JobInterrupted(TinygenError):
@@ -44,6 +46,14 @@ class JobCancelled(JobInterrupted):
 class ServerStopping(JobInterrupted):
     def __init__(self) -> None:
         super().__init__(SHUTDOWN_REASON, hint="submit the job again")
+
+
+class WorkerLost(JobInterrupted):
+    """This server's lease on the job ran out (it could not renew it in time): another
+    server may already have marked the job failed, so stop spending on it."""
+
+    def __init__(self) -> None:
+        super().__init__(LOST_REASON, hint="submit the job again")
 
 
 # The status /analyze answers for a job that failed with this class or a subclass; the
@@ -170,8 +180,8 @@ def error_body(detail: str, hint: str | None = None, **more: Any) -> dict[str, A
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer ApiError, a bad request body, and any TinygenError a handler raised, in the
-    ErrorBody shape."""
+    """Answer ApiError, a bad request body, an unreachable job database (503) and any
+    TinygenError a handler raised, in the ErrorBody shape."""
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -193,20 +203,30 @@ def install_error_handlers(app: FastAPI) -> None:
         body = error_body(detail, "fix the named field(s) and try again", errors=errors)
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        # The store reconnects by itself and queued jobs wait in the database.
+        body = error_body(str(exc), "try again shortly; the server is reconnecting")
+        headers = {"Retry-After": str(STORE_RETRY_SECONDS)}
+        return JSONResponse(body, status_code=503, headers=headers)
+
     @app.exception_handler(TinygenError)
     async def _tinygen_error(request: Request, exc: TinygenError) -> JSONResponse:
         return JSONResponse(error_body(exc.message, client_hint(exc)), status_code=500)
 
 
 __all__ = [
+    "LOST_REASON",
     "REQUEST_FIELDS",
     "SHUTDOWN_REASON",
     "STATUS_BY_CLASS",
     "STATUS_BY_KIND",
+    "STORE_RETRY_SECONDS",
     "ApiError",
     "JobCancelled",
     "JobInterrupted",
     "ServerStopping",
+    "WorkerLost",
     "client_hint",
     "error_body",
     "error_info",

@@ -1,35 +1,41 @@
-"""The job store: a small interface (:class:`JobStore`) and its SQLite implementation.
+"""The job store's interface (:class:`JobStore`) and the data it keeps.
 
 A job moves ``queued → running → succeeded | failed | cancelled`` (or ``queued →
 cancelled``). Every change of state and every progress message is an :class:`Event` with a
-store-wide increasing ``seq``, which is what ``GET /jobs/{id}/events`` streams.
+store-wide increasing ``seq``, which is what ``GET /jobs/{id}/events`` streams; a job's
+events are written one at a time (under the job's row), so a reader resuming after a
+``seq`` never misses one of that job's events.
 
-Claiming is the one operation that must be exact: :meth:`SQLiteJobStore.claim` moves the
-oldest queued job to ``running`` inside one ``BEGIN IMMEDIATE`` transaction with a
-``WHERE state = 'queued'`` guard and a check of the rows changed, so a job is handed to one
-worker only, even with several processes on the same file. Finishing is guarded the same
-way (``WHERE state = 'running'``), so a job marked failed by a restart is never overwritten.
+Claiming is the one operation that must be exact: a job is handed to one worker only,
+whatever the number of threads, processes and servers, and the worker holds it under a
+*lease* it renews (:meth:`JobStore.renew`). A job whose lease ran out lost its worker (the
+process died, the machine went away): :meth:`JobStore.expire` marks it failed, and it is
+never run again — it may have spent model calls, or be half delivered. Finishing is guarded
+(``state = 'running'``), so a job marked failed meanwhile is never overwritten.
 
-A distributed queue replaces this class by implementing the same protocol (README: "HTTP
-service").
+Two implementations: :class:`~tinygen.server.sqlite_store.SQLiteJobStore` (embedded, one
+server per file) and :class:`~tinygen.server.postgres_store.PostgresJobStore` (any number
+of servers on one PostgreSQL database); :func:`open_store` picks one from the settings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import secrets
-import sqlite3
 import statistics
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from tinygen.errors import ConfigError
+if TYPE_CHECKING:
+    from tinygen.server.bell import Bell
+    from tinygen.server.config import ServerConfig
+
+DEFAULT_LEASE = 30.0  # seconds a claim holds a job without renewal
+DAY = 86400.0
 
 
 class JobState(StrEnum):
@@ -68,6 +74,9 @@ class Job:
     error: dict[str, Any] | None = None  # {"message", "hint", "kind", "exitCode"}
     cancel_requested: bool = False
     runner: str | None = None  # the worker that claimed it
+    lease_until: float | None = None  # while running: when its worker counts as lost
+    client_key: str | None = None  # who submitted it (a key's fingerprint, never the key)
+    cost_usd: float | None = None  # what its model calls cost (from its result)
 
 
 EventKind = Literal["state", "progress"]
@@ -83,6 +92,21 @@ class Event:
     time: float
 
 
+@dataclass(frozen=True)
+class SpendCap:
+    """The most one client key may spend on model calls within ``window`` seconds."""
+
+    usd: float
+    window: float = DAY
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    kind: Literal["sqlite", "postgresql"]
+    ok: bool  # the database answers
+    notifications: bool  # changes from other servers arrive (always true for SQLite)
+
+
 class QueueFull(Exception):
     """The queue already holds ``queued`` jobs (see JobStore.retry_after)."""
 
@@ -91,15 +115,60 @@ class QueueFull(Exception):
         self.queued = queued
 
 
-class JobStore(Protocol):
-    """Where jobs and their events live. Every method is thread-safe."""
+class SpendCapReached(Exception):
+    """The client key spent its cap within the window; ``retry_after``: seconds until the
+    oldest counted job leaves the window."""
 
-    def add(self, spec: JobSpec, *, max_queued: int) -> Job:
-        """Queue a new job, or raise QueueFull when ``max_queued`` jobs are waiting."""
+    def __init__(self, spent: float, cap: SpendCap, retry_after: int) -> None:
+        hours = cap.window / 3600
+        super().__init__(
+            f"this key has spent ${spent:.2f} on model calls in the last {hours:g} h "
+            f"(its cap is ${cap.usd:.2f})"
+        )
+        self.spent = spent
+        self.cap = cap
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(Exception):
+    """The job database cannot be reached now (the store reconnects by itself)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the job database is unavailable: {what}")
+
+
+class JobStore(Protocol):
+    """Where jobs and their events live. Every method is thread-safe; any method may raise
+    StoreUnavailable while the database cannot be reached."""
+
+    bell: Bell  # rung when a job's events change or a job is queued, by any server
+    exclusive: bool  # one server per database: at start every `running` job is a dead one's
+
+    def add(
+        self,
+        spec: JobSpec,
+        *,
+        max_queued: int,
+        client_key: str | None = None,
+        spend_cap: SpendCap | None = None,
+    ) -> Job:
+        """Queue a new job, or raise QueueFull when ``max_queued`` jobs are waiting, or
+        SpendCapReached when ``client_key`` spent ``spend_cap`` — one check with the insert,
+        whatever the number of servers."""
         ...
 
-    def claim(self, runner: str) -> Job | None:
-        """Move the oldest queued job to ``running`` for ``runner``; None when none waits."""
+    def claim(self, runner: str, *, lease: float = DEFAULT_LEASE) -> Job | None:
+        """Move the oldest queued job to ``running`` for ``runner``, held for ``lease``
+        seconds; None when none waits."""
+        ...
+
+    def renew(self, job_ids: list[str], *, lease: float = DEFAULT_LEASE) -> list[str]:
+        """Extend the leases of these running jobs; the ids still held (a job missing was
+        finished, or failed as lost meanwhile)."""
+        ...
+
+    def expire(self, reason: str) -> list[str]:
+        """Fail the running jobs whose lease ran out (their worker is gone); their ids."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...
@@ -134,7 +203,8 @@ class JobStore(Protocol):
     def cancel_requested(self, job_id: str) -> bool: ...
 
     def recover(self, reason: str) -> list[str]:
-        """At startup: fail the jobs a dead server left running; their ids."""
+        """Fail every running job (the caller knows no live worker holds one: an exclusive
+        store at start); their ids."""
         ...
 
     def counts(self) -> dict[str, int]:
@@ -149,6 +219,8 @@ class JobStore(Protocol):
         """Delete finished jobs (and their events) that ended before ``before``; how many."""
         ...
 
+    def health(self) -> StoreHealth: ...
+
     def close(self) -> None: ...
 
 
@@ -157,301 +229,78 @@ def new_job_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(6)
 
 
-_SCHEMA = [
-    # version 1
-    """
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        spec TEXT NOT NULL,
-        stage TEXT,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        result TEXT,
-        error TEXT,
-        cancel_requested INTEGER NOT NULL DEFAULT 0,
-        runner TEXT
-    );
-    CREATE INDEX jobs_by_state ON jobs (state);
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        job_id TEXT NOT NULL REFERENCES jobs (id),
-        kind TEXT NOT NULL,
-        stage TEXT NOT NULL,
-        message TEXT NOT NULL,
-        time REAL NOT NULL
-    );
-    CREATE INDEX events_by_job ON events (job_id, seq);
-    """,
-]
-
-_COLUMNS = (
-    "id, state, spec, stage, created_at, started_at, finished_at, result, error, "
-    "cancel_requested, runner"
-)
+def key_fingerprint(token: str) -> str:
+    """What the store keeps of a client's key: enough to tell keys apart, useless to a
+    reader of the database."""
+    return "key-" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
 
 
-def _loads(text: str | None) -> Any:
-    return json.loads(text) if text is not None else None
+def spec_json(spec: JobSpec) -> str:
+    return json.dumps(asdict(spec))
 
 
-def _job(row: sqlite3.Row) -> Job:
-    spec = json.loads(row["spec"])
-    spec["checks"] = tuple(spec.get("checks") or ())
-    return Job(
-        id=row["id"],
-        state=JobState(row["state"]),
-        spec=JobSpec(**spec),
-        stage=row["stage"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        result=_loads(row["result"]),
-        error=_loads(row["error"]),
-        cancel_requested=bool(row["cancel_requested"]),
-        runner=row["runner"],
-    )
+def spec_of(data: dict[str, Any]) -> JobSpec:
+    return JobSpec(**{**data, "checks": tuple(data.get("checks") or ())})
 
 
-class SQLiteJobStore:
-    """The embedded job store: one SQLite file (WAL mode), one connection behind a lock."""
+def cost_of(result: dict[str, Any] | None) -> float | None:
+    """The cost a result reports (``cost_usd``), or None when unknown."""
+    value = (result or {}).get("cost_usd")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: every transaction below is explicit.
-            self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._lock = threading.RLock()
-            self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(
-                f"cannot open the job database {path}: {exc}",
-                hint="set the job database (`db_path`) to a writable path",
-                settings=("db_path",),
-            ) from exc
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the write lock up front, so a read followed
-        by a write in it cannot interleave with another writer (thread or process)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+def final_message(error: dict[str, Any] | None, result: dict[str, Any] | None) -> str:
+    """The text of a job's final state event."""
+    return str((error or {}).get("message") or (result or {}).get("status") or "")
 
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
-    def _migrate(self) -> None:
-        with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(_SCHEMA):
-                raise ConfigError(
-                    f"the job database {self.path} was written by a newer tinygen",
-                    hint="upgrade tinygen, or use another job database (`db_path`)",
-                    settings=("db_path",),
-                )
-            for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+def spend_retry_after(oldest: float | None, window: float, now: float) -> int:
+    """Seconds until the oldest counted job's cost leaves the window."""
+    if oldest is None:
+        return 1
+    return max(1, min(int(window), math.ceil(oldest + window - now)))
 
-    @staticmethod
-    def _event(
-        db: sqlite3.Connection, job_id: str, kind: EventKind, stage: str, message: str
-    ) -> None:
-        db.execute(
-            "INSERT INTO events (job_id, kind, stage, message, time) VALUES (?, ?, ?, ?, ?)",
-            (job_id, kind, stage, message, time.time()),
-        )
 
-    # -- the JobStore protocol ---------------------------------------------------------
+def typical_retry_after(durations: list[float], workers: int) -> int:
+    """Roughly when a queue slot frees up: the workers together finish a job every
+    typical / workers seconds (not when the whole queue has drained)."""
+    typical = statistics.median(durations) if durations else 10.0
+    return max(1, min(600, round(typical / max(1, workers))))
 
-    def add(self, spec: JobSpec, *, max_queued: int) -> Job:
-        job_id = new_job_id()
-        with self._tx() as db:
-            queued = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
-            if queued >= max_queued:
-                raise QueueFull(queued)
-            db.execute(
-                "INSERT INTO jobs (id, state, spec, stage, created_at) VALUES (?, ?, ?, ?, ?)",
-                (job_id, JobState.QUEUED, json.dumps(asdict(spec)), "queued", time.time()),
-            )
-            self._event(db, job_id, "state", JobState.QUEUED, "waiting for a worker")
-        job = self.get(job_id)
-        assert job is not None
-        return job
 
-    def claim(self, runner: str) -> Job | None:
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY rowid LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            changed = db.execute(
-                "UPDATE jobs SET state = 'running', started_at = ?, runner = ?, stage = 'starting'"
-                " WHERE id = ? AND state = 'queued'",
-                (time.time(), runner, row["id"]),
-            ).rowcount
-            if changed != 1:  # someone else took it (cannot happen under IMMEDIATE; be exact)
-                return None
-            self._event(db, row["id"], "state", JobState.RUNNING, f"started by {runner}")
-        return self.get(row["id"])
+def open_store(config: ServerConfig) -> JobStore:
+    """The store the settings name: PostgreSQL for ``database_url``, else SQLite at
+    ``db_path``. Raises ConfigError when it cannot be opened."""
+    if config.database_url:
+        # psycopg: needed only for a PostgreSQL store.
+        from tinygen.server.postgres_store import PostgresJobStore
 
-    def get(self, job_id: str) -> Job | None:
-        rows = self._read(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        return _job(rows[0]) if rows else None
+        return PostgresJobStore(config.database_url, pool_size=config.workers + 8)
+    from tinygen.server.sqlite_store import SQLiteJobStore
 
-    def recent(self, *, limit: int = 20, state: JobState | None = None) -> list[Job]:
-        if state is None:
-            rows = self._read(f"SELECT {_COLUMNS} FROM jobs ORDER BY rowid DESC LIMIT ?", (limit,))
-        else:
-            rows = self._read(
-                f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY rowid DESC LIMIT ?",
-                (str(state), limit),
-            )
-        return [_job(r) for r in rows]
-
-    def progress(self, job_id: str, stage: str, message: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET stage = ? WHERE id = ? AND state = 'running'", (stage, job_id)
-            )
-            self._event(db, job_id, "progress", stage, message)
-
-    def events(self, job_id: str, after: int = 0) -> list[Event]:
-        rows = self._read(
-            "SELECT seq, job_id, kind, stage, message, time FROM events"
-            " WHERE job_id = ? AND seq > ? ORDER BY seq",
-            (job_id, after),
-        )
-        return [Event(**dict(r)) for r in rows]
-
-    def finish(
-        self,
-        job_id: str,
-        state: JobState,
-        *,
-        result: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> bool:
-        if not state.finished:
-            raise ValueError(f"{state} is not a final state")
-        with self._tx() as db:
-            changed = db.execute(
-                "UPDATE jobs SET state = ?, stage = NULL, finished_at = ?, result = ?, error = ?"
-                " WHERE id = ? AND state = 'running'",
-                (
-                    str(state),
-                    time.time(),
-                    json.dumps(result) if result is not None else None,
-                    json.dumps(error) if error is not None else None,
-                    job_id,
-                ),
-            ).rowcount
-            if changed == 1:
-                message = (error or {}).get("message") or (result or {}).get("status") or ""
-                self._event(db, job_id, "state", state, str(message))
-        return changed == 1
-
-    def cancel(self, job_id: str) -> Job | None:
-        with self._tx() as db:
-            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                return None
-            if row["state"] == JobState.QUEUED:
-                error = {"message": "cancelled before it started", "kind": "Cancelled"}
-                db.execute(
-                    "UPDATE jobs SET state = 'cancelled', stage = NULL, finished_at = ?, error = ?"
-                    " WHERE id = ? AND state = 'queued'",
-                    (time.time(), json.dumps(error), job_id),
-                )
-                self._event(db, job_id, "state", JobState.CANCELLED, error["message"])
-            elif row["state"] == JobState.RUNNING:
-                db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-                self._event(
-                    db, job_id, "progress", "cancel", "cancel requested; stopping at the next step"
-                )
-        return self.get(job_id)
-
-    def cancel_requested(self, job_id: str) -> bool:
-        rows = self._read("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,))
-        return bool(rows and rows[0][0])
-
-    def recover(self, reason: str) -> list[str]:
-        error = {"message": reason, "kind": "Interrupted"}
-        with self._tx() as db:
-            ids = [
-                r["id"]
-                for r in db.execute("SELECT id FROM jobs WHERE state = 'running' ORDER BY rowid")
-            ]
-            for job_id in ids:
-                db.execute(
-                    "UPDATE jobs SET state = 'failed', stage = NULL, finished_at = ?, error = ?"
-                    " WHERE id = ? AND state = 'running'",
-                    (time.time(), json.dumps(error), job_id),
-                )
-                self._event(db, job_id, "state", JobState.FAILED, reason)
-        return ids
-
-    def counts(self) -> dict[str, int]:
-        rows = self._read("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-        return {str(s): 0 for s in JobState} | {r[0]: r[1] for r in rows}
-
-    def retry_after(self, workers: int) -> int:
-        rows = self._read(
-            "SELECT finished_at - started_at FROM jobs WHERE state = 'succeeded'"
-            " ORDER BY rowid DESC LIMIT 20"
-        )
-        typical = statistics.median([r[0] for r in rows]) if rows else 10.0
-        # Roughly when a queue slot frees up: the workers together finish a job every
-        # typical / workers seconds (not when the whole queue has drained).
-        return max(1, min(600, round(typical / max(1, workers))))
-
-    def prune(self, before: float) -> int:
-        with self._tx() as db:
-            ids = [
-                r["id"]
-                for r in db.execute(
-                    "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
-                    " AND COALESCE(finished_at, created_at) < ?",
-                    (before,),
-                )
-            ]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                db.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
-                db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
-        return len(ids)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    return SQLiteJobStore(config.db_path)
 
 
 __all__ = [
+    "DAY",
+    "DEFAULT_LEASE",
     "Event",
     "Job",
     "JobSpec",
     "JobState",
     "JobStore",
     "QueueFull",
-    "SQLiteJobStore",
+    "SpendCap",
+    "SpendCapReached",
+    "StoreHealth",
+    "StoreUnavailable",
+    "cost_of",
+    "final_message",
+    "key_fingerprint",
     "new_job_id",
+    "open_store",
+    "spec_json",
+    "spec_of",
+    "spend_retry_after",
+    "typical_retry_after",
 ]

@@ -9,8 +9,10 @@
     GET    /healthz            liveness, live workers, queue figures (no authentication)
 
 Handlers that touch the store are plain ``def`` (FastAPI runs them in its thread pool);
-the two that wait (``/analyze``, the event stream) are ``async`` and poll the store from a
-thread, so a slow disk never blocks the event loop.
+the two that wait (``/analyze``, the event stream) are ``async``, read the store from a
+thread (a slow disk or database never blocks the event loop) and sleep on the store's bell
+between reads: a new event, written by any server, wakes them (no polling). Any handler
+answers 503 while the job database cannot be reached.
 
 FastAPI reads the handlers' annotations at runtime (some name local objects such as
 ``JobId``), so this module does not use ``from __future__ import annotations``.
@@ -21,21 +23,32 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from tinygen.server.auth import bearer_dependencies
+from tinygen.server.auth import bearer_dependencies, client_key
 from tinygen.server.config import ServerConfig
 from tinygen.server.errors import ApiError, failure_status
 from tinygen.server.inputs import job_spec
-from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull
+from tinygen.server.jobs import (
+    Event,
+    Job,
+    JobSpec,
+    JobState,
+    JobStore,
+    QueueFull,
+    SpendCap,
+    SpendCapReached,
+    StoreUnavailable,
+)
 from tinygen.server.schemas import (
     AnalyzeRequest,
     AnalyzeResponse,
+    DatabaseHealth,
     ErrorBody,
     Health,
     JobCreated,
@@ -49,7 +62,8 @@ from tinygen.server.schemas import (
 from tinygen.server.worker import WorkerPool
 
 KEEPALIVE_SECONDS = 15.0
-EVENT_POLL_SECONDS = 0.1
+STORE_RETRY_SECONDS = 1.0  # an event stream whose database is away looks again after this
+ANALYZE_FALLBACK_SECONDS = 5.0
 
 
 @dataclass
@@ -82,11 +96,17 @@ def _view(job: Job) -> dict[str, Any]:
 def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service]) -> None:
     """The API's routes on ``app``; ``service()`` is the running service (after startup)."""
     dependencies = bearer_dependencies(config.token)
+    cap = SpendCap(config.max_key_spend) if config.max_key_spend is not None else None
 
-    def submit(spec: JobSpec) -> Job:
+    def submit(spec: JobSpec, authorization: str | None) -> Job:
         svc = service()
         try:
-            job = svc.store.add(spec, max_queued=config.queue_size)
+            job = svc.store.add(
+                spec,
+                max_queued=config.queue_size,
+                client_key=client_key(authorization, config.token),
+                spend_cap=cap,
+            )
         except QueueFull as exc:
             retry = svc.store.retry_after(config.workers)
             raise ApiError(
@@ -94,6 +114,14 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
                 str(exc),
                 hint=f"try again in {retry} s",
                 headers={"Retry-After": str(retry)},
+            ) from None
+        except SpendCapReached as exc:
+            raise ApiError(
+                429,
+                str(exc),
+                hint=f"try again in {exc.retry_after} s, or ask the server's operator to raise "
+                "the spending cap (`max_key_spend`)",
+                headers={"Retry-After": str(exc.retry_after)},
             ) from None
         svc.pool.wake()
         return job
@@ -119,30 +147,46 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
             504: {"model": ErrorBody, "description": "still running; poll GET /jobs/{jobId}"},
         },
     )
-    async def analyze(body: AnalyzeRequest, request: Request) -> Any:
+    async def analyze(
+        body: AnalyzeRequest,
+        request: Request,
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Any:
         """Run a change request and wait for its diff (the original tinygen contract)."""
         svc = service()
         spec = await run_in_threadpool(job_spec, body, config, svc.models)
-        job = await run_in_threadpool(submit, spec)
+        job = await run_in_threadpool(submit, spec, authorization)
         deadline = time.monotonic() + config.analyze_timeout
-        delay = 0.05
-        while not job.state.finished:
-            if time.monotonic() > deadline:
-                raise ApiError(
-                    504,
-                    f"the job is still {job.state} after {config.analyze_timeout:g} s",
-                    hint=f"poll GET /jobs/{job.id}",
-                    job_id=job.id,
-                )
-            if await request.is_disconnected():
-                # Nobody will read this answer: stop spending model calls on it.
-                await run_in_threadpool(svc.store.cancel, job.id)
-                return Response(status_code=499)
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
-            fresh = await run_in_threadpool(svc.store.get, job.id)
-            assert fresh is not None
-            job = fresh
+        with svc.store.bell.subscribe(job.id) as bell:
+            stale = True  # subscribed after the submit: read once before waiting
+            quiet = 0.0
+            while True:
+                if stale:
+                    try:
+                        fresh = await run_in_threadpool(svc.store.get, job.id)
+                    except StoreUnavailable:
+                        fresh = None  # the job goes on in the database; look again later
+                    job = fresh or job
+                    stale = fresh is None
+                    quiet = 0.0
+                if job.state.finished:
+                    break
+                if time.monotonic() > deadline:
+                    raise ApiError(
+                        504,
+                        f"the job is still {job.state} after {config.analyze_timeout:g} s",
+                        hint=f"poll GET /jobs/{job.id}",
+                        job_id=job.id,
+                    )
+                if await request.is_disconnected():
+                    # Nobody will read this answer: stop spending model calls on it.
+                    await run_in_threadpool(svc.store.cancel, job.id)
+                    return Response(status_code=499)
+                # The job's next event rings; the short wait notices a client gone, and a
+                # read every ANALYZE_FALLBACK_SECONDS covers a ring lost with the database.
+                rung = await bell.wait(0.5)
+                quiet += 0.5
+                stale = stale or rung or quiet >= ANALYZE_FALLBACK_SECONDS
         if job.state == JobState.SUCCEEDED and job.result is not None:
             result = JobResult.from_store(job.result)
             return AnalyzeResponse(**result.model_dump(), job_id=job.id)
@@ -161,9 +205,13 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
         dependencies=dependencies,
         responses=ok,
     )
-    def create_job(body: JobRequest, response: Response) -> JobCreated:
+    def create_job(
+        body: JobRequest,
+        response: Response,
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> JobCreated:
         """Queue a change request; follow it with GET /jobs/{id} or its event stream."""
-        job = submit(job_spec(body, config, service().models))
+        job = submit(job_spec(body, config, service().models), authorization)
         response.headers["Location"] = f"/jobs/{job.id}"
         return JobCreated(
             id=job.id,
@@ -231,29 +279,36 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
         svc = service()
 
         async def stream() -> AsyncIterator[str]:
-            last, quiet = after, 0.0
-            while True:
-                events = await run_in_threadpool(svc.store.events, job_id, last)
-                for ev in events:
-                    last = ev.seq
-                    yield _sse(ev.kind, _event_data(ev), ev.seq)
-                job = await run_in_threadpool(svc.store.get, job_id)
-                if job is None or job.state.finished:
-                    # Any final state event was just sent (it is written with the state).
-                    rest = await run_in_threadpool(svc.store.events, job_id, last)
-                    for ev in rest:
-                        last = ev.seq
-                        yield _sse(ev.kind, _event_data(ev), ev.seq)
-                    if job is not None:
-                        yield _sse("end", _view(job))
-                    return
-                if svc.closing.is_set():
-                    return
-                quiet = 0.0 if events else quiet + EVENT_POLL_SECONDS
-                if quiet >= KEEPALIVE_SECONDS:
-                    quiet = 0.0
-                    yield ": keep-alive\n\n"
-                await asyncio.sleep(EVENT_POLL_SECONDS)
+            last = after
+            # Subscribed before the first read: an event written in between still rings.
+            with svc.store.bell.subscribe(job_id) as bell:
+                while True:
+                    try:
+                        events = await run_in_threadpool(svc.store.events, job_id, last)
+                        for ev in events:
+                            last = ev.seq
+                            yield _sse(ev.kind, _event_data(ev), ev.seq)
+                        job = await run_in_threadpool(svc.store.get, job_id)
+                    except StoreUnavailable:
+                        # The database is away: keep the stream, look again shortly.
+                        if svc.closing.is_set():
+                            return
+                        yield ": reconnecting\n\n"
+                        await asyncio.sleep(STORE_RETRY_SECONDS)
+                        continue
+                    if job is None or job.state.finished:
+                        # The final state event is written with the state: send what is left.
+                        rest = await run_in_threadpool(svc.store.events, job_id, last)
+                        for ev in rest:
+                            last = ev.seq
+                            yield _sse(ev.kind, _event_data(ev), ev.seq)
+                        if job is not None:
+                            yield _sse("end", _view(job))
+                        return
+                    if svc.closing.is_set():
+                        return
+                    if not await bell.wait(KEEPALIVE_SECONDS):
+                        yield ": keep-alive\n\n"
 
         return StreamingResponse(
             stream(),
@@ -264,15 +319,28 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
     @app.get(
         "/healthz",
         response_model=Health,
-        responses={503: {"model": Health, "description": "degraded: workers are missing"}},
+        responses={
+            503: {
+                "model": Health,
+                "description": "degraded: workers are missing, or the job database is away",
+            }
+        },
     )
     def health(response: Response) -> Health:
         svc = service()
         live = svc.pool.live_workers()
-        now = time.time()
-        running = svc.store.recent(state=JobState.RUNNING, limit=1000)
-        ages = [now - j.started_at for j in running if j.started_at is not None]
-        degraded = live < config.workers
+        database = svc.store.health()
+        jobs: dict[str, int] = {}
+        ages: list[float] = []
+        if database.ok:
+            try:
+                now = time.time()
+                running = svc.store.recent(state=JobState.RUNNING, limit=1000)
+                ages = [now - j.started_at for j in running if j.started_at is not None]
+                jobs = svc.store.counts()
+            except StoreUnavailable:
+                database = replace(database, ok=False)
+        degraded = live < config.workers or not database.ok
         if degraded:
             response.status_code = 503
         return Health(
@@ -281,9 +349,13 @@ def add_routes(app: FastAPI, config: ServerConfig, service: Callable[[], Service
             live_workers=live,
             worker_restarts=svc.pool.restarts,
             queue_size=config.queue_size,
-            jobs=svc.store.counts(),
+            jobs=jobs,
             oldest_running_seconds=round(max(ages), 3) if ages else None,
+            database=DatabaseHealth(
+                kind=database.kind, ok=database.ok, notifications=database.notifications
+            ),
+            lost_jobs=svc.pool.expired,
         )
 
 
-__all__ = ["EVENT_POLL_SECONDS", "KEEPALIVE_SECONDS", "Service", "add_routes"]
+__all__ = ["KEEPALIVE_SECONDS", "STORE_RETRY_SECONDS", "Service", "add_routes"]

@@ -244,9 +244,19 @@ class ErrorBody(_Model):
     )
 
 
+class DatabaseHealth(_Model):
+    kind: Literal["sqlite", "postgresql"]
+    ok: bool = Field(description="the job database answers")
+    notifications: bool = Field(
+        description="changes made by other servers reach this one at once (PostgreSQL "
+        "LISTEN); while false, event streams catch up when it reconnects"
+    )
+
+
 class Health(_Model):
     status: Literal["ok", "degraded"] = Field(
-        description="degraded (with HTTP 503) when fewer workers are alive than configured"
+        description="degraded (with HTTP 503) when fewer workers are alive than configured, "
+        "or the job database cannot be reached"
     )
     workers: int = Field(description="configured worker threads")
     live_workers: int
@@ -256,11 +266,18 @@ class Health(_Model):
     oldest_running_seconds: float | None = Field(
         default=None, description="how long the longest-running job has run"
     )
+    database: DatabaseHealth
+    lost_jobs: int = Field(
+        default=0,
+        description="running jobs (of any server) this server marked failed because their "
+        "lease ran out",
+    )
 
 
 __all__ = [
     "AnalyzeRequest",
     "AnalyzeResponse",
+    "DatabaseHealth",
     "ErrorBody",
     "ErrorInfo",
     "Health",

@@ -26,7 +26,7 @@ from tinygen.server.auth import RequestGate
 from tinygen.server.config import ServerConfig
 from tinygen.server.errors import install_error_handlers
 from tinygen.server.execute import PipelineExecutor
-from tinygen.server.jobs import JobStore, SQLiteJobStore
+from tinygen.server.jobs import JobStore, open_store
 from tinygen.server.lock import DatabaseLock, owner_text
 from tinygen.server.prune import prune
 from tinygen.server.routes import Service, add_routes
@@ -44,8 +44,9 @@ def create_app(
     """The application. The store opens and the workers start with the app's lifespan, so
     a new app on the same database is a restart (queued jobs run, running ones fail).
 
-    The lifespan holds ``db_lock`` (taken then if not already held): a second server on the
-    same database fails to start with a ConfigError instead of failing this one's jobs."""
+    With SQLite the lifespan holds ``db_lock`` (taken then if not already held): a second
+    server on the same file fails to start with a ConfigError instead of failing this one's
+    jobs. A PostgreSQL database (``database_url``) is shared by any number of servers."""
     holder: dict[str, Service] = {}
 
     def service() -> Service:
@@ -53,10 +54,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        lock = db_lock or DatabaseLock(config.db_path)
-        lock.acquire(owner_text(f"{config.host}:{config.port}"))
+        lock = None if config.database_url else db_lock or DatabaseLock(config.db_path)
+        if lock is not None:
+            lock.acquire(owner_text(f"{config.host}:{config.port}"))
         try:
-            store = (store_factory or (lambda c: SQLiteJobStore(c.db_path)))(config)
+            store = await run_in_threadpool(store_factory or open_store, config)
             cache = config.cache_dir or default_cache_dir()
 
             def maintenance() -> None:
@@ -70,6 +72,7 @@ def create_app(
                 poll_interval=config.poll_interval,
                 maintenance=maintenance,
                 maintenance_interval=config.maintenance_interval,
+                lease=config.lease_seconds,
             )
             svc = Service(config, store, pool, models=await run_in_threadpool(config.models))
             await run_in_threadpool(maintenance)
@@ -79,10 +82,12 @@ def create_app(
                 yield
             finally:
                 svc.closing.set()
+                store.bell.ring_all()  # event streams see `closing` and end
                 await run_in_threadpool(pool.stop, config.drain_timeout)
                 store.close()
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     app = FastAPI(
         title="tinygen",

@@ -1,9 +1,8 @@
 """A bounded pool of worker threads that take jobs from a JobStore and run them.
 
 Each worker loops: claim the oldest queued job (an exact, transactional claim in the
-store), run it with the executor, record the outcome. Idle workers sleep until a job is
-submitted in this process (:meth:`WorkerPool.wake`) or ``poll_interval`` passes (jobs queued
-by another process).
+store), run it with the executor, record the outcome. Idle workers sleep until the store's
+bell says a job was queued (by any server), or ``poll_interval`` passes.
 
 Stopping a job is cooperative: the executor calls ``progress(stage, message)`` at every
 stage boundary, and that call raises :class:`~tinygen.server.errors.JobCancelled` once the
@@ -14,15 +13,24 @@ on the way out.
 Failures of the pool itself (the store refusing a write, a thread dying) are survived: see
 :class:`WorkerPool`.
 
-Restart semantics: at start, jobs the store still has as ``running`` were interrupted by a
-crash or a kill; they are marked ``failed`` ("interrupted by restart"), not re-queued,
-because they may have spent model calls already and may be half-delivered — running them
-again silently would bill and act twice. Queued jobs simply run.
+Leases: a claim holds its job for ``lease`` seconds; the supervisor renews the leases of the
+jobs this pool runs every third of that, and fails any job whose lease ran out — on a shared
+database that is how a server that died (or lost its machine) has its jobs noticed by the
+others ("interrupted (worker lost)"). A job this pool finds it no longer holds is stopped at
+its next step.
+
+Restart semantics: a job that was running when its server died is marked ``failed``, never
+re-queued, because it may have spent model calls already and may be half-delivered —
+running it again silently would bill and act twice. With an exclusive store (SQLite: one
+server per file) that happens at start ("interrupted by restart"); on a shared one when the
+lease runs out. Queued jobs simply run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +38,14 @@ from typing import Any
 
 from tinygen.errors import TinygenError
 from tinygen.redact import redact
-from tinygen.server.errors import JobCancelled, ServerStopping, error_info
-from tinygen.server.jobs import Job, JobState, JobStore
+from tinygen.server.errors import (
+    LOST_REASON,
+    JobCancelled,
+    ServerStopping,
+    WorkerLost,
+    error_info,
+)
+from tinygen.server.jobs import DEFAULT_LEASE, Job, JobState, JobStore, StoreUnavailable
 
 Progress = Callable[[str, str], None]
 Executor = Callable[[Job, Progress], dict[str, Any]]  # job -> result (JSON-ready)
@@ -48,7 +62,11 @@ class WorkerPool:
     say) is logged and the worker goes on with the next; recording a job's outcome is retried
     with backoff; a worker thread that died anyway is replaced by the supervisor, which first
     fails the job the dead thread was running, so no job stays ``running`` forever. The
-    supervisor also calls ``maintenance`` (pruning old jobs) every ``maintenance_interval``.
+    supervisor also renews this pool's leases, fails jobs whose lease ran out (any server's)
+    and calls ``maintenance`` (pruning old jobs) every ``maintenance_interval``.
+
+    ``name`` prefixes the workers' runner names (``<name>-1``, ...), which the store records
+    with each job: by default host name and process id, unique across servers.
     """
 
     def __init__(
@@ -58,16 +76,18 @@ class WorkerPool:
         *,
         workers: int = 2,
         poll_interval: float = 1.0,
-        name: str = "worker",
+        name: str | None = None,
         finish_retry_total: float = 60.0,
         maintenance: Callable[[], None] | None = None,
         maintenance_interval: float = 3600.0,
+        lease: float = DEFAULT_LEASE,
     ) -> None:
         self.store = store
         self.execute = execute
         self.size = workers
         self.poll_interval = poll_interval
-        self.name = name
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.lease = lease
         self.finish_retry_total = finish_retry_total
         self.maintenance = maintenance
         self.maintenance_interval = maintenance_interval
@@ -79,12 +99,19 @@ class WorkerPool:
         self._generation = 0  # bumped by wake(): no submission is missed between checks
         self._stopping = threading.Event()  # take no new jobs
         self._abort = threading.Event()  # stop running jobs at their next step
+        self._lost: set[str] = set()  # jobs whose lease this pool lost: stop them
+        self.expired = 0  # jobs (any server's) this pool failed as lost
 
     def start(self) -> list[str]:
-        """Fail what a previous process left running, then start the workers."""
-        recovered = self.store.recover(RESTART_REASON)
+        """Fail what a previous process left running (an exclusive store: every running job;
+        a shared one: those whose lease ran out), then start the workers."""
+        if self.store.exclusive:
+            recovered = self.store.recover(RESTART_REASON)
+        else:
+            recovered = self.store.expire(LOST_REASON)
         for job_id in recovered:
-            log.warning("job %s was running when the server stopped: marked failed", job_id)
+            log.warning("job %s was running when its server stopped: marked failed", job_id)
+        self.store.bell.on_queue(self.wake)
         for slot in range(self.size):
             self._start_worker(slot)
         self._supervisor = threading.Thread(
@@ -132,15 +159,38 @@ class WorkerPool:
     # -- the supervisor --------------------------------------------------------------------
 
     def _supervise(self) -> None:
-        next_maintenance = time.monotonic() + self.maintenance_interval
-        while not self._stopping.wait(self.poll_interval):
+        now = time.monotonic()
+        next_maintenance = now + self.maintenance_interval
+        next_lease = now + self.lease / 3
+        while not self._stopping.wait(min(self.poll_interval, self.lease / 3)):
             try:
                 self.revive()
+                if time.monotonic() >= next_lease:
+                    next_lease = time.monotonic() + self.lease / 3
+                    self.keep_leases()
                 if self.maintenance is not None and time.monotonic() >= next_maintenance:
                     next_maintenance = time.monotonic() + self.maintenance_interval
                     self.maintenance()
+            except StoreUnavailable as exc:
+                log.warning("the worker supervisor cannot reach the job database: %s", exc)
             except Exception:
                 log.exception("the worker supervisor failed; trying again")
+
+    def keep_leases(self) -> None:
+        """Renew the leases of the jobs this pool runs (marking those it lost, to stop them
+        at their next step), then fail any job whose lease ran out."""
+        with self._cond:
+            mine = [j for j in self._current if j is not None]
+        if mine:
+            held = set(self.store.renew(mine, lease=self.lease))
+            lost = set(mine) - held
+            with self._cond:
+                # A job that ended meanwhile is not "lost": only those still in a slot.
+                self._lost |= lost & {j for j in self._current if j is not None}
+        expired = self.store.expire(LOST_REASON)
+        self.expired += len(expired)
+        for job_id in expired:
+            log.warning("job %s lost its worker (its lease ran out): marked failed", job_id)
 
     def revive(self) -> int:
         """Replace dead worker threads (failing the job each was running); how many."""
@@ -172,6 +222,9 @@ class WorkerPool:
         while not self._stopping.is_set():
             try:
                 self._step(slot, runner)
+            except StoreUnavailable as exc:  # the store reconnects; try again shortly
+                log.warning("%s: %s", runner, exc)
+                self._stopping.wait(self.poll_interval)
             except Exception:  # a broken database must not end the worker
                 log.exception("%s: error outside a job; going on", runner)
                 self._stopping.wait(self.poll_interval)
@@ -179,7 +232,7 @@ class WorkerPool:
     def _step(self, slot: int, runner: str) -> None:
         with self._cond:
             seen = self._generation
-        job = self.store.claim(runner)
+        job = self.store.claim(runner, lease=self.lease)
         if job is None:
             with self._cond:
                 self._cond.wait_for(
@@ -194,11 +247,16 @@ class WorkerPool:
         self._run(job)
         with self._cond:
             self._current[slot] = None
+            self._lost.discard(job.id)
 
     def _run(self, job: Job) -> None:
         def progress(stage: str, message: str) -> None:
             if self._abort.is_set():
                 raise ServerStopping()
+            with self._cond:
+                lost = job.id in self._lost
+            if lost:
+                raise WorkerLost()
             if self.store.cancel_requested(job.id):
                 raise JobCancelled()
             self.store.progress(job.id, stage, redact(message))
@@ -246,6 +304,7 @@ class WorkerPool:
 
 
 __all__ = [
+    "LOST_REASON",
     "RESTART_REASON",
     "Executor",
     "Progress",
