@@ -19,11 +19,12 @@ from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
 from tests.fakes.anthropic_server import ErrorReply, FakeAnthropic, RecordedRequest, ToolReply
-from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
+from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub, ScriptedCheck
 from tests.helpers import commit_all, git, write_files
 from tinygen.action.decide import MARKER
 from tinygen.action.outputs import read_outputs
 from tinygen.cli import cli
+from tinygen.errors import ExitCode
 
 PLAN, EDIT, VERIFY = "submit_plan", "write_file_change", "submit_review"
 REPO = "octo/demo"
@@ -697,3 +698,61 @@ def test_checks_cannot_read_the_keys_from_any_ancestor_process(w: World) -> None
     assert seen.count("pid ") >= 2  # the check's shell and tinygen at least
     assert "PATH=" in seen  # the check's own (scrubbed) environment is readable
     assert w.llm.api_key not in seen and DEFAULT_TOKEN not in seen
+
+
+# --- CI on what tinygen pushes: wait-checks, the App's token, the workflow token's limits ---
+
+
+def test_wait_checks_reports_ci_in_the_comment_outputs_and_summary(w: World) -> None:
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="Rename it.")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    w.gh.script_ci(
+        REPO, [ScriptedCheck("tests", [("in_progress", None), ("completed", "failure")])]
+    )
+    w.env |= {"TINYGEN_INPUT_WAIT_CHECKS": "60", "TINYGEN_CI_POLL": "0.01"}
+
+    result = w.run()
+
+    assert result.exit_code == ExitCode.CI_FAILED, result.output
+    assert w.outputs["status"] == "pr-opened" and w.outputs["ci"] == "failed"
+    body = status_comment(w, n)["body"]
+    assert "CI on" in body and "failed" in body and f"{w.gh.root_url}/{REPO}/runs/tests" in body
+    assert "| CI | failed |" in w.summary
+
+
+def test_the_workflow_token_starts_no_ci_and_the_comment_says_so(w: World) -> None:
+    workflow_token = "ghs_" + "w" * 36
+    w.gh.add_token(workflow_token, "github-actions[bot]")
+    w.gh.set_permission(REPO, "github-actions[bot]", "write")
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="Rename it.")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    w.env |= {"GITHUB_TOKEN": workflow_token}
+
+    result = w.run()
+
+    assert result.exit_code == 0, result.output
+    body = status_comment(w, n)["body"]
+    assert "do not start the repository's CI" in body and "app-id" in body
+    assert workflow_token not in body + result.output
+
+
+def test_a_github_app_token_opens_the_pull_request(w: World) -> None:
+    from tests.test_delivery_cli import _app_key
+
+    private, public = _app_key()
+    w.gh.add_app(31, public, (REPO,))
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="Rename it.")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    w.env |= {"TINYGEN_INPUT_APP_ID": "31", "TINYGEN_INPUT_PRIVATE_KEY": private}
+
+    result = w.run()
+
+    assert result.exit_code == 0, result.output
+    [minted] = w.gh.minted
+    [pull] = w.gh.pulls(REPO)
+    assert pull["user"] == "tinygen-app[bot]"
+    assert "do not start the repository's CI" not in status_comment(w, n)["body"]
+    assert minted not in result.output and "PRIVATE KEY" not in result.output

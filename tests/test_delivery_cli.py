@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.fakes.anthropic_server import ErrorReply, FakeAnthropic, ToolReply
-from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
+from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub, ScriptedCheck
 from tests.helpers import commit_all, git, status, write_files
 from tinygen.cli import cli
 from tinygen.errors import ExitCode
@@ -502,3 +502,126 @@ def test_run_pr_lists_the_remote_once_and_reads_the_repository_once(
     assert any(c.startswith("commit-tree") for c in commands)
     reads = gh.requests_matching("GET", rf"^/repos/{REPO}$")
     assert len(reads) == 1, [r.path for r in reads]
+
+
+# --- the repository's CI on the pushed commit (--wait-checks), tokens that start it ----------
+
+
+def ci_env(gh: FakeGitHub) -> dict[str, str]:
+    # look often, give up on a CI that never starts soon: these tests count looks, not time
+    return github_env(gh) | {"TINYGEN_CI_POLL": "0.01", "TINYGEN_CI_START_TIMEOUT": "0.3"}
+
+
+def test_wait_checks_reports_the_repositorys_ci(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    gh.script_ci(
+        REPO,
+        [
+            ScriptedCheck(
+                "tests", [("queued", None), ("in_progress", None), ("completed", "success")]
+            ),
+            ScriptedCheck("lint", [("pending", None), ("success", None)], kind="status"),
+        ],
+    )
+    result = run(fake, repo, "--pr", "--wait-checks", "60", "--json", env=ci_env(gh))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    ci = data["delivery"]["ci"]
+    assert ci["state"] == "passed" and ci["sha"] == data["delivery"]["commit"]
+    assert {(c["name"], c["kind"], c["state"]) for c in ci["checks"]} == {
+        ("tests", "check_run", "success"),
+        ("lint", "status", "success"),
+    }
+    assert ci["looks"] == 3 == gh.ci_polls(REPO, ci["sha"])  # until the last one completed
+    assert "the repository's CI on" in result.stderr and "passed" in result.stderr
+    assert data["exit_code"] == ExitCode.OK
+
+
+def test_wait_checks_failed_ci_has_its_own_exit_code(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    gh.script_ci(REPO, [ScriptedCheck("tests", [("completed", "failure")], summary="2 failed")])
+    result = run(fake, repo, "--pr", "--wait-checks", "--json", env=ci_env(gh))
+    assert result.exit_code == ExitCode.CI_FAILED, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "approved" and data["exit_code"] == ExitCode.CI_FAILED
+    assert data["delivery"]["ci"]["state"] == "failed"
+    assert "FAILED" in result.stderr and f"{gh.root_url}/{REPO}/runs/tests" in result.stderr
+
+
+def test_wait_checks_that_never_finish_time_out(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    gh.script_ci(REPO, [ScriptedCheck("slow", [("in_progress", None)])])
+    result = run(fake, repo, "--pr", "--wait-checks", "1", "--json", env=ci_env(gh))
+    assert result.exit_code == ExitCode.CI_TIMED_OUT, result.stderr
+    ci = json.loads(result.stdout)["delivery"]["ci"]
+    assert ci["state"] == "timed_out" and ci["checks"][0]["state"] == "pending"
+    assert ci["looks"] >= 2  # it kept looking until the limit
+
+
+def test_a_workflow_token_push_starts_no_ci_and_says_so(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    workflow_token = "ghs_" + "w" * 36  # what a workflow's GITHUB_TOKEN looks like
+    gh.add_token(workflow_token, "github-actions[bot]")
+    gh.set_permission(REPO, "github-actions[bot]", "write")
+    env = ci_env(gh) | {"GITHUB_TOKEN": workflow_token}
+    result = run(fake, repo, "--pr", "--wait-checks", "--json", env=env)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    ci = json.loads(result.stdout)["delivery"]["ci"]
+    assert ci["state"] == "none" and ci["checks"] == []
+    assert "did not start" in result.stderr and "GitHub App" in result.stderr
+    assert workflow_token not in result.stdout + result.stderr
+
+
+def _app_key() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def test_a_github_app_token_is_minted_used_and_never_shown(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, _bare = pair
+    script_fix(fake)
+    private, public = _app_key()
+    gh.add_app(4242, public, (REPO,))
+    env = {
+        "GITHUB_API_URL": gh.api_url,
+        "GITHUB_REPOSITORY": REPO,
+        "TINYGEN_APP_ID": "4242",
+        "TINYGEN_APP_PRIVATE_KEY": private,
+    }
+    result = run(fake, repo, "--pr", "--json", env=env)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    [minted] = gh.minted
+    [pull] = gh.pulls(REPO)
+    assert pull["user"] == "tinygen-app[bot]"  # opened with the App's token
+    assert minted not in result.stdout + result.stderr
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
+    # half an App is a configuration error before anything runs
+    half = run(fake, repo, "--pr", env=env | {"TINYGEN_APP_PRIVATE_KEY": ""})
+    assert half.exit_code == ExitCode.CONFIG and "private key is missing" in half.stderr

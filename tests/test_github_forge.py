@@ -440,5 +440,5 @@ def test_import_does_not_load_pygithub() -> None:
 
 def test_all_is_complete() -> None:
     public = {name for name in vars(tinygen.github) if not name.startswith("_")}
-    modules = {"forge", "models", "errors", "annotations"}
+    modules = {"forge", "models", "errors", "annotations", "app"}
     assert public - modules == set(tinygen.github.__all__)

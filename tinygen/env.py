@@ -31,6 +31,12 @@ def api_url(env: Mapping[str, str] | None = None) -> str | None:
     return (_env(env).get("GITHUB_API_URL") or "").strip().rstrip("/") or None
 
 
+def app_secrets(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """A GitHub App's id and private key (TINYGEN_APP_ID, TINYGEN_APP_PRIVATE_KEY), or ""."""
+    e = _env(env)
+    return e.get("TINYGEN_APP_ID", ""), e.get("TINYGEN_APP_PRIVATE_KEY", "")
+
+
 def action_input(env: Mapping[str, str], name: str) -> str:
     """The Action input ``name`` (action.yml passes each as TINYGEN_INPUT_<NAME>), stripped."""
     return env.get(f"TINYGEN_INPUT_{name.upper().replace('-', '_')}", "").strip()

@@ -4,8 +4,9 @@
     run              sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]*
     run_and_deliver  run → deliver (apply, branch, push, pull request) → salvage on failure
 
-It is the only place that sequences the stages; the CLI, the Action and the HTTP service
-all call these three functions and word the typed results themselves. All work happens in
+It is the only place that sequences the stages; the CLI and the Action call
+``open_workspace`` and ``run_and_deliver``, the HTTP service (which delivers nothing: the
+diff is its answer) ``open_workspace`` and ``run``; each words the typed results itself. All work happens in
 a temporary worktree at the base commit; the user's checkout is never touched unless
 delivery is asked to write it. Every run leaves a record under ``.git/tinygen/runs/<id>/``.
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings, load_settings
 from tinygen.delivery.deliver import deliver, salvage
-from tinygen.errors import Cancelled, TinygenError
+from tinygen.errors import Cancelled, ExitCode, TinygenError
 from tinygen.llm import Usage, cost_usd, default_model
 from tinygen.llm.factory import make_provider
 from tinygen.models import (
@@ -119,6 +120,10 @@ def open_workspace(
     return Workspace(opened, settings, provider)
 
 
+# Exit codes of the repository's CI on the pushed commit (its other states exit 0).
+CI_EXIT = {"failed": ExitCode.CI_FAILED, "timed_out": ExitCode.CI_TIMED_OUT}
+
+
 @dataclass
 class Outcome:
     """What :func:`run_and_deliver` did: the run's result (None when it failed before it had
@@ -138,7 +143,11 @@ class Outcome:
         if self.delivery_error is not None:
             return int(self.delivery_error.exit_code)
         assert self.result is not None
-        return int(self.result.status.exit_code)
+        code = self.result.status.exit_code
+        ci = self.delivered.ci if self.delivered is not None else None
+        if code == ExitCode.OK and ci is not None and ci.state in CI_EXIT:
+            code = CI_EXIT[ci.state]  # the repository's CI, after tinygen's own outcome
+        return int(code)
 
 
 def run_and_deliver(
@@ -456,5 +465,5 @@ class _Runner:
             rounds=rounds,
             model=self.model,
             base_commit=self.target.base_commit,
-            tree=gate.tree if gate is not None and gate.ok else None,
+            tree=gate.tree if gate is not None else None,  # also a syntax-invalid one
         )

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +72,31 @@ class _Failure:
 
 
 @dataclass
+class ScriptedCheck:
+    """One CI job on every commit: a check run (``kind="check_run"``) or a commit status
+    (``"status"``). ``steps`` is its state at each listing of the commit's check runs:
+    ``("queued", None)``, ``("in_progress", None)``, ``("completed", "success")``... The last
+    step repeats. A status uses GitHub's status states (pending, success, failure, error)."""
+
+    name: str
+    steps: list[tuple[str, str | None]]
+    kind: str = "check_run"
+    summary: str = ""
+
+    def at(self, poll: int) -> tuple[str, str | None]:
+        return self.steps[min(poll, len(self.steps) - 1)]
+
+
+@dataclass
+class _App:
+    app_id: int
+    public_key: str  # PEM: JWTs signed with the matching private key are accepted
+    installation_id: int
+    repos: tuple[str, ...]
+    login: str
+
+
+@dataclass
 class _Token:
     login: str
     # fine-grained permissions like {"pull_requests": "read"}; None: everything the user may do
@@ -90,6 +115,9 @@ class _Repo:
     # issues and pull requests share one number space, as on GitHub
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # the repository's CI, as scripted by a test: every commit gets these checks
+    ci: list[ScriptedCheck] = field(default_factory=list)
+    ci_polls: dict[str, int] = field(default_factory=dict)  # check-run listings per commit
 
     @property
     def owner(self) -> str:
@@ -160,6 +188,8 @@ class FakeGitHub:
         self._comments: dict[int, dict[str, Any]] = {}
         self._failures: list[_Failure] = []
         self._rate_reset: int | None = None
+        self._apps: dict[int, _App] = {}
+        self.minted: list[str] = []  # installation tokens handed out, in order
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -227,6 +257,32 @@ class FakeGitHub:
             self._repos[full_name].roles.setdefault(owner, "admin")
             for tok in self._tokens.values():
                 self._repos[full_name].roles.setdefault(tok.login, "write")
+
+    def script_ci(self, full_name: str, checks: list[ScriptedCheck]) -> None:
+        """Every commit of ``full_name`` gets these checks (see :class:`ScriptedCheck`)."""
+        with self._lock:
+            self._repos[full_name].ci = list(checks)
+
+    def ci_polls(self, full_name: str, sha: str) -> int:
+        """How often the check runs of ``sha`` were listed."""
+        with self._lock:
+            return self._repos[full_name].ci_polls.get(sha, 0)
+
+    def add_app(
+        self,
+        app_id: int,
+        public_key: str,
+        repos: tuple[str, ...],
+        *,
+        installation_id: int = 77,
+        login: str = "tinygen-app[bot]",
+    ) -> None:
+        """A GitHub App installed on ``repos``: JWTs signed with its private key may mint
+        installation tokens, which act as ``login`` with write access to those repos."""
+        with self._lock:
+            self._apps[app_id] = _App(app_id, public_key, installation_id, tuple(repos), login)
+            for name in repos:
+                self._repos[name].roles[login] = "write"
 
     def delete_repo(self, full_name: str) -> None:
         """Remove a repository (a deleted fork: its pull requests show ``head.repo: null``)."""
@@ -446,6 +502,22 @@ class FakeGitHub:
 
     # -- JSON shapes -------------------------------------------------------------------------
 
+    def _check_run_json(self, r: _Repo, c: ScriptedCheck, sha: str, poll: int) -> dict[str, Any]:
+        status, conclusion = c.at(poll)
+        return {
+            "id": abs(hash((r.full_name, c.name))) % 10**9,
+            "name": c.name,
+            "head_sha": sha,
+            "status": status,
+            "conclusion": conclusion,
+            "html_url": f"{self.root_url}/{r.full_name}/runs/{c.name}",
+            "details_url": f"{self.root_url}/{r.full_name}/runs/{c.name}",
+            "started_at": _now(),
+            "completed_at": _now() if status == "completed" else None,
+            "output": {"title": c.name, "summary": c.summary, "text": None, "annotations_count": 0},
+            "app": {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"},
+        }
+
     def _user_json(self, login: str) -> dict[str, Any]:
         return {
             "login": login,
@@ -641,8 +713,12 @@ class FakeGitHub:
                 raise _HTTPError(failure.status, failure.body, failure.headers)
             with self._lock:
                 self._check_rate_limit()
-                viewer = self._authenticate(h.headers.get("Authorization"))
-                status, data = self._dispatch(h.command, route, query, body, viewer)
+                app = self._app_route(h.command, route, h.headers.get("Authorization"))
+                if app is not None:
+                    status, data = app
+                else:
+                    viewer = self._authenticate(h.headers.get("Authorization"))
+                    status, data = self._dispatch(h.command, route, query, body, viewer)
             if failure:
                 raise _HTTPError(failure.status, failure.body, failure.headers)
         except _HTTPError as err:
@@ -693,6 +769,43 @@ class FakeGitHub:
                     "X-RateLimit-Reset": str(self._rate_reset),
                 },
             )
+
+    def _app_route(self, method: str, route: str, header: str | None) -> tuple[int, Any] | None:
+        """GitHub App routes, authenticated by a JWT the App signed (RS256, like GitHub)."""
+        installation = re.fullmatch(r"/repos/([^/]+/[^/]+)/installation", route)
+        mint = re.fullmatch(r"/app/installations/(\d+)/access_tokens", route)
+        if not ((method == "GET" and installation) or (method == "POST" and mint)):
+            return None
+        import jwt  # PyJWT, which PyGithub depends on
+
+        scheme, _, value = (header or "").partition(" ")
+        try:
+            claims = jwt.decode(value, options={"verify_signature": False})
+            app = self._apps[int(claims["iss"])]
+            jwt.decode(value, app.public_key, algorithms=["RS256"])
+        except Exception as exc:
+            raise _HTTPError(
+                401, {"message": f"A JSON web token could not be decoded ({type(exc).__name__})"}
+            ) from None
+        if scheme.lower() != "bearer":
+            raise _HTTPError(401, {"message": "Bearer authentication is required"})
+        if installation:
+            if installation.group(1) not in app.repos:
+                raise _not_found()
+            return 200, {
+                "id": app.installation_id,
+                "app_id": app.app_id,
+                "account": {"login": installation.group(1).split("/")[0], "type": "User"},
+                "permissions": {"contents": "write", "pull_requests": "write"},
+            }
+        assert mint is not None
+        if int(mint.group(1)) != app.installation_id:
+            raise _not_found()
+        token = f"ghs_{next(self._ids):06d}" + "a" * 30
+        self._tokens[token] = _Token(app.login)
+        self.minted.append(token)
+        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 201, {"token": token, "expires_at": expires, "permissions": {}}
 
     def _authenticate(self, header: str | None) -> _Token | None:
         if not header:
@@ -766,6 +879,47 @@ class FakeGitHub:
         if method == "GET" and rest == "":
             self._need(viewer, r, "metadata", "read")
             return 200, self._repo_json(r, login)
+
+        if method == "GET" and (m2 := re.fullmatch(r"/commits/([0-9a-f]{40})/check-runs", rest)):
+            self._need(viewer, r, "checks", "read")
+            sha = m2.group(1)
+            poll = r.ci_polls.get(sha, 0)
+            r.ci_polls[sha] = poll + 1
+            runs = [self._check_run_json(r, c, sha, poll) for c in r.ci if c.kind == "check_run"]
+            return 200, {"total_count": len(runs), "check_runs": runs}
+
+        if method == "GET" and (m2 := re.fullmatch(r"/commits/([0-9a-f]{40})/status", rest)):
+            self._need(viewer, r, "statuses", "read")
+            sha = m2.group(1)
+            poll = max(r.ci_polls.get(sha, 0) - 1, 0)  # the state of the last check-run listing
+            statuses = [
+                {
+                    "id": i + 1,
+                    "context": c.name,
+                    "state": c.at(poll)[0],
+                    "description": c.summary,
+                    "target_url": f"{self.root_url}/ci/{c.name}/{sha}",
+                    "created_at": _now(),
+                    "updated_at": _now(),
+                }
+                for i, c in enumerate(r.ci)
+                if c.kind == "status"
+            ]
+            states = {st["state"] for st in statuses}
+            combined = (
+                "failure"
+                if states & {"failure", "error"}
+                else ("pending" if "pending" in states or not states else "success")
+            )
+            return 200, {
+                "state": combined,
+                "statuses": statuses,
+                "sha": sha,
+                "total_count": len(statuses),
+                "repository": self._repo_json(r, login),
+                "commit_url": f"{self.api_url}/repos/{r.full_name}/commits/{sha}",
+                "url": f"{self.api_url}/repos/{r.full_name}/commits/{sha}/status",
+            }
 
         if method == "GET" and (m2 := re.fullmatch(r"/collaborators/([^/]+)/permission", rest)):
             self._need(viewer, r, "metadata", "read")

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from tinygen.redact import redact
 
-OUTPUT_NAMES = ("status", "pr-url", "branch", "diff-path", "run-id", "decision")
+OUTPUT_NAMES = ("status", "pr-url", "branch", "diff-path", "run-id", "decision", "ci")
 
 
 def _escape_data(text: str) -> str:

@@ -34,8 +34,14 @@ from tinygen.delivery.prepare import prepare
 from tinygen.env import action_input, api_url, github_token, server_url
 from tinygen.errors import ConfigError, ExitCode, TinygenError
 from tinygen.github import ForgePolicy, GitHubForge
+from tinygen.github.app import (
+    WORKFLOW_TOKEN_NOTE,
+    app_credentials,
+    installation_token,
+    starts_no_ci,
+)
 from tinygen.models import Request, RunResult, Status
-from tinygen.pipeline import open_workspace, run_and_deliver
+from tinygen.pipeline import CI_EXIT, open_workspace, run_and_deliver
 from tinygen.redact import redact
 from tinygen.repo.clone import open_repository
 from tinygen.runs import new_run_id
@@ -63,6 +69,7 @@ class Outcome:
     run_id: str | None = None
     cost_usd: float | None = None
     exit_code: int = ExitCode.OK
+    ci: str | None = None  # the repository's CI on the pushed commit, when waited for
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class _Context:
     token: str | None
     io: StepIO
     status: StatusComment
+    minted: bool = False  # the token is a GitHub App installation token tinygen minted
 
 
 def run_url(env: Mapping[str, str]) -> str | None:
@@ -86,7 +94,7 @@ def run_url(env: Mapping[str, str]) -> str | None:
     return f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None
 
 
-def make_forge(env: Mapping[str, str]) -> GitHubForge:
+def make_forge(env: Mapping[str, str], token: str | None = None) -> GitHubForge:
     """The forge for GITHUB_API_URL with GITHUB_TOKEN. TINYGEN_GITHUB_PACING=0 turns off the
     pause between requests that GitHub.com advises (for GHES without secondary limits, and
     the tests' local server)."""
@@ -106,7 +114,9 @@ def make_forge(env: Mapping[str, str]) -> GitHubForge:
         )
     # "" (not None): never fall back to a token from another variable
     return GitHubForge(
-        token=github_token(env, gh_token=False) or "", api_url=api_url(env), policy=policy
+        token=token or github_token(env, gh_token=False) or "",
+        api_url=api_url(env),
+        policy=policy,
     )
 
 
@@ -139,14 +149,19 @@ def run_action(
         _finish(io, outcome, event, decision)
         return outcome
 
+    minted = False
     try:
-        forge = forge or make_forge(env)
+        app = app_credentials(action_input(env, "APP_ID"), action_input(env, "PRIVATE_KEY"))
+        if app is not None and forge is None:
+            # the App's installation token starts the repository's CI on what tinygen pushes
+            token, minted = installation_token(app, event.repository, api_url(env)), True
+        forge = forge or make_forge(env, token)
     except TinygenError as exc:
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
         _finish(io, outcome, event, decision)
         return outcome
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
-    ctx = _Context(env, event, config, decision, forge, token, io, status)
+    ctx = _Context(env, event, config, decision, forge, token, io, status, minted)
     try:
         # before any reply: only people allowed to use tinygen get an answer
         decision = authorize(decision, event, config, forge)
@@ -260,7 +275,9 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
         assert decision.number is not None
         pull = ctx.forge.pull(full_name, decision.number)
         opened = open_repository(url, ref=pull.base_ref, token=ctx.token)
-        opts = DeliveryOptions(to_pr=decision.number, attempt_branch=True)
+        opts = DeliveryOptions(
+            to_pr=decision.number, attempt_branch=True, wait_checks=_wait_checks(ctx)
+        )
     else:
         opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
         opts = DeliveryOptions(
@@ -269,6 +286,7 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
             ready=not ctx.config.draft,
             issue=decision.number if decision.target == "issue" else None,
             follow_up=True,
+            wait_checks=_wait_checks(ctx),
         )
     prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
     for note in prepared.notes:
@@ -368,13 +386,14 @@ def _report(
     pr_url, branch = delivered.pr_url or prepared.pr_url, delivered.branch
     status = "pr-opened" if delivered.pr_created else "pr-updated"
     outcome = dataclasses.replace(base, status=status, pr_url=pr_url, branch=branch)
+    ci = _ci_lines(ctx, delivered, outcome)
     if not ok:
         outcome.status, outcome.exit_code = "failed", int(result.status.exit_code)
         outcome.reason = f"{result.status}: {result.message}"
         ctx.status.finish(
             f"⚠️ **tinygen** could not finish: {result.message}\n\n"
             f"The attempt is on the branch `{branch}` as a draft: {pr_url}\n\n"
-            + "\n".join(result_lines(result)),
+            + "\n".join([*result_lines(result), *ci]),
             result.run_id,
         )
         ctx.io.annotate("error", outcome.reason)
@@ -384,11 +403,55 @@ def _report(
         if ctx.decision.target == "pr":
             verb = f"pushed a new commit to `{branch}`"
         ctx.status.finish(
-            f"✅ **tinygen** {verb}: {title}\n\n" + "\n".join(result_lines(result)),
+            f"✅ **tinygen** {verb}: {title}\n\n" + "\n".join([*result_lines(result), *ci]),
             result.run_id,
         )
     _finish(ctx.io, outcome, ctx.event, ctx.decision)
     return outcome
+
+
+def _wait_checks(ctx: _Context) -> float | None:
+    """The wait-checks input: seconds to wait for the repository's CI, or None."""
+    text = action_input(ctx.env, "WAIT_CHECKS")
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ConfigError(
+            f"wait-checks must be a number of seconds, not {text[:40]!r}",
+            hint="leave it empty to not wait for the repository's CI",
+        )
+    return seconds
+
+
+CI_WORDS = {
+    "passed": "✅ passed",
+    "failed": "❌ failed",
+    "timed_out": "⏳ had not finished when tinygen stopped waiting",
+    "none": "did not start",
+}
+
+
+def _ci_lines(ctx: _Context, delivered: Delivered, outcome: Outcome) -> list[str]:
+    """The repository's CI for the status comment (and the outcome's ci and exit code); a
+    note when the token's pushes start no CI."""
+    lines = []
+    silent = starts_no_ci(ctx.token, ctx.minted)
+    ci = delivered.ci
+    if ci is not None:
+        outcome.ci = ci.state
+        if ci.state in CI_EXIT and outcome.exit_code == ExitCode.OK:
+            outcome.exit_code = int(CI_EXIT[ci.state])
+        lines.append(f"- CI on `{ci.sha[:12]}`: {CI_WORDS[ci.state]}")
+        lines += [f"  - [{c.name}]({c.url}): {c.conclusion or c.state}" for c in ci.checks]
+        if ci.state in CI_EXIT:
+            ctx.io.annotate("error", f"the repository's CI {ci.state.replace('_', ' ')}")
+    if silent and (ci is None or ci.state == "none"):
+        lines.append(f"- Note: {WORKFLOW_TOKEN_NOTE}.")
+    return lines
 
 
 def _failed(
@@ -460,6 +523,7 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
     io.set_output("branch", outcome.branch or "")
     io.set_output("diff-path", outcome.diff_path or "")
     io.set_output("run-id", outcome.run_id or "")
+    io.set_output("ci", outcome.ci or "")
     io.log(f"status: {outcome.status}: {outcome.reason}")
     rows = [("Status", f"**{outcome.status}**"), ("Reason", outcome.reason)]
     if event is not None:
@@ -472,6 +536,7 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
         ("Branch", f"`{outcome.branch}`" if outcome.branch else None),
         ("Run id", f"`{outcome.run_id}`" if outcome.run_id else None),
         ("Cost", f"${outcome.cost_usd:.4f}" if outcome.cost_usd is not None else None),
+        ("CI", outcome.ci),
     ):
         if value:
             rows.append((name, value))

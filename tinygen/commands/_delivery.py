@@ -21,15 +21,29 @@ import click
 
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.errors import TinygenError
+from tinygen.github.app import WORKFLOW_TOKEN_NOTE, starts_no_ci
 
 if TYPE_CHECKING:
+    from tinygen.delivery.ci import CIReport
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
     from tinygen.repo.clone import OpenedRepo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_KEYS = ("apply", "force", "branch", "push", "pr", "base", "ready", "issue", "to_pr")
+_KEYS = (
+    "apply",
+    "force",
+    "branch",
+    "push",
+    "pr",
+    "base",
+    "ready",
+    "issue",
+    "to_pr",
+    "wait_checks",
+)
+WAIT_CHECKS_DEFAULT = 1800.0  # seconds: --wait-checks without a value
 
 
 def delivery_options(*, with_apply: bool = True) -> Callable[[F], F]:
@@ -38,6 +52,17 @@ def delivery_options(*, with_apply: bool = True) -> Callable[[F], F]:
 
     def decorate(f: F) -> F:
         opts = [
+            click.option(
+                "--wait-checks",
+                "wait_checks",
+                type=click.FloatRange(min=1),
+                is_flag=False,
+                flag_value=WAIT_CHECKS_DEFAULT,
+                default=None,
+                metavar="[SECONDS]",
+                help="After pushing, wait for the repository's CI on the commit and report it "
+                f"(default {WAIT_CHECKS_DEFAULT:.0f} s; exit 12 if it fails, 13 if unfinished).",
+            ),
             click.option(
                 "--to-pr",
                 "to_pr",
@@ -120,10 +145,15 @@ def prepare_for(
 ) -> Prepared:
     """:func:`tinygen.delivery.prepare.prepare`, with the CLI's own usage errors first."""
     from tinygen.delivery.prepare import prepare
+    from tinygen.env import app_secrets
+    from tinygen.github.app import app_credentials
 
     if opts.to_pr is not None and explicit_ref:
         raise click.UsageError("--to-pr makes the change on the pull request's head: drop --ref")
-    prepared = prepare(opts, opened, explicit_ref=explicit_ref)
+    if opts.wait_checks is not None and not (opts.push or opts.pr or opts.to_pr):
+        raise click.UsageError("--wait-checks goes with --push, --pr or --to-pr")
+    app = app_credentials(*app_secrets()) if opts.needs_github else None
+    prepared = prepare(opts, opened, explicit_ref=explicit_ref, app=app)
     for note in prepared.notes:
         _say(note)
     return prepared
@@ -171,6 +201,24 @@ def _say_delivered(prepared: Prepared, d: Delivered) -> None:
         _say(f"pull request #{d.pr_number} {'opened' if d.pr_created else 'updated'}: {d.pr_url}")
     else:
         _say(f"{'pushed' if d.pushed else 'created'} the branch {d.branch} at {d.commit[:12]}")
+    if d.ci is not None:
+        _say_ci(prepared, d.ci)
+
+
+CI_STATES = {
+    "passed": "passed",
+    "failed": "FAILED",
+    "timed_out": "had not finished when the wait ended",
+    "none": "did not start (no check appeared on the commit)",
+}
+
+
+def _say_ci(prepared: Prepared, ci: CIReport) -> None:
+    _say(f"the repository's CI on {ci.sha[:12]} {CI_STATES[ci.state]}")
+    for c in ci.checks:
+        _say(f"  {c.name}: {c.conclusion or c.state} {c.url}".rstrip())
+    if ci.state == "none" and starts_no_ci(prepared.token, prepared.token_source == "app"):
+        _say(f"note: {WORKFLOW_TOKEN_NOTE}")
 
 
 # --- `tinygen apply --branch/--push/--pr/--to-pr` ----------------------------------------------

@@ -21,7 +21,8 @@ def command(dry_run: bool) -> None:
     Reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL,
     GITHUB_SERVER_URL and GITHUB_RUN_ID; GITHUB_TOKEN and ANTHROPIC_API_KEY; the Action's
     inputs as TINYGEN_INPUT_* variables. Exit code 0 for pr-opened, pr-updated, no-change
-    and skipped; the error's exit code for failed.
+    and skipped (12 or 13 when the repository's CI failed or had not finished, with
+    wait-checks); the error's exit code for failed.
     """
     from tinygen.action.outputs import StepIO
     from tinygen.action.run import run_action
@@ -29,4 +30,4 @@ def command(dry_run: bool) -> None:
     env = dict(os.environ)
     io = StepIO(env)
     outcome = run_action(env, io, dry_run=dry_run)  # it also reads TINYGEN_INPUT_DRY_RUN
-    sys.exit(outcome.exit_code if outcome.status == "failed" else 0)
+    sys.exit(outcome.exit_code)

@@ -165,10 +165,11 @@ def command(
     assert result is not None
     if not opened.is_clone:
         warn_if_dirty(opened.root, result)
-    emit(result, out=out, as_json=as_json, extra=extra)  # the result is printed in any case
+    # the result is printed in any case
+    emit(result, out=out, as_json=as_json, extra=extra, exit_code=outcome.exit_code)
     if outcome.delivery_error is not None:
         raise outcome.delivery_error
-    sys.exit(int(result.status.exit_code))
+    sys.exit(outcome.exit_code)
 
 
 def check_out_path(out: Path | None) -> None:
@@ -185,6 +186,7 @@ def run_json(
     extra: dict[str, Any] | None,
     *,
     run_id: str | None = None,
+    exit_code: int | None = None,
 ) -> dict[str, Any]:
     """The one --json shape (docs/cli.md): every key of a run's result, then ``error``,
     ``hint``, ``error_type``, ``exit_code`` and ``delivery`` — on success, on a failure
@@ -205,7 +207,9 @@ def run_json(
             "run_id": error.run_id or run_id,
             "diff_path": error.saved_diff,
         }
-    if error is not None:
+    if exit_code is not None:
+        code = exit_code
+    elif error is not None:
         code = int(error.exit_code)
     else:
         code = int(result.status.exit_code) if result is not None else int(ExitCode.INTERNAL)
@@ -236,14 +240,19 @@ def warn_if_dirty(root: Path, result: RunResult) -> None:
 
 
 def emit(
-    result: RunResult, *, out: Path | None, as_json: bool, extra: dict[str, Any] | None = None
+    result: RunResult,
+    *,
+    out: Path | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    exit_code: int | None = None,
 ) -> None:
     """Print the result: diff (or JSON, with ``extra`` keys) on stdout or to --out, a summary
     on stderr."""
     if out is not None:
         out.write_text(result.diff, encoding="utf-8")  # also empties a stale file
     if as_json:
-        click.echo(json.dumps(run_json(result, None, extra), indent=2))
+        click.echo(json.dumps(run_json(result, None, extra, exit_code=exit_code), indent=2))
     elif out is None and result.diff:
         click.echo(result.diff, nl=False)
     for check in result.failed_checks:

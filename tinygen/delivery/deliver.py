@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinygen.delivery import publish
+from tinygen.delivery.ci import CIReport, wait_for_checks
 from tinygen.delivery.prepare import Prepared
 from tinygen.repo.apply import apply_diff
 from tinygen.validate import PathPolicy, run_gate
@@ -41,6 +42,7 @@ class Delivered:
     pr_created: bool = False
     attempt: bool = False  # a failed change went to an attempt branch, not the pull request
     skipped: str | None = None
+    ci: CIReport | None = None  # the repository's CI on the pushed commit, when waited for
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -54,6 +56,8 @@ class Delivered:
             data["applied"] = self.applied
         if self.skipped:
             data["skipped"] = self.skipped
+        if self.ci is not None:
+            data["ci"] = self.ci.to_dict()
         return data
 
 
@@ -87,6 +91,16 @@ def deliver(prepared: Prepared, result: RunResult, settings: Settings) -> Delive
             done.skipped = f"not applied: the run did not succeed ({result.status})"
     if opts.commits:
         _commit(prepared, result, ok, done)
+    if opts.wait_checks is not None and done.pushed and done.commit is not None:
+        assert prepared.forge is not None and prepared.full_name is not None
+        done.ci = wait_for_checks(
+            prepared.forge,
+            prepared.full_name,
+            done.commit,
+            timeout=opts.wait_checks,
+            poll=settings.ci_poll,
+            start_timeout=settings.ci_start_timeout,
+        )
     return done
 
 

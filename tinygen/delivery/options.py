@@ -16,7 +16,8 @@ class DeliveryOptions:
     ``tinygen/issue-N`` is built on while its pull request is open and contains the base
     (the run starts from its tip), else ``-2``, ``-3``...; ``attempt_branch`` — with
     ``to_pr``, a failed change goes to ``tinygen/pr-N-attempt-<run id>`` instead of being
-    kept only in the run record."""
+    kept only in the run record. ``wait_checks``: after pushing, wait up to that many seconds
+    for the repository's CI on the pushed commit and report it."""
 
     apply: bool = False
     force: bool = False
@@ -29,6 +30,7 @@ class DeliveryOptions:
     to_pr: int | None = None
     follow_up: bool = False
     attempt_branch: bool = False
+    wait_checks: float | None = None  # after the push, wait this long for the repository's CI
 
     @property
     def commits(self) -> bool:
@@ -37,7 +39,7 @@ class DeliveryOptions:
 
     @property
     def needs_github(self) -> bool:
-        return self.pr or self.to_pr is not None
+        return self.pr or self.to_pr is not None or self.wait_checks is not None
 
     @property
     def wanted(self) -> bool:

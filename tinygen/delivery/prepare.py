@@ -16,6 +16,7 @@ from tinygen.delivery.remotes import protected_branches
 from tinygen.env import github_token
 from tinygen.errors import ConfigError, ForgeError, RepoError, TinygenError
 from tinygen.github import GitHubForge, role_at_least
+from tinygen.github.app import AppCredentials, installation_token
 from tinygen.redact import redact
 from tinygen.repo.auth import token_for
 from tinygen.repo.git import git, git_bytes
@@ -45,6 +46,8 @@ class Prepared:
     pr_url: str | None = None  # that pull request, or the follow-up branch's open one
     branch: str | None = None  # the pull request's branch, when known before the run
     ref_branch: str | None = None  # the branch the base came from: a pull request's default base
+    # where the token came from: "app" (an installation token tinygen minted), "token" (given)
+    token_source: str = "token"
     notes: tuple[str, ...] = ()  # what prepare decided, for the front end to show
 
     @property
@@ -85,9 +88,11 @@ def prepare(
     forge: Forge | None = None,
     token: str | None = None,
     full_name: str | None = None,
+    app: AppCredentials | None = None,
 ) -> Prepared:
     """Check what the delivery needs before any model call. ``forge``/``token``/
-    ``full_name`` default to GitHub with GITHUB_TOKEN and the repository's own name."""
+    ``full_name`` default to GitHub with GITHUB_TOKEN and the repository's own name; with a
+    GitHub ``app`` (and no forge given), the App's installation token is used instead."""
     prepared = Prepared(opts, opened, opened.base_commit, token=token or github_token())
     if explicit_ref and opened.base_ref:
         for prefix in ("refs/heads/", "refs/remotes/origin/"):
@@ -103,21 +108,33 @@ def prepare(
             "a branch that is not pushed would stay in tinygen's clone cache",
             hint="push it (or open a pull request), or run tinygen in a checkout",
         )
+    if opts.wait_checks is not None and not (opts.push or opts.pr or opts.to_pr is not None):
+        raise ConfigError(
+            "waiting for the repository's CI needs a push (a branch that is pushed, or a "
+            "pull request)",
+            settings=("wait_checks", "push", "pr"),
+        )
     if not opts.needs_github:
         if opts.push and opts.branch:
             _refuse_protected_target(prepared, opts.branch, "the branch")
         return prepared
+    name = full_name or github_repository(opened)
+    if app is not None and forge is None:
+        # an App's installation token starts the repository's CI (see tinygen.github.app)
+        prepared.token = installation_token(app, name)
+        prepared.token_source = "app"
     if prepared.token is None and forge is None:
         raise ConfigError(
             "a pull request needs a GitHub token",
             hint="set GITHUB_TOKEN (or GH_TOKEN) to a token with contents: write and "
-            "pull-requests: write on the repository",
+            "pull-requests: write on the repository, or give a GitHub App "
+            "(TINYGEN_APP_ID and TINYGEN_APP_PRIVATE_KEY)",
         )
 
     if forge is None:
-        forge = GitHubForge()
+        forge = GitHubForge(token=prepared.token)
     prepared.forge = forge
-    prepared.full_name = name = full_name or github_repository(opened)
+    prepared.full_name = name
     # checks the token, the repository and the token's role; names the real default branch
     info = forge.repo(name)
     if not role_at_least(info.viewer_permission, "write"):

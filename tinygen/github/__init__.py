@@ -9,6 +9,7 @@ from tinygen.github.forge import DEFAULT_API_URL, Forge, ForgePolicy, GitHubForg
 from tinygen.github.models import (
     REACTIONS,
     ROLES,
+    CheckInfo,
     CommentInfo,
     IssueInfo,
     PullInfo,
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "REACTIONS",
     "ROLES",
+    "CheckInfo",
     "CommentInfo",
     "Forge",
     "ForgePolicy",

@@ -29,6 +29,7 @@ from tinygen.github.errors import Operation, translate, validation_messages
 from tinygen.github.models import (
     REACTIONS,
     ROLES,
+    CheckInfo,
     CommentInfo,
     IssueInfo,
     PullInfo,
@@ -81,6 +82,8 @@ class Forge(Protocol):
     def react(self, full_name: str, comment_id: int, content: str = "eyes") -> None: ...
 
     def react_issue(self, full_name: str, number: int, content: str = "eyes") -> None: ...
+
+    def checks(self, full_name: str, sha: str) -> list[CheckInfo]: ...
 
 
 @dataclass(frozen=True)
@@ -526,6 +529,20 @@ class GitHubForge:
         ):
             self._repo(full_name).get_issue(number).create_reaction(content)
 
+    def checks(self, full_name: str, sha: str) -> list[CheckInfo]:
+        """The CI results on commit ``sha``: its check runs and its commit statuses."""
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise ValueError(f"not a full commit sha: {sha!r}")
+        with self._call(
+            f"read the checks of commit {sha[:12]} in {full_name}",
+            "checks: read and statuses: read",
+            f"commit {sha[:12]} in {full_name}",
+        ):
+            commit = self._repo(full_name).get_commit(sha)
+            out = [_check_run_info(run) for run in commit.get_check_runs()]
+            out += [_status_info(st) for st in commit.get_combined_status().statuses]
+            return out
+
     def _issue_comment(self, full_name: str, comment_id: int) -> IssueComment:
         import github.IssueComment
 
@@ -564,6 +581,40 @@ def _quote(text: str) -> str:
 def _check_body(body: str) -> None:
     if not isinstance(body, str) or not body.strip():
         raise ForgeError("a comment needs a non-empty body", hint="pass the text to post")
+
+
+# A completed check run's conclusion, as a pass or a failure.
+_PASSING = frozenset({"success", "neutral", "skipped"})
+
+
+def _check_run_info(run: Any) -> CheckInfo:
+    status, conclusion = _s(run.status, "status"), run.conclusion
+    if status != "completed":
+        state = "pending"
+    else:
+        state = "success" if conclusion in _PASSING else "failure"
+    summary = (run.output.summary or "") if run.output is not None else ""
+    return CheckInfo(
+        name=_s(run.name, "name"),
+        kind="check_run",
+        state=state,
+        conclusion=conclusion,
+        url=run.html_url or run.details_url or "",
+        summary=summary,
+    )
+
+
+def _status_info(st: Any) -> CheckInfo:
+    raw = _s(st.state, "state")
+    state = {"success": "success", "pending": "pending"}.get(raw, "failure")
+    return CheckInfo(
+        name=_s(st.context, "context"),
+        kind="status",
+        state=state,
+        conclusion=raw,
+        url=st.target_url or "",
+        summary=st.description or "",
+    )
 
 
 def _pull_info(p: PullRequest) -> PullInfo:

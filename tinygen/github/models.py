@@ -80,3 +80,26 @@ class CommentInfo:
     created_at: datetime  # timezone-aware, UTC
     updated_at: datetime
     html_url: str
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """One CI result on a commit: a check run or a commit status, normalised. ``state`` is
+    ``pending`` until it completes, then ``success`` or ``failure`` (neutral and skipped
+    runs count as success; cancelled, timed out and action required as failure)."""
+
+    name: str
+    kind: str  # "check_run" or "status"
+    state: str  # pending | success | failure
+    conclusion: str | None  # GitHub's own word (check runs: success, failure, ...)
+    url: str
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "state": self.state,
+            "conclusion": self.conclusion,
+            "url": self.url,
+        }

@@ -34,6 +34,7 @@ from tinygen.errors import ForgeError
 from tinygen.github.forge import _check_body, _check_full_name, _check_number, _check_reaction
 from tinygen.github.models import (
     ROLES,
+    CheckInfo,
     CommentInfo,
     IssueInfo,
     PullInfo,
@@ -70,6 +71,9 @@ class RepoState:
     comments: dict[int, tuple[int, CommentInfo]] = field(default_factory=dict)  # id -> (number, c)
     reactions: list[Reaction] = field(default_factory=list)
     last_number: int = 0
+    # CI: the results each listing of a commit's checks returns, in turn (the last repeats)
+    ci: list[list[CheckInfo]] = field(default_factory=list)
+    ci_polls: dict[str, int] = field(default_factory=dict)
 
     def comments_on(self, number: int) -> list[CommentInfo]:
         """The comments of issue or pull request ``number``, oldest first."""
@@ -413,6 +417,13 @@ class InMemoryForge:
             repo = self._state(full_name, f"react to #{number}")
             self._issue_or_pull(repo, number, "react to")
             repo.reactions.append(Reaction("issue", number, content, self.login))
+
+    def checks(self, full_name: str, sha: str) -> list[CheckInfo]:
+        with self._call("checks", full_name, sha):
+            repo = self._state(full_name, f"read the checks of {sha[:12]}")
+            poll = repo.ci_polls.get(sha, 0)
+            repo.ci_polls[sha] = poll + 1
+            return list(repo.ci[min(poll, len(repo.ci) - 1)]) if repo.ci else []
 
     # -- internals ---------------------------------------------------------------------------
 
