@@ -153,13 +153,12 @@ def compare_models(
     """Run ``request`` with each of ``models`` (``parallel`` at a time) on ``opened``'s base
     commit and write the comparison. ``overrides`` are settings for every run (checks,
     budget…); ``provider_for(settings)`` makes providers (default: the factory's)."""
-    from tinygen.repo.git import state_dir
+    from tinygen.repo.git import real_folder, state_dir
     from tinygen.runs import new_run_id
 
     say = progress or (lambda model, message: None)
     comparison_id = new_run_id()
-    folder = state_dir(opened.root) / COMPARISONS_DIR / comparison_id
-    folder.mkdir(parents=True, exist_ok=False)
+    folder = real_folder(state_dir(opened.root), COMPARISONS_DIR, comparison_id)
 
     def one(model: str) -> ModelResult:
         say(model, "started")

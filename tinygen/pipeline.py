@@ -4,9 +4,8 @@
     run              sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]*
     run_and_deliver  run → deliver (apply, branch, push, pull request) → salvage on failure
 
-It is the only place that sequences the stages; the CLI and the Action call
-``open_workspace`` and ``run_and_deliver``, the HTTP service (which delivers nothing: the
-diff is its answer) ``open_workspace`` and ``run``; each words the typed results itself. All work happens in
+It is the only place that sequences the stages; the CLI, the Action and the HTTP service
+all call these three functions and word the typed results themselves. All work happens in
 a temporary worktree at the base commit; the user's checkout is never touched unless
 delivery is asked to write it. Every run leaves a record under ``.git/tinygen/runs/<id>/``.
 """
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings, load_settings
 from tinygen.delivery.deliver import deliver, salvage
-from tinygen.errors import Cancelled, ExitCode, TinygenError
+from tinygen.errors import Cancelled, TinygenError
 from tinygen.llm import Usage, cost_usd, default_model
 from tinygen.llm.factory import make_provider
 from tinygen.models import (
@@ -48,7 +47,7 @@ from tinygen.rounds import (
     revisions_for,
     validation_text,
 )
-from tinygen.runs import RunRecorder, new_run_id, runs_root
+from tinygen.runs import RunRecorder, new_run_id, recover, runs_root
 from tinygen.sheet import build_sheet, render_sheet
 from tinygen.validate import PathPolicy, run_checks, run_gate
 
@@ -120,10 +119,6 @@ def open_workspace(
     return Workspace(opened, settings, provider)
 
 
-# Exit codes of the repository's CI on the pushed commit (its other states exit 0).
-CI_EXIT = {"failed": ExitCode.CI_FAILED, "timed_out": ExitCode.CI_TIMED_OUT}
-
-
 @dataclass
 class Outcome:
     """What :func:`run_and_deliver` did: the run's result (None when it failed before it had
@@ -143,11 +138,7 @@ class Outcome:
         if self.delivery_error is not None:
             return int(self.delivery_error.exit_code)
         assert self.result is not None
-        code = self.result.status.exit_code
-        ci = self.delivered.ci if self.delivered is not None else None
-        if code == ExitCode.OK and ci is not None and ci.state in CI_EXIT:
-            code = CI_EXIT[ci.state]  # the repository's CI, after tinygen's own outcome
-        return int(code)
+        return int(self.result.status.exit_code)
 
 
 def run_and_deliver(
@@ -215,7 +206,11 @@ def run(
     ``model`` None means the newest Sonnet the installed SDK knows; it is resolved after the
     sheet is built, so that the SDK import (over a second) can overlap the repository work.
     """
-    record = RunRecorder(runs_root(state_dir(target.root)), run_id)
+    state = state_dir(target.root)
+    recovered = recover(target.root, state)  # what runs killed before they ended left
+    if recovered:
+        progress("setup", recovered.describe())
+    record = RunRecorder(runs_root(state), run_id)
     record.update(
         request={"text": request.text, "source": request.source, "issue": request.issue_number},
         base_commit=target.base_commit,
@@ -236,7 +231,7 @@ def run(
         saved = record.write_text("diff.patch", runner.best_diff) if runner.best_diff else None
         message = exc.message if isinstance(exc, TinygenError) else type(exc).__name__
         partial = runner.partial(message, saved)
-        record.update(
+        record.finish(
             result=partial.to_dict() | {"status": status, "error": message}, status=status
         )
         if isinstance(exc, TinygenError):
@@ -247,7 +242,7 @@ def run(
         raise
     if result.diff:
         result.diff_path = str(record.write_text("diff.patch", result.diff))
-    record.update(result=result.to_dict(), status=str(result.status))
+    record.finish(result=result.to_dict(), status=str(result.status))
     return result
 
 
@@ -465,5 +460,5 @@ class _Runner:
             rounds=rounds,
             model=self.model,
             base_commit=self.target.base_commit,
-            tree=gate.tree if gate is not None else None,  # also a syntax-invalid one
+            tree=gate.tree if gate is not None and gate.ok else None,
         )

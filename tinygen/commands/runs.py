@@ -33,6 +33,10 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
         click.echo(f"no runs recorded yet (records live in {runs_root(state)})", err=True)
         return
     for r in runs:
+        if r.problem is not None:  # said, and the listing goes on
+            click.echo(f"{r.run_id}  (unreadable record)")
+            click.echo(f"tinygen: warning: run {r.run_id}: {r.problem}", err=True)
+            continue
         when = dt.datetime.fromtimestamp(r.started, dt.UTC).strftime("%Y-%m-%d %H:%M")
         cost = f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-"
         click.echo(

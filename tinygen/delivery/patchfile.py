@@ -68,7 +68,7 @@ def deliver_patch(text: str, shown: str, prepared: Prepared, settings: Settings)
         tree=gate.tree,
     )
     result.diff_path = str(record.write_text("diff.patch", diff))
-    record.update(
+    record.finish(
         request={"text": f"tinygen apply {shown}", "source": "prompt"},
         result=result.to_dict(),
         status=str(result.status),

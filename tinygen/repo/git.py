@@ -18,8 +18,10 @@ environment, run in :mod:`tinygen.validate.checks`, not here).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinygen.errors import RefNotFoundError, RepoError
+from tinygen.owner import Owner
 from tinygen.redact import redact
 
 if TYPE_CHECKING:
@@ -177,11 +180,33 @@ def repo_root(path: Path | str) -> Path:
                 hint="if you trust the repository's owner: "
                 f"git config --global --add safe.directory {where}",
             )
-        raise RepoError(
-            f"{p.resolve()} is not inside a git repository",
-            hint="run tinygen inside a git checkout, or `git init` it first",
-        )
+        raise _no_work_tree(p, folder)
     return Path(proc.stdout.decode().strip()).resolve()
+
+
+def _no_work_tree(path: Path, folder: Path) -> RepoError:
+    """Why ``path`` has no work tree: a bare repository, the inside of a git directory, or
+    no repository at all — each said as what it is, with what to do."""
+    proc = _plain_git(["rev-parse", "--is-bare-repository", "--absolute-git-dir"], folder)
+    answer = proc.stdout.decode("utf-8", "replace").split("\n") if proc.returncode == 0 else []
+    if len(answer) >= 2 and answer[0] == "true":
+        git_dir = answer[1].strip()
+        return RepoError(
+            f"{git_dir} is a bare repository: it has no working tree with files to read",
+            hint=f"run tinygen in a checkout of it (git clone {git_dir} DIR); a change "
+            "request can also name the bare repository itself as `repo`",
+            settings=("repo",),
+        )
+    if len(answer) >= 2:
+        git_dir = answer[1].strip()
+        return RepoError(
+            f"{path.resolve()} is inside the git directory {git_dir}, not in its working tree",
+            hint=f"run tinygen in the working tree ({Path(git_dir).parent})",
+        )
+    return RepoError(
+        f"{path.resolve()} is not inside a git repository",
+        hint="run tinygen inside a git checkout, or `git init` it first",
+    )
 
 
 def git_common_dir(root: Path) -> Path:
@@ -194,16 +219,49 @@ def git_common_dir(root: Path) -> Path:
 
 
 def state_dir(root: Path) -> Path:
-    """Where tinygen keeps caches and run records: ``<git common dir>/tinygen``."""
-    d = git_common_dir(root) / "tinygen"
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a read-only git directory, a file in the way
-        raise RepoError(
-            f"cannot create tinygen's folder {d}: {exc.strerror or exc}",
-            hint="make the git directory writable (tinygen keeps caches and run records there)",
-        ) from exc
-    return d
+    """Where tinygen keeps caches and run records: ``<git common dir>/tinygen``, a real
+    folder (never a symbolic link: see :func:`real_folder`)."""
+    return real_folder(git_common_dir(root), "tinygen")
+
+
+def real_folder(base: Path, *parts: str) -> Path:
+    """``base/part/...``, each part made if missing and checked to be a real folder.
+
+    Everything tinygen writes under a git directory goes through here: a symbolic link
+    there (``.git/tinygen -> /etc``) would send caches and run records wherever it points,
+    so a link, or a file in the way, is a RepoError naming it. ``base`` itself is taken as
+    it is (the git directory, already resolved)."""
+    folder = Path(base)
+    for part in parts:
+        folder = folder / part
+        try:
+            os.mkdir(folder)  # never follows a link at `folder`: it fails on anything there
+        except FileExistsError:
+            pass
+        except OSError as exc:  # a read-only git directory
+            raise RepoError(
+                f"cannot create tinygen's folder {folder}: {exc.strerror or exc}",
+                hint="make the git directory writable (tinygen keeps caches and run records there)",
+            ) from exc
+        mode = os.lstat(folder).st_mode
+        if stat.S_ISLNK(mode):
+            raise RepoError(
+                f"{folder} is a symbolic link; tinygen writes only into real folders of the "
+                "git directory",
+                hint=f"remove the link (rm {folder}); tinygen makes the folder again",
+            )
+        if not stat.S_ISDIR(mode):
+            raise RepoError(
+                f"{folder} is not a folder",
+                hint=f"move it away; tinygen keeps caches and run records in {folder}",
+            )
+    return folder
+
+
+def open_no_follow(path: Path, flags: int = os.O_WRONLY | os.O_APPEND | os.O_CREAT) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (ELOOP): for files tinygen
+    opens for writing in place under a git directory (locks, appended logs)."""
+    return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
 
 
 def head_commit(root: Path) -> str | None:
@@ -236,7 +294,7 @@ def worktree_lock(root: Path) -> Iterator[None]:
     import fcntl
 
     lock_path = git_common_dir(root) / "tinygen-worktrees.lock"
-    with _thread_lock, open(lock_path, "a") as fh:
+    with _thread_lock, os.fdopen(_lock_file(lock_path), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -246,6 +304,16 @@ def worktree_lock(root: Path) -> Iterator[None]:
 
 # flock is per open file description, so threads of one process also need a plain lock.
 _thread_lock = threading.Lock()
+
+
+def _lock_file(path: Path) -> int:
+    try:
+        return open_no_follow(path)
+    except OSError as exc:  # ELOOP: a symbolic link in the git directory
+        raise RepoError(
+            f"cannot open the lock file {path}: {exc.strerror or exc}",
+            hint=f"remove {path} if it is a symbolic link or not a file; tinygen makes it again",
+        ) from exc
 
 
 # A checkout of content we did not write runs nothing and fetches nothing: no hooks (the
@@ -261,16 +329,24 @@ _QUIET_CHECKOUT = (
 _QUIET_CHECKOUT_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
 
 
+WORKTREE_PREFIX = "tinygen-wt-"  # the temporary folder holding a worktree and its owner
+WORKTREE_OWNER = "owner.json"
+
+
 @contextlib.contextmanager
 def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     """A detached temporary worktree of ``root`` at ``commit``, removed afterwards.
 
     The user's own working tree, index and branches are never touched, and the checkout
-    runs no hooks and no smudge filters (see ``_QUIET_CHECKOUT``).
+    runs no hooks and no smudge filters (see ``_QUIET_CHECKOUT``). The folder holding it
+    names its owner (this process) before git registers it, so that the worktree of a
+    process killed before it could remove it is found and removed later
+    (:func:`remove_stale_worktrees`).
     """
-    parent = Path(tempfile.mkdtemp(prefix="tinygen-wt-"))
+    parent = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
     path = parent / "wt"
     try:
+        (parent / WORKTREE_OWNER).write_text(json.dumps(Owner.current().to_dict()), "utf-8")
         with worktree_lock(root):
             git(
                 [*_QUIET_CHECKOUT, "worktree", "add", "--detach", "--quiet", str(path), commit],
@@ -287,3 +363,46 @@ def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
             git(["worktree", "remove", "--force", str(path)], root, check=False)
             git(["worktree", "prune"], root, check=False)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def remove_stale_worktrees(root: Path) -> list[Path]:
+    """Remove the temporary worktrees that processes which have ended left behind: those
+    registered in ``root``'s repository, and tinygen's temporary folders with none (a
+    process killed half-way through making one). Worktrees of live processes, and any
+    worktree tinygen did not make, are left alone. The worktrees removed."""
+
+    def dead(folder: Path) -> bool:
+        try:
+            data = json.loads((folder / WORKTREE_OWNER).read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False  # no owner named: not ours to judge
+        owner = Owner.from_dict(data)
+        return owner is not None and not owner.alive()
+
+    removed: list[Path] = []
+    with worktree_lock(root):
+        listing = git(["worktree", "list", "--porcelain"], root, check=False)
+        for line in listing.splitlines():
+            if not line.startswith("worktree "):
+                continue
+            path = Path(line.removeprefix("worktree "))
+            ours = path.name == "wt" and path.parent.name.startswith(WORKTREE_PREFIX)
+            if ours and dead(path.parent):
+                git(["worktree", "remove", "--force", "--force", str(path)], root, check=False)
+                _remove_own_folder(path.parent)
+                removed.append(path)
+        git(["worktree", "prune"], root, check=False)
+    for folder in Path(tempfile.gettempdir()).glob(WORKTREE_PREFIX + "*"):
+        if dead(folder) and not (folder / "wt" / ".git").exists():
+            _remove_own_folder(folder)  # never registered, or already unregistered
+    return removed
+
+
+def _remove_own_folder(folder: Path) -> None:
+    """rmtree of a temporary folder of ours: a real folder (not a link) owned by this user."""
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+        shutil.rmtree(folder, ignore_errors=True)
