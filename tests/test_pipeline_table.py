@@ -274,7 +274,14 @@ def test_the_run_record_holds_what_happened(repo: Path) -> None:
         "source": "issue",
         "issue": 7,
     }
-    assert record["settings"] == {"budget": 3000, "jobs": 4, "max_rounds": 2}
+    assert record["settings"] == {
+        "budget": 3000,
+        "jobs": 4,
+        "max_rounds": 2,
+        "vote": 0,
+        "max_samples": 8,
+        "max_cost": None,
+    }
     assert record["base_commit"] == target(repo).base_commit and record["model"] == MODEL
     assert [f["path"] for f in record["plan"]["files"]] == ["app/config.py"]
     assert record["verdict_1"]["revisions"] == [

@@ -45,6 +45,9 @@ class Settings:
     lookup_rounds: int = 3  # brainstorm rounds of search/outline/read before planning (0: none)
     lookups_per_round: int = 6  # lookups run per round (more are refused, with a note)
     lookup_tokens: int = 12000  # estimated tokens of all lookup results of one brainstorm
+    vote: int = 0  # k: sample each file's edit (and the review) until one outcome leads by k; 0 off
+    max_samples: int = 8  # samples per vote at most (red-flagged ones included)
+    max_cost: float | None = None  # US dollars: no model call that could pass it is made
     ci_poll: float = 15.0  # seconds between looks at a pushed commit's CI (it grows to 60)
     ci_start_timeout: float = 120.0  # no CI check on the pushed commit by then: it has none
 
@@ -61,6 +64,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if name == "model" or name == "check_memory_mb":
             return None if value in (None, "") else (str(value) if name == "model" else int(value))
+        if name == "max_cost":
+            if isinstance(value, bool):
+                raise TypeError("a number of US dollars")
+            return None if value in (None, "") else float(value)
         if isinstance(default, tuple):
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v.strip()] if name != "checks" else [value]
@@ -180,9 +187,19 @@ def load_settings(
             raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
     if settings.max_rounds < 0:
         raise ConfigError("max-rounds must be 0 or more")
-    for name in ("lookup_rounds", "lookups_per_round", "lookup_tokens"):
+    for name in ("lookup_rounds", "lookups_per_round", "lookup_tokens", "vote"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name.replace('_', '-')} must be 0 or more")
+    if settings.max_samples < max(1, settings.vote):
+        raise ConfigError(
+            f"max-samples ({settings.max_samples}) must be at least 1 and at least vote "
+            f"({settings.vote}): fewer samples could never decide a vote"
+        )
+    if settings.max_cost is not None and not settings.max_cost > 0:
+        raise ConfigError(
+            f"max-cost must be more than 0 US dollars (got {settings.max_cost})",
+            hint="unset it for no limit",
+        )
     return settings
 
 

@@ -26,12 +26,14 @@ the CLI uses for it::
     │   ├── LLMTimeoutError      7    no answer in time
     │   └── LLMOutputError       7    output that does not match the required form
     ├── ForgeError               9  GitHub API failure (permission, not found, rate limit)
+    ├── BudgetExceeded          11  the next model call could pass the cost limit (`max_cost`)
     └── Cancelled              130  the run was interrupted (Ctrl-C, SIGTERM, a cancelled job)
 
 Exit codes that are outcomes rather than errors (see ExitCode below): 0 success,
 2 usage error (click), 3 no change needed, 4 unapproved after the last verify round,
-10 a configured check failed, 12 the repository's CI failed on the pushed commit, 13 it had
-not finished when the wait for it ended (11 is reserved for the cost limit).
+10 a configured check failed, 11 the run stopped at its cost limit (status
+``budget_exceeded``: the best valid diff so far is kept), 12 the repository's CI failed on
+the pushed commit, 13 it had not finished when the wait for it ended.
 
 Structured payloads travel on the exception, never inside its text: ``run_id`` (the run
 record), ``saved_diff`` (the path of a diff saved before the failure), ``partial`` (what a
@@ -71,6 +73,7 @@ class ExitCode(IntEnum):
     REPO = 8
     FORGE = 9
     CHECKS_FAILED = 10
+    BUDGET_EXCEEDED = 11
     CI_FAILED = 12
     CI_TIMED_OUT = 13
     INTERRUPTED = 130
@@ -205,6 +208,22 @@ class LLMOutputError(LLMError):
 
 class ForgeError(TinygenError):
     exit_code = ExitCode.FORGE
+
+
+class BudgetExceeded(TinygenError):
+    """A model call was not made because its worst case could pass the cost limit.
+
+    ``limit``, ``spent`` and ``needed`` (the refused call's worst case) are US dollars. The
+    orchestrator turns it into the status ``budget_exceeded`` with the best valid diff so
+    far; it escapes as an error only from code that runs no pipeline."""
+
+    exit_code = ExitCode.BUDGET_EXCEEDED
+
+    def __init__(self, message: str, *, limit: float, spent: float, needed: float) -> None:
+        super().__init__(message, hint="raise `max_cost`", settings=("max_cost",))
+        self.limit = limit
+        self.spent = spent
+        self.needed = needed
 
 
 class Cancelled(TinygenError):

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tinygen.errors import ExitCode
 from tinygen.llm.usage import Usage
+from tinygen.llm.vote import VoteSummary
 
 if TYPE_CHECKING:
+    from tinygen.estimate import Estimate
     from tinygen.validate.checks import CheckResult
     from tinygen.validate.gate import GateReport
 
@@ -110,6 +112,8 @@ class FileEdit:
     attempts: int = 0
     notes: str = ""
     error: str | None = None  # set when the file could not be edited
+    vote: VoteSummary | None = None  # how the samples voted (with the `vote` setting)
+    runner_up: str | None = None  # an undecided vote's second outcome, for the checks to try
 
     @property
     def ok(self) -> bool:
@@ -122,6 +126,7 @@ class FileEdit:
             "attempts": self.attempts,
             "notes": self.notes,
             "error": self.error,
+            "vote": self.vote.to_dict() if self.vote else None,
         }
 
 
@@ -131,6 +136,7 @@ class Verdict:
     summary: str
     revisions: tuple[Revision, ...] = ()
     round: int = 0
+    vote: VoteSummary | None = None  # how the reviews voted (with the `vote` setting)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +144,7 @@ class Verdict:
             "summary": self.summary,
             "revisions": [asdict(r) for r in self.revisions],
             "round": self.round,
+            "vote": self.vote.to_dict() if self.vote else None,
         }
 
 
@@ -151,6 +158,7 @@ class Status(StrEnum):
     INVALID = "invalid"  # the validation gate refused the final diff
     UNPLACED = "unplaced"  # no planned edit could be placed in the file it was for
     CHECKS_FAILED = "checks_failed"
+    BUDGET_EXCEEDED = "budget_exceeded"  # stopped at `max_cost`, with the best valid diff
     FAILED = "failed"
 
     @property
@@ -171,6 +179,7 @@ _STATUS_EXIT = {
     Status.INVALID: ExitCode.PATCH,
     Status.UNPLACED: ExitCode.PATCH,
     Status.CHECKS_FAILED: ExitCode.CHECKS_FAILED,
+    Status.BUDGET_EXCEEDED: ExitCode.BUDGET_EXCEEDED,
     Status.FAILED: ExitCode.INTERNAL,
 }
 
@@ -200,6 +209,15 @@ class RunResult:
     # The tree the gate validated (base commit + diff): the one that checks ran on and that
     # delivery commits, so what ships is byte for byte what was validated.
     tree: str | None = None
+    estimate: Estimate | None = None  # what the run was projected to cost, from its sheet
+    max_cost: float | None = None  # the cost limit it ran under (None: none)
+
+    @property
+    def low_agreement(self) -> bool:
+        """A vote (of a file's edit or of the review) ended without a k-vote lead and no
+        check could choose: its plurality was taken."""
+        votes = [e.vote for e in self.edits] + [self.verdict.vote if self.verdict else None]
+        return any(v is not None and v.low_agreement for v in votes)
 
     @property
     def succeeded(self) -> bool:
@@ -238,4 +256,7 @@ class RunResult:
             "model": self.model,
             "base_commit": self.base_commit,
             "diff_path": self.diff_path,
+            "low_agreement": self.low_agreement,
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "max_cost": self.max_cost,
         }

@@ -4,14 +4,16 @@
     run              sheet → brainstorm → edit per file (parallel) → [validate → verify → revise]*
     run_and_deliver  run → deliver (apply, branch, push, pull request) → salvage on failure
 
-It is the only place that sequences the stages; the CLI, the Action and the HTTP service
-all call these three functions and word the typed results themselves. All work happens in
+It is the only place that sequences the stages; the CLI and the Action call
+``open_workspace`` and ``run_and_deliver``, the HTTP service (which delivers nothing: the
+diff is its answer) ``open_workspace`` and ``run``; each words the typed results itself. All work happens in
 a temporary worktree at the base commit; the user's checkout is never touched unless
 delivery is asked to write it. Every run leaves a record under ``.git/tinygen/runs/<id>/``.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings, load_settings
 from tinygen.delivery.deliver import deliver, salvage
-from tinygen.errors import Cancelled, TinygenError
+from tinygen.errors import BudgetExceeded, Cancelled, TinygenError
+from tinygen.estimate import Estimate, Knobs, likely_files, project
 from tinygen.llm import Usage, cost_usd, default_model
+from tinygen.llm.budget import Budget, BudgetedProvider
 from tinygen.llm.factory import make_provider
 from tinygen.models import (
     FileEdit,
@@ -32,9 +36,10 @@ from tinygen.models import (
     Status,
     Verdict,
 )
-from tinygen.passes.brainstorm import brainstorm
+from tinygen.passes.brainstorm import MAX_NAMED, brainstorm
 from tinygen.passes.common import Progress, RunContext
 from tinygen.passes.edit import edit_files
+from tinygen.passes.sizes import prompt_sizes
 from tinygen.passes.verify import verify
 from tinygen.patch import canonical_diff
 from tinygen.repo.clone import OpenedRepo, open_repository
@@ -48,14 +53,16 @@ from tinygen.rounds import (
     validation_text,
 )
 from tinygen.runs import RunRecorder, new_run_id, recover, runs_root
+from tinygen.settle import BestValid, Validated, combined_diff, settle_undecided
 from tinygen.sheet import build_sheet, render_sheet
 from tinygen.validate import PathPolicy, run_checks, run_gate
 
 if TYPE_CHECKING:
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
-    from tinygen.llm import Provider
+    from tinygen.llm import Completion, CompletionRequest, Provider
     from tinygen.repo.spec import RepoSpec
+    from tinygen.sheet import Sheet
     from tinygen.validate import CheckResult, GateReport
 
 
@@ -218,6 +225,9 @@ def run(
             "budget": settings.budget,
             "jobs": settings.jobs,
             "max_rounds": settings.max_rounds,
+            "vote": settings.vote,
+            "max_samples": settings.max_samples,
+            "max_cost": settings.max_cost,
         },
     )
     runner = _Runner(request, target, settings, provider, model, progress, record)
@@ -270,6 +280,11 @@ class _Runner:
         self.ctx: RunContext | None = None
         self.edits: dict[str, FileEdit] = {}
         self.plan: Plan | None = None
+        self.verdict: Verdict | None = None
+        self.rounds = 0
+        self.budget: Budget | None = None
+        self.estimate: Estimate | None = None
+        self.valid = BestValid()  # what a run stopped at its cost limit returns
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -298,6 +313,8 @@ class _Runner:
             model=self.model,
             base_commit=self.target.base_commit,
             diff_path=str(saved) if saved is not None else None,
+            estimate=self.estimate,
+            max_cost=self.settings.max_cost,
         )
 
     def run(self) -> RunResult:
@@ -321,8 +338,12 @@ class _Runner:
             with self.stage("model-client"):  # waits for the SDK import begun by the CLI
                 self.model = self.requested_model or default_model()
             self.record.update(model=self.model)
+            provider = self.provider
+            if self.settings.max_cost is not None:
+                self.budget = Budget(self.settings.max_cost, self.model)
+                provider = BudgetedProvider(provider, self.budget)
             ctx = self.ctx = RunContext(
-                provider=self.provider,
+                provider=provider,
                 settings=self.settings,
                 request=self.request,
                 root=wt,
@@ -332,22 +353,59 @@ class _Runner:
                 model=self.model,
                 progress=self.progress,
             )
-            with self.stage("brainstorm"):
-                self.progress("brainstorm", "planning the change")
-                plan = brainstorm(ctx, list(sheet.mentioned), policy)
-            self.record.update(plan=plan.to_dict())
-            self.plan = plan
-            if not plan.files:
-                return self._result(ctx, Status.NO_CHANGE, plan.summary or "no change needed", plan)
-            self.progress(
-                "plan", f"{len(plan.files)} file(s): {', '.join(f.path for f in plan.files)}"
-            )
-            return self._edit_and_verify(ctx, plan, policy)
+            with self.stage("estimate"):
+                self.estimate = _estimate(ctx, sheet)
+            self.record.update(estimate=self.estimate.to_dict())
+            try:
+                with self.stage("brainstorm"):
+                    self.progress("brainstorm", "planning the change")
+                    plan = brainstorm(ctx, list(sheet.mentioned), policy)
+                self.record.update(plan=plan.to_dict())
+                self.plan = plan
+                if not plan.files:
+                    message = plan.summary or "no change needed"
+                    return self._result(ctx, Status.NO_CHANGE, message, plan)
+                self.progress(
+                    "plan", f"{len(plan.files)} file(s): {', '.join(f.path for f in plan.files)}"
+                )
+                return self._edit_and_verify(ctx, plan, policy)
+            except BudgetExceeded as exc:
+                return self._stopped(ctx, exc, policy)
+
+    def _check_budget(self) -> None:
+        """Stop the run (see ``_stopped``) once the cost limit has refused a call."""
+        if self.budget is not None and self.budget.refusal is not None:
+            raise self.budget.refusal
+
+    def _stopped(self, ctx: RunContext, exc: BudgetExceeded, policy: PathPolicy) -> RunResult:
+        """The run stopped at its cost limit: the best diff the gate passed so far (the
+        edits made until then are validated first, when they are new), and the spend."""
+        self.progress("budget", exc.message)
+        diff = combined_diff(self.edits) if self.edits else ""
+        if diff and not self.valid.seen(diff):
+            with self.stage("validate"):
+                gate, checks = self._validate(diff, policy, ctx.root)
+            self.valid.consider(Validated(diff, gate, checks))
+        best = self.valid.best
+        kept = "the best valid diff so far is kept" if best else "no valid diff was made before"
+        return self._result(
+            ctx,
+            Status.BUDGET_EXCEEDED,
+            f"stopped at the cost limit: {exc.message}; {kept}",
+            self.plan or Plan("", "", ()),
+            edits=self.edits,
+            diff=best.diff if best else "",
+            verdict=self.verdict,
+            gate=best.gate if best else None,
+            checks=best.checks if best else None,
+            rounds=self.rounds,
+        )
 
     def _edit_and_verify(self, ctx: RunContext, plan: Plan, policy: PathPolicy) -> RunResult:
 
         with self.stage("edit"):
             edits = self.edits = edit_files(ctx, plan, list(plan.files), {}, {})
+        self._check_budget()
         verdict: Verdict | None = None
         rounds = 0
         while True:
@@ -373,14 +431,24 @@ class _Runner:
             with self.stage("validate"):
                 self.progress("validate", "checking the combined diff")
                 gate, checks = self._validate(diff, policy, ctx.root)
+                if self.settings.checks:  # undecided votes: the checks choose, if they can
+                    done = settle_undecided(
+                        edits,
+                        Validated(diff, gate, checks),
+                        lambda d: self._validate(d, policy, ctx.root),
+                    )
+                    diff, gate, checks = done.diff, done.gate, done.checks
+                    self.best_diff = diff
+            self.valid.consider(Validated(diff, gate, checks))
             if self.settings.max_rounds == 0:
                 break
-            rounds += 1
+            rounds = self.rounds = rounds + 1
             with self.stage("verify"):
-                verdict = verify(
+                verdict = self.verdict = verify(
                     ctx, plan, diff, validation_text(gate, checks, edits), rounds, policy
                 )
             self.record.update(**{f"verdict_{rounds}": verdict.to_dict()})
+            self._check_budget()
             # A failed gate, check or edit is never approved, whatever the reviewer says.
             revisions = revisions_for(verdict, gate, checks, edits, diff_paths(diff))
             if not revisions or rounds >= self.settings.max_rounds:
@@ -391,6 +459,7 @@ class _Runner:
                 items = [item for r in revisions if (item := plan.item(r.path)) is not None]
                 feedback = {r.path: r.feedback for r in revisions}
                 edits.update(edit_files(ctx, plan, items, edits, feedback))
+            self._check_budget()
         status, message = final_status(gate, checks, verdict, edits, self.settings.max_rounds)
         return self._result(
             ctx,
@@ -460,5 +529,53 @@ class _Runner:
             rounds=rounds,
             model=self.model,
             base_commit=self.target.base_commit,
-            tree=gate.tree if gate is not None and gate.ok else None,
+            tree=gate.tree if gate is not None else None,  # also a syntax-invalid one
+            estimate=self.estimate,
+            max_cost=self.settings.max_cost,
         )
+
+
+class _NoModel:
+    """The provider of an estimate: it is never asked (a call would be a bug)."""
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        raise TinygenError(f"an estimate made a model call ({request.label})")
+
+
+def estimate(
+    request: Request, target: Target, settings: Settings, *, model: str | None = None
+) -> Estimate:
+    """What running ``request`` would cost (``tinygen.estimate``), from the real reference
+    sheet at the target commit; no model call is made and no run is recorded."""
+    with (
+        temp_worktree(target.root, target.base_commit) as wt,
+        tempfile.TemporaryDirectory(prefix="tinygen-estimate-") as scratch,
+    ):
+        sheet = build_sheet(wt, query=request.text, max_file_bytes=settings.max_file_bytes)
+        ctx = RunContext(
+            provider=_NoModel(),
+            settings=settings,
+            request=request,
+            root=wt,
+            repo_paths=sheet.paths,
+            sheet_text=render_sheet(sheet, settings.budget),
+            record=RunRecorder(Path(scratch)),
+            model=model or default_model(),
+        )
+        return _estimate(ctx, sheet)
+
+
+def _estimate(ctx: RunContext, sheet: Sheet) -> Estimate:
+    settings = ctx.settings
+    named = [p for p in sheet.mentioned if p in sheet.paths][:MAX_NAMED]
+    knobs = Knobs(
+        vote=settings.vote,
+        max_samples=settings.max_samples,
+        max_rounds=settings.max_rounds,
+        lookup_rounds=settings.lookup_rounds,
+        lookup_tokens=settings.lookup_tokens,
+        jobs=settings.jobs,
+    )
+    return project(
+        ctx.model, prompt_sizes(ctx, named), likely_files(sheet, ctx.request.text), knobs
+    )

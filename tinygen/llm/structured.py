@@ -169,11 +169,14 @@ def complete_structured(
     output_type: type[T],
     *,
     on_call: Callable[[CompletionRequest, Completion], None] | None = None,
+    repair: bool = True,
 ) -> tuple[T, list[Completion]]:
     """Ask for ``output_type`` through a forced tool; one correction round; all completions.
 
     The tool's name and description come from ``request.tool`` when given (its schema is
-    replaced by the one derived from ``output_type``), else from ``output_type``.
+    replaced by the one derived from ``output_type``), else from ``output_type``. With
+    ``repair=False`` there is no correction round: an answer that does not validate raises
+    LLMOutputError at once (a voted sample is discarded and redrawn, never repaired).
     """
     derived = tool_for(output_type)
     tool = (
@@ -200,6 +203,11 @@ def complete_structured(
             f"({request.max_tokens}) before the {tool.name!r} input was complete",
             hint="raise `max_tokens` or ask for a smaller change",
             settings=("max_tokens",),
+        )
+    if not repair:
+        raise LLMOutputError(
+            f"{request.label or 'the model'}: the answer did not match the {tool.name!r} "
+            f"schema:\n{report}"
         )
     retry = dataclasses.replace(
         request,

@@ -171,13 +171,20 @@ class RunContext:
             return None
 
     def ask(
-        self, label: str, tool_name: str, output_type: type[T], blocks: tuple[TextBlock, ...]
+        self,
+        label: str,
+        tool_name: str,
+        output_type: type[T],
+        blocks: tuple[TextBlock, ...],
+        *,
+        repair: bool = True,
     ) -> T:
-        """One structured call: forced tool ``tool_name``, answer validated into ``output_type``.
+        """One structured call: forced tool ``tool_name``, answer validated into ``output_type``
+        (``repair=False``: no correction round, see ``complete_structured``).
 
         Raises Cancelled instead of starting a call once the run is cancelled, so an
         interrupted run makes no new (paid) requests."""
-        return self.ask_turn(label, tool_name, output_type, blocks)[0]
+        return self.ask_turn(label, tool_name, output_type, blocks, repair=repair)[0]
 
     def ask_turn(
         self,
@@ -186,6 +193,8 @@ class RunContext:
         output_type: type[T],
         blocks: tuple[TextBlock | ToolResultBlock, ...],
         history: tuple[Message, ...] = (),
+        *,
+        repair: bool = True,
     ) -> tuple[T, Completion]:
         """As ``ask``, after the earlier turns ``history`` of a conversation; also returns
         the completion whose answer was accepted (to answer its tool call next turn)."""
@@ -216,7 +225,7 @@ class RunContext:
         started = time.monotonic()
         try:
             value, completions = complete_structured(
-                self.provider, request, output_type, on_call=on_call
+                self.provider, request, output_type, on_call=on_call, repair=repair
             )
         except LLMError as exc:
             self.record.call(label, request, {"error": str(exc)}, time.monotonic() - started)
