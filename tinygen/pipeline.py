@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings, load_settings
 from tinygen.delivery.deliver import deliver, salvage
-from tinygen.errors import BudgetExceeded, Cancelled, TinygenError
+from tinygen.errors import BudgetExceeded, Cancelled, ExitCode, TinygenError
 from tinygen.estimate import Estimate, Knobs, likely_files, project
 from tinygen.llm import Usage, cost_usd, default_model
 from tinygen.llm.budget import Budget, BudgetedProvider
@@ -126,6 +126,10 @@ def open_workspace(
     return Workspace(opened, settings, provider)
 
 
+# Exit codes of the repository's CI on the pushed commit (its other states exit 0).
+CI_EXIT = {"failed": ExitCode.CI_FAILED, "timed_out": ExitCode.CI_TIMED_OUT}
+
+
 @dataclass
 class Outcome:
     """What :func:`run_and_deliver` did: the run's result (None when it failed before it had
@@ -145,7 +149,11 @@ class Outcome:
         if self.delivery_error is not None:
             return int(self.delivery_error.exit_code)
         assert self.result is not None
-        return int(self.result.status.exit_code)
+        code = self.result.status.exit_code
+        ci = self.delivered.ci if self.delivered is not None else None
+        if code == ExitCode.OK and ci is not None and ci.state in CI_EXIT:
+            code = CI_EXIT[ci.state]  # the repository's CI, after tinygen's own outcome
+        return int(code)
 
 
 def run_and_deliver(
