@@ -109,6 +109,7 @@ class WorkerPool:
             recovered = self.store.recover(RESTART_REASON)
         else:
             recovered = self.store.expire(LOST_REASON)
+            self.expired += len(recovered)
         for job_id in recovered:
             log.warning("job %s was running when its server stopped: marked failed", job_id)
         self.store.bell.on_queue(self.wake)
@@ -257,9 +258,15 @@ class WorkerPool:
                 lost = job.id in self._lost
             if lost:
                 raise WorkerLost()
-            if self.store.cancel_requested(job.id):
-                raise JobCancelled()
-            self.store.progress(job.id, stage, redact(message))
+            try:
+                if self.store.cancel_requested(job.id):
+                    raise JobCancelled()
+                self.store.progress(job.id, stage, redact(message))
+            except StoreUnavailable as exc:
+                # A database blip must not fail a job that is doing fine: this step goes
+                # unrecorded, the outcome is retried in _finish, and a cancel is seen at a
+                # later step. (The lease covers a database away for longer.)
+                log.warning("job %s: progress not recorded: %s", job.id, exc)
 
         state, result, error = JobState.SUCCEEDED, None, None
         try:
