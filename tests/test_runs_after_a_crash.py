@@ -1,10 +1,11 @@
 """What a killed run leaves is cleaned up (issue 12 item 4), and `tinygen runs` reads past a
 broken record (item 6).
 
-A real `tinygen run` process is killed with SIGKILL while its model call hangs on the fake
-Messages API (the wait is on counted facts: the request reached the fake); the next run
-removes the temporary worktree the dead one left registered with git and on disk, and marks
-its record interrupted. Real git, the real CLI, the real anthropic SDK."""
+A real `tinygen run` (or `tinygen serve`) process is killed with SIGKILL while its model
+call hangs on the fake Messages API (the wait is on counted facts: the request reached the
+fake); the next run (or server) removes the temporary worktree the dead one left registered
+with git and on disk, and marks its record interrupted. Real git, the real CLI, the real
+anthropic SDK."""
 
 from __future__ import annotations
 
@@ -14,16 +15,32 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import pytest
 from click.testing import CliRunner
 
+from tests import test_server_api as api
 from tests.fakes.anthropic_server import FakeAnthropic, SlowReply, ToolReply
 from tests.helpers import git
+from tests.test_server_api import Gate, no_change
+from tests.test_server_restart import start_process
 from tinygen.cli import cli
 from tinygen.errors import ExitCode
 from tinygen.owner import Owner
+from tinygen.repo.clone import default_cache_dir
 from tinygen.runs import RunRecorder, list_runs, runs_root
+from tinygen.server.config import ServerConfig
+from tinygen.server.prune import cached_repositories
+from tinygen.server.serving import RunningServer
+from tinygen.server.worker import RESTART_REASON
+
+# The server tests' fixtures, shared by name.
+config = api.config
+repo_url = api.repo_url
+serve = api.serve
 
 PLAN = "submit_plan"
 FILES = {"app.py": "def answer() -> int:\n    return 41\n"}
@@ -162,3 +179,44 @@ def test_runs_lists_past_unreadable_records(make_repo: Callable[..., Path]) -> N
     assert shown.exit_code == ExitCode.REPO
     assert "unreadable: " in shown.stderr and "not valid JSON" in shown.stderr
     assert "Traceback" not in shown.stderr + result.stderr
+
+
+def test_a_new_server_cleans_up_after_a_killed_one(
+    fake: FakeAnthropic,
+    config: ServerConfig,
+    serve: Callable[[ServerConfig], RunningServer],
+    repo_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`tinygen serve` killed with SIGKILL inside a job's model call; the next server on the
+    same database and clone cache removes the job's worktree and marks its record."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake.api_key)  # both servers' model API
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+    gate = Gate()
+    fake.on(PLAN, gate.handler(no_change))
+    proc, port = start_process(config.db_path, tmp_path / "serve.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            job = client.post("/jobs", json={"repoUrl": repo_url, "prompt": "alpha"}).json()
+            gate.wait_entered()  # the job is inside its model call
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    gate.release.set()
+    cache = default_cache_dir()  # where the killed process kept its clones
+    [entry] = list(cached_repositories(cache))
+    [stale] = worktrees(entry)
+    [dead] = [r.run_id for r in list_runs(entry / "tinygen")]
+    assert json.loads((entry / "tinygen" / "runs" / dead / "run.json").read_text())["status"] == (
+        "running"
+    )
+
+    fake.on(PLAN, no_change)
+    server = serve(replace(config, workers=1, cache_dir=cache))
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        failed = client.get(f"/jobs/{job['id']}").json()
+    assert failed["state"] == "failed" and failed["error"]["message"] == RESTART_REASON
+    assert worktrees(entry) == [] and not stale.parent.exists()
+    data = json.loads((entry / "tinygen" / "runs" / dead / "run.json").read_text())
+    assert data["status"] == "interrupted" and f"pid {proc.pid}" in data["result"]["error"]

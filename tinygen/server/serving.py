@@ -28,7 +28,7 @@ from tinygen.server.errors import install_error_handlers
 from tinygen.server.execute import PipelineExecutor
 from tinygen.server.jobs import JobStore, open_store
 from tinygen.server.lock import DatabaseLock, owner_text
-from tinygen.server.prune import prune
+from tinygen.server.prune import prune, recover_cache
 from tinygen.server.routes import Service, add_routes
 from tinygen.server.schemas import ErrorBody
 from tinygen.server.worker import Executor, WorkerPool
@@ -75,6 +75,7 @@ def create_app(
                 lease=config.lease_seconds,
             )
             svc = Service(config, store, pool, models=await run_in_threadpool(config.models))
+            await run_in_threadpool(recover_cache, cache)  # a killed server's worktrees
             await run_in_threadpool(maintenance)
             svc.recovered = await run_in_threadpool(pool.start)
             holder["service"] = svc
