@@ -176,3 +176,17 @@ def test_concurrent_calls_each_get_their_own_answer() -> None:
     assert len(provider.history) == len(labels) and provider.pending() == {}
     ids = {c.tool_use_id for c in got.values()}
     assert len(ids) == len(labels)  # unique ids, even when calls race
+
+
+def test_json_text_answers_for_servers_without_tools() -> None:
+    provider = ScriptedProvider(Answer.json("not json {"), Answer.json({"x": 1, "y": 2}))
+    value, completions = complete_structured(provider, request("verify"), Point)
+    assert value == Point(1, 2)
+    assert [c.structured_mode for c in completions] == ["json", "json"]
+    assert "not valid JSON" in prompt_text(provider.requests[1])
+
+
+def test_a_forced_tool_answer_says_it_came_as_a_tool_call() -> None:
+    provider = ScriptedProvider({"x": 1}, "text")
+    assert provider.complete(request()).structured_mode == "tool"
+    assert provider.complete(request(tool=None)).structured_mode is None

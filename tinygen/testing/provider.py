@@ -21,6 +21,7 @@ the responder of the label, of the kind, the unlabelled responder. With none it 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from tinygen.errors import LLMError
 from tinygen.llm.provider import (
     Completion,
     CompletionRequest,
+    StructuredMode,
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
@@ -51,10 +53,22 @@ class Answer:
     text: str = ""
     usage: Usage = field(default_factory=lambda: DEFAULT_USAGE)
     stop_reason: str | None = None  # None: "tool_use" with a tool input, else "end_turn"
+    # How the structured answer was asked for; None: "tool" when the request forces a tool
+    # (as the Anthropic provider answers). "json" or "json_schema": the answer is ``text``.
+    structured_mode: StructuredMode | None = None
 
     @classmethod
     def tool(cls, tool_input: dict[str, Any], *, usage: Usage | None = None) -> Answer:
         return cls(tool_input=tool_input, usage=usage or DEFAULT_USAGE)
+
+    @classmethod
+    def json(
+        cls, value: Any, *, mode: StructuredMode = "json", usage: Usage | None = None
+    ) -> Answer:
+        """The structured answer as JSON text (a server without tool calls); ``value`` may
+        be a str to script text that is not valid JSON."""
+        text = value if isinstance(value, str) else json.dumps(value)
+        return cls(text=text, structured_mode=mode, usage=usage or DEFAULT_USAGE)
 
     @classmethod
     def say(cls, text: str, *, usage: Usage | None = None) -> Answer:
@@ -170,6 +184,7 @@ class ScriptedProvider:
             seconds=0.0,
             request_id=f"req_scripted_{n:04d}",
             tool_use_id=f"toolu_scripted_{n:04d}" if item.tool_input is not None else None,
+            structured_mode=item.structured_mode or ("tool" if request.tool is not None else None),
         )
         with self._lock:
             self.history.append(Call(request, completion))
