@@ -293,3 +293,33 @@ def test_the_rank_index_is_stored_and_rebuilt_when_a_file_changes(make_repo: Rep
     changed = build_sheet(root, query="alpha_helper")
     assert changed.index is not None and changed.index.digest != first.index.digest
     assert changed.files[0].path == "b.py"
+
+
+def test_a_few_changed_files_patch_the_stored_index(make_repo: RepoFactory) -> None:
+    """Edited files: the stored index is patched in memory (their terms and names
+    replaced), ranking as a rebuilt index would; a new file rebuilds and stores it."""
+    from tinygen.repo.git import state_dir
+    from tinygen.sheet.index import INDEX_NAME, build_index
+    from tinygen.sheet.rank import rank
+
+    files = {f"pkg/m{i}.py": f"def helper_{i}(x):\n    return x + {i}\n" for i in range(12)}
+    files["pkg/parse.py"] = "def parse_header(line):\n    return line.split(':')\n"
+    root = make_repo(files)
+    build_sheet(root, query="parse header")
+    stored = state_dir(root) / INDEX_NAME
+    before = stored.read_bytes()
+    (root / "pkg/m3.py").write_text("def decode_cookie(raw):\n    # cookie values are quoted\n")
+    (root / "pkg/parse.py").write_text("def split_line(line):\n    return line.split()\n")
+    query = "cookie values lose their quotes in decode_cookie"
+    sheet = build_sheet(root, query=query)
+    assert stored.read_bytes() == before  # patched, not rebuilt
+    assert sheet.files[0].path == "pkg/m3.py"
+    fresh = build_index(sorted(sheet.files, key=lambda f: f.path), "")
+    assert sheet.index is not None
+    patched, rebuilt = rank(sheet.index, query), rank(fresh, query)
+    assert patched.order[:5] == rebuilt.order[:5]
+    assert sheet.index.names.get("parse_header") is None
+    (root / "pkg/new.py").write_text("def brand_new(): ...\n")
+    subprocess.run(["git", "add", "pkg/new.py"], cwd=root, check=True)
+    build_sheet(root, query=query)
+    assert stored.read_bytes() != before  # a new path: rebuilt and stored

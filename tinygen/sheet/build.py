@@ -442,8 +442,13 @@ def build_sheet(
         # A stored rank index for exactly these contents makes the per-file rank data
         # unnecessary: neither decoded nor (when pending) computed.
         folder = cache.folder if cache.enabled else None
-        tree = tree_digest(files, sheet_cache.version())
-        index = load_index(folder, tree)
+        version = sheet_cache.version()
+        tree = tree_digest(files, version)
+        index = load_index(folder)
+        if index is not None and index.digest != tree:
+            # A few files changed since it was built: patched (not stored) rather than
+            # rebuilt, which would read every file's rank data.
+            index = index.patched(files, version)
         if index is None:
             _fill_rank_data(top, files, found, cache, new, workers)
             index = build_index(files, tree)

@@ -17,6 +17,7 @@ CSR arrays (start offsets, targets, weights).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import marshal
 import os
@@ -32,8 +33,12 @@ from tinygen.sheet.kinds import kind_of
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import path_words
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 BUCKET_SIZE = 32  # keys per bucket of a Buckets map, on average
+# A stored index is patched rather than rebuilt when at most this many files changed
+# (or this fraction of them): the changed files' terms replace theirs at query time.
+PATCH_MIN = 64
+PATCH_FRACTION = 20
 INDEX_NAME = "rank-index.bin"
 MAX_DEFINERS = 10  # names defined in more files link nothing in the graph
 BACKWARD = 0.3  # weight of a dependency -> dependent edge (the reverse of a use)
@@ -41,8 +46,13 @@ BACKWARD = 0.3  # weight of a dependency -> dependent edge (the reverse of a use
 
 def tree_digest(files: Sequence[FileEntry], version: str = "") -> str:
     """A digest of every (path, blob) pair, in order, and the cache version."""
+    return _digest([f.path for f in files], [f.blob for f in files], version)
+
+
+def _digest(paths: Sequence[str], blobs: Sequence[str], version: str) -> str:
     h = hashlib.sha1(f"{INDEX_VERSION};{version}\n".encode())
-    h.update("\n".join(f"{f.path}\0{f.blob}" for f in files).encode("utf-8", "surrogateescape"))
+    pairs = "\n".join(f"{p}\0{b}" for p, b in zip(paths, blobs, strict=True))
+    h.update(pairs.encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -104,20 +114,58 @@ class Buckets(Mapping[str, V]):
         return sum(len(marshal.loads(b)) for b in self.blobs)
 
 
+class Patched(Mapping[str, bytes]):
+    """A doc-list map (postings or names) of a stored index with a few docs replaced:
+    the stored lists without the ``stale`` docs, plus ``extra`` entries for them."""
+
+    def __init__(
+        self,
+        base: Mapping[str, bytes],
+        stale: set[int],
+        extra: dict[str, list[int]],
+        shift: int,  # entries are doc << shift (postings: 8, names: 0)
+    ) -> None:
+        self.base = base
+        self.stale = stale
+        self.extra = extra
+        self.shift = shift
+
+    def get(self, key: str, default: Any = None) -> Any:
+        data = self.base.get(key)
+        added = self.extra.get(key, ())
+        if data is None and not added:
+            return default
+        kept = [x for x in decode(data or b"") if (x >> self.shift) not in self.stale]
+        return _ids(sorted([*kept, *added])) if kept or added else default
+
+    def __getitem__(self, key: str) -> bytes:
+        got = self.get(key)
+        if got is None:
+            raise KeyError(key)
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        yield from dict.fromkeys([*self.base, *self.extra])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class RankIndex:
     digest: str
     paths: list[str]  # doc number -> path (the sheet's path order)
-    postings: Buckets[bytes]  # term -> doc << 8 | tf
+    postings: Mapping[str, bytes]  # term -> doc << 8 | tf (Buckets; Patched)
     lengths: bytes  # array('I'): each doc's term count
     path_terms: Buckets[bytes]  # word part of a path component -> docs
-    names: Buckets[bytes]  # symbol name (any kind) -> docs defining it
+    names: Mapping[str, bytes]  # symbol name (any kind) -> docs defining it (Buckets; Patched)
     modules: Buckets[str]  # dotted module name -> path (from the root, src/, packages)
     edge_start: bytes  # array('I') of n + 1 offsets into edge_to / edge_weight
     edge_to: bytes  # array('I')
     edge_weight: bytes  # array('f')
     kinds: bytes  # each doc's kinds.kind_of (code, test, aside)
     file_names: Buckets[list[str]]  # file name -> its paths
+    blobs: list[str]  # doc number -> the blob it was built from
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
 
     def lengths_array(self) -> array[int]:
@@ -139,7 +187,37 @@ class RankIndex:
             got = self._cache["graph"] = (decode(self.edge_start), decode(self.edge_to), weights)
         return got  # type: ignore[return-value]
 
+    def patched(self, files: Sequence[FileEntry], version: str) -> RankIndex | None:
+        """This index for ``files`` — the same paths, a few contents changed — without a
+        rebuild: the changed files' postings, names and lengths replaced (their graph
+        edges stay as they were until the next rebuild). None when it was built by
+        another cache version, the paths differ or too many files changed."""
+        if (
+            [f.path for f in files] != self.paths
+            or not isinstance(self.postings, Buckets)
+            or _digest(self.paths, self.blobs, version) != self.digest
+        ):
+            return None
+        changed = [i for i, f in enumerate(files) if f.blob != self.blobs[i]]
+        if len(changed) > max(PATCH_MIN, len(files) // PATCH_FRACTION):
+            return None
+        lengths = array("I", self.lengths_array())
+        postings: dict[str, list[int]] = {}
+        names: dict[str, list[int]] = {}
+        for i in changed:
+            lengths[i] = _add_doc(i, files[i], postings, names)
+        return dataclasses.replace(
+            self,
+            digest=tree_digest(files, version),
+            postings=Patched(self.postings, set(changed), postings, 8),
+            lengths=lengths.tobytes(),
+            names=Patched(self.names, set(changed), names, 0),
+            blobs=[f.blob for f in files],
+            _cache={},
+        )
+
     def dump(self) -> bytes:
+        assert isinstance(self.postings, Buckets) and isinstance(self.names, Buckets)
         return marshal.dumps(
             (
                 INDEX_VERSION,
@@ -155,6 +233,7 @@ class RankIndex:
                 self.edge_weight,
                 self.kinds,
                 self.file_names.blobs,
+                self.blobs,
             )
         )
 
@@ -164,10 +243,10 @@ class RankIndex:
             value = marshal.loads(data)
         except (ValueError, EOFError, TypeError):
             return None
-        if not (isinstance(value, tuple) and len(value) == 13 and value[0] == INDEX_VERSION):
+        if not (isinstance(value, tuple) and len(value) == 14 and value[0] == INDEX_VERSION):
             return None
         _v, digest, paths, postings, lengths, path_terms, names, modules, *rest = value
-        start, to, weight, kinds, file_names = rest
+        start, to, weight, kinds, file_names, blobs = rest
         return cls(
             digest,
             paths,
@@ -181,6 +260,7 @@ class RankIndex:
             weight,
             kinds,
             Buckets(file_names),
+            blobs,
         )
 
 
@@ -234,16 +314,7 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
     for i, f in enumerate(files):
         for word in path_words(f.path):
             path_terms.setdefault(word, []).append(i)
-        if not f.language:
-            continue
-        bag: dict[str, int] = marshal.loads(f.terms)
-        total = 0
-        for term, count in bag.items():
-            total += count
-            postings.setdefault(term, []).append(i << 8 | (count if count < 255 else 255))
-        lengths[i] = total
-        for name in dict.fromkeys(s.name for s in f.symbols):
-            names.setdefault(name, []).append(i)
+        lengths[i] = _add_doc(i, f, postings, names)
     edges, _indegree = _graph(files, index)
     start = array("I", [0])
     targets = array("I")
@@ -271,11 +342,26 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
         weights.tobytes(),
         bytes(kind_of(p) for p in paths),
         Buckets.of(file_names),
+        [f.blob for f in files],
     )
 
 
-def load_index(folder: Path | None, digest: str) -> RankIndex | None:
-    """The stored index when it was built for ``digest``; None otherwise."""
+def _add_doc(
+    i: int, f: FileEntry, postings: dict[str, list[int]], names: dict[str, list[int]]
+) -> int:
+    """Add doc ``i``'s terms and symbol names to the lists; its length (0: not code)."""
+    if not f.language:
+        return 0
+    bag: dict[str, int] = marshal.loads(f.terms)
+    for term, count in bag.items():
+        postings.setdefault(term, []).append(i << 8 | (count if count < 255 else 255))
+    for name in dict.fromkeys(s.name for s in f.symbols):
+        names.setdefault(name, []).append(i)
+    return sum(bag.values())
+
+
+def load_index(folder: Path | None, digest: str | None = None) -> RankIndex | None:
+    """The stored index when it was built for ``digest`` (None: whatever is stored)."""
     if folder is None:
         return None
     try:
@@ -283,7 +369,7 @@ def load_index(folder: Path | None, digest: str) -> RankIndex | None:
     except OSError:
         return None
     found = RankIndex.loads(data)
-    return found if found is not None and found.digest == digest else None
+    return found if found is not None and digest in (None, found.digest) else None
 
 
 def save_index(folder: Path | None, index: RankIndex) -> None:
