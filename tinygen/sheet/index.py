@@ -5,9 +5,10 @@ identifiers (scan.py). Ranking a request needs them per *term*, not per file: th
 containing ``bulk``, the files defining ``QuerySet``, the files importing ``query.py``.
 Turning the per-file data around costs about a second on Django, so the result is kept
 in ``.git/tinygen/rank-index.bin`` under a digest of every (path, blob) pair: a warm
-query loads it (one ``marshal.loads``) and decodes only the posting lists of its own
-terms. Any change to the tree rebuilds it from the cached per-blob data (no file is
-read again).
+query loads it (one ``marshal.loads``; the large maps stay in hash buckets of marshal
+bytes until a key is looked up) and decodes only the posting lists of its own terms. A
+few edited files patch it in memory (``RankIndex.patched``); any other change rebuilds it
+from the cached per-blob data (no file is read again).
 
 Posting lists are ``array('I')`` bytes: ``doc << 8 | min(tf, 255)`` for terms (BM25
 saturates long before 255), plain doc numbers for the other maps. The graph is kept as
