@@ -625,3 +625,38 @@ def test_a_github_app_token_is_minted_used_and_never_shown(
     # half an App is a configuration error before anything runs
     half = run(fake, repo, "--pr", env=env | {"TINYGEN_APP_PRIVATE_KEY": ""})
     assert half.exit_code == ExitCode.CONFIG and "private key is missing" in half.stderr
+
+
+def test_fix_checks_revises_with_the_ci_failure_and_pushes_again(
+    fake: FakeAnthropic, pair: tuple[Path, Path], gh: FakeGitHub
+) -> None:
+    repo, bare = pair
+    fake.on(PLAN, lambda _req: PLAN_REPLY)
+    second = (
+        "--- a/app.py\n+++ b/app.py\n@@ @@\n def answer() -> int:\n-    return 42\n+    return 43\n"
+    )
+    edits = iter([ToolReply({"diff": EDIT_APP}), ToolReply({"diff": second})])
+    fake.on(EDIT, lambda _req: next(edits))
+    fake.on(VERIFY, lambda _req: ToolReply({"approved": True, "summary": "Right."}))
+    gh.script_ci(
+        REPO,
+        [ScriptedCheck("tests", [("completed", "failure")], summary="expected 43, got 42")],
+        [ScriptedCheck("tests", [("completed", "success")])],
+    )
+    result = run(
+        fake, repo, "--pr", "--wait-checks", "60", "--fix-checks", "2", "--json", env=ci_env(gh)
+    )
+    assert result.exit_code == ExitCode.OK, result.stderr
+    delivery = json.loads(result.stdout)["delivery"]
+    assert delivery["ci"]["state"] == "failed"
+    [fix] = delivery["fixes"]  # one follow-up sufficed: its CI passed
+    assert fix["status"] == "approved" and fix["delivery"]["ci"]["state"] == "passed"
+    # the follow-up saw the failure, worked on the pull request's head, and pushed on top
+    last_plan = fake.requests_for(PLAN)[-1]
+    follow_up = last_plan.system_text + last_plan.text
+    assert "expected 43, got 42" in follow_up and "The repository's CI failed" in follow_up
+    head = fix["delivery"]["commit"]
+    assert git(bare, "rev-parse", delivery["branch"]).strip() == head
+    assert git(bare, "rev-parse", f"{head}^").strip() == delivery["commit"]
+    assert git(bare, "show", f"{head}:app.py").endswith("return 43\n")
+    assert len(gh.pulls(REPO)) == 1

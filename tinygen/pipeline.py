@@ -13,16 +13,20 @@ delivery is asked to write it. Every run leaves a record under ``.git/tinygen/ru
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinygen.config import Settings, load_settings
+from tinygen.delivery.ci import ci_feedback
 from tinygen.delivery.deliver import deliver, salvage
+from tinygen.delivery.options import DeliveryOptions
+from tinygen.delivery.prepare import Prepared, prepare
 from tinygen.errors import BudgetExceeded, Cancelled, ExitCode, TinygenError
 from tinygen.estimate import Estimate, Knobs, likely_files, project
 from tinygen.llm import Usage, cost_usd, default_model
@@ -59,7 +63,6 @@ from tinygen.validate import PathPolicy, run_checks, run_gate
 
 if TYPE_CHECKING:
     from tinygen.delivery.deliver import Delivered
-    from tinygen.delivery.prepare import Prepared
     from tinygen.llm import Completion, CompletionRequest, Provider
     from tinygen.repo.spec import RepoSpec
     from tinygen.sheet import Sheet
@@ -140,6 +143,13 @@ class Outcome:
     error: TinygenError | None = None
     delivered: Delivered | None = None
     delivery_error: TinygenError | None = None
+    # follow-up runs made because the repository's CI failed (DeliveryOptions.fix_checks)
+    fixes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def last(self) -> Outcome:
+        """The last follow-up, or this outcome: whose CI decides the exit code."""
+        return self.fixes[-1] if self.fixes else self
 
     @property
     def exit_code(self) -> int:
@@ -150,7 +160,10 @@ class Outcome:
             return int(self.delivery_error.exit_code)
         assert self.result is not None
         code = self.result.status.exit_code
-        ci = self.delivered.ci if self.delivered is not None else None
+        last = self.last
+        if last is not self and (last.error is not None or last.delivery_error is not None):
+            return last.exit_code
+        ci = last.delivered.ci if last.delivered is not None else None
         if code == ExitCode.OK and ci is not None and ci.state in CI_EXIT:
             code = CI_EXIT[ci.state]  # the repository's CI, after tinygen's own outcome
         return int(code)
@@ -197,7 +210,58 @@ def run_and_deliver(
             if outcome.result.diff_path and exc.saved_diff is None:
                 exc.saved_diff = outcome.result.diff_path
             outcome.delivery_error = exc
+        _fix_ci(request, workspace, prepared, outcome, progress or _quiet)
     return outcome
+
+
+def _fix_ci(
+    request: Request,
+    workspace: Workspace,
+    prepared: Prepared,
+    outcome: Outcome,
+    progress: Progress,
+) -> None:
+    """While the repository's CI fails on the pull request and follow-ups are left: run
+    again on the pull request's head with the failed checks in the request, push the fix
+    as a new commit, and wait for CI again. Within what is left of the cost limit."""
+    spent = outcome.result.cost_usd if outcome.result is not None else None
+    for attempt in range(1, prepared.opts.fix_checks + 1):
+        last = outcome.last
+        ci = last.delivered.ci if last.delivered is not None else None
+        number = last.delivered.pr_number if last.delivered is not None else None
+        if ci is None or ci.state != "failed" or number is None or last.error is not None:
+            return
+        settings = workspace.settings
+        if settings.max_cost is not None:
+            left = settings.max_cost - (spent or 0.0)
+            if left <= 0:
+                return
+            settings = dataclasses.replace(settings, max_cost=left)
+        progress("fix-checks", f"CI failed on {ci.sha[:12]}: follow-up {attempt}")
+        follow = Request(
+            request.text + "\n" + ci_feedback(ci),
+            source=request.source,
+            issue_number=request.issue_number,
+        )
+        opts = DeliveryOptions(to_pr=number, wait_checks=prepared.opts.wait_checks)
+        try:
+            again_prepared = prepare(
+                opts,
+                workspace.opened,
+                forge=prepared.forge,
+                token=prepared.token,
+                full_name=prepared.full_name,
+            )
+        except TinygenError as exc:
+            outcome.fixes.append(Outcome(new_run_id(), delivery_error=exc))
+            return
+        again = run_and_deliver(
+            follow, Workspace(workspace.opened, settings, workspace.provider), again_prepared,
+            progress=progress,
+        )  # fmt: skip
+        outcome.fixes.append(again)
+        cost = again.result.cost_usd if again.result is not None else None
+        spent = (spent or 0.0) + (cost or 0.0)
 
 
 def _quiet(stage: str, message: str) -> None:

@@ -118,6 +118,17 @@ class _Repo:
     # the repository's CI, as scripted by a test: every commit gets these checks
     ci: list[ScriptedCheck] = field(default_factory=list)
     ci_polls: dict[str, int] = field(default_factory=dict)  # check-run listings per commit
+    ci_later: list[list[ScriptedCheck]] = field(default_factory=list)  # for later commits
+    ci_commits: list[str] = field(default_factory=list)  # commits in the order first listed
+
+    def checks_of(self, sha: str) -> list[ScriptedCheck]:
+        """The first commit listed gets ``ci``, the next ``ci_later[0]``, and so on."""
+        if sha not in self.ci_commits:
+            self.ci_commits.append(sha)
+        n = self.ci_commits.index(sha)
+        if n == 0 or not self.ci_later:
+            return self.ci
+        return self.ci_later[min(n - 1, len(self.ci_later) - 1)]
 
     @property
     def owner(self) -> str:
@@ -258,10 +269,17 @@ class FakeGitHub:
             for tok in self._tokens.values():
                 self._repos[full_name].roles.setdefault(tok.login, "write")
 
-    def script_ci(self, full_name: str, checks: list[ScriptedCheck]) -> None:
-        """Every commit of ``full_name`` gets these checks (see :class:`ScriptedCheck`)."""
+    def script_ci(
+        self,
+        full_name: str,
+        checks: list[ScriptedCheck],
+        *later: list[ScriptedCheck],
+    ) -> None:
+        """Every commit of ``full_name`` gets these checks (see :class:`ScriptedCheck`); with
+        ``later``, the second commit whose checks are read gets ``later[0]``, and so on."""
         with self._lock:
             self._repos[full_name].ci = list(checks)
+            self._repos[full_name].ci_later = [list(c) for c in later]
 
     def ci_polls(self, full_name: str, sha: str) -> int:
         """How often the check runs of ``sha`` were listed."""
@@ -885,7 +903,11 @@ class FakeGitHub:
             sha = m2.group(1)
             poll = r.ci_polls.get(sha, 0)
             r.ci_polls[sha] = poll + 1
-            runs = [self._check_run_json(r, c, sha, poll) for c in r.ci if c.kind == "check_run"]
+            runs = [
+                self._check_run_json(r, c, sha, poll)
+                for c in r.checks_of(sha)
+                if c.kind == "check_run"
+            ]
             return 200, {"total_count": len(runs), "check_runs": runs}
 
         if method == "GET" and (m2 := re.fullmatch(r"/commits/([0-9a-f]{40})/status", rest)):
@@ -902,7 +924,7 @@ class FakeGitHub:
                     "created_at": _now(),
                     "updated_at": _now(),
                 }
-                for i, c in enumerate(r.ci)
+                for i, c in enumerate(r.checks_of(sha))
                 if c.kind == "status"
             ]
             states = {st["state"] for st in statuses}

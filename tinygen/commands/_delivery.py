@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tinygen.delivery.ci import CIReport
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
+    from tinygen.pipeline import Outcome
     from tinygen.repo.clone import OpenedRepo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +43,7 @@ _KEYS = (
     "issue",
     "to_pr",
     "wait_checks",
+    "fix_checks",
 )
 WAIT_CHECKS_DEFAULT = 1800.0  # seconds: --wait-checks without a value
 
@@ -62,6 +64,15 @@ def delivery_options(*, with_apply: bool = True) -> Callable[[F], F]:
                 metavar="[SECONDS]",
                 help="After pushing, wait for the repository's CI on the commit and report it "
                 f"(default {WAIT_CHECKS_DEFAULT:.0f} s; exit 12 if it fails, 13 if unfinished).",
+            ),
+            click.option(
+                "--fix-checks",
+                "fix_checks",
+                type=click.IntRange(min=0),
+                default=0,
+                metavar="N",
+                help="With --wait-checks and a pull request: when its CI fails, revise with the "
+                "failures and push again, at most N times (default 0).",
             ),
             click.option(
                 "--to-pr",
@@ -152,6 +163,8 @@ def prepare_for(
         raise click.UsageError("--to-pr makes the change on the pull request's head: drop --ref")
     if opts.wait_checks is not None and not (opts.push or opts.pr or opts.to_pr):
         raise click.UsageError("--wait-checks goes with --push, --pr or --to-pr")
+    if opts.fix_checks and (opts.wait_checks is None or not (opts.pr or opts.to_pr)):
+        raise click.UsageError("--fix-checks goes with --wait-checks and --pr or --to-pr")
     app = app_credentials(*app_secrets()) if opts.needs_github else None
     prepared = prepare(opts, opened, explicit_ref=explicit_ref, app=app)
     for note in prepared.notes:
@@ -180,6 +193,30 @@ def report(
             "saved_diff": error.saved_diff,
         }
     return {"delivery": info}
+
+
+def report_fixes(prepared: Prepared, fixes: list[Outcome]) -> list[dict[str, Any]]:
+    """Say what each follow-up for a failed CI did (--fix-checks); their --json entries."""
+    from tinygen.redact import redact
+
+    out = []
+    for n, fix in enumerate(fixes, 1):
+        error = fix.error or fix.delivery_error
+        status = str(fix.result.status) if fix.result is not None else "failed"
+        _say(f"follow-up {n} for the failed CI: run {fix.run_id}: {status}")
+        if error is not None:
+            _say(f"  error: {error.message}")
+        if fix.delivered is not None:
+            _say_delivered(prepared, fix.delivered)
+        out.append(
+            {
+                "run_id": fix.run_id,
+                "status": status,
+                "error": redact(error.message) if error is not None else None,
+                "delivery": fix.delivered.to_dict() if fix.delivered is not None else None,
+            }
+        )
+    return out
 
 
 def _say_delivered(prepared: Prepared, d: Delivered) -> None:

@@ -156,6 +156,8 @@ def command(
     finally:
         progress.done()
     extra = _delivery.report(prepared, outcome.delivered, outcome.delivery_error)
+    if outcome.fixes:
+        extra["delivery"]["fixes"] = _delivery.report_fixes(prepared, outcome.fixes)
     if outcome.error is not None:
         if as_json:
             data = run_json(outcome.error.partial, outcome.error, extra, run_id=outcome.run_id)

@@ -48,6 +48,25 @@ class CIReport:
         }
 
 
+SUMMARY_CHARS = 2000  # of each failed check's summary, in the follow-up request
+
+
+def ci_feedback(report: CIReport) -> str:
+    """What a follow-up run is told about the failed CI: each failed check's name, verdict,
+    link and summary (as the check wrote it; only its summary: logs are not fetched)."""
+    lines = [
+        "",
+        f"The repository's CI failed on the previous commit ({report.sha[:12]}) of this change:",
+    ]
+    for c in report.failed:
+        lines.append(f"- {c.name} ({c.conclusion or c.state}): {c.url}")
+        summary = c.summary.strip()
+        if summary:
+            lines += ["  " + line for line in summary[:SUMMARY_CHARS].splitlines()]
+    lines.append("Revise the change so that these checks pass.")
+    return "\n".join(lines)
+
+
 def wait_for_checks(
     forge: Forge,
     full_name: str,

@@ -31,6 +31,7 @@ class DeliveryOptions:
     follow_up: bool = False
     attempt_branch: bool = False
     wait_checks: float | None = None  # after the push, wait this long for the repository's CI
+    fix_checks: int = 0  # when that CI fails on a pull request: this many follow-up commits
 
     @property
     def commits(self) -> bool:
