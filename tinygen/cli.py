@@ -83,7 +83,7 @@ def cli() -> None:
     \b
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 no change needed, 4 unapproved,
     5 patch/validation refused, 6 configuration, 7 LLM/API, 8 repository/git,
-    9 GitHub, 10 a check failed, 130 interrupted.
+    9 GitHub, 10 a check failed, 11 cost limit reached, 130 interrupted.
     """
 
 

@@ -596,7 +596,9 @@ class _Runner:
             checks=list(checks or []),
             usage=usage or Usage(),
             calls=ctx.calls,
-            cost_usd=cost_usd(self.model, usage) if usage is not None else None,
+            cost_usd=cost_usd(self.model, usage)
+            if usage is not None
+            else 0.0,  # no call: nothing spent
             timings=dict(self.timings),
             rounds=rounds,
             model=self.model,

@@ -249,6 +249,8 @@ def _overrides(ctx: _Context) -> dict[str, Any]:
     return {
         "model": _input(ctx, "MODEL") or None,
         "max_rounds": _input(ctx, "MAX_ROUNDS") or None,
+        "vote": _input(ctx, "VOTE") or None,
+        "max_cost": _input(ctx, "MAX_COST") or None,
         "checks": tuple(v.strip() for v in _input(ctx, "CHECKS").splitlines() if v.strip()),
         "allowed_paths": lines("ALLOWED_PATHS"),
         "protected_paths": lines("PROTECTED_PATHS"),

@@ -20,6 +20,8 @@ FLAGS: dict[str, str] = {
     "jobs": "--jobs",
     "max_rounds": "--max-rounds",
     "checks": "--check",
+    "vote": "--vote",
+    "max_cost": "--max-cost",
     "max_file_bytes": "--max-file-bytes",
     "include_untracked": "--include-untracked",
     "branch": "--branch",

@@ -7,13 +7,16 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tinygen.commands._delivery import delivery_options, pop_options
 from tinygen.errors import ExitCode, TinygenError
 from tinygen.models import Request, RunResult
+
+if TYPE_CHECKING:
+    from tinygen.estimate import Estimate
 
 MAX_REQUEST_CHARS = 100_000
 CHECK_LINES_SHOWN = 20  # of a failed check's output, on stderr
@@ -92,6 +95,27 @@ def read_request(value: str) -> str:
     "--check", "checks", multiple=True, help="Command to run on the changed tree (repeatable)."
 )
 @click.option(
+    "--vote",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="K",
+    help="Sample each file's edit (and the review) until one outcome leads by K votes "
+    "(default 0: off; at most `max-samples`, 8, samples each).",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="USD",
+    help="Hard cost limit in US dollars: no call that could pass it is made; the run stops "
+    "with its best valid diff (exit 11).",
+)
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the projected calls, tokens and cost of each pass and exit; no model call.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -109,6 +133,9 @@ def command(
     jobs: int | None,
     max_rounds: int | None,
     checks: tuple[str, ...],
+    vote: int | None,
+    max_cost: float | None,
+    estimate: bool,
     out: Path | None,
     as_json: bool,
     quiet: bool,
@@ -139,7 +166,14 @@ def command(
         "jobs": jobs,
         "max_rounds": max_rounds,
         "checks": checks,
+        "vote": vote,
+        "max_cost": max_cost,
     }
+    if estimate:  # no provider (and no key) needed: nothing is sent to a model
+        from tinygen.commands._estimate import print_estimate
+
+        print_estimate(Request(text), repo, ref, overrides, as_json=as_json)
+        return
     try:
         opened = open_repository(repo, ref=ref)
         prepared = _delivery.prepare_for(opts, opened, explicit_ref=ref is not None)
@@ -189,11 +223,13 @@ def run_json(
     *,
     run_id: str | None = None,
     exit_code: int | None = None,
+    estimate: Estimate | None = None,
 ) -> dict[str, Any]:
     """The one --json shape (docs/cli.md): every key of a run's result, then ``error``,
     ``hint``, ``error_type``, ``exit_code`` and ``delivery`` — on success, on a failure
-    after model calls (the partial result: usage and cost of the calls made) and on an early
-    error (no run: ``run_id`` null, nothing spent)."""
+    after model calls (the partial result: usage and cost of the calls made), on an early
+    error (no run: ``run_id`` null, nothing spent) and for ``--estimate`` (no run: status
+    ``estimated``, the projection in ``estimate``)."""
     from tinygen.models import Status
     from tinygen.redact import redact
 
@@ -201,6 +237,15 @@ def run_json(
     data = (result or empty).to_dict()
     if result is None:
         data["run_id"] = run_id
+    if estimate is not None:
+        data |= {
+            "status": "estimated",
+            "message": "projected; no model call was made",
+            "model": estimate.model,
+            "estimate": estimate.to_dict(),
+            "cost_usd": 0.0,
+        }
+        exit_code = int(ExitCode.OK)
     if error is not None:
         interrupted = error.exit_code == ExitCode.INTERRUPTED
         data |= {
@@ -262,7 +307,17 @@ def emit(
         click.echo(f"tinygen: check `{check.command}`: {state} ({check.seconds:.1f} s)", err=True)
         for line in check.output_tail.splitlines()[-CHECK_LINES_SHOWN:]:
             click.echo(f"  | {line}", err=True)
+    if result.low_agreement:
+        click.echo(
+            "tinygen: low agreement: a vote ended without a lead and no check could choose; "
+            "the most frequent outcome was taken (`tinygen runs show` has the votes)",
+            err=True,
+        )
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
+    if result.estimate is not None and result.estimate.cost_usd is not None:
+        cost += f"; estimated ${result.estimate.cost_usd:.4f}"
+    if result.max_cost is not None:
+        cost += f"; limit ${result.max_cost:.4f}"
     calls = result.calls
     click.echo(
         f"tinygen: {result.status}: {result.message}\n"

@@ -77,15 +77,53 @@ def show(repo: str, run_id: str, show_repo: str | None, as_json: bool) -> None:
             click.echo(f"not placed: {edit.get('path')} (after {tries} attempt(s)):")
             for line in str(edit["error"]).splitlines():
                 click.echo(f"  | {line}")
+    for edit in result.get("files") or []:
+        if edit.get("vote"):
+            click.echo(f"vote:     {edit.get('path')}: {_vote_line(edit['vote'])}")
+    verdict_vote = (result.get("verdict") or {}).get("vote")
+    if verdict_vote:
+        click.echo(f"vote:     review: {_vote_line(verdict_vote)}")
+    if result.get("low_agreement"):
+        click.echo("agreement: LOW (a vote without a lead; the most frequent outcome was taken)")
     for check in result.get("checks") or []:
         state = "timed out" if check.get("timed_out") else f"exit {check.get('exit_code')}"
         click.echo(f"check:    `{check.get('command')}`: {state}")
     usage = result.get("usage") or {}
     if usage:
         click.echo("usage:    " + ", ".join(f"{k}={v}" for k, v in usage.items()))
-    if result.get("cost_usd") is not None:
-        click.echo(f"cost:     ${result['cost_usd']:.4f}")
+    cost = result.get("cost_usd")
+    estimate = data.get("estimate") or result.get("estimate") or {}
+    if cost is not None or estimate:
+        line = f"${cost:.4f}" if cost is not None else "unknown"
+        if estimate.get("cost_usd") is not None:
+            line += f" (estimated ${estimate['cost_usd']:.4f}"
+            low, high = estimate.get("cost_low_usd"), estimate.get("cost_high_usd")
+            if low is not None and high is not None:
+                line += f", range ${low:.4f} to ${high:.4f}"
+            line += ")"
+        if result.get("max_cost") is not None:
+            line += f"; limit ${result['max_cost']:.4f}"
+        click.echo(f"cost:     {line}")
     click.echo(f"calls:    {len(data.get('calls', []))} recorded in {data.get('dir')}")
     if result.get("diff"):
         click.echo("")
         click.echo(result["diff"], nl=False)
+
+
+def _vote_line(vote: dict[str, object]) -> str:
+    """One vote: samples, votes per outcome, the winner's margin, red flags by reason."""
+    votes = vote.get("votes") or {}
+    flags = vote.get("red_flags") or {}
+    assert isinstance(votes, dict) and isinstance(flags, dict)
+    shown = ", ".join(f"{label} {n}" for label, n in votes.items()) or "none"
+    how = {"votes": "decided", "checks": "chosen by the checks", "plurality": "LOW AGREEMENT"}
+    line = (
+        f"{vote.get('samples')} sample(s), votes: {shown}; margin {vote.get('margin')} "
+        f"(k={vote.get('k')}, confidence {vote.get('confidence')}), "
+        f"{how.get(str(vote.get('settled_by')), vote.get('settled_by'))}"
+    )
+    if flags:
+        line += "; red flags: " + ", ".join(f"{reason} {n}" for reason, n in flags.items())
+    if vote.get("stopped"):
+        line += f"; stopped by the {vote['stopped']}"
+    return line

@@ -131,6 +131,23 @@ def _validation_section(validation: GateReport | None) -> list[str]:
     return out
 
 
+def _votes_section(result: RunResult) -> list[str]:
+    """One line per vote (a file's edit, the review): samples, margin, agreement, red flags."""
+    rows = [(f"`{e.path}`", e.vote) for e in result.edits if e.vote is not None]
+    if result.verdict is not None and result.verdict.vote is not None:
+        rows.append(("review", result.verdict.vote))
+    lines = []
+    for what, vote in rows:
+        how = {"votes": "decided", "checks": "chosen by the checks", "plurality": "low agreement"}
+        flags = ", ".join(f"{reason} {n}" for reason, n in vote.red_flags.items())
+        lines.append(
+            f"- {what}: {vote.samples} sample(s), margin {vote.margin} of k={vote.k} "
+            f"({vote.confidence:.0%} agreed), {how[vote.settled_by]}"
+            + (f"; red-flagged: {flags}" if flags else "")
+        )
+    return lines
+
+
 def _usage_line(result: RunResult) -> str:
     u = result.usage
     tokens = ", ".join(
@@ -144,6 +161,10 @@ def _usage_line(result: RunResult) -> str:
         if n
     )
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost unknown"
+    if result.estimate is not None and result.estimate.cost_usd is not None:
+        cost += f" (estimated ${result.estimate.cost_usd:.4f})"
+    if result.max_cost is not None:
+        cost += f"; limit ${result.max_cost:.4f}"
     return f"{result.model or 'unknown model'}: {result.calls} call(s), {tokens or 'no tokens'}; {cost}"
 
 
@@ -154,6 +175,12 @@ def pr_body(result: RunResult, *, issue: int | None = None) -> str:
     if failure:
         out += [
             f"> [!WARNING]\n> **{failure}**\n> This draft keeps the work; review it with care.",
+            "",
+        ]
+    if result.low_agreement:
+        out += [
+            "> [!CAUTION]\n> **Low agreement:** a vote of sampled answers ended without a lead "
+            "and no check could choose; the most frequent answer was taken. Review it with care.",
             "",
         ]
     plan = result.plan
@@ -176,6 +203,9 @@ def pr_body(result: RunResult, *, issue: int | None = None) -> str:
                 )
             out.append(f"- `{e.path}`: {text}")
         out.append("")
+    votes = _votes_section(result)
+    if votes:
+        out += ["## Votes", "", *votes, ""]
     out += ["## Validation", "", *_validation_section(result.validation), ""]
     out += ["## Checks", "", *_checks_section(result.checks), ""]
     out += ["## Usage", "", _usage_line(result), ""]
