@@ -321,3 +321,47 @@ def test_an_unreachable_database_is_refused_at_start_without_its_password(
     assert refused.value.settings == ("database_url",)
     assert "s3cret-pass" not in refused.value.message
     assert f"tinygen@{tmp_path}:1/jobs" in refused.value.message
+
+
+def test_a_keys_spending_cap_holds_across_servers(
+    fake: FakeAnthropic,
+    serve: Callable[[ServerConfig], RunningServer],
+    repo_url: str,
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    fake.on(PLAN, no_change)
+    key_a, key_b = "key-a-0123456789abcdef", "key-b-0123456789abcdef"
+    config = ServerConfig(
+        port=0,
+        workers=1,
+        database_url=pg_url,
+        token=f"{key_a},{key_b}",
+        max_key_spend=1e-9,  # one finished job is over it
+        allow_local=True,
+        cache_dir=tmp_path / "clones",
+        poll_interval=0.2,
+    )
+    first, second = serve(config), serve(replace(config, cache_dir=tmp_path / "clones-2"))
+    body = {"repoUrl": repo_url, "prompt": "alpha"}
+
+    def client(server: RunningServer, key: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    with client(first, key_a) as a1, client(second, key_a) as a2, client(second, key_b) as b2:
+        done = wait_for(a1, a1.post("/jobs", json=body).json()["id"], FINAL)
+        assert done["state"] == "succeeded" and done["result"]["costUsd"] > 0
+        refused = a2.post("/jobs", json=body)  # the other server knows what key A spent
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["Retry-After"].isdigit()
+        assert "max_key_spend" in refused.json()["hint"] and key_a not in refused.text
+        other = b2.post("/jobs", json={**body, "prompt": "bravo"})
+        assert other.status_code == 202, "another key spends on its own"
+        assert wait_for(b2, other.json()["id"], FINAL)["state"] == "succeeded"
+        wrong = httpx.post(f"{first.url}/jobs", json=body, headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 401
+    stored = rows(pg_url, "SELECT DISTINCT client_key FROM tinygen_jobs")
+    assert len(stored) == 2 and all(k.startswith("key-") and len(k) == 20 for (k,) in stored)
+    assert not {key_a, key_b} & {k for (k,) in stored}, "fingerprints, never the keys"
