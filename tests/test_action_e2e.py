@@ -527,6 +527,24 @@ def test_llm_down_fails_clearly_without_leaking_the_key(w: World) -> None:
     assert w.gh.pulls(REPO) == []
 
 
+def test_overload_comment_names_settings_the_way_a_workflow_sets_them(w: World) -> None:
+    """Issue 12 item 22: TINYGEN_MAX_RETRIES is honoured, and the status comment words the
+    settings the hint names for a workflow (.tinygen.toml key, TINYGEN_* env), no CLI flag."""
+    w.env["TINYGEN_MAX_RETRIES"] = "1"
+    w.env["TINYGEN_MAX_RETRY_TOTAL"] = "60"
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    w.llm.on(PLAN, lambda request: ErrorReply.overloaded())
+    result = w.run()
+    assert result.exit_code == 7, result.output
+    assert len(w.llm.requests_for(PLAN)) == 2  # one retry, as set
+    body = status_comment(w, n)["body"]
+    assert "after 2 attempts" in body, body
+    assert "Set `max-retries` and `jobs` in `.tinygen.toml`" in body
+    assert "`TINYGEN_MAX_RETRIES`" in body
+    assert "--" not in body.split("What to do:")[1]
+
+
 def test_failure_after_a_diff_still_pushes_the_branch(w: World) -> None:
     n = w.gh.add_issue(REPO, "Rename", body="x")
     w.event("issues-labeled", issue__number=n)

@@ -17,6 +17,7 @@ from tests.fakes.anthropic_server import (
     ToolReply,
     TruncatedStream,
 )
+from tinygen.config import Settings, load_settings
 from tinygen.errors import (
     ConfigError,
     ExitCode,
@@ -295,6 +296,58 @@ def test_total_retry_wait_is_capped(fake: FakeAnthropic) -> None:
     assert waits == [1, 1]  # a third wait would pass 2.5 s in total
     assert "after 3 attempts" in info.value.message
     assert fake.pending() == {None: 7}
+
+
+def test_the_setting_that_ended_the_retries_is_named(fake: FakeAnthropic) -> None:
+    """Issue 12 item 22: the count and the total wait are both caps; the error names the one
+    that bound (raising the other would change nothing)."""
+    fake.script(None, *[ErrorReply.overloaded()] * 3)
+    with pytest.raises(LLMOverloadedError) as by_count:
+        provider(fake, [], max_retries=2, max_retry_total=1000).complete(request())
+    assert by_count.value.settings[0] == "max_retries"
+    assert by_count.value.hint and "`max_retries`" in by_count.value.hint
+    assert "max_retry_total" not in by_count.value.hint
+    fake.script(None, *[ErrorReply.rate_limited(retry_after=1)] * 3)
+    with pytest.raises(LLMOverloadedError) as by_total:
+        provider(fake, [], max_retries=50, max_retry_wait=1, max_retry_total=1.5).complete(
+            request()
+        )
+    assert by_total.value.settings[0] == "max_retry_total"
+    assert by_total.value.hint and "`max_retry_total`" in by_total.value.hint
+    assert "max_retries" not in by_total.value.hint
+
+
+def test_default_settings_ride_out_a_minute_of_overload(fake: FakeAnthropic) -> None:
+    """Issue 12 item 22: with the default settings a call keeps trying through a minute of
+    529s (the waits advance a clock instead of being slept)."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    fake.on(None, lambda r: ErrorReply.overloaded() if clock[0] < 60 else TextReply("back"))
+    llm = AnthropicProvider.from_settings(
+        Settings(), api_key=fake.api_key, base_url=fake.base_url, sleep=sleep
+    )
+    answer = llm.complete(request())
+    assert answer.text == "back"
+    assert clock[0] >= 60 and answer.attempts == len(fake.requests)
+
+
+def test_max_retries_is_a_setting_that_works(fake: FakeAnthropic) -> None:
+    """TINYGEN_MAX_RETRIES=1 makes two attempts, whatever the total wait allows."""
+    settings = load_settings(env={"TINYGEN_MAX_RETRIES": "1", "TINYGEN_MAX_RETRY_TOTAL": "900"})
+    fake.script(None, *[ErrorReply.overloaded()] * 5)
+    waits: list[float] = []
+    llm = AnthropicProvider.from_settings(
+        settings, api_key=fake.api_key, base_url=fake.base_url, sleep=waits.append
+    )
+    with pytest.raises(LLMOverloadedError) as info:
+        llm.complete(request())
+    assert "after 2 attempts" in info.value.message and len(waits) == 1
+    assert fake.pending() == {None: 3}
+    with pytest.raises(ConfigError, match="max-retries"):
+        load_settings(env={"TINYGEN_MAX_RETRIES": "-1"})
 
 
 def test_timeout_then_recovery(fake: FakeAnthropic) -> None:

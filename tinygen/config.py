@@ -39,7 +39,11 @@ class Settings:
     protected_paths: tuple[str, ...] = (".github/workflows/**", ".tinygen.toml")
     allowed_paths: tuple[str, ...] = ()  # globs exempt from protected_paths
     max_tokens: int = 16000  # per LLM answer
-    max_retry_wait: float = 60.0  # cap on one retry-after wait, seconds
+    # A failed model call is retried (backoff 0.5 s doubling, up to max_retry_wait each)
+    # until max_retries retries or max_retry_total seconds of waiting, whichever comes
+    # first; the defaults ride out several minutes of overload.
+    max_retries: int = 10  # retries after the first attempt of one call
+    max_retry_wait: float = 60.0  # cap on one wait (a retry-after included), seconds
     max_retry_total: float = 300.0  # cap on all retry waits of one call, seconds
     request_timeout: float = 600.0  # one HTTP request to the model API, seconds
     lookup_rounds: int = 3  # brainstorm rounds of search/outline/read before planning (0: none)
@@ -187,7 +191,7 @@ def load_settings(
             raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
     if settings.max_rounds < 0:
         raise ConfigError("max-rounds must be 0 or more")
-    for name in ("lookup_rounds", "lookups_per_round", "lookup_tokens", "vote"):
+    for name in ("lookup_rounds", "lookups_per_round", "lookup_tokens", "vote", "max_retries"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name.replace('_', '-')} must be 0 or more")
     if settings.max_samples < max(1, settings.vote):
@@ -195,6 +199,9 @@ def load_settings(
             f"max-samples ({settings.max_samples}) must be at least 1 and at least vote "
             f"({settings.vote}): fewer samples could never decide a vote"
         )
+    for name in ("max_retry_wait", "max_retry_total"):
+        if not getattr(settings, name) >= 0:
+            raise ConfigError(f"{name.replace('_', '-')} must be 0 or more seconds")
     if settings.max_cost is not None and not settings.max_cost > 0:
         raise ConfigError(
             f"max-cost must be more than 0 US dollars (got {settings.max_cost})",

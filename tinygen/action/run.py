@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_bot
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
-from tinygen.action.status import StatusComment, diff_block, reply, result_lines
+from tinygen.action.status import StatusComment, diff_block, how_to_set, reply, result_lines
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
 from tinygen.env import action_input, api_url, github_token, server_url
@@ -500,7 +500,10 @@ def _failed(
                 f"\n\nThe attempt so far is on the branch `{delivered.branch}` (draft): "
                 f"{delivered.pr_url}"
             )
-    hint = f"\n\nWhat to do: {exc.hint}" if exc.hint else ""
+    hint = ""
+    if exc.hint:
+        setting = how_to_set(exc.settings)
+        hint = f"\n\nWhat to do: {exc.hint.rstrip('.')}" + (f". {setting}" if setting else "")
     shown = "" if saved and not on_pr else diff_block(diff)
     ctx.io.annotate("error", str(exc))
     if comment:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tinygen.action.decide import MARKER
 from tinygen.action.outputs import StepIO
+from tinygen.config import Settings
 from tinygen.errors import TinygenError
 from tinygen.redact import redact
 
@@ -35,6 +36,35 @@ STAGE_TEXT = {
     "revise": "revising after review",
     "deliver": "pushing the branch",
 }
+
+
+# Settings and run inputs the Action sets through its own inputs (action.yml).
+ACTION_INPUTS = {
+    "model": "model",
+    "max_rounds": "max-rounds",
+    "checks": "checks",
+    "allowed_paths": "allowed-paths",
+    "protected_paths": "protected-paths",
+    "ref": "base-branch",
+}
+
+
+def how_to_set(names: tuple[str, ...]) -> str:
+    """How a workflow sets the settings a hint names (``TinygenError.settings``): the
+    Action's input where it has one, else the repository's ``.tinygen.toml`` or a
+    ``TINYGEN_*`` variable in the step's ``env``; never a command-line flag."""
+    known = set(Settings.__dataclass_fields__)
+    inputs = [f"`{ACTION_INPUTS[n]}`" for n in names if n in ACTION_INPUTS]
+    others = [n for n in names if n in known and n not in ACTION_INPUTS]
+    parts = []
+    if inputs:
+        plural = "s" if len(inputs) > 1 else ""
+        parts.append(f"Use the Action's {' and '.join(inputs)} input{plural}.")
+    if others:
+        keys = " and ".join(f"`{n.replace('_', '-')}`" for n in others)
+        envs = " and ".join(f"`TINYGEN_{n.upper()}`" for n in others)
+        parts.append(f"Set {keys} in `.tinygen.toml`, or {envs} in the workflow step's `env`.")
+    return " ".join(parts)
 
 
 def compose(body: str) -> str:
@@ -129,4 +159,13 @@ def diff_block(diff: str) -> str:
     return f"<details><summary>The diff</summary>\n\n{fence}diff\n{diff}{fence}\n</details>"
 
 
-__all__ = ["MARKER", "StatusComment", "compose", "diff_block", "reply", "result_lines"]
+__all__ = [
+    "ACTION_INPUTS",
+    "MARKER",
+    "StatusComment",
+    "compose",
+    "diff_block",
+    "how_to_set",
+    "reply",
+    "result_lines",
+]

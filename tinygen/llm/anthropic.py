@@ -43,6 +43,7 @@ from tinygen.llm.provider import (
 )
 from tinygen.llm.retry import (
     BACKOFF_BASE,
+    DEFAULT_RETRIES,
     Failure,
     RetryPolicy,
     Service,
@@ -137,7 +138,7 @@ class AnthropicProvider:
         max_retry_wait: float = 60,
         max_retry_total: float = 300,
         timeout: float = 600,
-        max_retries: int = 4,
+        max_retries: int = DEFAULT_RETRIES,
         *,
         auth_token: str | None = None,
         stream: bool | None = None,
@@ -176,7 +177,7 @@ class AnthropicProvider:
             max_retry_wait=settings.max_retry_wait,
             max_retry_total=settings.max_retry_total,
             timeout=settings.request_timeout,
-            **kwargs,
+            **{"max_retries": settings.max_retries, **kwargs},
         )
 
     @property

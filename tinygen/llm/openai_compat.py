@@ -52,6 +52,7 @@ from tinygen.llm.provider import (
 )
 from tinygen.llm.retry import (
     BACKOFF_BASE,
+    DEFAULT_RETRIES,
     RetryPolicy,
     Service,
     call_with_retries,
@@ -74,7 +75,7 @@ class OpenAICompatProvider:
         max_retry_wait: float = 60,
         max_retry_total: float = 300,
         timeout: float = 600,
-        max_retries: int = 4,
+        max_retries: int = DEFAULT_RETRIES,
         *,
         stream: bool | None = None,
         modes: tuple[StructuredMode, ...] = STRUCTURED_MODES,
@@ -111,7 +112,7 @@ class OpenAICompatProvider:
             max_retry_wait=settings.max_retry_wait,
             max_retry_total=settings.max_retry_total,
             timeout=settings.request_timeout,
-            **kwargs,
+            **{"max_retries": settings.max_retries, **kwargs},
         )
 
     def __repr__(self) -> str:  # never the key

@@ -1,8 +1,10 @@
 """Our retry loop, shared by the providers (the SDKs' own retries are off).
 
 Exponential backoff with ±25 % jitter; a server's ``retry-after`` (or ``retry-after-ms``)
-is honoured but capped at ``max_wait``, and all waits of one call together at
-``max_total``. Each provider translates its SDK's exceptions into a :class:`Failure`;
+is honoured but capped at ``max_wait``. A call gives up after ``max_retries`` retries or
+when the next wait would take all waits of the call past ``max_total``, whichever comes
+first, and the error names the setting that ended it (``max_retries`` or
+``max_retry_total``). Each provider translates its SDK's exceptions into a :class:`Failure`;
 this module decides whether and how long to wait, and words the error when it gives up.
 """
 
@@ -25,6 +27,10 @@ from tinygen.errors import (
 T = TypeVar("T")
 
 BACKOFF_BASE = 0.5  # first wait in seconds; doubles per attempt, capped by max_wait
+# Retries after the first attempt (the setting ``max_retries``): with the backoff above the
+# waits add up to 0.5 + 1 + ... + 60 + 60 + 60 = 243.5 s, so a call rides out a few
+# minutes of overload before ``max_retry_total`` (300 s) would end it.
+DEFAULT_RETRIES = 10
 
 # Why a failed attempt may succeed when repeated.
 Transient = Literal["busy", "server", "timeout", "connection", "truncated"]
@@ -46,7 +52,7 @@ class Failure:
 
 @dataclass
 class RetryPolicy:
-    max_retries: int = 4  # retries after the first attempt
+    max_retries: int = DEFAULT_RETRIES  # retries after the first attempt
     max_wait: float = 60.0
     max_total: float = 300.0
     backoff_base: float = BACKOFF_BASE
@@ -90,16 +96,39 @@ def call_with_retries(
             if failure.error is not None:
                 raise failure.error from exc
             wait = policy.wait(attempt, failure.retry_after)
-            if attempt > policy.max_retries or waited + wait > policy.max_total:
-                raise gave_up(service, failure, attempt, time.monotonic() - started) from exc
+            cap = (
+                "max_retries"
+                if attempt > policy.max_retries
+                else "max_retry_total"
+                if waited + wait > policy.max_total
+                else None
+            )
+            if cap is not None:
+                seconds = time.monotonic() - started
+                raise gave_up(service, failure, attempt, seconds, cap) from exc
             policy.sleep(wait)
             waited += wait
 
 
-def gave_up(service: Service, failure: Failure, attempts: int, seconds: float) -> LLMError:
-    """The error after the last attempt, worded for what kept failing."""
+# What raising each cap does, for the hint of a call that gave up.
+_CAP_HINTS = {
+    "max_retries": "raise `max_retries` (retries per call) to keep trying longer",
+    "max_retry_total": "raise `max_retry_total` (seconds of waiting per call) to wait longer",
+}
+
+
+def gave_up(
+    service: Service,
+    failure: Failure,
+    attempts: int,
+    seconds: float,
+    cap: str = "max_retries",
+) -> LLMError:
+    """The error after the last attempt, worded for what kept failing; ``cap`` is the
+    setting that ended the retries (``max_retries`` or ``max_retry_total``)."""
     tries = f"after {'1 attempt' if attempts == 1 else f'{attempts} attempts'} over {seconds:.1f} s"
     what = f"({failure.description}) {tries}"
+    longer = _CAP_HINTS.get(cap, _CAP_HINTS["max_retries"])
     if failure.kind == "timeout":
         return LLMTimeoutError(
             f"{service.name} did not answer in time {what}",
@@ -107,12 +136,16 @@ def gave_up(service: Service, failure: Failure, attempts: int, seconds: float) -
             settings=("request_timeout",),
         )
     if failure.kind == "connection":
-        return LLMConnectionError(f"could not reach {service.name} {what}", hint=service.where_hint)
+        return LLMConnectionError(
+            f"could not reach {service.name} {what}",
+            hint=f"{service.where_hint}; or {longer}",
+            settings=(cap,),
+        )
     if failure.kind == "busy":
         return LLMOverloadedError(
             f"{service.name} is overloaded or rate limiting {what}",
-            hint="try again later, or lower `jobs`; `max_retry_total` allows longer waits",
-            settings=("jobs", "max_retry_total"),
+            hint=f"try again later; {longer}, or lower `jobs` (calls at once)",
+            settings=(cap, "jobs"),
         )
     if failure.kind == "truncated":
         return LLMOverloadedError(
@@ -121,8 +154,8 @@ def gave_up(service: Service, failure: Failure, attempts: int, seconds: float) -
         )
     return LLMOverloadedError(
         f"{service.name} kept failing {what}",
-        hint="try again later; `max_retry_total` allows longer waits",
-        settings=("max_retry_total",),
+        hint=f"try again later, or {longer}",
+        settings=(cap,),
     )
 
 
@@ -186,6 +219,7 @@ def http_reason(status: int) -> str:
 
 __all__ = [
     "BACKOFF_BASE",
+    "DEFAULT_RETRIES",
     "Failure",
     "RetryPolicy",
     "Service",

@@ -55,6 +55,7 @@ CAPPED = (
     "jobs",
     "max_file_bytes",
     "request_timeout",
+    "max_retries",
     "max_retry_wait",
     "max_retry_total",
     "check_timeout",
@@ -213,7 +214,7 @@ class PipelineExecutor:
         self.config = config
         # Providers are thread-safe: jobs with the same model and limits share one client
         # (and its connection pool) instead of opening one per job.
-        self._providers: dict[tuple[str | None, float, float, float], Provider] = {}
+        self._providers: dict[tuple[str | None, int, float, float, float], Provider] = {}
         self._lock = threading.Lock()
 
     def provider(self, settings: Settings) -> Provider:
@@ -221,6 +222,7 @@ class PipelineExecutor:
 
         key = (
             settings.model,
+            settings.max_retries,
             settings.max_retry_wait,
             settings.max_retry_total,
             settings.request_timeout,
