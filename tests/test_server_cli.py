@@ -48,6 +48,25 @@ def test_bad_database_path_is_a_config_error(tmp_path: Path) -> None:
     assert code == ExitCode.CONFIG and "cannot open the job database" in output
 
 
+def test_a_database_url_is_checked_before_anything_listens(tmp_path: Path) -> None:
+    env = {"ANTHROPIC_API_KEY": "k"}
+    code, output = serve("--port", "0", "--database", "mysql://db/jobs", env=env)
+    assert code == ExitCode.CONFIG and "postgresql://" in output and "--database" in output
+    # From the environment too; nothing listens on that socket: named without its password.
+    env["TINYGEN_DATABASE_URL"] = f"postgresql://u:pw-0123456@/jobs?host={tmp_path}&port=1"
+    code, output = serve("--port", "0", env=env)
+    assert code == ExitCode.CONFIG and "cannot open the job database" in output
+    assert "pw-0123456" not in output and "--database" in output
+    code, output = serve("--db", str(tmp_path / "x.sqlite3"), env=env)
+    assert code == 2 and "--db and --database" in output
+
+
+def test_several_keys_each_long_enough() -> None:
+    env = {"TINYGEN_SERVER_TOKEN": f"{TOKEN},short-one", "ANTHROPIC_API_KEY": "k"}
+    code, output = serve("--port", "0", "--db", "/nonexistent/x", env=env)
+    assert code == ExitCode.CONFIG and "too short" in output and "short-one" not in output
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [

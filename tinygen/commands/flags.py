@@ -33,6 +33,9 @@ FLAGS: dict[str, str] = {
     "apply": "--apply",
     # `tinygen serve` (ServerConfig)
     "db_path": "--db",
+    "database_url": "--database",
+    "lease_seconds": "--lease-seconds",
+    "max_key_spend": "--max-key-spend",
     "ssl_certfile": "--ssl-certfile",
     "ssl_keyfile": "--ssl-keyfile",
     "max_prompt_chars": "--max-prompt-chars",
