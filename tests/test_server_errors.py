@@ -205,10 +205,9 @@ def test_a_web_page_url_is_refused_in_request_terms(config: ServerConfig) -> Non
     with pytest.raises(ApiError) as refused:
         check_repo_url("https://github.com/o/r/tree/main", config)
     assert refused.value.status == 422
-    assert refused.value.detail.endswith(
-        "(use `repo` https://github.com/o/r with `ref` main (request fields: repoUrl, ref))"
-    )
-    assert not CLI_FLAG.search(refused.value.detail)
+    assert refused.value.detail.endswith("it is a web page, not a repository URL")
+    assert refused.value.hint == "send repoUrl https://github.com/o/r and ref main"
+    assert not CLI_FLAG.search(refused.value.detail + str(refused.value.hint))
 
 
 def test_an_empty_repository_names_the_ref_field(

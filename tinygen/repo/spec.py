@@ -86,6 +86,13 @@ def _split_path(path: str) -> tuple[str | None, str]:
     return owner, name
 
 
+def _refuse_dot_segments(text: str, path: str) -> None:
+    """A URL's path with ``.`` or ``..`` segments names no repository of its own (it would
+    walk up: ``https://github.com/../../etc/passwd``)."""
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise _bad(text, "its path has '.' or '..' segments", _URL_HINT)
+
+
 def _check_host(text: str, host: str | None) -> str:
     if not host or host.startswith("-") or not _HOST_OK.match(host):
         raise _bad(text, f"bad host {host!r}", _URL_HINT)
@@ -141,7 +148,8 @@ def parse_repo_spec(text: str, *, allow_local: bool = True) -> RepoSpec:
         # the scheme's own port is no port: the same host (for the token) and cache entry
         if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
             host = f"{host}:{port}"
-        _refuse_web_page(text, scheme, host, parts.path)
+        _refuse_dot_segments(text, unquote(parts.path))
+        _refuse_web_page(text)
         owner, name = _split_path(unquote(parts.path))
         if not name or name.startswith("-"):
             raise _bad(text, "it names no repository", _URL_HINT)
@@ -155,6 +163,7 @@ def parse_repo_spec(text: str, *, allow_local: bool = True) -> RepoSpec:
         path = scp.group("path")
         if path.startswith("-"):
             raise _bad(text, "the path starts with '-'", _URL_HINT)
+        _refuse_dot_segments(text, path)
         owner, name = _split_path(path)
         if not name:
             raise _bad(text, "it names no repository", _URL_HINT)
@@ -165,26 +174,47 @@ def parse_repo_spec(text: str, *, allow_local: bool = True) -> RepoSpec:
     return _local_spec(text)
 
 
-def _refuse_web_page(text: str, scheme: str, host: str, path: str) -> None:
-    """A GitHub page URL (``/o/r/tree/main``, ``/o/r/pull/3``, ...) is not a repository URL:
-    say which URL and option to use instead."""
-    segments = [s for s in path.split("/") if s]
-    if not scheme.startswith("http") or host.lower() not in github_hosts() or len(segments) < 3:
-        return
-    repo_url = f"{scheme}://{host.lower()}/{segments[0]}/{segments[1].removesuffix('.git')}"
+@dataclass(frozen=True)
+class GitHubPage:
+    """A GitHub web page's URL taken apart: the repository's URL, and the setting the page
+    also names with its value (``ref``: a branch or commit page; ``to_pr``: a pull request)."""
+
+    repo_url: str
+    setting: str | None = None
+    value: str | None = None
+
+
+def github_page(text: str) -> GitHubPage | None:
+    """``text`` as a GitHub web page of a repository (``/o/r/tree/main``, ``/o/r/pull/3``,
+    ...), or None when it is not one."""
+    parts = urlsplit(text.strip())
+    scheme, host = parts.scheme.lower(), (parts.netloc.rsplit("@", 1)[-1]).lower()
+    segments = [s for s in parts.path.split("/") if s]
+    if not scheme.startswith("http") or host not in github_hosts() or len(segments) < 3:
+        return None
+    if any(unquote(s) in (".", "..") for s in segments):
+        return None  # walks up: no page of one repository
+    repo_url = f"{scheme}://{host}/{segments[0]}/{segments[1].removesuffix('.git')}"
     page, rest = segments[2], segments[3:]
-    also: tuple[str, str] | None = None  # (setting, value) the page also names
     if page == "tree" and rest:
-        also = ("ref", "/".join(rest))
-    elif page == "commit" and rest:
-        also = ("ref", rest[0])
-    elif page == "pull" and rest and rest[0].isdigit():
-        also = ("to_pr", rest[0])
-    hint = f"use `repo` {repo_url}" + (f" with `{also[0]}` {also[1]}" if also else "")
+        return GitHubPage(repo_url, "ref", "/".join(rest))
+    if page == "commit" and rest:
+        return GitHubPage(repo_url, "ref", rest[0])
+    if page == "pull" and rest and rest[0].isdigit():
+        return GitHubPage(repo_url, "to_pr", rest[0])
+    return GitHubPage(repo_url)
+
+
+def _refuse_web_page(text: str) -> None:
+    """A GitHub page URL is not a repository URL: say which URL and setting to use instead."""
+    page = github_page(text)
+    if page is None:
+        return
+    also = f" with `{page.setting}` {page.value}" if page.setting else ""
     raise RepoError(
         f"cannot use {redact(text)!r} as a repository: it is a web page, not a repository URL",
-        hint=hint,
-        settings=("repo", also[0]) if also else ("repo",),
+        hint=f"use `repo` {page.repo_url}{also}",
+        settings=("repo", page.setting) if page.setting else ("repo",),
     )
 
 

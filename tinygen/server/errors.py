@@ -160,12 +160,13 @@ class ApiError(Exception):
         self.errors = errors
 
 
-def field_error(name: str, message: str) -> ApiError:
-    """A 422 naming the request field ``name`` (as the client spells it)."""
+def field_error(name: str, message: str, *, hint: str | None = None) -> ApiError:
+    """A 422 naming the request field ``name`` (as the client spells it); ``hint`` says
+    what to send instead (default: fix the field)."""
     return ApiError(
         422,
         f"{name}: {message}",
-        hint=f"fix {name} and send the request again",
+        hint=hint or f"fix {name} and send the request again",
         errors=[{"field": name, "message": message}],
     )
 
@@ -194,13 +195,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Our own shape, and never the offending input: it may hold a token.
+        from tinygen.server.schemas import request_fields
+
         errors = []
+        unknown = False
         for err in exc.errors():
             parts = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
             name = "body" if err.get("type") == "json_invalid" else ".".join(parts) or "body"
-            errors.append({"field": name, "message": redact(str(err.get("msg", "invalid")))})
+            message = str(err.get("msg", "invalid"))
+            if err.get("type") == "extra_forbidden":  # a field the request does not have
+                unknown, message = True, "is not a field of this request"
+            errors.append({"field": redact(name[:100]), "message": redact(message)})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        body = error_body(detail, "fix the named field(s) and try again", errors=errors)
+        hint = "fix the named field(s) and try again"
+        if unknown:
+            hint = f"the request's fields are {', '.join(request_fields())}; {hint}"
+        body = error_body(detail, hint, errors=errors)
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StoreUnavailable)

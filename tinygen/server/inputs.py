@@ -11,22 +11,38 @@ from urllib.parse import urlsplit
 from tinygen.delivery.branches import validate_branch_name
 from tinygen.errors import RepoError
 from tinygen.redact import redact
-from tinygen.repo.spec import parse_repo_spec
+from tinygen.repo.spec import github_page, parse_repo_spec
 from tinygen.server.config import ServerConfig
-from tinygen.server.errors import client_hint, field_error
+from tinygen.server.errors import field_error
 from tinygen.server.jobs import JobSpec
-from tinygen.server.schemas import AnalyzeRequest, JobRequest
+from tinygen.server.schemas import AnalyzeRequest
 
 MAX_CHECK_CHARS = 1000
 
 
+def repo_url_hint(config: ServerConfig) -> str:
+    """What this server takes as ``repoUrl``, in the API's words (never a flag or setting)."""
+    hosts = sorted({h.lower() for h in config.allowed_hosts})
+    host = hosts[0] if len(hosts) == 1 else "HOST"
+    where = f" (allowed hosts: {', '.join(hosts)})" if hosts else ""
+    local = ", or file:///PATH to a repository on the server" if config.allow_local else ""
+    return f"send repoUrl as https://{host}/OWNER/NAME or git@{host}:OWNER/NAME.git{where}{local}"
+
+
 def check_repo_url(url: str, config: ServerConfig) -> str:
-    """The URL as jobs will use and store it (normalised), or a 422 naming ``repoUrl``."""
+    """The URL as jobs will use and store it (normalised), or a 422 naming ``repoUrl``
+    whose hint says what to send instead (the library's hints name settings and flags)."""
     try:
         spec = parse_repo_spec(url, allow_local=config.allow_local)
     except RepoError as exc:
-        hint = client_hint(exc)
-        raise field_error("repoUrl", redact(exc.message) + (f" ({hint})" if hint else "")) from None
+        page = github_page(url)
+        if page is not None:  # a GitHub web page: the repository's URL and its ref
+            also = f" and ref {page.value}" if page.setting == "ref" else ""
+            hint = f"send repoUrl {page.repo_url}{also}"
+        else:
+            hint = repo_url_hint(config)
+        raise field_error("repoUrl", redact(exc.message), hint=redact(hint)) from None
+    hint = repo_url_hint(config)
     if spec.kind in ("local", "bare", "file"):
         return spec.url  # parse_repo_spec refuses these unless allow_local
     if spec.kind in ("https", "http") and urlsplit(url.strip()).username is not None:
@@ -35,10 +51,11 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
             "repoUrl",
             "it contains a user name or token; send the URL without it (this server uses "
             "its own credentials)",
+            hint=hint,
         )
     if spec.kind not in ("https", "ssh"):
         raise field_error(
-            "repoUrl", f"{spec.kind}:// is not allowed; use an https:// or git@host: URL"
+            "repoUrl", f"{spec.kind}:// is not allowed; use an https:// or git@host: URL", hint=hint
         )
     allowed = {h.lower() for h in config.allowed_hosts}
     if (spec.host or "") not in allowed:
@@ -47,9 +64,12 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
             f"the host {spec.host!r} is not allowed on this server (allowed: "
             + ", ".join(sorted(allowed))
             + ")",
+            hint=hint,
         )
     if spec.full_name is None:
-        raise field_error("repoUrl", "expected a repository URL of the form HOST/OWNER/NAME")
+        raise field_error(
+            "repoUrl", "expected a repository URL of the form HOST/OWNER/NAME", hint=hint
+        )
     owners = {o.lower() for o in config.allowed_owners}
     if owners and (spec.owner or "").lower() not in owners:
         raise field_error(
@@ -57,6 +77,7 @@ def check_repo_url(url: str, config: ServerConfig) -> str:
             f"the owner {spec.owner!r} is not allowed on this server (allowed: "
             + ", ".join(sorted(owners))
             + ")",
+            hint=hint,
         )
     return spec.url
 
@@ -89,8 +110,6 @@ def job_spec(
             f"{config.max_prompt_chars}",
         )
     url = check_repo_url(body.repo_url, config)
-    if not isinstance(body, JobRequest):
-        return JobSpec(repo_url=url, prompt=body.prompt)
     if body.ref is not None:
         check_ref(body.ref)
     if body.model is not None:

@@ -23,7 +23,12 @@ class _Model(BaseModel):
 
 
 class AnalyzeRequest(_Model):
-    """The original service's body: a repository and what to change in it."""
+    """A change request: a repository and what to change in it (the original service's
+    ``repoUrl`` and ``prompt``), optionally the ref, model and checks. ``/analyze`` and
+    ``/jobs`` take the same body; a field not listed here is refused (422 naming it), so a
+    misspelt ``ref`` never silently runs on the default branch."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     repo_url: str = Field(
         min_length=1,
@@ -39,9 +44,6 @@ class AnalyzeRequest(_Model):
         "unless the server says otherwise)",
         examples=["Rename load_cfg to load_config everywhere"],
     )
-
-
-class JobRequest(AnalyzeRequest):
     ref: str | None = Field(
         default=None,
         max_length=255,
@@ -59,6 +61,15 @@ class JobRequest(AnalyzeRequest):
         max_length=MAX_CHECKS,
         description="commands run on the changed tree (only on a server that allows checks)",
     )
+
+
+class JobRequest(AnalyzeRequest):
+    """The body of ``POST /jobs``: the same as ``/analyze``'s."""
+
+
+def request_fields() -> list[str]:
+    """The fields a change request may have, as clients spell them."""
+    return [f.alias or name for name, f in AnalyzeRequest.model_fields.items()]
 
 
 class ErrorInfo(_Model):
@@ -287,5 +298,6 @@ __all__ = [
     "JobResult",
     "JobSummary",
     "JobView",
+    "request_fields",
     "summary_of",
 ]
