@@ -18,11 +18,12 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tinygen.server.config import is_loopback, split_tokens
+from tinygen.server.docs import PAGES as DOC_PAGES
 from tinygen.server.errors import ApiError, error_body
 from tinygen.server.jobs import key_fingerprint
 
 AUTH_HINT = "send an Authorization header with the server token as a bearer token"
-PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", *DOC_PAGES})  # the docs and their assets
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

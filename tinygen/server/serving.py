@@ -24,6 +24,7 @@ from tinygen import __version__
 from tinygen.repo.clone import default_cache_dir
 from tinygen.server.auth import RequestGate
 from tinygen.server.config import ServerConfig
+from tinygen.server.docs import add_docs
 from tinygen.server.errors import install_error_handlers
 from tinygen.server.execute import PipelineExecutor
 from tinygen.server.jobs import JobStore, open_store
@@ -95,6 +96,8 @@ def create_app(
         version=__version__,
         summary="Change requests in, validated git diffs out — as queued jobs.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from packaged assets, not a CDN: add_docs
+        redoc_url=None,
         responses={
             401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
             413: {"model": ErrorBody, "description": "the request body is too large"},
@@ -104,6 +107,7 @@ def create_app(
     app.add_middleware(RequestGate, token=config.token, max_body=config.max_body_bytes)
     install_error_handlers(app)
     add_routes(app, config, service)
+    add_docs(app, app.title)
     return app
 
 
