@@ -38,10 +38,11 @@ class Subscription:
 
     async def wait(self, timeout: float) -> bool:
         """True when rung since the last wait; False after ``timeout`` seconds of quiet."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
+        if not self._event.is_set():
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                return False
         self._event.clear()
         return True
 

@@ -509,9 +509,9 @@ class _Listener:
                 ) as conn:
                     conn.execute(f"LISTEN {EVENTS_CHANNEL}")
                     conn.execute(f"LISTEN {QUEUE_CHANNEL}")
+                    self.bell.ring_all()  # what was sent while nobody listened
                     self.connected.set()
                     delay = 0.2
-                    self.bell.ring_all()  # what was sent while nobody listened
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             if note.channel == QUEUE_CHANNEL:
