@@ -10,7 +10,9 @@ import click
 
 @click.command("map")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("--query", "-q", default="", help="Request text: the files it names rank first.")
+@click.option("--query", "-Q", default="", help="Request text: the files it names rank first.")
+# -q was --query here but is --quiet in `tinygen run`: kept working, hidden, with a warning
+@click.option("-q", "old_query", default=None, hidden=True, help="Deprecated: -Q/--query.")
 @click.option(
     "--budget", type=click.IntRange(min=1), default=None, help="Token budget (default: everything)."
 )
@@ -43,6 +45,7 @@ import click
 def command(
     path: Path,
     query: str,
+    old_query: str | None,
     budget: int | None,
     as_json: bool,
     show_stats: bool,
@@ -51,6 +54,15 @@ def command(
     jobs: int | None,
 ) -> None:
     """Print the reference sheet of the git repository at PATH (default: here)."""
+    if old_query is not None:
+        if query:
+            raise click.UsageError("give the query once, as -Q or --query")
+        click.echo(
+            "tinygen: warning: -q for the query is deprecated (-q is --quiet in other "
+            "commands); use -Q or --query",
+            err=True,
+        )
+        query = old_query
     from tinygen.config import load_settings
     from tinygen.repo.git import repo_root
     from tinygen.sheet import build_sheet, render_sheet
