@@ -12,6 +12,7 @@ import pytest
 
 from tinygen.errors import BudgetExceeded, LLMOverloadedError
 from tinygen.llm.vote import (
+    SPARE,
     RedFlag,
     Sample,
     expected_samples,
@@ -62,18 +63,22 @@ def test_agreeing_samples_decide_in_one_batch_of_k(pool: ThreadPoolExecutor) -> 
     assert s.confidence == 1.0 and not s.low_agreement
 
 
-def test_a_disagreement_draws_only_what_could_still_decide(pool: ThreadPoolExecutor) -> None:
-    # batch 1 (k=2): a, b -> lead 0 -> batch of 2: a, a -> lead 2
-    draw = Script(["a", "b", "a", "a"])
+def test_a_later_batch_draws_what_could_still_decide_and_a_spare(
+    pool: ThreadPoolExecutor,
+) -> None:
+    # batch 1 (k=2): a, b -> lead 0 -> batch of 2 + SPARE: a, a, a -> lead 3
+    assert SPARE == 1
+    draw = Script(["a", "b", "a", "a", "a", "b"])
     vote = run_vote(draw, k=2, max_samples=8, submit=pool.submit)
-    assert draw.draws == 4
-    assert vote.summary.votes == {"a": 3, "b": 1} and vote.summary.margin == 2
-    assert vote.ranked == ["A", "B"]
-    assert vote.summary.confidence == pytest.approx(0.75)
+    assert draw.draws == 5
+    assert vote.summary.votes == {"a": 4, "b": 1} and vote.summary.margin == 3
+    assert vote.summary.decided and vote.ranked == ["A", "B"]
+    assert vote.summary.confidence == pytest.approx(0.8)
 
 
 def test_red_flagged_samples_are_redrawn_and_counted(pool: ThreadPoolExecutor) -> None:
-    draw = Script(["a", "!syntax", "!syntax", "a", "!empty"] + ["a"] * 3)
+    # batch 1: a, flag, flag (lead 1) -> batch of 3 - 1 + SPARE: a, flag, a (lead 3)
+    draw = Script(["a", "!syntax", "!syntax", "a", "!empty", "a", "a", "a"])
     vote = run_vote(draw, k=3, max_samples=8, submit=pool.submit)
     s = vote.summary
     assert s.red_flags == {"syntax": 2, "empty": 1}
@@ -105,7 +110,7 @@ def _refused() -> BudgetExceeded:
 
 
 def test_the_cost_limit_ends_a_vote_with_the_samples_it_has(pool: ThreadPoolExecutor) -> None:
-    draw = Script(["a", "b", _refused(), _refused()])
+    draw = Script(["a", "b", _refused(), _refused(), _refused()])
     vote = run_vote(draw, k=2, max_samples=8, submit=pool.submit)
     s = vote.summary
     assert s.stopped == "budget" and s.samples == 2  # a refused call is not a sample

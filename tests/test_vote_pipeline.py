@@ -106,7 +106,7 @@ def test_agreeing_samples_decide_the_edit_and_the_review(repo: Path) -> None:
 
 
 def test_red_flagged_samples_are_redrawn_and_counted_by_reason(repo: Path) -> None:
-    # batch 1 (k=3): inexact, syntax, rename -> batch 2: empty, rename -> batch 3: rename
+    # batch 1 (k=3): inexact, syntax, rename -> batch 2 (3 - 1 + a spare): empty, rename, rename
     good = rename("app/config.py")
     broken_here = {"diff": BROKEN["diff"].replace("app/main.py", "app/config.py")}
     edits = [BAD, broken_here, good, SAME, good, good]
@@ -170,17 +170,20 @@ def test_deterministic_checks_win_over_an_approving_vote(repo: Path) -> None:
 
 
 def test_a_split_review_revises(repo: Path) -> None:
-    # approve, revise -> revise, revise: revise leads by 2
+    # round 1: approve, revise (lead 0) -> revise x3 (lead 3): revise; round 2: approve x2
     provider = scripted(
-        [rename("app/config.py")] * 2 + [rename("app/main.py")] * 2,
-        [approve(), revise("app/main.py"), revise("app/main.py"), revise("app/main.py")]
-        + [approve()] * 2,
+        [rename("app/config.py")] * 2,
+        [approve(), *[revise("app/main.py")] * 4, approve(), approve()],
     )
     provider.enqueue(*[rename("app/main.py")] * 2, label="edit:app/main.py")
     settings = Settings(vote=2, max_rounds=2)
     result = run(Request("Rename load_cfg"), target(repo), settings, provider, model=MODEL)
     assert result.rounds == 2 and result.status is Status.APPROVED, result.message
     assert "+from app.config import load_config" in result.diff
+    assert provider.pending() == {}
+    verdict_1 = record_of(repo, result.run_id)["verdict_1"]
+    assert verdict_1["vote"]["votes"] == {"approve": 1, "revise": 4}
+    assert verdict_1["vote"]["winner"] == "revise" and verdict_1["vote"]["margin"] == 3
 
 
 PRICES = {"claude-sonnet": {"input": 300, "output": 1500}}  # dear, so a small limit bites

@@ -4,7 +4,8 @@ The projection is computed from measured sizes — the real reference sheet and 
 cached prompt prefix, with the tool schemas), the passes' prompt texts, the files the
 change is likely to edit — and from the settings (``vote``, ``max_samples``,
 ``max_rounds``, ``lookup_rounds``, ``jobs``) and the price table. Tokens are counted at
-:data:`CHARS_PER_TOKEN` characters a token, as BPE tokenizers typically give on code.
+:data:`CHARS_PER_TOKEN` characters a token, the middle of the 3.5-4 that BPE tokenizers
+typically give on ASCII source code (the sheet's own budget counts 3, to stay inside it).
 
 How many files the plan will touch is not known before the plan exists, so it is a range
 (see :func:`file_range`): the files the request names, or that define or use an
@@ -17,10 +18,13 @@ identifier it writes as code; without any, 1 to 5 files. Three scenarios are pri
 - *high*: the most files, every try (``max_samples`` with voting, three placement tries
   without), every lookup round and every review round revising every file.
 
-Answers are assumed short: a plan of about 45 tokens a file, an edit of 40 tokens plus a
-tenth of the file, a review of 80 tokens. The prompt cache is counted as the API does:
+Answers are assumed short: a plan of 40 tokens plus, per file, its path, a one-sentence
+intent (:data:`INTENT_TOKENS`) and the JSON around them; an edit of 40 tokens plus a tenth
+of the file; a review of 80 tokens. The plan block the per-file calls share is the plan's
+text: title, summary, and per file its path and intent. The prompt cache is counted as the API does:
 the first call writes the prefix, later calls read it; the plan block is written by the
-first wave of concurrent per-file calls (``jobs`` of them) and read by the rest.
+first wave of concurrent per-file calls (``jobs`` of them) and read by the rest, and
+written again by each review (another forced tool invalidates cached message blocks).
 """
 
 from __future__ import annotations
@@ -36,18 +40,19 @@ from tinygen.llm.vote import expected_samples
 if TYPE_CHECKING:
     from tinygen.sheet import Sheet
 
-CHARS_PER_TOKEN = 3.6
+CHARS_PER_TOKEN = 3.75
 ASSUMED_P = 0.8  # the share of samples assumed to agree on the right outcome
 UNVOTED_TRIES = 3  # placement tries per file without voting (the edit pass's MAX_TRIES)
 DEFAULT_FILES = (1, 2, 5)  # low, expected, high when the request names nothing
 MAX_FILES = 60  # the brainstorm pass plans at most this many files
 
-PLAN_TOKENS_PER_FILE = 45
-PLAN_TOKENS = 60
+PLAN_TOKENS = 40  # title and summary
+INTENT_TOKENS = 25  # a planned file's intent: one sentence
+PLAN_LINE_TOKENS = 4  # "- modify PATH: " around a file's path and intent in the plan block
+PLAN_JSON_TOKENS = 12  # the JSON keys and quotes around a planned file in the plan answer
 EDIT_TOKENS = 40
 EDIT_SHARE = 0.1  # of the file's tokens, added to an edit answer
 REVIEW_TOKENS = 80
-PLAN_BLOCK_TOKENS_PER_FILE = 40  # a planned file's line in the plan block
 
 
 def tokens(chars: float) -> int:
@@ -63,6 +68,7 @@ class FileRange:
     high: int
     how: str
     sizes: tuple[int, ...] = ()  # characters of the likely files, likeliest first
+    path_chars: float = 20.0  # the mean length of their paths
 
     def mean_chars(self, n: int) -> float:
         sizes = self.sizes[:n] or (1500,)  # nothing to go on: a small module
@@ -85,7 +91,8 @@ def file_range(
         f"{len(named)} named by the request, {len(defining)} defining and {len(using)} "
         "using identifiers it names"
     )
-    return FileRange(low, expected, high, how, tuple(sizes.get(p, 0) for p in likely))
+    path_chars = sum(len(p) for p in likely) / len(likely)
+    return FileRange(low, expected, high, how, tuple(sizes.get(p, 0) for p in likely), path_chars)
 
 
 def likely_files(sheet: Sheet, request: str) -> FileRange:
@@ -251,7 +258,8 @@ def _passes(
     prices: Mapping[str, Price],
 ) -> tuple[PassEstimate, ...]:
     prefix = tokens(sizes.prefix)
-    plan_out = PLAN_TOKENS + PLAN_TOKENS_PER_FILE * s.files
+    planned = tokens(files.path_chars) + INTENT_TOKENS  # one file's path and intent
+    plan_out = PLAN_TOKENS + s.files * (planned + PLAN_JSON_TOKENS)
     # brainstorm: the first call writes the prefix; lookup rounds read it, with the
     # conversation so far (and a share of the lookup results) as plain input
     brainstorm = Usage(tokens(sizes.brainstorm), plan_out, 0, prefix)
@@ -260,7 +268,7 @@ def _passes(
         brainstorm = brainstorm + Usage(history + PLAN_TOKENS * i, PLAN_TOKENS, prefix, 0)
     file_tokens = tokens(files.mean_chars(s.files) * 1.15)  # with line numbers
     edit_out = EDIT_TOKENS + math.ceil(EDIT_SHARE * file_tokens)
-    plan_block = tokens(sizes.plan) + PLAN_BLOCK_TOKENS_PER_FILE * s.files + plan_out
+    plan_block = tokens(sizes.plan) + PLAN_TOKENS + s.files * (planned + PLAN_LINE_TOKENS)
     edit_calls = review_calls = 0
     edit = review = Usage()
     for round_no in range(max(1, s.rounds)):
@@ -277,7 +285,7 @@ def _passes(
             diff = s.files * edit_out * 2  # removed and added lines, with context
             n = s.review_samples
             review = review + Usage(
-                n * (tokens(sizes.verify) + diff), n * REVIEW_TOKENS, n * (prefix + plan_block), 0
+                n * (tokens(sizes.verify) + diff), n * REVIEW_TOKENS, n * prefix, n * plan_block
             )
             review_calls += n
     out = [

@@ -8,8 +8,11 @@ every other by ``k`` votes; *undecided* when ``max_samples`` draws (red-flagged 
 included) leave no such lead — the caller then settles it (by the repository's checks,
 else the plurality, which it reports as low agreement).
 
-Draws run in parallel batches: each batch is the fewest samples that could still decide
-(``k`` minus the leader's lead), so when the samples agree a vote takes one round trip.
+Draws run in parallel batches. The first is the fewest samples that could decide (``k``),
+so when the samples agree a vote takes one round trip and ``k`` samples; each later batch
+is the fewest that could still decide (``k`` minus the leader's lead) plus
+:data:`SPARE`, which absorbs a red flag or a stray vote without another round trip (each
+round trip is a model call's latency; bench/bench_vote.py measures the trade).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any, Generic, Literal, TypeVar
 from tinygen.errors import BudgetExceeded
 
 T = TypeVar("T")
+
+SPARE = 1  # samples a batch after the first draws beyond the fewest that could decide
 
 Settled = Literal["votes", "checks", "plurality"]
 
@@ -126,7 +131,8 @@ def run_vote(draw: Draw[T], *, k: int, max_samples: int, submit: Submit) -> Vote
         lead = counts[ranked[0]] - (counts[ranked[1]] if len(ranked) > 1 else 0) if ranked else 0
         if lead >= k:
             break
-        batch = [submit(draw) for _ in range(min(k - lead, max_samples - summary.samples))]
+        size = k - lead + (SPARE if summary.samples else 0)
+        batch = [submit(draw) for _ in range(min(size, max_samples - summary.samples))]
         done, pending = wait(batch, return_when=FIRST_EXCEPTION)
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None and not isinstance(failed.exception(), BudgetExceeded):
@@ -185,6 +191,7 @@ def expected_samples(p: float, k: int) -> float:
 
 
 __all__ = [
+    "SPARE",
     "RedFlag",
     "Sample",
     "Vote",
