@@ -110,8 +110,8 @@ def test_run_apply_refuses_a_dirty_file_unless_forced(
     script_fix(fake)
     refused = run(fake, repo, "--apply")
     assert refused.exit_code == ExitCode.REPO
-    assert "uncommitted changes in app.py; nothing was written" in refused.stderr
-    assert "diff.patch" in refused.stderr  # the work is saved and named
+    assert "uncommitted changes in app.py: applying a change" in refused.stderr
+    assert fake.requests == []  # refused before the first paid call (issue 12 item 19)
     assert (repo / "app.py").read_text().endswith("    return 41\n# local note\n")
     forced = run(fake, repo, "--apply", "--force")
     assert forced.exit_code == ExitCode.OK, forced.stderr

@@ -19,6 +19,7 @@ from tinygen.github import GitHubForge, role_at_least
 from tinygen.github.app import AppCredentials, installation_token
 from tinygen.redact import redact
 from tinygen.repo.auth import token_for
+from tinygen.repo.files import tracked_changes
 from tinygen.repo.git import git, git_bytes
 from tinygen.repo.network import git_network
 from tinygen.repo.spec import github_hosts, parse_repo_spec
@@ -103,6 +104,8 @@ def prepare(
             "applying the change writes into a checkout, and the repository is a remote one",
             hint="run tinygen inside the checkout, or deliver to a branch or pull request",
         )
+    if opts.apply and not opts.force:
+        _refuse_local_edits(opened)
     if opened.is_clone and opts.branch is not None and not (opts.push or opts.pr):
         raise ConfigError(
             "a branch that is not pushed would stay in tinygen's clone cache",
@@ -152,6 +155,23 @@ def prepare(
     elif opts.pr and (opts.branch or opts.issue):
         _refuse_protected_target(prepared, opts.pr_branch() or "", "the branch")
     return prepared
+
+
+def _refuse_local_edits(opened: OpenedRepo) -> None:
+    """Applying into a checkout whose tracked files have uncommitted changes is refused here,
+    before any model call: which files the change touches is known only after the plan,
+    and the checkout's state is known now. (A new file that would land on an untracked or
+    ignored one is still refused when the change is applied, see repo.apply.)"""
+    dirty = tracked_changes(opened.root)
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise RepoError(
+            f"uncommitted changes in {shown}: applying a change into this checkout needs "
+            "its tracked files committed; nothing was run",
+            hint="commit or stash them first, or set force to apply the change over them "
+            "(the hunks are placed on the files as they are)",
+            settings=("force",),
+        )
 
 
 def _prepare_pr_head(prepared: Prepared, number: int) -> None:

@@ -207,4 +207,26 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
     return sorted(found & set(paths))
 
 
-__all__ = ["uncommitted", "write_files_atomically"]
+def tracked_changes(root: Path) -> list[str]:
+    """Tracked files of the checkout at ``root`` with uncommitted changes (staged or not,
+    deleted or renamed); untracked and ignored files do not count."""
+    from tinygen.repo.git import git_bytes
+
+    out = git_bytes(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"],
+        root,
+    ).stdout.decode("utf-8", "replace")
+    entries = out.split("\0")
+    found: list[str] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            found.append(entry[3:])
+            if entry[0] in "RC":
+                i += 1  # the rename's source path follows
+        i += 1
+    return sorted(set(found))
+
+
+__all__ = ["tracked_changes", "uncommitted", "write_files_atomically"]
