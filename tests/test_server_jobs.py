@@ -320,6 +320,40 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         SQLiteJobStore(blocked / "jobs.sqlite3")
 
 
+def test_postgresql_schema_is_migrated_once_by_servers_starting_together(pg_url: str) -> None:
+    import psycopg
+
+    from tinygen.server.postgres_store import SCHEMA_VERSION, PostgresJobStore
+
+    stores: list[JobStore] = []
+    failures: list[BaseException] = []
+    go = threading.Barrier(4)
+
+    def open_one() -> None:
+        go.wait()
+        try:
+            stores.append(PostgresJobStore(pg_url, pool_size=2, listen=False))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and len(stores) == 4
+    job = stores[0].add(spec(), max_queued=5)
+    assert stores[3].get(job.id) == job
+    for store in stores:
+        store.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM tinygen_schema").fetchall() == [(SCHEMA_VERSION,)]
+        conn.execute("UPDATE tinygen_schema SET version = 99")
+    with pytest.raises(ConfigError) as newer:
+        PostgresJobStore(pg_url, listen=False)
+    assert "newer tinygen" in newer.value.message and newer.value.settings == ("database_url",)
+
+
 # --- the worker pool ------------------------------------------------------------------------
 
 
