@@ -1,4 +1,4 @@
-"""Word parts for lexical matching: a request's words against paths and symbol names.
+"""Word parts for lexical matching: a request's words against paths and file contents.
 
 ``patch engine places hunks`` should find ``tinygen/patch/apply.py`` defining
 ``place_hunk``: so identifiers and path components are split on ``_``, ``-``, ``.``, ``/``
@@ -80,18 +80,6 @@ def word_parts(text: str) -> list[str]:
 @lru_cache(maxsize=1 << 16)
 def _name_parts(name: str) -> tuple[str, ...]:
     return tuple(word_parts(name))
-
-
-def bag(texts: Iterable[str]) -> str:
-    """The distinct word parts of several texts, sorted and space-separated (cacheable).
-
-    Identifiers repeat across files (``__init__``, ``get``, ``save``...): their parts
-    are remembered for the process, which makes a cold build's bags several times
-    cheaper; long texts (docstrings) are split each time."""
-    words: set[str] = set()
-    for text in texts:
-        words.update(_name_parts(text) if len(text) <= 64 else word_parts(text))
-    return " ".join(sorted(words))
 
 
 def path_words(path: str) -> set[str]:
