@@ -338,7 +338,7 @@ def test_workers_are_not_forked_while_other_threads_run(make_repo: RepoFactory) 
 def test_ranking_data_left_by_an_unranked_build_is_filled_in_and_stored(
     make_repo: RepoFactory,
 ) -> None:
-    """A build without a query leaves each record's referenced identifiers and word bag
+    """A build without a query leaves each record's referenced identifiers and term bag
     for later (a cold `tinygen map` does not need them); the first build that ranks
     computes them, in workers when there are many, and stores them; the result is the
     same as a cold ranked build's."""

@@ -311,7 +311,7 @@ def build_sheet(
 
     ``ranking`` says whether the sheet will be ranked (default: when there is a query;
     pass True when it will be rendered with a budget): it then gets what ranking reads
-    (each file's referenced identifiers and word bag) computed and cached; otherwise a
+    (each file's referenced identifiers and term bag) computed and cached; otherwise a
     cold build leaves those for the first build that ranks, and an entry computes its
     own if asked.
 

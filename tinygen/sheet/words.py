@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-# Bump when the words below change: cached word bags are then rebuilt.
+# Bump when the words below change: cached term bags are then rebuilt.
 WORDS_VERSION = 5
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
