@@ -6,7 +6,7 @@ Two files in ``.git/tinygen/``:
   id, {key: hot record}, (paths digest, {path: (blob, resolved imports)}))) +
   marshal({key: cold record})``. The hot part (scan.Record up to ``HOT``: what printing
   the sheet needs) is decoded on load; the cold part (symbols, imports, refs, term bags:
-  for ranking, JSON, signatures, the content channel's term bags) only when something asks for it (``ColdStore``);
+  for ranking, JSON, signatures) only when something asks for it (``ColdStore``);
 * ``sheet-delta.bin``, ``MAGIC + crc32 + marshal((version, base id, {key: full record},
   {path: (blob, resolved imports)}))``: what later runs added on top of one main file.
   It counts only while its base id names the main file it was written against.
