@@ -74,7 +74,8 @@ def read_request(value: str) -> str:
     "--model",
     envvar="TINYGEN_MODEL",
     default=None,
-    help="Anthropic model (default: newest Sonnet).",
+    help="Model: a bare name is Anthropic's; openai:, openrouter: or ollama:NAME for others "
+    "(default: newest Sonnet).",
 )
 @click.option(
     "--budget",
@@ -157,7 +158,7 @@ def command(
 
     opts = pop_options(delivery)
     # The SDK import takes over a second; it overlaps the repository work below.
-    threading.Thread(target=warm_up, name="tinygen-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(model,), name="tinygen-warm-up", daemon=True).start()
     text = read_request(request)
     check_out_path(out)  # before any paid call, not after
     overrides = {
