@@ -23,11 +23,12 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_bot
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
+from tinygen.action.preflight import preflight, repo_url, setting_overrides
 from tinygen.action.status import StatusComment, diff_block, how_to_set, reply, result_lines
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
@@ -152,12 +153,16 @@ def run_action(
     minted = False
     try:
         app = app_credentials(action_input(env, "APP_ID"), action_input(env, "PRIVATE_KEY"))
+        # before any network call: what the environment alone can tell (token, key, inputs,
+        # addresses), so nothing is posted for a run that cannot go ahead
+        preflight(env, event, decision, token=token, app=app, forge_given=forge is not None)
         if app is not None and forge is None:
             # the App's installation token starts the repository's CI on what tinygen pushes
             token, minted = installation_token(app, event.repository, api_url(env)), True
         forge = forge or make_forge(env, token)
     except TinygenError as exc:
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
+        io.annotate("error", str(exc))
         _finish(io, outcome, event, decision)
         return outcome
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
@@ -230,31 +235,7 @@ def _acknowledge(ctx: _Context) -> None:
 
 
 def _repo_url(ctx: _Context) -> str:
-    # TINYGEN_REPO_URL: for tests (a local bare repository) and self-hosted mirrors
-    override = ctx.env.get("TINYGEN_REPO_URL")
-    if override:
-        return override
-    return f"{server_url(ctx.env)}/{ctx.event.repository}.git"
-
-
-def _input(ctx: _Context, name: str) -> str:
-    return action_input(ctx.env, name)
-
-
-def _overrides(ctx: _Context) -> dict[str, Any]:
-    def lines(name: str) -> tuple[str, ...]:
-        text = _input(ctx, name)
-        return tuple(v.strip() for v in text.replace(",", "\n").splitlines() if v.strip())
-
-    return {
-        "model": _input(ctx, "MODEL") or None,
-        "max_rounds": _input(ctx, "MAX_ROUNDS") or None,
-        "vote": _input(ctx, "VOTE") or None,
-        "max_cost": _input(ctx, "MAX_COST") or None,
-        "checks": tuple(v.strip() for v in _input(ctx, "CHECKS").splitlines() if v.strip()),
-        "allowed_paths": lines("ALLOWED_PATHS"),
-        "protected_paths": lines("PROTECTED_PATHS"),
-    }
+    return repo_url(ctx.env, ctx.event.repository)
 
 
 def _protect_workflows(settings: Settings) -> Settings:
@@ -294,7 +275,7 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
     for note in prepared.notes:
         ctx.io.log(note)
     workspace = open_workspace(
-        prepared.opened, overrides=_overrides(ctx), adjust=_protect_workflows
+        prepared.opened, overrides=setting_overrides(ctx.env), adjust=_protect_workflows
     )
     return workspace, prepared
 
