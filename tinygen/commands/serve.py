@@ -115,6 +115,14 @@ from tinygen.server.jobs import DEFAULT_LEASE
     help="Most concurrent model calls within one job [default: 4].",
 )
 @click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="USD",
+    help="Most one job may spend: its cost limit, which a request or repository may lower, "
+    "never raise [default: the server's max-cost setting, none].",
+)
+@click.option(
     "--allow-checks",
     is_flag=True,
     help="Run check commands from requests and from repository config (they run code).",
@@ -181,6 +189,7 @@ def command(
     budget: int | None,
     max_tokens: int | None,
     jobs: int | None,
+    max_cost: float | None,
     allow_checks: bool,
     max_prompt_chars: int,
     max_repo_mb: float,
@@ -236,6 +245,7 @@ def command(
         budget=budget,
         max_tokens=max_tokens,
         jobs=jobs,
+        max_cost=max_cost,
         keep_days=keep_days,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,

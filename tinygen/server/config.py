@@ -56,6 +56,7 @@ class ServerConfig:
     budget: int | None = None
     max_tokens: int | None = None
     jobs: int | None = None  # concurrent model calls within one job
+    max_cost: float | None = None  # USD one job may spend (its cost limit); None: the setting
     allowed_models: tuple[str, ...] = ()  # empty: only the server's model (see models())
     allowed_owners: tuple[str, ...] = ()  # empty: any owner on an allowed host
     keep_days: float = DEFAULT_KEEP_DAYS  # finished jobs and run records older are pruned
@@ -92,6 +93,8 @@ class ServerConfig:
             )
         if self.lease_seconds < 1:
             raise ConfigError("lease-seconds must be at least 1", settings=("lease_seconds",))
+        if self.max_cost is not None and not self.max_cost > 0:
+            raise ConfigError("max-cost must be more than 0", settings=("max_cost",))
         if self.max_key_spend is not None and self.max_key_spend <= 0:
             raise ConfigError("max-key-spend must be more than 0", settings=("max_key_spend",))
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):

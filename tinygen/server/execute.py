@@ -13,9 +13,10 @@ Two server-side limits apply here rather than in the pipeline:
   size is checked after the fetch only.
 - **Spending**: a repository's ``.tinygen.toml`` is written by whoever submits it, but the
   model calls are billed to the server's key. It may lower ``max-rounds``, ``budget``,
-  ``max-tokens``, ``jobs`` and the timeouts, never raise them above the server's; its
-  ``model`` is used only when the server allows it (``--allow-model``). Each cut is
-  reported as a ``limits`` progress event.
+  ``max-tokens``, ``jobs``, ``max-samples`` and the timeouts, never raise them above the
+  server's; its ``model`` is used only when the server allows it (``--allow-model``). The
+  cost limit (``max-cost``, also a request field) is at most the server's: a job without
+  one gets the server's. Each cut is reported as a ``limits`` progress event.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ CAPPED = (
     "max_retry_wait",
     "max_retry_total",
     "check_timeout",
+    "max_samples",
 )
 
 
@@ -272,7 +274,12 @@ class PipelineExecutor:
 
         workspace = pipeline.open_workspace(
             opened,
-            overrides={"model": spec.model, "checks": spec.checks},
+            overrides={
+                "model": spec.model,
+                "checks": spec.checks,
+                "vote": spec.vote,
+                "max_cost": spec.max_cost,
+            },
             adjust=limited,
             provider_for=self.provider,
         )
@@ -301,19 +308,34 @@ class PipelineExecutor:
         for name in ("max_rounds", "budget", "max_tokens", "jobs"):
             if getattr(self.config, name) is not None:
                 caps[name] = getattr(self.config, name)
+        caps["max_cost"] = (
+            self.config.max_cost if self.config.max_cost is not None else own.max_cost
+        )
         return caps
 
     def limit(self, settings: Settings) -> tuple[Settings, list[str]]:
         """``settings`` within the server's caps and model allow-list, and what was cut."""
         notes: list[str] = []
         changes: dict[str, Any] = {}
-        for name, cap in self.caps().items():
+        caps = self.caps()
+        cost_cap = caps.pop("max_cost")
+        if cost_cap is not None and (settings.max_cost is None or settings.max_cost > cost_cap):
+            if settings.max_cost is not None:
+                notes.append(
+                    f"max-cost {settings.max_cost} is over this server's limit; using {cost_cap}"
+                )
+            changes["max_cost"] = cost_cap
+        for name, cap in caps.items():
             if getattr(settings, name) > cap:
                 notes.append(
                     f"{name.replace('_', '-')} {getattr(settings, name)} is over this "
                     f"server's limit; using {cap}"
                 )
                 changes[name] = cap
+        samples = changes.get("max_samples", settings.max_samples)
+        if settings.vote > samples:  # a vote that could never be decided
+            notes.append(f"vote {settings.vote} is over this server's max-samples; using {samples}")
+            changes["vote"] = samples
         models = self.config.models()
         if settings.model is None:
             changes["model"] = models[0]

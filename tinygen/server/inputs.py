@@ -128,7 +128,15 @@ def job_spec(
     for command in checks:
         if not command.strip() or len(command) > MAX_CHECK_CHARS:
             raise field_error("checks", f"each check is 1 to {MAX_CHECK_CHARS} characters")
-    return JobSpec(repo_url=url, prompt=body.prompt, ref=body.ref, model=body.model, checks=checks)
+    return JobSpec(
+        repo_url=url,
+        prompt=body.prompt,
+        ref=body.ref,
+        model=body.model,
+        checks=checks,
+        vote=body.vote,
+        max_cost=body.max_cost,
+    )
 
 
 __all__ = ["MAX_CHECK_CHARS", "check_ref", "check_repo_url", "job_spec"]

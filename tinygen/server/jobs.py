@@ -59,6 +59,8 @@ class JobSpec:
     ref: str | None = None
     model: str | None = None
     checks: tuple[str, ...] = ()
+    vote: int | None = None
+    max_cost: float | None = None  # US dollars; the server's own limit caps it
 
 
 @dataclass(frozen=True)

@@ -475,6 +475,8 @@ def _spec_dict(spec: JobSpec) -> dict[str, Any]:
         "ref": spec.ref,
         "model": spec.model,
         "checks": list(spec.checks),
+        "vote": spec.vote,
+        "max_cost": spec.max_cost,
     }
 
 

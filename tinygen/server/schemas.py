@@ -14,6 +14,7 @@ from tinygen.server.config import DEFAULT_MAX_PROMPT_CHARS, MAX_PROMPT_CHARS_CEI
 from tinygen.server.jobs import Job
 
 MAX_CHECKS = 10
+MAX_VOTE = 8  # the default max_samples: a larger k could never be reached
 
 JobStateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -61,6 +62,20 @@ class AnalyzeRequest(_Model):
         max_length=MAX_CHECKS,
         description="commands run on the changed tree (only on a server that allows checks)",
     )
+    vote: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_VOTE,
+        description="sample each file's edit and the review until one outcome leads by this "
+        "many votes (0: off; default: the repository's configuration)",
+    )
+    max_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="the job's cost limit in US dollars: no model call that could pass it is "
+        "made, and the job ends as budget_exceeded with its best valid diff; never more "
+        "than the server's own limit per job",
+    )
 
 
 class JobRequest(AnalyzeRequest):
@@ -107,6 +122,7 @@ class Verdict(_Model):
     summary: str
     revisions: list[Revision] = []
     round: int = 0
+    vote: dict[str, Any] | None = None
 
 
 class FileOutcome(_Model):
@@ -115,6 +131,9 @@ class FileOutcome(_Model):
     attempts: int = 0
     notes: str = ""
     error: str | None = Field(default=None, description="why the file could not be edited")
+    vote: dict[str, Any] | None = Field(
+        default=None, description="with vote: samples, votes, redFlags, margin, confidence"
+    )
 
 
 class Problem(_Model):
@@ -171,6 +190,13 @@ class JobResult(_Model):
     model: str = ""
     base_commit: str = ""
     default_branch: str | None = None
+    low_agreement: bool = Field(
+        default=False, description="a vote ended without a lead; its plurality was taken"
+    )
+    estimate: dict[str, Any] | None = Field(
+        default=None, description="the cost projected before the first model call"
+    )
+    max_cost: float | None = Field(default=None, description="the job's cost limit (US dollars)")
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> JobResult:
