@@ -580,3 +580,34 @@ def test_ollama_host_is_read_as_ollama_reads_it(host: str, url: str) -> None:
     env = {"OLLAMA_HOST": host} if host else {}
     found = openai_endpoint("ollama", env)
     assert found.base_url == url and found.local and not found.key_set
+
+
+# --- answers beyond the request (issue 12 items 2 and 5) -------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_an_answer_far_beyond_max_tokens_is_refused(fake_openai: FakeOpenAI, stream: bool) -> None:
+    fake_openai.script(None, TextReply("x" * 2_000_000), TextReply("fine"))
+    fake_openai.script("answer", ToolReply({"x": 1, "pad": "y" * 2_000_000}))
+    llm = provider(fake_openai, [], stream=stream)
+    for req in (request(max_tokens=100), request(tool=TOOL, max_tokens=100)):
+        with pytest.raises(LLMOutputError) as info:
+            llm.complete(req)
+        assert "100 tokens" in info.value.message and "larger than" in info.value.message
+    assert fake_openai.pending() == {None: 1}  # refused once, not retried
+    assert llm.complete(request(max_tokens=100)).text == "fine"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_tool_arguments_with_lone_surrogates_or_too_deep(
+    fake_openai: FakeOpenAI, stream: bool
+) -> None:
+    deep: Any = 1
+    for _ in range(150):
+        deep = [deep]
+    fake_openai.script("answer", ToolReply({"x": 1, "note": "a\ud800b"}), ToolReply({"x": deep}))
+    llm = provider(fake_openai, [], stream=stream)
+    answer = llm.complete(request(tool=TOOL))
+    assert answer.tool_input == {"x": 1, "note": "a\ufffdb"}
+    too_deep = llm.complete(request(tool=TOOL))
+    assert too_deep.tool_input is None  # not taken as an answer: the model is asked again

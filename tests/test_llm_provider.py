@@ -25,6 +25,7 @@ from tinygen.errors import (
     LLMContextError,
     LLMError,
     LLMNotFoundError,
+    LLMOutputError,
     LLMOverloadedError,
     LLMTimeoutError,
 )
@@ -348,6 +349,37 @@ def test_max_retries_is_a_setting_that_works(fake: FakeAnthropic) -> None:
     assert fake.pending() == {None: 3}
     with pytest.raises(ConfigError, match="max-retries"):
         load_settings(env={"TINYGEN_MAX_RETRIES": "-1"})
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_an_answer_far_beyond_max_tokens_is_refused(fake: FakeAnthropic, stream: bool) -> None:
+    """Issue 12 item 2: a 2 MB answer to a request allowing 100 tokens is refused while it
+    arrives (not retried: a server that does this once does it again)."""
+    fake.script(None, TextReply("x" * 2_000_000), TextReply("fine"))
+    fake.script("answer", ToolReply({"x": 1, "pad": "y" * 2_000_000}))
+    llm = provider(fake, [], stream=stream)
+    for req in (request(max_tokens=100), request(tool=TOOL, max_tokens=100)):
+        with pytest.raises(LLMOutputError) as info:
+            llm.complete(req)
+        assert "100 tokens" in info.value.message and "larger than" in info.value.message
+    assert fake.pending() == {None: 1}
+    assert llm.complete(request(max_tokens=100)).text == "fine"  # an answer in bounds
+
+
+def test_tool_input_too_deep_or_with_lone_surrogates(fake: FakeAnthropic) -> None:
+    """Issue 12 item 5: the SDK's tool input goes through the same checks as our own JSON."""
+    deep: Any = 1
+    for _ in range(150):
+        deep = [deep]
+    fake.script("answer", ToolReply({"x": 1, "note": "a\ud800b"}), ToolReply({"x": deep}))
+    llm = provider(fake, [], stream=False)
+    answer = llm.complete(request(tool=TOOL))
+    assert answer.tool_input is not None and answer.tool_input["note"] == "a\ufffdb"
+    with pytest.raises(LLMError, match="nests deeper"):  # the whole body is too deep
+        llm.complete(request(tool=TOOL))
+    fake.script("answer", ToolReply({"x": deep}))
+    with pytest.raises(LLMOutputError, match="nests deeper"):  # the streamed tool input
+        provider(fake, [], stream=True).complete(request(tool=TOOL))
 
 
 def test_timeout_then_recovery(fake: FakeAnthropic) -> None:

@@ -7,6 +7,7 @@ Subcommands live in ``tinygen/commands/`` and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import signal
 import sys
@@ -91,12 +92,48 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _internal_error(exc: Exception) -> int:
+    """Say that tinygen failed unexpectedly, where the traceback is, and return exit 1."""
+    import tempfile
+    import traceback
+
+    trace = redact("".join(traceback.format_exception(exc)))
+    where = ""
+    try:
+        fd, path = tempfile.mkstemp(prefix="tinygen-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(trace)
+        where = f"; the traceback is in {path}"
+    except OSError:
+        pass
+    detail = redact(str(exc)).splitlines()[0][:300] if str(exc).strip() else ""
+    click.echo(
+        f"tinygen: internal error: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+        err=True,
+    )
+    click.echo(
+        f"  hint: this is a bug in tinygen: please report it{where} "
+        "(TINYGEN_DEBUG=1 prints the traceback)",
+        err=True,
+    )
+    return int(ExitCode.INTERNAL)
+
+
 def main() -> None:
     # SIGTERM (a CI job cancelled, `kill`) cleans up like Ctrl-C: temporary worktrees are
     # removed and the run record says it was interrupted.
     signal.signal(signal.SIGTERM, _interrupt)
+    # Text we print may hold what no encoding can write (a lone surrogate from a JSON
+    # escape, an undecodable file name): escape it rather than end with a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         cli(prog_name="tinygen", standalone_mode=True)
+    except Exception as exc:  # not one of ours: a bug; one line, the traceback in a file
+        if os.environ.get("TINYGEN_DEBUG"):
+            raise
+        sys.exit(_internal_error(exc))
     except SystemExit as exc:
         if exc.code == ExitCode.INTERRUPTED:
             # Worker threads may still wait on an HTTP answer; everything that matters is

@@ -4,6 +4,7 @@ Every error names the problem and what to do about it, and carries the process e
 the CLI uses for it::
 
     TinygenError                 1  unexpected failure (a bug: please report it)
+    ├── InputError               2  an input over its size cap, or nested too deeply
     ├── ConfigError              6  bad settings, missing API key, bad config file
     ├── RepoError                8  not a git repository, git failed, dirty files, bad ref
     │   ├── RepoAuthError        8    the git host refused our credentials
@@ -103,6 +104,14 @@ class TinygenError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class InputError(TinygenError):
+    """An input refused before it is read whole or parsed: over its documented size cap
+    (a patch, a request, an event file, a JSON document) or nested too deeply. Exit 2, as
+    a command line's usage errors."""
+
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(TinygenError):

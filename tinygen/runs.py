@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from tinygen.errors import RepoError
+from tinygen import safejson
+from tinygen.errors import InputError, RepoError
+from tinygen.inputs import MAX_RECORD_BYTES, read_file
 from tinygen.owner import Owner
 from tinygen.redact import redact
 from tinygen.repo.clone import cache_path
@@ -42,6 +44,9 @@ from tinygen.repo.git import (
 from tinygen.repo.spec import parse_repo_spec
 
 RUNS_DIR = "runs"
+# What one model call may take in calls.jsonl: longer texts in it (a huge prompt or answer)
+# are cut, saying how much was left out, so a record stays readable and small.
+MAX_CALL_CHARS = 1_000_000
 OWNER_FILE = "owner.json"  # present while the run's process works on it
 INTERRUPTED = "interrupted"
 # A run id or a prefix of one: letters, digits, '-' and '_' only (no glob or path characters).
@@ -56,7 +61,8 @@ def new_run_id() -> str:
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        # backslashreplace: a lone surrogate becomes \udXXX, a JSON escape, not a crash
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -114,19 +120,26 @@ class RunRecorder:
         (self.dir / OWNER_FILE).unlink(missing_ok=True)
 
     def call(self, label: str, request: Any, response: Any, seconds: float) -> None:
-        """Append one LLM call (request dataclass and response dataclass or error text)."""
-        line = _dumps(
-            {
-                "label": label,
-                "at": time.time(),
-                "seconds": round(seconds, 3),
-                "request": request,
-                "response": response,
-            }
-        )
+        """Append one LLM call (request dataclass and response dataclass or error text), cut
+        to :data:`MAX_CALL_CHARS`."""
+        entry = {
+            "label": label,
+            "at": time.time(),
+            "seconds": round(seconds, 3),
+            "request": request,
+            "response": response,
+        }
+        line = _dumps(entry)
+        if len(line) > MAX_CALL_CHARS:
+            line = _dumps(_shortened(json.loads(line), len(line)))
         with (
             self._lock,
-            os.fdopen(open_no_follow(self.dir / "calls.jsonl"), "a", encoding="utf-8") as fh,
+            os.fdopen(
+                open_no_follow(self.dir / "calls.jsonl"),
+                "a",
+                encoding="utf-8",
+                errors="backslashreplace",
+            ) as fh,
         ):
             fh.write(line + "\n")
 
@@ -134,6 +147,34 @@ class RunRecorder:
         path = self.dir / name
         _atomic_write(path, redact(text))
         return path
+
+
+def _shortened(entry: dict[str, Any], size: int) -> dict[str, Any]:
+    """``entry`` (a call) with its longest texts cut until it fits MAX_CALL_CHARS; each cut
+    says how many characters were left out, and ``recorded_chars`` how large it was."""
+    keep = MAX_CALL_CHARS // 4
+    while keep >= 1_000:
+        cut = _cut_texts(entry, keep)
+        if len(json.dumps(cut, ensure_ascii=False)) <= MAX_CALL_CHARS - 1_000:
+            return {**cut, "cut_from_chars": size}
+        keep //= 2
+    return {k: entry.get(k) for k in ("label", "at", "seconds")} | {
+        "cut_from_chars": size,
+        "request": None,
+        "response": None,
+    }
+
+
+def _cut_texts(value: Any, keep: int) -> Any:
+    if isinstance(value, str):
+        if len(value) <= keep:
+            return value
+        return value[:keep] + f"\n[… {len(value) - keep} more characters not recorded]"
+    if isinstance(value, dict):
+        return {k: _cut_texts(v, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(v, keep) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -236,30 +277,36 @@ def load_run(state: Path, run_id: str) -> dict[str, Any]:
     calls_path = matches[0] / "calls.jsonl"
     calls = []
     if calls_path.is_file():
-        for line in calls_path.read_text("utf-8").splitlines():
+        text = _read_capped(calls_path).decode("utf-8", "replace")
+        for line in text.splitlines():
             try:
-                calls.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+                calls.append(safejson.loads(line, str(calls_path)))
+            except (ValueError, InputError):
+                continue  # a line cut short by a crash, or not ours
     data["calls"] = calls
     data["dir"] = str(matches[0])
     return data
+
+
+def _read_capped(path: Path) -> bytes:
+    return read_file(path, MAX_RECORD_BYTES, str(path), "look at it yourself, or delete it")
 
 
 def read_record(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
     """A run folder's ``run.json`` as a dict, or None and what is wrong with it."""
     path = folder / "run.json"
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = safejson.loads(_read_capped(path), str(path))
     except FileNotFoundError:
         return None, f"{path} is missing"
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror or exc}"
+    except InputError as exc:
+        return None, exc.message
     except UnicodeDecodeError:
         return None, f"{path} is not UTF-8 text"
-    except (json.JSONDecodeError, RecursionError) as exc:
-        why = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else exc
-        return None, f"{path} is not valid JSON ({why})"
+    except json.JSONDecodeError as exc:
+        return None, f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})"
     if not isinstance(data, dict):
         return None, f"{path} holds a JSON {type(data).__name__}, not a run record"
     return data, None
@@ -271,8 +318,9 @@ def read_record(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
 def _dead_owner(folder: Path) -> Owner | None:
     """The owner of a run still marked as working when that process has ended, else None."""
     try:
-        owner = Owner.from_dict(json.loads((folder / OWNER_FILE).read_text("utf-8")))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        path = folder / OWNER_FILE
+        owner = Owner.from_dict(safejson.loads(read_file(path, 100_000, str(path)), str(path)))
+    except (OSError, ValueError, InputError):
         return None
     return owner if owner is not None and not owner.alive() else None
 

@@ -6,15 +6,14 @@ untrusted text from the payload; it is sanitized later, before it reaches the mo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinygen import safejson
 from tinygen.errors import ConfigError
-
-MAX_EVENT_BYTES = 25_000_000  # GitHub caps webhook payloads at 25 MB
+from tinygen.inputs import MAX_EVENT_BYTES, read_file
 
 
 @dataclass(frozen=True)
@@ -61,28 +60,6 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _dispatch_issue(name: str, value: Any) -> int | None:
-    """The workflow_dispatch input ``issue``: empty (no issue) or an issue number (``12``,
-    ``#12``); anything else is refused, not dropped: the run must not go ahead without the
-    issue the person meant."""
-    if (
-        name != "workflow_dispatch"
-        or value is None
-        or (isinstance(value, str) and not value.strip())
-    ):
-        return None
-    number = _int(value)
-    if number is None:
-        shown = (
-            repr(value)[:40] if isinstance(value, str) else f"{type(value).__name__} {value!r:.40}"
-        )
-        raise ConfigError(
-            f"the workflow_dispatch input 'issue' is {shown}, not an issue number",
-            hint="give the issue's number (like 12 or #12), or leave it empty to run without one",
-        )
-    return number
-
-
 def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> Event:
     """An :class:`Event` from the event name and its webhook payload."""
     sender = _dict(payload.get("sender"))
@@ -116,7 +93,7 @@ def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> 
         comment_created_at=_str(comment.get("created_at")) or None,
         comment_updated_at=_str(comment.get("updated_at")) or None,
         prompt=_str(inputs.get("prompt")) if "prompt" in inputs else None,
-        dispatch_issue=_dispatch_issue(name, inputs.get("issue")),
+        dispatch_issue=_int(inputs.get("issue")),
         ref=_str(payload.get("ref")) or None,
     )
 
@@ -135,20 +112,17 @@ def load_event(env: Mapping[str, str]) -> Event:
             "GITHUB_REPOSITORY",
         )
     path = Path(path_text)
+    hint = "GITHUB_EVENT_PATH must name the webhook payload JSON file"
+    what = f"the event payload {path}"
     try:
-        if path.stat().st_size > MAX_EVENT_BYTES:
-            raise ConfigError(f"the event payload {path} is larger than 25 MB")
-        payload = json.loads(path.read_text("utf-8"))
+        data = read_file(
+            path, MAX_EVENT_BYTES, what, "GitHub's payloads are smaller: check GITHUB_EVENT_PATH"
+        )
+        payload = safejson.loads(data, what)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the event payload {path}: {exc.strerror}",
-            hint="GITHUB_EVENT_PATH must name the webhook payload JSON file",
-        ) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"the event payload {path} is not JSON: {exc}",
-            hint="GITHUB_EVENT_PATH must name the webhook payload JSON file",
-        ) from exc
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", hint=hint) from exc
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise ConfigError(f"{what} is not JSON: {exc}", hint=hint) from exc
     if not isinstance(payload, dict):
         raise ConfigError(f"the event payload {path} is not a JSON object")
     return parse_event(name, payload, repository)

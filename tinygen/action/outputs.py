@@ -1,7 +1,8 @@
 """What a workflow step hands back: outputs in $GITHUB_OUTPUT, a Markdown job summary in
 $GITHUB_STEP_SUMMARY, and log lines and ``::error::`` annotations on stdout.
 
-Everything passes through :func:`tinygen.redact.redact`. Log lines carry untrusted text
+Everything passes through :func:`tinygen.redact.redact`; text that cannot be encoded (a
+lone surrogate) is written backslash-escaped rather than failing the step. Log lines carry untrusted text
 (labels, logins, model output); each line is prefixed so none can start with ``::`` and be
 read by the runner as a workflow command.
 """
@@ -55,13 +56,13 @@ class StepIO:
         if self.output_path is None:
             return
         delimiter = f"ghadelimiter_{secrets.token_hex(12)}"
-        with self.output_path.open("a", encoding="utf-8") as fh:
+        with self.output_path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
         if self.summary_path is None:
             return
-        with self.summary_path.open("a", encoding="utf-8") as fh:
+        with self.summary_path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(redact(markdown).rstrip("\n") + "\n")
 
 

@@ -81,7 +81,7 @@ def is_invisible(char: str) -> bool:
     cat = unicodedata.category(char)
     code = ord(char)
     return (
-        cat in ("Cf", "Cc", "Co", "Cn")
+        cat in ("Cf", "Cc", "Co", "Cn", "Cs")  # Cs: a lone surrogate (not text at all)
         or 0xFE00 <= code <= 0xFE0F
         or 0xE0100 <= code <= 0xE01EF
         or char in "\u115f\u1160\u3164\uffa0"  # Hangul fillers render as blanks

@@ -17,13 +17,20 @@ import click
 
 from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
+from tinygen.inputs import MAX_PATCH_BYTES, read_file, read_stream
 
 
 def _read_patch(source: str) -> str:
+    """The diff in ``source`` (a path, or ``-`` for stdin), read up to its size cap."""
     if source == "-" and sys.stdin.isatty():
         click.echo("reading the diff from stdin (Ctrl-D to end)…", err=True)
+    what = "the diff on standard input" if source == "-" else f"the diff in {source}"
+    hint = "split the change into several diffs"
     try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        if source == "-":
+            data = read_stream(sys.stdin.buffer, MAX_PATCH_BYTES, what, hint)
+        else:
+            data = read_file(Path(source), MAX_PATCH_BYTES, what, hint)
     except OSError as exc:
         raise click.UsageError(f"cannot read {source}: {exc.strerror}") from exc
     try:

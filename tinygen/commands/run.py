@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tinygen.commands._delivery import delivery_options, pop_options
-from tinygen.errors import ExitCode, TinygenError
+from tinygen.errors import ExitCode, InputError, TinygenError
+from tinygen.inputs import MAX_REQUEST_BYTES, read_file, read_stream
 from tinygen.models import Request, RunResult
 
 if TYPE_CHECKING:
@@ -23,24 +24,30 @@ CHECK_LINES_SHOWN = 20  # of a failed check's output, on stderr
 
 
 def read_request(value: str) -> str:
-    """REQUEST is text, ``@file`` to read it from a file, or ``-`` for stdin."""
-    if value == "-":
-        text = sys.stdin.read()
-        where = "standard input"
-    elif value.startswith("@"):
-        path = Path(value[1:])
+    """REQUEST is text, ``@file`` to read it from a file, or ``-`` for stdin (read up to
+    MAX_REQUEST_BYTES: an endless stream is refused, not read whole)."""
+    if value == "-" or value.startswith("@"):
+        where = "standard input" if value == "-" else value[1:]
+        what = f"the request from {where}"
         try:
-            text = path.read_text("utf-8")
+            if value == "-":
+                data = read_stream(sys.stdin.buffer, MAX_REQUEST_BYTES, what)
+            else:
+                data = read_file(Path(value[1:]), MAX_REQUEST_BYTES, what)
         except OSError as exc:
             raise click.BadParameter(
-                f"cannot read the request file {path}: {exc.strerror} (check the path after @)",
+                f"cannot read the request file {where}: {exc.strerror} (check the path after @)",
                 param_hint="REQUEST",
             ) from exc
-        except UnicodeDecodeError as exc:
+        except InputError as exc:
             raise click.BadParameter(
-                f"the request file {path} is not UTF-8 text", param_hint="REQUEST"
+                f"{exc.message}; shorten it, the model reads the repository itself",
+                param_hint="REQUEST",
             ) from exc
-        where = str(path)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(f"{what} is not UTF-8 text", param_hint="REQUEST") from exc
     else:
         text, where = value, "the argument"
     if not text.strip():

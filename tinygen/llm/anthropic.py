@@ -32,6 +32,7 @@ from tinygen.errors import (
     LLMError,
     LLMNotFoundError,
 )
+from tinygen.llm.limits import AnswerMeter, AnswerTooLarge, checked_input, read_body
 from tinygen.llm.names import split_model
 from tinygen.llm.provider import (
     Completion,
@@ -56,6 +57,7 @@ from tinygen.llm.retry import (
 )
 from tinygen.llm.usage import Usage
 from tinygen.redact import redact
+from tinygen.safejson import clean_text
 
 # Used when the installed SDK's model list cannot be read.
 FALLBACK_MODEL = "claude-sonnet-4-6"
@@ -270,23 +272,25 @@ class AnthropicProvider:
 
     @staticmethod
     def _send(client: Any, params: dict[str, Any], stream: bool) -> tuple[Any, str | None, bool]:
-        """(message, request id, whether it came as a stream)."""
+        """(message, request id, whether it came as a stream). The answer is read no further
+        than its ``max_tokens`` allows (:mod:`tinygen.llm.limits`)."""
+        max_tokens = params["max_tokens"]
         if not stream:
-            message = client.messages.create(**params)
-            return message, getattr(message, "_request_id", None), False
+            with client.messages.with_streaming_response.create(**params) as response:
+                data = read_body(response.iter_bytes(), max_tokens)
+                return _message(data), response.request_id, False
         with client.messages.stream(**params) as events:
             if _is_json(events.response.headers):
                 # A compatible server that does not stream answered with the whole message.
-                import anthropic
-
-                events.response.read()
-                data = events.response.json()
-                if not isinstance(data, dict):
-                    raise ValueError("the answer is JSON but not an object")
-                return anthropic.types.Message.construct(**data), events.request_id, False
+                data = read_body(events.response.iter_bytes(), max_tokens)
+                return _message(data), events.request_id, False
+            meter = AnswerMeter(max_tokens)
             stopped = False
             for event in events:
                 stopped = stopped or event.type == "message_stop"
+                if event.type == "content_block_delta":
+                    delta = event.delta
+                    meter.add(len(getattr(delta, "text", "") or getattr(delta, "partial_json", "")))
             if not stopped:
                 raise _TruncatedStream()
             return events.get_final_message(), events.request_id, True
@@ -306,13 +310,13 @@ class AnthropicProvider:
         tool_use_id: str | None = None
         for block in message.content:
             if block.type == "text":
-                texts.append(block.text)
+                texts.append(clean_text(block.text))
             elif (
                 block.type == "tool_use"
                 and tool_use_id is None
                 and (request.tool is None or block.name == request.tool.name)
             ):
-                tool_input = block.input if isinstance(block.input, dict) else None
+                tool_input = checked_input(block.input) if isinstance(block.input, dict) else None
                 tool_use_id = block.id
         usage = message.usage
         return Completion(
@@ -346,6 +350,8 @@ class AnthropicProvider:
 
         if isinstance(exc, _TruncatedStream):
             return Failure("the answer stream ended early", "truncated")
+        if isinstance(exc, AnswerTooLarge):
+            return Failure.final(exc.error("the Anthropic API"))
         if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
             return Failure(f"no answer within {self.timeout:g} s", "timeout")
         if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
@@ -436,6 +442,15 @@ class AnthropicProvider:
                 hint="if this persists, please report it with the run id",
             )
         return Failure.final(error)
+
+
+def _message(data: Any) -> Any:
+    """A Messages API message built from its JSON (nested blocks included)."""
+    import anthropic
+
+    if not isinstance(data, dict):
+        raise ValueError("the answer is JSON but not an object")
+    return anthropic.types.Message.construct(**data)
 
 
 def _is_json(headers: Any) -> bool:

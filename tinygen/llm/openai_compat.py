@@ -34,6 +34,7 @@ from tinygen.errors import (
     LLMError,
 )
 from tinygen.llm.endpoints import Endpoint, openai_endpoint
+from tinygen.llm.limits import AnswerMeter, read_body
 from tinygen.llm.names import split_model
 from tinygen.llm.openai_errors import ModeRefused, OpenAIErrors
 from tinygen.llm.openai_wire import (
@@ -58,6 +59,7 @@ from tinygen.llm.retry import (
     call_with_retries,
 )
 from tinygen.llm.usage import Usage
+from tinygen.safejson import clean_text
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
@@ -226,21 +228,29 @@ class OpenAICompatProvider:
 
     @staticmethod
     def _send(client: Any, params: dict[str, Any], stream: bool) -> tuple[Answer, str | None, bool]:
-        """(answer, request id, whether it came as a stream)."""
+        """(answer, request id, whether it came as a stream). The answer is read no further
+        than its token limit allows (:mod:`tinygen.llm.limits`)."""
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens") or 0
         if not stream:
-            completion = client.chat.completions.create(**params)
-            data = completion.to_dict() if hasattr(completion, "to_dict") else completion
-            return read_answer(data), getattr(completion, "_request_id", None), False
+            with client.chat.completions.with_streaming_response.create(**params) as response:
+                data = read_body(response.iter_bytes(), max_tokens)
+                return read_answer(data), response.headers.get("x-request-id"), False
         with client.chat.completions.create(**params) as events:
             headers = events.response.headers
             request_id = headers.get("x-request-id")
             if str(headers.get("content-type", "")).split(";")[0].strip().endswith("json"):
                 # A server that does not stream answered with the whole completion.
-                events.response.read()
-                return read_answer(json.loads(events.response.text)), request_id, False
+                return (
+                    read_answer(read_body(events.response.iter_bytes(), max_tokens)),
+                    request_id,
+                    False,
+                )
+            meter = AnswerMeter(max_tokens)
             assembler = StreamAssembler()
             for chunk in events:
+                before = assembler.size
                 assembler.add(chunk.to_dict())
+                meter.add(assembler.size - before)
             return assembler.answer(), request_id, True
 
     def _completion(
@@ -254,7 +264,7 @@ class OpenAICompatProvider:
         seconds: float,
         streamed: bool,
     ) -> Completion:
-        text = answer.text
+        text = clean_text(answer.text)
         tool_input: dict[str, Any] | None = None
         tool_use_id: str | None = None
         wanted = request.tool.name if request.tool is not None else None

@@ -17,6 +17,7 @@ from tinygen.errors import (
     TinygenError,
 )
 from tinygen.llm.endpoints import Endpoint
+from tinygen.llm.limits import AnswerTooLarge
 from tinygen.llm.openai_wire import ErrorInAnswer, TruncatedAnswer
 from tinygen.llm.provider import StructuredMode
 from tinygen.llm.retry import (
@@ -84,6 +85,8 @@ class OpenAIErrors:
         label = self.endpoint.label
         if isinstance(exc, TruncatedAnswer):
             return Failure("the answer stream ended early", "truncated")
+        if isinstance(exc, AnswerTooLarge):
+            return Failure.final(exc.error(label))
         if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
             return Failure(f"no answer within {self.timeout:g} s", "timeout")
         if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):

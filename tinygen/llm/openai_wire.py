@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tinygen import safejson
+from tinygen.errors import InputError
 from tinygen.llm.provider import (
     CompletionRequest,
     Message,
@@ -240,6 +242,7 @@ class StreamAssembler:
         self._finish: str | None = None
         self._usage: dict[str, Any] | None = None
         self._model: str | None = None
+        self.size = 0  # characters of text and tool arguments so far
 
     def add(self, chunk: dict[str, Any]) -> None:
         if chunk.get("error"):
@@ -255,6 +258,7 @@ class StreamAssembler:
                 raise ErrorInAnswer(choice["error"])
             delta = choice.get("delta") or {}
             self._text.append(_content_text(delta.get("content")))
+            self.size += len(self._text[-1])
             for call in delta.get("tool_calls") or []:
                 slot = self._calls.setdefault(
                     int(call.get("index") or 0), {"id": "", "name": "", "arguments": ""}
@@ -266,6 +270,7 @@ class StreamAssembler:
                 if isinstance(arguments, dict):  # a server that sends the object whole
                     arguments = json.dumps(arguments)
                 slot["arguments"] += arguments or ""
+                self.size += len(arguments or "")
             if choice.get("finish_reason"):
                 self._finish = choice["finish_reason"]
 
@@ -285,11 +290,11 @@ class StreamAssembler:
 
 def tool_input_of(call: ToolCall) -> dict[str, Any] | None:
     """The call's arguments as an object, or None when they are not one JSON object."""
-    if isinstance(call.arguments, dict):
-        return call.arguments
     try:
-        value = json.loads(call.arguments or "{}")
-    except json.JSONDecodeError:
+        if isinstance(call.arguments, dict):
+            return safejson.checked(call.arguments, "the model's tool input")
+        value = safejson.loads(call.arguments or "{}", "the model's tool input")
+    except (ValueError, InputError):  # not JSON, or nested too deeply
         return None
     return value if isinstance(value, dict) else None
 

@@ -60,6 +60,8 @@ def _stdlib_error(kind: str, text: str) -> str | None:
             tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         return str(exc)
+    except RecursionError:  # nested deeper than the parser goes: not known to be wrong
+        return None
     return None
 
 
