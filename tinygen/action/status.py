@@ -42,6 +42,8 @@ STAGE_TEXT = {
 ACTION_INPUTS = {
     "model": "model",
     "max_rounds": "max-rounds",
+    "vote": "vote",
+    "max_cost": "max-cost",
     "checks": "checks",
     "allowed_paths": "allowed-paths",
     "protected_paths": "protected-paths",
