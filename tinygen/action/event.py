@@ -60,6 +60,28 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _dispatch_issue(name: str, value: Any) -> int | None:
+    """The workflow_dispatch input ``issue``: empty (no issue) or an issue number (``12``,
+    ``#12``); anything else is refused, not dropped: the run must not go ahead without the
+    issue the person meant."""
+    if (
+        name != "workflow_dispatch"
+        or value is None
+        or (isinstance(value, str) and not value.strip())
+    ):
+        return None
+    number = _int(value)
+    if number is None:
+        shown = (
+            repr(value)[:40] if isinstance(value, str) else f"{type(value).__name__} {value!r:.40}"
+        )
+        raise ConfigError(
+            f"the workflow_dispatch input 'issue' is {shown}, not an issue number",
+            hint="give the issue's number (like 12 or #12), or leave it empty to run without one",
+        )
+    return number
+
+
 def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> Event:
     """An :class:`Event` from the event name and its webhook payload."""
     sender = _dict(payload.get("sender"))
@@ -93,7 +115,7 @@ def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> 
         comment_created_at=_str(comment.get("created_at")) or None,
         comment_updated_at=_str(comment.get("updated_at")) or None,
         prompt=_str(inputs.get("prompt")) if "prompt" in inputs else None,
-        dispatch_issue=_int(inputs.get("issue")),
+        dispatch_issue=_dispatch_issue(name, inputs.get("issue")),
         ref=_str(payload.get("ref")) or None,
     )
 
