@@ -229,3 +229,13 @@ def test_the_syntax_check_of_a_deeply_nested_file_is_no_crash() -> None:
     assert new_syntax_problems("data.json", "{}", deep) == []
     assert new_syntax_problems("data.toml", "", f"a = {deep}") == []
     assert new_syntax_problems("data.json", "{}", "{oops") != []
+
+
+def test_a_prices_file_nested_too_deep_is_a_configuration_error(tmp_path: Path) -> None:
+    from tinygen.errors import ConfigError
+    from tinygen.llm.usage import load_prices
+
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"m": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    with pytest.raises(ConfigError, match="nests deeper"):
+        load_prices({"TINYGEN_PRICES_FILE": str(prices)})

@@ -23,14 +23,15 @@ Override or extend the table with a JSON file named by ``TINYGEN_PRICES_FILE``::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinygen.errors import ConfigError
+from tinygen import safejson
+from tinygen.errors import ConfigError, InputError
+from tinygen.inputs import read_file
 
 PRICES_FILE_ENV = "TINYGEN_PRICES_FILE"
 
@@ -169,13 +170,15 @@ def load_prices(env: Mapping[str, str] | None = None) -> dict[str, Price]:
         return table
     path = Path(name)
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = safejson.loads(read_file(path, 1_000_000, str(path)), str(path))
     except OSError as exc:
         raise ConfigError(
             f"{PRICES_FILE_ENV}: cannot read {path}: {exc.strerror}",
             hint=f"point {PRICES_FILE_ENV} at a readable JSON file or unset it",
         ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except InputError as exc:
+        raise ConfigError(f"{PRICES_FILE_ENV}: {exc.message}") from exc
+    except ValueError as exc:  # not JSON, not UTF-8
         raise ConfigError(f"{PRICES_FILE_ENV}: {path} is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{PRICES_FILE_ENV}: {path} must hold a JSON object of model -> price")

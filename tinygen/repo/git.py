@@ -30,7 +30,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinygen.errors import RefNotFoundError, RepoError
+from tinygen import safejson
+from tinygen.errors import InputError, RefNotFoundError, RepoError
+from tinygen.inputs import read_file
 from tinygen.owner import Owner
 from tinygen.redact import redact
 
@@ -372,10 +374,11 @@ def remove_stale_worktrees(root: Path) -> list[Path]:
     worktree tinygen did not make, are left alone. The worktrees removed."""
 
     def dead(folder: Path) -> bool:
+        path = folder / WORKTREE_OWNER
         try:
-            data = json.loads((folder / WORKTREE_OWNER).read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return False  # no owner named: not ours to judge
+            data = safejson.loads(read_file(path, 100_000, str(path)), str(path))
+        except (OSError, ValueError, InputError):
+            return False  # no owner named (or not one we wrote): not ours to judge
         owner = Owner.from_dict(data)
         return owner is not None and not owner.alive()
 
