@@ -52,6 +52,7 @@ from tinygen.sheet.rank import WEIGHTS, Weights, rank
 from tinygen.sheet.render import layout
 
 MAX_RANK = 100
+REBUILD_INDEX: list[bool] = []  # --rebuild-index: no case reuses (patches) the last one's
 _WORD = re.compile(r"\w+")
 
 
@@ -149,6 +150,8 @@ class Prepared:
 
 def run_case(case: Case, mirrors: Path, bm25: BM25, budget: int, keep: list[Prepared]) -> Result:
     root = checkout(mirrors, case.repo, case.base)
+    if REBUILD_INDEX:
+        (root / ".git" / "tinygen" / "rank-index.bin").unlink(missing_ok=True)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -221,6 +224,7 @@ GRID = {
     "b": (0.3, 0.5, 0.75, 0.9),
     "k1": (0.8, 1.2, 2.0),
     "title": (0.0, 1.0, 2.0, 4.0),
+    "file_name": (0.0, 0.5, 1.0, 2.0),
 }
 
 
@@ -259,6 +263,12 @@ def main() -> None:
     ap.add_argument("--tune", action="store_true", help="grid-search weights on the dev split")
     ap.add_argument("--misses", action="store_true", help="list the cases tinygen misses in top 5")
     ap.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="a fresh rank index for every case (default: consecutive cases of a repository "
+        "patch the stored one when few files differ, as a user's edits would)",
+    )
+    ap.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -266,6 +276,8 @@ def main() -> None:
     )
     opts = ap.parse_args()
 
+    if opts.rebuild_index:
+        REBUILD_INDEX.append(True)
     cases: list[Case] = []
     if opts.source in ("all", "swe"):
         swe = swe_cases()

@@ -34,7 +34,7 @@ from tinygen.sheet.kinds import kind_of
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.words import path_words
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 BUCKET_SIZE = 32  # keys per bucket of a Buckets map, on average
 # A stored index is patched rather than rebuilt when at most this many files changed
 # (or this fraction of them): the changed files' terms replace theirs at query time.
@@ -158,7 +158,7 @@ class RankIndex:
     paths: list[str]  # doc number -> path (the sheet's path order)
     postings: Mapping[str, bytes]  # term -> doc << 8 | tf (Buckets; Patched)
     lengths: bytes  # array('I'): each doc's term count
-    path_terms: Buckets[bytes]  # word part of a path component -> docs
+    path_terms: Buckets[bytes]  # word part of a path component -> doc << 1 | in the file name
     names: Mapping[str, bytes]  # symbol name (any kind) -> docs defining it (Buckets; Patched)
     modules: Buckets[str]  # dotted module name -> path (from the root, src/, packages)
     edge_start: bytes  # array('I') of n + 1 offsets into edge_to / edge_weight
@@ -313,8 +313,9 @@ def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
     names: dict[str, list[int]] = {}
     path_terms: dict[str, list[int]] = {}
     for i, f in enumerate(files):
+        in_name = path_words(f.path.rpartition("/")[2])
         for word in path_words(f.path):
-            path_terms.setdefault(word, []).append(i)
+            path_terms.setdefault(word, []).append(i << 1 | (word in in_name))
         lengths[i] = _add_doc(i, f, postings, names)
     edges, _indegree = _graph(files, index)
     start = array("I", [0])

@@ -53,6 +53,7 @@ class Weights:
     seeds: int = 5  # best text candidates that pass score along graph edges
     hub: float = 0.0  # graph score divided by (the receiving file's degree) ** hub
     title: float = 1.0  # added to the query count of each first-line term
+    file_name: float = 1.0  # extra weight of a request word in a file's own name (path channel)
     k1: float = 2.0  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
 
@@ -140,8 +141,9 @@ def content_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> 
     return out
 
 
-def path_scores(index: RankIndex, query: str) -> dict[int, float]:
-    """The request's words among path components, each weighted by its rarity."""
+def path_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dict[int, float]:
+    """The request's words among path components, each weighted by its rarity, and by
+    ``1 + file_name`` when it is part of the file's own name."""
     n = len(index.paths)
     out: dict[int, float] = {}
     for term in sorted(set(islice(word_parts(query), MAX_TOKENS * 4))):
@@ -150,8 +152,10 @@ def path_scores(index: RankIndex, query: str) -> dict[int, float]:
             continue
         docs = decode(data)
         idf = math.log((n + 1) / len(docs))
-        for d in docs:
-            out[d] = out.get(d, 0.0) + idf
+        named = idf * (1 + weights.file_name)
+        for x in docs:
+            d = x >> 1
+            out[d] = out.get(d, 0.0) + (named if x & 1 else idf)
     return out
 
 
@@ -200,7 +204,7 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     text: dict[int, float] = {}
     for channel, w in (
         (_scaled(content_scores(index, query, weights)), weights.content),
-        (_scaled(path_scores(index, query)), weights.path),
+        (_scaled(path_scores(index, query, weights)), weights.path),
         (_scaled(identifier_scores(index, query)), weights.ident),
         ({doc_of[p]: s for p, s in mentions.strength.items() if p in doc_of}, weights.mention),
     ):
