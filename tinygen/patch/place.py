@@ -81,14 +81,17 @@ class FileIndex:
 
     def __init__(self, lines: list[FileLine]) -> None:
         self.lines = lines
-        self.nb = [i for i, ln in enumerate(lines) if not _blank(ln.content)]
-        self.keys = [lines[i].content.strip() for i in self.nb]
-        self.by_key: dict[str, list[int]] = {}
-        for q, key in enumerate(self.keys):
-            self.by_key.setdefault(key, []).append(q)
+        self.nb: list[int] = []  # indexes of the non-blank lines
+        self.keys: list[str] = []  # their stripped contents
+        self.by_key: dict[str, list[int]] = {}  # stripped content -> positions in nb
         self.blank_at: dict[str, list[int]] = {}  # a blank line's exact content -> line indexes
         for i, ln in enumerate(lines):
-            if _blank(ln.content):
+            key = ln.content.strip()
+            if key:
+                self.by_key.setdefault(key, []).append(len(self.nb))
+                self.nb.append(i)
+                self.keys.append(key)
+            else:
                 self.blank_at.setdefault(ln.content, []).append(i)
         counts = Counter(ln.eol for ln in lines if ln.eol)
         self.eol = max(sorted(counts), key=lambda e: counts[e]) if counts else "\n"
