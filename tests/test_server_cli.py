@@ -115,3 +115,16 @@ def test_help_lists_the_operator_limits() -> None:
     assert code == 0
     for flag in ("--allow-model", "--allow-owner", "--max-rounds", "--budget", "--keep-days"):
         assert flag in output
+
+
+def test_the_key_checked_is_the_one_each_allowed_model_needs(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    # a local model needs no key: start-up gets past the key check to the next refusal
+    env = {"ANTHROPIC_API_KEY": "", "TINYGEN_MODEL": "ollama:llama3"}
+    code, output = serve("--port", "0", "--db", str(blocker / "jobs.sqlite3"), env=env)
+    assert code == ExitCode.CONFIG and "cannot open the job database" in output, output
+    # an allowed OpenAI model without its key is refused, naming that key
+    env = {"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": ""}
+    code, output = serve("--allow-model", "openai:gpt-5-mini", "--allow-model", "x", env=env)
+    assert code == ExitCode.CONFIG and "OPENAI_API_KEY" in output, output

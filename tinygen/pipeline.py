@@ -42,6 +42,7 @@ from tinygen.models import (
 )
 from tinygen.passes.brainstorm import MAX_NAMED, brainstorm
 from tinygen.passes.common import Progress, RunContext
+from tinygen.passes.common import warm_up as prepare_passes
 from tinygen.passes.edit import edit_files
 from tinygen.passes.sizes import prompt_sizes
 from tinygen.passes.verify import verify
@@ -262,6 +263,12 @@ def _fix_ci(
         outcome.fixes.append(again)
         cost = again.result.cost_usd if again.result is not None else None
         spent = (spent or 0.0) + (cost or 0.0)
+
+
+def warm_up(model: str | None = None) -> None:
+    """Import the SDK ``model`` needs and build the tool schemas, ahead of the first call:
+    the CLI runs this in a thread while it opens the repository."""
+    prepare_passes(model)
 
 
 def _quiet(stage: str, message: str) -> None:

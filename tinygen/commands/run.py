@@ -159,13 +159,14 @@ def command(
     from tinygen import pipeline
     from tinygen.commands import _delivery
     from tinygen.commands._progress import ProgressPrinter
-    from tinygen.passes.common import warm_up
     from tinygen.repo.clone import open_repository
     from tinygen.runs import new_run_id
 
     opts = pop_options(delivery)
     # The SDK import takes over a second; it overlaps the repository work below.
-    threading.Thread(target=warm_up, args=(model,), name="tinygen-warm-up", daemon=True).start()
+    threading.Thread(
+        target=pipeline.warm_up, args=(model,), name="tinygen-warm-up", daemon=True
+    ).start()
     text = read_request(request)
     check_out_path(out)  # before any paid call, not after
     overrides = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -209,11 +208,6 @@ def command(
     check_bind(host, token)
     if db is not None and database_url:
         raise click.UsageError("--db and --database name two job databases: give one")
-    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        raise ConfigError(
-            "no Anthropic API key: ANTHROPIC_API_KEY is not set",
-            hint="export ANTHROPIC_API_KEY=sk-ant-... before starting the server",
-        )
     try:
         import uvicorn
 
@@ -250,6 +244,13 @@ def command(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
+    # every model jobs may use has its key (the providers check it; nothing is sent)
+    from tinygen.config import load_settings
+    from tinygen.llm.factory import make_provider
+
+    own = load_settings(None)
+    for model in config.models():
+        make_provider(own.replace(model=model))
     scheme = "https" if ssl_certfile else "http"
     from tinygen.server.jobs import open_store
     from tinygen.server.lock import DatabaseLock, owner_text
