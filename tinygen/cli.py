@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from tinygen import __version__
+from tinygen.commands._terminal import terminal_streams
 from tinygen.commands.flags import error_text
 from tinygen.errors import ExitCode, TinygenError
 from tinygen.redact import redact
@@ -60,6 +61,11 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # model output, file names, checks' output: text on a terminal, never escape codes
+        with terminal_streams():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TinygenError as exc:

@@ -1,4 +1,7 @@
-"""Remove secrets from text before it reaches a log, a comment, an error or a file."""
+"""Make foreign text safe to show: :func:`redact` removes secrets before text reaches a log, a
+comment, an error or a file; :func:`printable` removes the control characters that would
+act on a terminal or disguise text in git metadata and on GitHub; :func:`visible` shows
+them instead, for data a person reads on a terminal (a diff)."""
 
 from __future__ import annotations
 
@@ -52,3 +55,29 @@ def scrubbed_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of the environment without secrets, for running repository checks."""
     env = dict(os.environ) if env is None else dict(env)
     return {k: v for k, v in env.items() if not SECRET_ENV_NAMES.search(k)}
+
+
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the bidi
+# embeddings, overrides and isolates that reorder how text is shown ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters: model output, a file's lines or a check's output
+    carrying ``ESC ]0;...BEL`` would retitle a terminal (``git log``, a CI log), ``ESC [2J``
+    clear it, a carriage return overwrite what came before. Newlines and tabs stay; CRLF
+    becomes LF."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n"))
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character shown as an escape (``\\x1b``) instead of acting:
+    for data shown on a terminal whose bytes matter (a diff). CRLF line ends stay."""
+
+    def shown(match: re.Match[str]) -> str:
+        c = match.group(0)
+        if c == "\r" and text.startswith("\n", match.end()):
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+    return _CONTROL.sub(shown, text)

@@ -1,7 +1,8 @@
 """What a workflow step hands back: outputs in $GITHUB_OUTPUT, a Markdown job summary in
 $GITHUB_STEP_SUMMARY, and log lines and ``::error::`` annotations on stdout.
 
-Everything passes through :func:`tinygen.redact.redact`; text that cannot be encoded (a
+Everything passes through :func:`tinygen.redact.redact` (and log lines, annotations and the
+summary through :func:`tinygen.redact.printable`: no escape sequence reaches the log); text that cannot be encoded (a
 lone surrogate) is written backslash-escaped rather than failing the step. Log lines carry untrusted text
 (labels, logins, model output); each line is prefixed so none can start with ``::`` and be
 read by the runner as a workflow command.
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from tinygen.redact import redact
+from tinygen.redact import printable, redact
 
 OUTPUT_NAMES = ("status", "pr-url", "branch", "diff-path", "run-id", "decision", "ci")
 
@@ -38,7 +39,7 @@ class StepIO:
         self.values: dict[str, str] = {}
 
     def log(self, message: str) -> None:
-        for line in redact(message).splitlines() or [""]:
+        for line in printable(redact(message)).splitlines() or [""]:
             self.stream.write(f"tinygen: {line}\n")
         self.stream.flush()
 
@@ -46,7 +47,8 @@ class StepIO:
         """``::error title=...::message`` (level: error, warning or notice)."""
         assert level in ("error", "warning", "notice")
         title_text = _escape_data(redact(title)).replace(":", "%3A").replace(",", "%2C")
-        self.stream.write(f"::{level} title={title_text}::{_escape_data(redact(message))}\n")
+        text = _escape_data(printable(redact(message)))
+        self.stream.write(f"::{level} title={title_text}::{text}\n")
         self.stream.flush()
 
     def set_output(self, name: str, value: str) -> None:
@@ -63,7 +65,7 @@ class StepIO:
         if self.summary_path is None:
             return
         with self.summary_path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(redact(markdown).rstrip("\n") + "\n")
+            fh.write(printable(redact(markdown)).rstrip("\n") + "\n")
 
 
 def read_outputs(path: Path) -> dict[str, str]:

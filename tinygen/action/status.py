@@ -16,7 +16,7 @@ from tinygen.action.decide import MARKER
 from tinygen.action.outputs import StepIO
 from tinygen.config import Settings
 from tinygen.errors import TinygenError
-from tinygen.redact import redact
+from tinygen.redact import printable, redact
 
 if TYPE_CHECKING:
     from tinygen.github import Forge
@@ -70,7 +70,8 @@ def how_to_set(names: tuple[str, ...]) -> str:
 
 
 def compose(body: str) -> str:
-    return redact(f"{MARKER}\n{body.strip()}\n")
+    """Every comment tinygen writes: marked, redacted, without control characters."""
+    return printable(redact(f"{MARKER}\n{body.strip()}\n"))
 
 
 def reply(forge: Forge, full_name: str, number: int, text: str, io: StepIO) -> None:

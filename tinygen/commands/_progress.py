@@ -7,14 +7,16 @@ import threading
 import time
 from typing import TextIO
 
-from tinygen.redact import redact
+from tinygen.redact import printable, redact
 
 
 class ProgressPrinter:
     """Callable as ``progress(stage, message)``; thread-safe (per-file passes report at once)."""
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
-        self.stream = stream or sys.stderr
+        # its own \r and ESC[K go to the terminal itself: the line's text is made printable
+        # here, and the filtered stderr (see _terminal) would take those two out
+        self.stream = getattr(stream or sys.stderr, "unfiltered", stream or sys.stderr)
         self.quiet = quiet
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.monotonic()
@@ -25,7 +27,7 @@ class ProgressPrinter:
         if self.quiet:
             return
         elapsed = time.monotonic() - self.started
-        line = redact(f"[{elapsed:5.1f}s] {stage}: {message}")
+        line = printable(redact(f"[{elapsed:5.1f}s] {stage}: {message}"))
         with self._lock:
             if self.live:
                 width = 120

@@ -175,7 +175,7 @@ def _run(
             code = ExitCode.CHECKS_FAILED
     if dry_run:
         if not as_json:
-            click.echo(placed.diff, nl=False)
+            click.echo(placed.diff, nl=False, color=True)  # data: exact (see _terminal)
     elif placed.after:
         # Placed again and written only if every file still holds what was reported (and
         # checked) above.

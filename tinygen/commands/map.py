@@ -99,6 +99,6 @@ def command(
             click.echo(sheet.to_json(shown=lay.shown() if lay is not None else []))
     else:
         text = render_sheet(sheet, budget)
-        click.echo(text, nl=not text.endswith("\n"))
+        click.echo(text, nl=not text.endswith("\n"), color=True)  # data: exact, see _terminal
     if show_stats:
         click.echo(f"tinygen: {sheet.stats.summary()}", err=True)

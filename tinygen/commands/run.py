@@ -310,7 +310,7 @@ def emit(
     if as_json:
         click.echo(json.dumps(run_json(result, None, extra, exit_code=exit_code), indent=2))
     elif out is None and result.diff:
-        click.echo(result.diff, nl=False)
+        click.echo(result.diff, nl=False, color=True)  # data: exact (see _terminal)
     for check in result.failed_checks:
         state = "timed out" if check.timed_out else f"exit {check.exit_code}"
         click.echo(f"tinygen: check `{check.command}`: {state} ({check.seconds:.1f} s)", err=True)

@@ -107,7 +107,7 @@ def show(repo: str, run_id: str, show_repo: str | None, as_json: bool) -> None:
     click.echo(f"calls:    {len(data.get('calls', []))} recorded in {data.get('dir')}")
     if result.get("diff"):
         click.echo("")
-        click.echo(result["diff"], nl=False)
+        click.echo(result["diff"], nl=False, color=True)  # data: exact, see _terminal
 
 
 def _vote_line(vote: dict[str, object]) -> str:

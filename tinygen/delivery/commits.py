@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tinygen.config import load_settings
 from tinygen.errors import PatchApplyError, PatchParseError
-from tinygen.redact import redact
+from tinygen.redact import printable, redact
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.validate.paths import PathPolicy, check_path
 
@@ -20,7 +20,10 @@ _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
 
 
 def build_message(message: str, trailers: Mapping[str, str]) -> str:
-    """The message, a blank line, then ``Key: value`` trailers in the order given."""
+    """The message, a blank line, then ``Key: value`` trailers in the order given. Every
+    commit tinygen makes goes through here: no control character reaches git history
+    (``git log`` would replay an escape sequence from the model's plan on a terminal)."""
+    message = printable(message)
     body = "\n".join(line.rstrip() for line in message.strip().splitlines()).strip()
     if not body:
         raise ValueError("a commit message is required")
@@ -28,7 +31,7 @@ def build_message(message: str, trailers: Mapping[str, str]) -> str:
     for key, value in trailers.items():
         if not _TRAILER_KEY.match(key):
             raise ValueError(f"bad trailer key {key!r}")
-        lines.append(f"{key}: {' '.join(str(value).split())}")
+        lines.append(f"{key}: {' '.join(printable(str(value)).split())}")
     return body + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
 
 

@@ -2,7 +2,9 @@
 and body. Pure functions of a :class:`~tinygen.models.RunResult`; no I/O.
 
 Everything here ends up on GitHub or in git history, so every piece of text that came from
-a model, a check's output or the environment passes through :func:`tinygen.redact.redact`.
+a model, a check's output or the environment passes through :func:`tinygen.redact.redact`,
+and what these functions return holds no control character (:func:`tinygen.redact.printable`:
+an escape sequence in a plan's title would replay on every terminal showing ``git log``).
 A run that did not succeed says so in the commit and at the top of the pull request.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinygen.models import RunResult
-from tinygen.redact import redact
+from tinygen.redact import printable, redact
 
 if TYPE_CHECKING:
     from tinygen.validate.checks import CheckResult
@@ -44,7 +46,7 @@ def plain_title(result: RunResult) -> str:
     raw = (plan.title if plan else "") or (
         plan.summary.strip().splitlines()[0] if plan and plan.summary.strip() else ""
     )
-    return _one_line(redact(raw)) or "Change by tinygen"
+    return _one_line(printable(redact(raw))) or "Change by tinygen"
 
 
 def title(result: RunResult) -> str:
@@ -97,7 +99,7 @@ def commit_message(result: RunResult) -> tuple[str, dict[str, str]]:
     }
     if failure:
         trailers["Tinygen-Status"] = str(result.status)
-    return "\n\n".join(parts), trailers
+    return printable("\n\n".join(parts)), trailers
 
 
 def _checks_section(checks: list[CheckResult]) -> list[str]:
@@ -217,4 +219,4 @@ def pr_body(result: RunResult, *, issue: int | None = None) -> str:
         keep = BODY_MAX - len(footer) - 80
         closes = f"\n\nCloses #{issue}" if issue is not None else ""
         body = body[:keep].rstrip() + "\n\n…(cut: see the run record)" + closes + "\n"
-    return body + "\n" + footer + "\n"
+    return printable(body + "\n" + footer + "\n")
