@@ -85,6 +85,8 @@ def test_is_all_or_nothing_and_names_the_hunk_that_does_not_fit(make_repo: RepoF
     with pytest.raises(PatchApplyError, match=r"could not be placed.*: lib/util\.py") as info:
         apply_diff(repo, diff, force=False)
     assert "lib/util.py" in info.value.feedback  # the engine's feedback is kept
+    # a remedy for a person (the engine's own hint is written for the model)
+    assert info.value.settings == ("branch",) and "by hand" in (info.value.hint or "")
     assert status(repo) == before
     assert (repo / "app.py").read_text() == FILES["app.py"]
 

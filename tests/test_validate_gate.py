@@ -40,7 +40,7 @@ def test_diff_that_does_not_apply(make_repo: RepoFactory) -> None:
     report = run_gate(root, base, diff, POLICY)
     assert not report.ok
     assert [p.check for p in report.problems] == ["apply"]
-    assert "git apply --check" in report.problems[0].message
+    assert "git apply refused the diff" in report.problems[0].message
 
 
 def test_new_syntax_error_is_reported(make_repo: RepoFactory) -> None:

@@ -127,16 +127,18 @@ def _checkout_policy(root: Path) -> PathPolicy:
 
 def _naming_the_first_failure(exc: PatchApplyError) -> PatchApplyError:
     """The engine's error with its message naming the first hunk that did not fit (the
-    engine's message is a count); feedback, failures and hint are kept."""
-    if exc.failures:
-        first = exc.failures[0]
-        why = f"{first.path}, hunk {first.hunk}: {first.reason}"
-    else:
-        why = next((line.strip() for line in exc.feedback.splitlines() if line.strip()), "")
-    if not why:
+    engine's message is a count) and a remedy for a person, not the model's; feedback and
+    failures are kept."""
+    if not exc.failures:
         return exc
+    first = exc.failures[0]
     return PatchApplyError(
-        f"{exc.message}: {why}", feedback=exc.feedback, hint=exc.hint, failures=exc.failures
+        f"{exc.message}: {first.path}, hunk {first.hunk}: {first.reason}",
+        feedback=exc.feedback,
+        hint="the working tree differs from what the diff expects: apply it by hand, or "
+        "deliver it to a `branch` instead",
+        failures=exc.failures,
+        settings=("branch",),
     )
 
 

@@ -176,7 +176,7 @@ def _check_in(
     tree, err = tree_with_diff(wt, report.base_commit, diff)
     report.checks_run.append("git-apply")
     if tree is None:
-        report.problems.append(Problem("apply", f"git apply --check refused the diff: {err}"))
+        report.problems.append(Problem("apply", f"git apply refused the diff: {err}"))
         return
     # Defence in depth: the paths git actually changed (quoted names decoded, both sides of
     # a rename) pass the policy too, not only the ones we parsed.
