@@ -370,6 +370,8 @@ def test_health_reports_workers_and_the_oldest_running_job(
     assert idle.status_code == 200
     assert idle.json()["status"] == "ok" and idle.json()["liveWorkers"] == 2
     assert idle.json()["oldestRunningSeconds"] is None
+    assert idle.json()["database"] == {"kind": "sqlite", "ok": True, "notifications": True}
+    assert idle.json()["lostJobs"] == 0
     gate = Gate()
     fake.on(PLAN, gate.handler(no_change))
     job_id = client.post("/jobs", json={"repoUrl": repo_url, "prompt": "x"}).json()["id"]
