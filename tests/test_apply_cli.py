@@ -195,7 +195,8 @@ def test_json_failure_lists_the_failed_hunks_and_a_hint(make_repo: RepoFactory) 
             "reason": "its before-text (context and removed lines) is not in the file.",
         }
     ]
-    assert "send the whole diff again" in data["hint"]
+    # a person's remedy (the model's is "send the whole diff again"), naming no flag
+    assert "apply it by hand" in data["hint"] and "--" not in data["hint"]
 
 
 def test_stdin_on_a_terminal_says_it_is_waiting(make_repo: RepoFactory) -> None:
