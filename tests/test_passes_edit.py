@@ -91,8 +91,33 @@ def edit(
             [{"diff": rename("app/config.py")["diff"] + rename("app/main.py")["diff"]}] * MAX_TRIES,
             CONFIG,
             MAX_TRIES,
-            "app/main.py does not exist",
+            # issue 12 item 13: said as it is, not "does not exist ... use /dev/null"
+            "change only app/config.py; the diff also touches app/main.py",
             id="diff-touching-another-file-refused",
+        ),
+        pytest.param(
+            PlanItem("app/config.py", "modify", "Rename."),
+            [{"no_change": True, "notes": "load_cfg is already gone"}],
+            CONFIG,
+            1,
+            None,
+            id="no-change-answer",  # issue 12 item 14
+        ),
+        pytest.param(
+            PlanItem("app/config.py", "modify", "Rename."),
+            [{"notes": "nothing to do"}, {"no_change": True, "notes": "already right"}],
+            CONFIG,
+            2,
+            None,
+            id="empty-diff-asks-again-naming-no-change",
+        ),
+        pytest.param(
+            PlanItem("app/config.py", "modify", "Rename."),
+            [{"no_change": True, **rename("app/config.py")}, rename("app/config.py")],
+            CONFIG.replace("load_cfg", "load_config"),
+            2,
+            None,
+            id="no-change-with-a-diff-asks-again",
         ),
         pytest.param(
             PlanItem("app/util.py", "create", "A helper."),
@@ -142,6 +167,13 @@ def test_one_file(
     prompts = [prompt_text(r) for r in provider.requests]
     for n, prompt in enumerate(prompts[1:], start=1):
         assert f"Your previous answer (try {n}) could not be applied" in prompt
+    if error is not None:
+        assert "does not exist" not in result.error  # type: ignore[operator]
+    # an explicit "needs no change" is recorded as such; nothing else is
+    assert result.no_change == (result.ok and answers[-1].get("no_change") is True)
+    assert result.to_dict()["no_change"] == result.no_change
+    if "no_change" in answers[-1] and len(prompts) > 1:
+        assert "`no_change`" in prompts[1]
 
 
 def test_delete_needs_no_call(repo: Path) -> None:

@@ -36,7 +36,8 @@ VOCAB = [
 line_st = st.one_of(
     st.sampled_from(VOCAB),
     st.text(
-        alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+        # no NUL: a text file never gets one from a diff (refused, see test_patch_apply)
+        alphabet=st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)),
         max_size=12,
     ),
 )

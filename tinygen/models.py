@@ -59,11 +59,14 @@ class PlanAnswer:
 
 @dataclass
 class EditAnswer:
-    """The per-file pass's answer: a unified diff for an existing file, whole content for a new one."""
+    """The per-file pass's answer: a unified diff for an existing file, whole content for a
+    new one, or no_change true (diff and content left empty) when the file already does what
+    was asked; notes says what was changed, or why nothing was."""
 
     diff: str = ""
     content: str | None = None
     notes: str = ""
+    no_change: bool = False
 
 
 @dataclass
@@ -114,6 +117,7 @@ class FileEdit:
     error: str | None = None  # set when the file could not be edited
     vote: VoteSummary | None = None  # how the samples voted (with the `vote` setting)
     runner_up: str | None = None  # an undecided vote's second outcome, for the checks to try
+    no_change: bool = False  # the model answered that the file needs no change
 
     @property
     def ok(self) -> bool:
@@ -127,6 +131,7 @@ class FileEdit:
             "notes": self.notes,
             "error": self.error,
             "vote": self.vote.to_dict() if self.vote else None,
+            "no_change": self.no_change,
         }
 
 

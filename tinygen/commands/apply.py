@@ -183,11 +183,10 @@ def _run(
         report["written"] = True
     for h in placed.report:
         where = f" at line {h.line}" if h.line else ""
-        how = (
-            f" ({h.strategy}{', by line number' if h.via_hint else ''})"
-            if h.strategy != "-"
-            else ""
-        )
+        notes = [h.strategy] if h.strategy != "-" else []
+        notes += ["by line number"] if h.via_hint else []
+        notes += ["line-number prefixes removed"] if h.numbers_removed else []
+        how = f" ({', '.join(notes)})" if notes else ""
         click.echo(f"{h.path}: hunk {h.hunk} {h.outcome}{where}{how}", err=True)
     if not placed.after:
         click.echo("nothing to change: every hunk is already present", err=True)

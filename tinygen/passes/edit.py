@@ -114,6 +114,7 @@ def edit_file(
         after, problem = _place(item.path, current, answer)
         if problem is None:
             edit.after, edit.notes, edit.error = after, answer.notes.strip(), None
+            edit.no_change = answer.no_change
             return edit
         ctx.progress("edit", f"{item.path}: try {attempt} could not be placed")
         edit.error = problem
@@ -169,6 +170,7 @@ def vote_file(
         )
         return edit
     edit.after, edit.notes = winner.after, winner.notes
+    edit.no_change = winner.after == current
     if not vote.summary.decided and len(vote.ranked) > 1:
         edit.runner_up = vote.ranked[1].after
     return edit
@@ -200,15 +202,25 @@ def _prompt(
 
 
 def _place(path: str, current: str | None, answer: EditAnswer) -> tuple[str | None, str | None]:
-    """(new text, None) or (None, feedback for the model)."""
+    """(new text, None) or (None, feedback for the model). The diff may change ``path``
+    only; an explicit ``no_change`` answer keeps the text as it is."""
     from tinygen.patch import apply_patch
 
+    if answer.no_change:
+        if answer.diff.strip() or answer.content is not None:
+            return None, (
+                "Your answer says `no_change` but also gives a change: either leave `diff` "
+                "and `content` empty, or set `no_change` to false."
+            )
+        if current is None:
+            return None, f"`{path}` does not exist yet: give its whole text in `content`."
+        return current, None
     if current is None:
         if answer.content is not None:
             return _with_final_newline(answer.content), None
         if answer.diff.strip():
             try:
-                result = apply_patch({}, answer.diff, known_paths=[path])
+                result = apply_patch({}, answer.diff, known_paths=[path], only=path)
             except PatchError as exc:
                 return None, getattr(exc, "feedback", "") or str(exc)
             created = result.after.get(path)
@@ -217,14 +229,14 @@ def _place(path: str, current: str | None, answer: EditAnswer) -> tuple[str | No
         return None, f"`{path}` is a new file: give its whole text in `content`."
     if not answer.diff.strip():
         # Whole-file rewrites of existing files are refused: models elide ("... rest unchanged").
-        return None, f"`{path}` exists: give a unified diff of it in `diff`, not its whole text."
+        return None, (
+            f"`{path}` exists: give a unified diff of it in `diff`, not its whole text; if it "
+            "needs no change, answer with `no_change` set to true (and say why in `notes`)."
+        )
     try:
-        result = apply_patch({path: current}, answer.diff, known_paths=[path])
+        result = apply_patch({path: current}, answer.diff, known_paths=[path], only=path)
     except PatchError as exc:
         return None, getattr(exc, "feedback", "") or str(exc)
-    extra = sorted(p for p in result.after if p != path)
-    if extra:
-        return None, f"The diff changes other files ({', '.join(extra)}); change only `{path}`."
     return result.after.get(path, current), None
 
 

@@ -7,7 +7,8 @@ another drawn (never repaired); the reasons are counted per vote.
   indentation, blank lines) or does not fit at all;
 - ``other_file``: the edit touches a file it was not assigned;
 - ``syntax``: the result has syntax errors the file did not have;
-- ``empty``: the change is empty or changes only whitespace;
+- ``empty``: the change is empty or changes only whitespace (an explicit ``no_change``
+  answer is an outcome of its own, not a flag);
 - ``placeholder``: an added comment stands in for code (``...``, "rest of the code",
   "unchanged", "existing code");
 - ``too_long``: the answer is far longer than the file warrants (more than
@@ -56,6 +57,8 @@ def judge_edit(path: str, current: str | None, answer: EditAnswer) -> Sample[Can
     placed = _place(path, current, answer)
     if isinstance(placed, RedFlag):
         return placed
+    if answer.no_change and placed == current:
+        return Sample(outcome_key(path, placed), Candidate(placed, answer.notes.strip()))
     if current is not None and "".join(placed.split()) == "".join(current.split()):
         return RedFlag("empty", "no change" if placed == current else "whitespace only")
     if current is None and not placed.strip():
@@ -70,6 +73,8 @@ def judge_edit(path: str, current: str | None, answer: EditAnswer) -> Sample[Can
 
 
 def _place(path: str, current: str | None, answer: EditAnswer) -> str | RedFlag:
+    if answer.no_change and current is not None and not answer.diff.strip():
+        return current  # "this file needs no change": an outcome of its own, not a flag
     if current is None and answer.content is not None:
         return answer.content if answer.content.endswith("\n") else answer.content + "\n"
     if not answer.diff.strip():
@@ -77,7 +82,7 @@ def _place(path: str, current: str | None, answer: EditAnswer) -> str | RedFlag:
         return RedFlag("unparsed", f"no {what}")
     files = {} if current is None else {path: current}
     try:
-        result = apply_patch(files, answer.diff, known_paths=[path])
+        result = apply_patch(files, answer.diff, known_paths=[path], only=path)
     except PatchApplyError as exc:
         if any(f.path != path for f in exc.failures):
             return RedFlag("other_file", ", ".join(sorted({f.path for f in exc.failures})))

@@ -16,6 +16,7 @@ from tinygen.patch.files import (
     create_file,
     delete_file,
     missing_file,
+    other_file,
     rename_file,
     update_file,
 )
@@ -25,18 +26,32 @@ from tinygen.patch.paths import Paths, Texts, resolve_section
 
 
 def apply_patch(
-    files: Mapping[str, str], loose_diff: str, *, known_paths: Collection[str] | None = None
+    files: Mapping[str, str],
+    loose_diff: str,
+    *,
+    known_paths: Collection[str] | None = None,
+    only: str | None = None,
 ) -> PatchResult:
     """Apply ``loose_diff`` to ``files`` (current texts by repository path; a missing key
     means the file does not exist). Returns the before/after texts of the touched files;
     raises PatchParseError or PatchApplyError (with typed failures, and feedback for a
-    model) otherwise."""
+    model) otherwise. With ``only``, a section for any other file is such a failure ("change
+    only X; the diff also touches Y").
+
+    Hunks are numbered per file across the whole diff: a file's second section goes on
+    from the number its first ended with."""
     paths = Paths(files, known_paths)
     texts = Texts(files)
     out = Outcome()
+    counted: dict[str, int] = {}  # hunks numbered so far, per file
     for fp in parse_patch(loose_diff, known_paths=paths.known()):
         section = resolve_section(fp, paths, texts)
-        if section.old is None:
+        name = section.old or section.name
+        section.fp.first_hunk = max(section.fp.first_hunk, counted.get(name, 0) + 1)
+        counted[name] = section.fp.first_hunk + len(section.fp.hunks) - 1
+        if only is not None and name != only and section.name != only:
+            other_file(section, only, out)
+        elif section.old is None:
             create_file(section, texts, out)
         elif texts.current(section.old) is None:
             missing_file(section, paths.known(), out)

@@ -165,10 +165,18 @@ def render_failure(f: HunkFailure) -> str:
         if f.bom
         else ""
     )
+    numbered = (
+        "\n  Note: the lines of this hunk start with line numbers like `12| ` copied from the "
+        "numbered view of the file. They are not part of the file: write each diff line as "
+        "its marker (' ', '-' or '+') followed by the file's text only."
+        if f.numbered
+        else ""
+    )
     return (
         f"{f.path}, hunk {f.hunk} ({f.header}) does not apply: {f.reason}\n"
         + _describe_before(f.before)
         + ("\n" + closest if closest else "")
+        + numbered
         + bom
     )
 
@@ -177,11 +185,12 @@ def render_feedback(
     failures: Sequence[HunkFailure], fitted: Sequence[tuple[str, Sequence[int]]] = ()
 ) -> str:
     """The feedback of a refused diff: each failure, then the hunks that did fit (by file
-    section, in diff order) so that they are sent again unchanged."""
+    section, in diff order) so that they are sent again unchanged. A hunk named in a failure
+    is never also listed as fitting."""
     parts = [render_failure(f) for f in failures]
-    ok = [
-        f"{p} hunk{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))}" for p, ns in fitted if ns
-    ]
+    failed = {(f.path, f.hunk) for f in failures}
+    kept = [(p, [n for n in ns if (p, n) not in failed]) for p, ns in fitted]
+    ok = [f"{p} hunk{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))}" for p, ns in kept if ns]
     if ok:
         parts.append(
             "These hunks fit and need no change (keep them as they are): " + "; ".join(ok) + "."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinygen.patch.hunks import apply_hunks
+from tinygen.patch.hunks import apply_hunks, nul_reason
 from tinygen.patch.model import (
     FileLine,
     FilePatch,
@@ -33,14 +33,27 @@ class Outcome:
 
     def fail(self, path: str, fp: FilePatch, reason: str, *, last: bool = False) -> None:
         """A failure of the whole section, shown on its first (or ``last``) hunk."""
-        no, hunk = (len(fp.hunks), fp.hunks[-1]) if last else (1, _first(fp))
+        first = fp.first_hunk
+        no, hunk = (first + len(fp.hunks) - 1, fp.hunks[-1]) if last else (first, _first(fp))
         self.failures.append(HunkFailure.of(path, no, hunk, reason))
+
+    def unfit(self, path: str) -> None:
+        """The hunks of ``path``'s last section fit, but the section failed as a whole:
+        they are not to be kept as they are."""
+        for k in range(len(self.fitted) - 1, -1, -1):
+            if self.fitted[k][0] == path:
+                del self.fitted[k]
+                return
 
 
 def create_file(section: Section, texts: Texts, out: Outcome) -> None:
     """The file's text is the hunks' added lines; a file already there must have it."""
     name, fp = section.name, section.fp
     text = _new_text(fp)
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        out.fail(name, fp, nul_reason(name, line))
+        return
     existing = texts.current(name)
     if existing is not None and existing != text:
         out.fail(
@@ -54,6 +67,16 @@ def create_file(section: Section, texts: Texts, out: Outcome) -> None:
     present = existing is not None
     out.report.append(
         HunkReport(name, 1, "already-present" if present else "created", "new-file", None)
+    )
+
+
+def other_file(section: Section, only: str, out: Outcome) -> None:
+    """A section for a file other than ``only``, the one file the diff may change."""
+    out.fail(
+        section.name,
+        section.fp,
+        f"change only {only}; the diff also touches {section.name}. Leave {section.name} "
+        "out of this diff.",
     )
 
 
@@ -120,6 +143,7 @@ def rename_file(section: Section, texts: Texts, out: Outcome) -> None:
     if after is None:
         return
     if texts.current(new) is not None:
+        out.unfit(old)
         out.fail(new, section.fp, f"the diff renames {old} to {new}, which already exists.")
         return
     texts.set(old, None)
@@ -147,6 +171,7 @@ __all__ = [
     "delete_file",
     "missing_file",
     "modify_file",
+    "other_file",
     "rename_file",
     "update_file",
 ]

@@ -29,10 +29,19 @@ from tinygen.patch.model import (
     join_lines,
     split_lines,
 )
+from tinygen.patch.numbers import looks_numbered, without_numbers
 from tinygen.patch.place import Application, FileIndex, Placements, Refusal, locate
 from tinygen.patch.resend import already_present, exact_matches, keys, near_fits, resent
 
 BOM = "\ufeff"
+
+
+def nul_reason(path: str, line: int) -> str:
+    """Why a change that writes a NUL byte into the text file ``path`` is refused."""
+    return (
+        f"its added line {line} holds a NUL byte (\\x00), which would make {path} a binary "
+        "file; remove it (to mean a NUL character in code, write an escape such as \\0)."
+    )
 
 
 @dataclass
@@ -68,9 +77,11 @@ class _Hunks:
         self.fitted: list[int] = []
         self.report: list[HunkReport] = []
         self.searched = 0  # failed hunks given closest lines so far
+        self.renumbered: set[int] = set()  # hunks read without a view's line-number prefixes
+        self.has_nul = any("\0" in ln.content for ln in self.lines)
 
     def run(self) -> FileEdit:
-        numbered = self._readings()
+        numbered = [(no, h) for no, h in self._readings() if not self._adds_nul(no, h)]
         placed = [self._place(h) for _, h in numbered]
         trusted = not self.failures and numbers_trusted([h for _, h in numbered], placed)
         chosen: list[tuple[int, Hunk, Application]] = []
@@ -93,7 +104,22 @@ class _Hunks:
             self.searched += 1
             wanted = [ln.text for ln in hunk.old_lines if not ln.optional]
             closest = closest_lines(self.lines, wanted, self.index)
-        self.failures.append(HunkFailure.of(self.path, no, hunk, reason, closest, self.bom))
+        failure = HunkFailure.of(self.path, no, hunk, reason, closest, self.bom)
+        if no in self.renumbered or looks_numbered(hunk):
+            failure = dataclasses.replace(failure, numbered=True)
+        self.failures.append(failure)
+
+    def _adds_nul(self, no: int, hunk: Hunk) -> bool:
+        """A hunk that would put a NUL byte into a text file is refused (failure recorded):
+        it would make the file binary. A file that already holds NUL bytes may get more."""
+        if self.has_nul:
+            return False
+        added = [ln for ln in hunk.lines if ln.op == "+" and not ln.optional]
+        k = next((k for k, ln in enumerate(added, 1) if "\0" in ln.text), None)
+        if k is None:
+            return False
+        self.fail(no, hunk, nul_reason(self.path, k))
+        return True
 
     # --- which reading of each hunk -----------------------------------------------------
 
@@ -108,6 +134,11 @@ class _Hunks:
 
     def _reading(self, no: int, hunk: Hunk) -> Hunk | None:
         """The reading of an ambiguous hunk to use (None: refused, failure recorded)."""
+        plain = without_numbers(hunk)
+        if plain is not None and not self._fits(self._unbom(no, hunk, False)):
+            # the view's "12| " prefixes copied into the diff: read without them
+            self.renumbered.add(no)
+            hunk = plain
         if hunk.alternatives:
             readings = [self._unbom(no, h, False) for h in hunk.alternatives]
             fitting = [k for k, h in enumerate(readings) if self._fits(h)]
@@ -209,7 +240,15 @@ class _Hunks:
             return None
         self.fitted.append(no)
         self.report.append(
-            HunkReport(self.path, no, "applied", app.strategy, app.start + 1, via_hint)
+            HunkReport(
+                self.path,
+                no,
+                "applied",
+                app.strategy,
+                app.start + 1,
+                via_hint,
+                numbers_removed=no in self.renumbered,
+            )
         )
         if app.start == 0 and no in self.drops_bom:
             self.keep_bom = False
@@ -246,7 +285,16 @@ class _Hunks:
 
     def _present(self, no: int, line: int) -> None:
         self.fitted.append(no)
-        self.report.append(HunkReport(self.path, no, "already-present", "-", line + 1))
+        self.report.append(
+            HunkReport(
+                self.path,
+                no,
+                "already-present",
+                "-",
+                line + 1,
+                numbers_removed=no in self.renumbered,
+            )
+        )
 
     def _refuse_overlaps(self, chosen: list[tuple[int, Hunk, Application]]) -> None:
         for (n1, _, a1), (n2, h2, a2) in itertools.pairwise(chosen):
@@ -336,4 +384,4 @@ def _build_pure_addition(hunk: Hunk, eol_from_diff: bool, index: FileIndex) -> A
     )
 
 
-__all__ = ["BOM", "FileEdit", "apply_hunks"]
+__all__ = ["BOM", "FileEdit", "apply_hunks", "nul_reason"]

@@ -120,6 +120,7 @@ class HunkReport:
     strategy: str  # exact | trailing-whitespace | reindent | blank-lines | line-hint | -
     line: int | None  # 1-based first line of the placed before-text in the original file
     via_hint: bool = False
+    numbers_removed: bool = False  # read without line-number prefixes copied from a view
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +130,7 @@ class HunkReport:
             "strategy": self.strategy,
             "line": self.line,
             "via_hint": self.via_hint,
+            "numbers_removed": self.numbers_removed,
         }
 
 
@@ -191,6 +193,7 @@ class HunkFailure:
     before: tuple[str, ...] = ()  # the hunk's before-text (context and removed lines)
     closest: ClosestLines | None = None  # for a before-text that is nowhere in the file
     bom: bool = False  # the file starts with a byte-order mark (matched without it)
+    numbered: bool = False  # its lines carry a view's "12| " prefixes (removed, or not all)
 
     @classmethod
     def of(
