@@ -51,7 +51,11 @@ def _read_patch(source: str) -> str:
     help="Run CMD in a temporary worktree with the change applied (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
-@click.option("--force", is_flag=True, help="Also change files that have uncommitted changes.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also change files that have uncommitted changes, or gain syntax errors (warned).",
+)
 @delivery_options(with_apply=False)
 def command(
     patch: str,
@@ -67,8 +71,11 @@ def command(
     With --branch, --push, --pr or --to-pr the change is committed instead (on HEAD, or on
     the pull request's head) and the working tree is left alone.
 
+    A change that adds syntax errors to a file (the check `tinygen run` makes) is refused
+    unless --force, which writes it with a warning.
+
     Exit codes: 0 applied (or would be), 2 PATCH cannot be read, 5 a hunk could not be
-    placed or a path is not allowed, 8 repository problem (e.g. uncommitted changes, or a
+    placed, a path is not allowed or the result adds syntax errors, 8 repository problem (e.g. uncommitted changes, or a
     file changed while tinygen worked), 10 a --check failed.
     """
     opts = pop_options(delivery)
@@ -97,6 +104,7 @@ def command(
         "hint": None,
         "feedback": None,
         "failures": [],
+        "syntax_problems": [],
     }
     try:
         code = _run(patch, repo, dry_run, checks, as_json, force, report)
@@ -151,6 +159,14 @@ def _run(
             err=True,
         )
         report["uncommitted"] = placed.uncommitted
+    refusal = placed.syntax_error()
+    if refusal is not None:
+        if not (force or dry_run):
+            raise refusal
+        for path, problem in placed.syntax:
+            click.echo(f"warning: {path}: the change adds a syntax error: {problem}", err=True)
+        if dry_run and not force:
+            click.echo("warning: applying would need --force (syntax errors)", err=True)
     code = ExitCode.OK
     if checks:
         head = head_commit(root)

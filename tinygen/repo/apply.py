@@ -9,6 +9,9 @@ behind ``tinygen apply`` and ``tinygen run --apply``.
   out of the repository);
 - files with uncommitted changes — modified, staged, untracked or git-ignored (an
   ``.env``) — are refused unless ``force``: they are the user's own work;
+- a change that adds syntax errors to a file (the syntax delta ``tinygen run``'s gate
+  checks: a hunk that lost a context line can fit at a unique place and split a function)
+  is refused unless ``force``;
 - just before writing, each file must still hold the text the hunks were placed on (and
   the caller's ``expected`` text): an editor saving meanwhile refuses the write;
 - the write is atomic per file and all-or-nothing (:func:`write_files_atomically`).
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinygen.errors import PatchApplyError, RepoError
+from tinygen.errors import PatchApplyError, RepoError, ValidationError
 from tinygen.repo.files import uncommitted, write_files_atomically
 from tinygen.repo.git import repo_root
 from tinygen.repo.texts import WorkingTreeTexts, tracked_files
@@ -41,13 +44,32 @@ class PlacedDiff:
     report: list[HunkReport]  # where and how each hunk was placed
     diff: str  # the canonical diff of the change
     uncommitted: list[str]  # changed files with uncommitted changes (or ignored)
+    syntax: tuple[tuple[str, str], ...] = ()  # (path, problem) the change adds to a file
 
     @property
     def changed(self) -> list[str]:
         return sorted(self.after)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": self.changed, "hunks": [r.to_dict() for r in self.report]}
+        return {
+            "files": self.changed,
+            "hunks": [r.to_dict() for r in self.report],
+            "syntax_problems": [{"path": p, "problem": m} for p, m in self.syntax],
+        }
+
+    def syntax_error(self) -> ValidationError | None:
+        """The refusal of a change that adds syntax errors (None: it adds none)."""
+        if not self.syntax:
+            return None
+        files = sorted({p for p, _ in self.syntax})
+        path, problem = self.syntax[0]
+        return ValidationError(
+            f"the change adds syntax errors to {', '.join(files)} ({path}: {problem}); "
+            "nothing was written",
+            hint="check where each hunk was placed (one that lost a context line can fit in "
+            "the wrong place) and fix the diff, or set force to write it anyway",
+            settings=("force",),
+        )
 
 
 def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None) -> PlacedDiff:
@@ -58,6 +80,7 @@ def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None)
     PathPolicyError when a changed path is not allowed."""
     from tinygen.patch import apply_patch, canonical_diff
     from tinygen.validate.paths import check_path
+    from tinygen.validate.syntax import new_syntax_problems
 
     top = repo_root(root)
     if policy is None:
@@ -70,6 +93,11 @@ def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None)
     after = {p: t for p, t in placed.after.items() if t != placed.before.get(p)}
     for path in sorted(after):
         check_path(top, path, policy)
+    syntax = tuple(
+        (path, problem)
+        for path in sorted(after)
+        for problem in new_syntax_problems(path, placed.before.get(path), after[path])
+    )
     return PlacedDiff(
         root=top,
         before={p: placed.before.get(p) for p in after},
@@ -77,6 +105,7 @@ def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None)
         report=placed.report,
         diff=canonical_diff(placed.before, placed.after),
         uncommitted=uncommitted(top, sorted(after)),
+        syntax=syntax,
     )
 
 
@@ -104,10 +133,13 @@ def apply_diff(
     ``expected`` (path -> text, None = absent) is what the caller last saw of those files
     (a dry run, a check run on them): any file that differs refuses the write, as does a
     file that changed after the hunks were placed. ``force`` also changes files with
-    uncommitted changes."""
+    uncommitted changes, and writes a change that adds syntax errors."""
     placed = place_diff(root, diff, policy=policy)
     if not force:
         _refuse_uncommitted(placed)
+        refusal = placed.syntax_error()
+        if refusal is not None:
+            raise refusal
     if not placed.after:
         return []
     # compared with the disk just before writing: what the hunks were placed on, and what

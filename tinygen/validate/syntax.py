@@ -4,14 +4,19 @@ Parsed languages (tree-sitter): every ERROR/MISSING node, keyed by its type and 
 text (whitespace collapsed); a key the file did not have before, or has more often now, is
 a new problem. (Comparing counts alone would pass a change that fixes one error while
 adding another.) JSON and TOML: the standard library's loaders; a file that loaded before
-and no longer does. Only *new* problems count, so a file that already failed to parse can
+and no longer does. Python is also compiled by the running interpreter (``ast.parse``),
+which catches what tree-sitter's error recovery accepts — a function whose body a hunk
+split off (``def f():`` followed by code at its own level) — when the file compiled
+before (newer syntax than this interpreter's is then left to tree-sitter). Only *new* problems count, so a file that already failed to parse can
 still be edited. tree-sitter is imported lazily (through tinygen.sheet.languages).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import tomllib
+import warnings
 from collections import Counter
 from pathlib import PurePosixPath
 
@@ -88,7 +93,31 @@ def new_syntax_problems(path: str, before: str | None, after: str | None) -> lis
             old[(kind, key)] -= 1
         else:
             fresh.append(f"{path}:{line}: {kind}" + (f" at {key!r}" if key else ""))
+    if not fresh and language == "python":  # what tree-sitter's error recovery let pass
+        fresh = _python_problems(path, before, after)
     return fresh
+
+
+def _python_problems(path: str, before: str | None, after: str) -> list[str]:
+    """The interpreter's syntax error in ``after`` when ``before`` compiled (or was new)."""
+    if before is not None and _python_error(before) is not None:
+        return []
+    err = _python_error(after)
+    return [f"{path}:{err[0]}: {err[1]}"] if err is not None else []
+
+
+def _python_error(text: str) -> tuple[int, str] | None:
+    """(line, message) of the interpreter's first syntax error in ``text``, or None (also
+    when it nests too deeply to tell)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: an invalid escape, say
+            ast.parse(text)
+    except SyntaxError as exc:
+        return exc.lineno or 0, exc.msg
+    except (RecursionError, MemoryError, ValueError):  # ValueError: a NUL byte
+        return None
+    return None
 
 
 __all__ = ["has_syntax_check", "new_syntax_problems", "syntax_problems"]
