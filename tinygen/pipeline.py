@@ -527,11 +527,11 @@ class _Runner:
                     ctx, plan, diff, validation_text(gate, checks, edits), rounds, policy
                 )
             self.record.update(**{f"verdict_{rounds}": verdict.to_dict()})
-            self._check_budget()
             # A failed gate, check or edit is never approved, whatever the reviewer says.
             revisions = revisions_for(verdict, gate, checks, edits, diff_paths(diff))
             if not revisions or rounds >= self.settings.max_rounds:
-                break
+                break  # a review that got its verdict ends the run as it says, limit or not
+            self._check_budget()
             plan = plan_with_revisions(plan, revisions, ctx.repo_paths)
             self.progress("revise", f"round {rounds}: revising {len(revisions)} file(s)")
             with self.stage("edit"):
