@@ -66,7 +66,7 @@ def test_budget_and_stats(make_repo: RepoFactory) -> None:
     root = make_repo(FILES)
     code, out, err = run(str(root), "--budget", "40", "--stats")
     assert code == 0 and estimate_tokens(out.rstrip("\n")) <= 40
-    assert "files seen 3, listed 3, parsed 2" in err and "cache hits" in err
+    assert "files seen 3 = listed 3 (parsed 2) + skipped 0" in err and "hits 0 + misses 3" in err
     code, out, _ = run(str(root), "--budget", "40", "--json")
     assert code == 0 and len(json.loads(out)["files"]) < 3
 

@@ -60,15 +60,20 @@ def _literals(quotes: str) -> re.Pattern[str]:
     return re.compile("(" + "|".join(alts) + ")", re.DOTALL)
 
 
+# A comma that ends its line before a closing bracket: the trailing comma of a header
+# written one parameter a line, which has no place once the header is one line.
+_LINE_END_COMMA = re.compile(r",[ \t]*\r?\n\s*(?=[)\]}>])")
+
+
 def _squeeze(code: str) -> str:
     if "\n" in code or "  " in code or "\t" in code or "\r" in code:  # most are one line
-        code = _SPACES.sub(" ", code)
+        code = _SPACES.sub(" ", _LINE_END_COMMA.sub("", code))
     return code.replace("( ", "(").replace(" )", ")")
 
 
 def one_line(text: str, quotes: str = '"') -> str:
     """Collapse a multi-line header to one line, without the space after '(' or before
-    ')', outside string literals (delimited by ``quotes``) only: a default value
+    ')' or the trailing comma of a bracket closed on a later line, outside string literals (delimited by ``quotes``) only: a default value
     ``"( x )"`` stays as written (a line break inside one is written ``\\n``)."""
     for q in quotes:
         if q in text:

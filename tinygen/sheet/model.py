@@ -294,17 +294,29 @@ class SheetStats:
             "skipped": dict(sorted(self.skipped.items())),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "looked_up": self.looked_up,
             "non_utf8": self.non_utf8,
             "workers": self.workers,
             "seconds": round(self.seconds, 4),
         }
 
+    @property
+    def looked_up(self) -> int:
+        """Files whose contents were looked up in the cache: every file read, skipped ones
+        (binary, minified by content, ...) included; not those skipped by path or links."""
+        return self.cache_hits + self.cache_misses
+
     def summary(self) -> str:
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())) or "none"
+        """One line whose counts add up: seen = listed + skipped, and the cache's hits and
+        misses are of the files looked up (which may be more than those listed)."""
+        skipped = sum(self.skipped.values())
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
         return (
-            f"files seen {self.files_seen}, listed {self.files_listed}, parsed {self.parsed}, "
-            f"skipped: {skipped}; cache hits {self.cache_hits}, misses {self.cache_misses}; "
-            f"non-UTF-8 {self.non_utf8}; workers {self.workers}; {self.seconds:.3f} s"
+            f"files seen {self.files_seen} = listed {self.files_listed} (parsed {self.parsed}) "
+            f"+ skipped {skipped}" + (f" ({reasons})" if reasons else "") + "; "
+            f"cache: {self.looked_up} file(s) looked up = hits {self.cache_hits} + misses "
+            f"{self.cache_misses}; non-UTF-8 {self.non_utf8}; workers {self.workers}; "
+            f"{self.seconds:.3f} s"
         )
 
 

@@ -27,7 +27,7 @@ from tinygen.sheet.model import PENDING
 from tinygen.sheet.words import term_counts, tokens_of
 
 # Bump when extraction output or the record's shape changes: cached records are rebuilt.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6
 
 _GENERATED_MARKERS = (
     b"@generated",
