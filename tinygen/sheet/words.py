@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 # Bump when the words below change: cached term bags are then rebuilt.
-WORDS_VERSION = 5
+WORDS_VERSION = 6
 
 # Camel-case aware word parts: "HTTPServer" -> HTTP, Server; "parseV2" -> parse, V, 2.
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -96,7 +96,7 @@ def path_words(path: str) -> set[str]:
 
 # Word-like tokens of any text: identifiers, and the words of strings and comments.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-DEFINITION_BOOST = 3  # a defined name's parts count this many extra times in a term bag
+DEFINITION_BOOST = 1  # a defined name's parts count this many extra times in a term bag
 
 
 @lru_cache(maxsize=1 << 16)
