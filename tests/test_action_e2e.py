@@ -215,6 +215,39 @@ def test_rerun_updates_the_same_branch_and_pull_request(w: World) -> None:
     assert "def read_config(path" in remote_file(w, f"tinygen/issue-{n}", "app/config.py")
 
 
+def test_a_follow_up_keeps_the_pull_request_about_the_whole_change(w: World) -> None:
+    """Issue 12 item 21: the second run on the issue renames load_config to read_config on
+    top of the first (load_cfg -> load_config). The pull request's diff against main is
+    load_cfg -> read_config: its title and body say the whole change, keep the first
+    description and list the follow-up; a third run lists both follow-ups."""
+    n = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    assert w.run().exit_code == 0
+    first_run = w.outputs["run-id"]
+    script_rename(w.llm, "load_config", "read_config")
+    assert w.run().exit_code == 0, w.summary
+    (pull,) = w.gh.pulls(REPO)
+    assert pull["title"] == "Rename load_cfg to load_config; Rename load_config to read_config"
+    body = pull["body"]
+    summary = body.split("## Summary", 1)[1]
+    assert summary.lstrip().startswith("Rename load_cfg to load_config.")  # the first kept
+    follow_ups = body.split("## Follow-ups", 1)[1].split("##", 1)[0]
+    assert "1. **Rename load_config to read_config**" in follow_ups
+    assert w.outputs["run-id"] in follow_ups and first_run not in follow_ups
+    changes = body.split("## Changes against `main`", 1)[1].split("##", 1)[0]
+    assert "`app/config.py` (+1 −1)" in changes  # the whole change: one line, not two steps
+    assert f"Closes #{n}" in body
+    script_rename(w.llm, "read_config", "fetch_config")
+    assert w.run().exit_code == 0
+    (pull,) = w.gh.pulls(REPO)
+    assert pull["title"] == "Rename load_cfg to load_config (+2 follow-ups)"
+    follow_ups = pull["body"].split("## Follow-ups", 1)[1].split("##", 1)[0]
+    assert "1. **Rename load_config to read_config**" in follow_ups
+    assert "2. **Rename read_config to fetch_config**" in follow_ups
+    assert pull["body"].split("## Summary", 1)[1].lstrip().startswith("Rename load_cfg")
+
+
 def close_pull(w: World, number: int) -> None:
     import github
 

@@ -162,8 +162,10 @@ def test_rerun_on_a_named_branch_updates_the_same_pr(
     assert git(bare, "show", f"{branch}:app.py") == TWO["app.py"]
     assert git(bare, "show", f"{branch}:lib/util.py") == "X = 3\n"
     [pull] = gh.pulls(REPO)
-    assert pull["title"] == "Set X to 3"
+    # the pull request says the whole change (issue 12 item 21): the first step and this one
+    assert pull["title"] == "Return two from f; Set X to 3"
     assert "20260101-150000-000003" in pull["body"] and "Closes #7" in pull["body"]
+    assert "1. **Set X to 3**" in pull["body"] and "`lib/util.py` (+1 −1)" in pull["body"]
     assert len(gh.requests_matching("POST", r"/pulls$")) == 1
 
 

@@ -33,7 +33,17 @@ from tinygen.delivery.branches import (
 from tinygen.delivery.commits import build_message, commit_on_top, identity_env
 from tinygen.delivery.pushes import checkout_pr_head, push_branch, push_to_ref
 from tinygen.delivery.remotes import RemoteState, protected_branches, remote_state
-from tinygen.delivery.texts import MARKER, commit_message, plain_title, pr_body, succeeded, title
+from tinygen.delivery.texts import (
+    MARKER,
+    FileChange,
+    Step,
+    commit_message,
+    plain_title,
+    pr_body,
+    read_steps,
+    succeeded,
+    title,
+)
 from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
@@ -151,6 +161,25 @@ def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
         return git(["rev-parse", "HEAD"], wt).strip()
 
 
+def _changes(root: Path, base: str, head: str) -> list[FileChange]:
+    """The files ``head`` changes since it forked from ``base`` (``git diff --numstat``)."""
+    fork = git_bytes(["merge-base", base, head], root, check=False)
+    if fork.returncode != 0:
+        return []
+    start = fork.stdout.decode().strip()
+    out = git_bytes(["diff", "--numstat", "-z", "--no-renames", start, head], root)
+    changes = []
+    for record in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        added, _, rest = record.partition("\t")
+        removed, _, path = rest.partition("\t")
+        if path:
+            counted = added.isdigit() and removed.isdigit()
+            changes.append(
+                FileChange(path, int(added) if counted else None, int(removed) if counted else None)
+            )
+    return changes
+
+
 def _has_remote(root: Path) -> bool:
     return git_bytes(["remote", "get-url", REMOTE], root, check=False).returncode == 0
 
@@ -252,8 +281,11 @@ def publish_pr(
                 settings=("branch",),
             )
         tip = state.heads.get(branch)
-        if tip is not None and forge.find_open_pull(full_name, branch) is None:
+        open_pull = forge.find_open_pull(full_name, branch) if tip is not None else None
+        if tip is not None and open_pull is None:
             _refuse_rejected_branch(forge, full_name, branch)
+    earlier: list[Step] = []
+    changes: list[FileChange] = []
     if tip is None:
         pushed = publish_branch(result, opened, branch=branch, push=True, token=token, state=state)
         name, sha = pushed.branch, pushed.commit
@@ -265,14 +297,20 @@ def publish_pr(
         if new is not None:
             push_to_ref(root, new, name, token=token, default_branch=default, state=state)
         sha = new or head
+        if open_pull is not None:
+            # the pull request describes the whole change: its steps so far, then this one
+            # (which replaces the last when it added nothing)
+            earlier = read_steps(open_pull.body) or [Step("", open_pull.title, "", "")]
+            earlier = earlier if new is not None else earlier[:-1]
+            changes = _changes(root, opened.base_commit, sha)
     ok = succeeded(result)
     try:
         pull, created = forge.create_or_update_pull(
             full_name,
             head=name,
             base=base_branch,
-            title=title(result),
-            body=pr_body(result, issue=issue),
+            title=title(result, earlier),
+            body=pr_body(result, issue=issue, earlier=earlier, changes=changes, base=base_branch),
             draft=draft or not ok,
         )
         want = True if not ok else (False if not draft else None)
