@@ -239,3 +239,12 @@ def test_a_prices_file_nested_too_deep_is_a_configuration_error(tmp_path: Path) 
     prices.write_text('{"m": ' + "[" * 50_000 + "]" * 50_000 + "}")
     with pytest.raises(ConfigError, match="nests deeper"):
         load_prices({"TINYGEN_PRICES_FILE": str(prices)})
+
+
+def test_a_huge_config_file_is_refused_at_its_cap(make_repo: Any) -> None:
+    from tinygen.config import load_settings
+
+    repo = make_repo({"a.py": "x = 1\n"})
+    (repo / "pyproject.toml").write_text("# padding\n" * 200_000)
+    with pytest.raises(InputError, match="pyproject.toml is larger than 1 MB"):
+        load_settings(repo)

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from tinygen.errors import ConfigError
+from tinygen.inputs import read_file
 
 CONFIG_FILE = ".tinygen.toml"
+MAX_CONFIG_BYTES = 1_000_000  # .tinygen.toml or pyproject.toml read from a checkout
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,11 @@ def read_repo_config(root: Path) -> dict[str, Any]:
 
     def read(name: str) -> str | None:
         path = root / name
-        return path.read_bytes().decode("utf-8") if path.is_file() else None
+        if not path.is_file():
+            return None
+        return read_file(path, MAX_CONFIG_BYTES, str(path), "a config file is a few lines").decode(
+            "utf-8"
+        )
 
     return _parse_repo_config(read, str(root))
 
