@@ -64,6 +64,9 @@ FALLBACK_MODEL = "claude-sonnet-4-6"
 # Stream answers that may be longer than this many tokens (see the module docstring).
 STREAM_ABOVE_TOKENS = 8192
 
+# The fields of a stream's deltas that carry the answer (all count toward max_tokens).
+_DELTA_TEXTS = ("text", "partial_json", "thinking", "signature")
+
 # Error types the API reports inside a stream that are worth retrying.
 _TRANSIENT_TYPES = ("overloaded_error", "rate_limit_error", "api_error", "timeout_error")
 
@@ -288,9 +291,9 @@ class AnthropicProvider:
             stopped = False
             for event in events:
                 stopped = stopped or event.type == "message_stop"
-                if event.type == "content_block_delta":
+                if event.type == "content_block_delta":  # text, tool input, thinking
                     delta = event.delta
-                    meter.add(len(getattr(delta, "text", "") or getattr(delta, "partial_json", "")))
+                    meter.add(sum(len(getattr(delta, k, None) or "") for k in _DELTA_TEXTS))
             if not stopped:
                 raise _TruncatedStream()
             return events.get_final_message(), events.request_id, True
