@@ -74,3 +74,15 @@ def test_the_gate_check_catches_what_tree_sitter_lets_pass() -> None:
     (problem,) = new_syntax_problems("mod.py", MOD, split)
     assert "expected an indented block" in problem
     assert new_syntax_problems("mod.py", None, MOD) == []
+
+
+def test_syntax_newer_than_this_interpreter_is_not_called_an_error() -> None:
+    """Only indentation errors come from the interpreter: PEP 695 syntax, say, is Python 3.12
+    and tree-sitter's grammar knows it, whatever Python tinygen runs on."""
+    from tinygen.validate.syntax import new_syntax_problems
+
+    newer = (
+        MOD
+        + "\n\ntype Pair[T] = tuple[T, T]\n\n\ndef first[T](p: Pair[T]) -> T:\n    return p[0]\n"
+    )
+    assert new_syntax_problems("mod.py", MOD, newer) == []

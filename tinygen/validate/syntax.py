@@ -4,10 +4,11 @@ Parsed languages (tree-sitter): every ERROR/MISSING node, keyed by its type and 
 text (whitespace collapsed); a key the file did not have before, or has more often now, is
 a new problem. (Comparing counts alone would pass a change that fixes one error while
 adding another.) JSON and TOML: the standard library's loaders; a file that loaded before
-and no longer does. Python is also compiled by the running interpreter (``ast.parse``),
-which catches what tree-sitter's error recovery accepts — a function whose body a hunk
-split off (``def f():`` followed by code at its own level) — when the file compiled
-before (newer syntax than this interpreter's is then left to tree-sitter). Only *new* problems count, so a file that already failed to parse can
+and no longer does. Python is also compiled by the running interpreter (``ast.parse``)
+for indentation errors, which tree-sitter's error recovery accepts — a function whose body
+a hunk split off (``def f():`` followed by code at its own level) — when the file had none
+before (other syntax errors are left to tree-sitter, which knows syntax newer than the
+running interpreter's). Only *new* problems count, so a file that already failed to parse can
 still be edited. tree-sitter is imported lazily (through tinygen.sheet.languages).
 """
 
@@ -99,7 +100,8 @@ def new_syntax_problems(path: str, before: str | None, after: str | None) -> lis
 
 
 def _python_problems(path: str, before: str | None, after: str) -> list[str]:
-    """The interpreter's syntax error in ``after`` when ``before`` compiled (or was new)."""
+    """The interpreter's indentation error in ``after`` when ``before`` had none (or was
+    new)."""
     if before is not None and _python_error(before) is not None:
         return []
     err = _python_error(after)
@@ -107,14 +109,18 @@ def _python_problems(path: str, before: str | None, after: str) -> list[str]:
 
 
 def _python_error(text: str) -> tuple[int, str] | None:
-    """(line, message) of the interpreter's first syntax error in ``text``, or None (also
-    when it nests too deeply to tell)."""
+    """(line, message) of the interpreter's indentation error in ``text``, or None. Only
+    indentation errors count: they mean the same in every Python version, while another
+    syntax error may be syntax newer than the running interpreter (``type X = int`` on
+    3.11), which tree-sitter's grammar knows."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning: an invalid escape, say
             ast.parse(text)
-    except SyntaxError as exc:
+    except IndentationError as exc:  # TabError too
         return exc.lineno or 0, exc.msg
+    except SyntaxError:  # possibly syntax newer than this interpreter's: tree-sitter decides
+        return None
     except (RecursionError, MemoryError, ValueError):  # ValueError: a NUL byte
         return None
     return None
