@@ -154,7 +154,8 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        """The run's error or status first, then the delivery's error."""
+        """The run's error; else the delivery's error; else the run's status; else (when
+        that is success) the repository's CI on the last pushed commit (12, 13)."""
         if self.error is not None:
             return int(self.error.exit_code)
         if self.delivery_error is not None:
@@ -428,6 +429,7 @@ class _Runner:
                 root=wt,
                 repo_paths=sheet.paths,
                 sheet_text=sheet_text,
+                sheet=sheet,  # the brainstorm's lookups search it (no second build)
                 record=self.record,
                 model=self.model,
                 progress=self.progress,
