@@ -246,5 +246,5 @@ def test_a_huge_config_file_is_refused_at_its_cap(make_repo: Any) -> None:
 
     repo = make_repo({"a.py": "x = 1\n"})
     (repo / "pyproject.toml").write_text("# padding\n" * 200_000)
-    with pytest.raises(InputError, match="pyproject.toml is larger than 1 MB"):
+    with pytest.raises(InputError, match=r"pyproject\.toml is larger than 1 MB"):
         load_settings(repo)
