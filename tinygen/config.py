@@ -24,6 +24,7 @@ from tinygen.inputs import read_file
 
 CONFIG_FILE = ".tinygen.toml"
 MAX_CONFIG_BYTES = 1_000_000  # .tinygen.toml or pyproject.toml read from a checkout
+SUMMARIES_MODES = ("off", "cached", "auto")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Settings:
     max_cost: float | None = None  # US dollars: no model call that could pass it is made
     ci_poll: float = 15.0  # seconds between looks at a pushed commit's CI (it grows to 60)
     ci_start_timeout: float = 120.0  # no CI check on the pushed commit by then: it has none
+    # Hierarchical summaries (`tinygen summarize`): "cached" uses those already made,
+    # "auto" also makes the missing ones before a run (paid, counted in max_cost), "off"
+    # uses none. summary_model writes them: a cheap model is enough.
+    summaries: str = "cached"
+    summary_model: str = "claude-haiku-4-5"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -94,6 +100,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return int(value)
         if kind is float:
             return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise TypeError("a string")
+            return value.strip()
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"{source}: {name.replace('_', '-')} = {value!r} is not valid ({exc})",
@@ -208,6 +218,13 @@ def load_settings(
     for name in ("max_retry_wait", "max_retry_total"):
         if not getattr(settings, name) >= 0:
             raise ConfigError(f"{name.replace('_', '-')} must be 0 or more seconds")
+    if settings.summaries not in SUMMARIES_MODES:
+        raise ConfigError(
+            f"summaries = {settings.summaries!r} is not one of " + ", ".join(SUMMARIES_MODES),
+            settings=("summaries",),
+        )
+    if not str(settings.summary_model).strip():
+        raise ConfigError("summary-model is empty", settings=("summary_model",))
     if settings.max_cost is not None and not settings.max_cost > 0:
         raise ConfigError(
             f"max-cost must be more than 0 US dollars (got {settings.max_cost})",

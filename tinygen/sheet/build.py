@@ -460,7 +460,20 @@ def build_sheet(
     stats.parsed = sum(1 for f in files if is_parsed(f.language) and "symlink" not in f.flags)
     stats.non_utf8 = sum(1 for f in files if "non-utf8" in f.flags)
 
-    sheet = Sheet(root=top, files=files, stats=stats, paths=paths, skipped=skipped, query=query)
+    tracked = {
+        i.path: (i.mode, i.blob or (found[i.path][1] if i.path in found else "") or None)
+        for i in listed
+        if i.mode and skipped.get(i.path) != "deleted"
+    }
+    sheet = Sheet(
+        root=top,
+        files=files,
+        stats=stats,
+        paths=paths,
+        skipped=skipped,
+        query=query,
+        tracked=tracked,
+    )
     sheet.index = index
     if query.strip():
         from tinygen.sheet.rank import rank_files

@@ -338,6 +338,10 @@ class Sheet:
     query: str = ""
     ranked: bool = False  # files carry rank scores
     index: RankIndex | None = None  # the rank index of ``files`` (built when ranking)
+    # every tracked path in the work tree -> (git mode, blob SHA; None when the work
+    # tree's content differs from the index and the walk did not read it): what the
+    # folders' tree SHAs are computed from (sheet.summaries)
+    tracked: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def by_path(self) -> dict[str, FileEntry]:
         return {f.path: f for f in self.files}

@@ -1,0 +1,389 @@
+"""Summaries kept beside the sheet cache: one per file (keyed by its blob SHA), per folder
+(keyed by its git tree SHA) and one overview of the repository (the root tree's SHA).
+
+This module stores and looks them up; making them is :mod:`tinygen.summarize` (the
+sheet never calls a model). Every record is keyed by content, the model that wrote it and
+the version of the prompt that asked for it, so a record is never stale: a changed file
+has another blob SHA, and a folder holding it another tree SHA, so after a commit that
+changes one file only that file and its ancestor folders miss.
+
+Folder keys are git's own tree SHAs, computed here from the walk's listing (mode and blob
+of every tracked file, working-tree content for changed files): for a clean checkout they
+equal ``git rev-parse HEAD:folder``, so a record made by any clone of the same commit (the
+Action's cache, a teammate's run) is found again.
+
+The store is one JSON file, ``.git/tinygen/summaries.json``, replaced atomically; a
+writer merges what is on disk first, so two concurrent writers lose nothing but races
+on the same key (whose records are equivalent). A file that cannot be read is set aside
+with a warning and rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tinygen.errors import RepoError
+from tinygen.repo.git import git_env, state_dir
+from tinygen.safejson import loads
+from tinygen.sheet.model import Sheet
+
+STORE_NAME = "summaries.json"
+STORE_FORMAT = 1
+MAX_STORE_BYTES = 200_000_000  # far above any repository's summaries; a cap on what is read
+MAX_SUMMARY_CHARS = 4000  # a record's text is cut here when read (a model may ramble)
+ROOT = ""  # the repository's own folder: its record is the overview
+
+Kind = Literal["file", "folder", "overview"]
+_TREE_MODE = "40000"
+
+
+class SummaryStoreWarning(UserWarning):
+    """The summary store could not be read and is being rebuilt."""
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """One summary as the model gave it, with what it cost."""
+
+    kind: Kind
+    text: str  # what the file or folder is for; the overview's paragraphs
+    model: str
+    prompt: str  # the prompt version that asked for it
+    entry_points: tuple[str, ...] = ()  # a file's main names, as the model named them
+    input_tokens: int = 0
+    output_tokens: int = 0
+    path: str = ""  # where it was when made (for people reading the store; not a key)
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["entry_points"] = list(self.entry_points)
+        return out
+
+    @classmethod
+    def from_json(cls, value: object) -> SummaryRecord | None:
+        if not isinstance(value, dict):
+            return None
+        try:
+            kind = value["kind"]
+            if kind not in ("file", "folder", "overview"):
+                return None
+            points = value.get("entry_points", [])
+            return cls(
+                kind=kind,
+                text=str(value["text"])[:MAX_SUMMARY_CHARS],
+                model=str(value["model"]),
+                prompt=str(value["prompt"]),
+                entry_points=tuple(str(p) for p in points if isinstance(p, str))[:20],
+                input_tokens=int(value.get("input_tokens", 0)),
+                output_tokens=int(value.get("output_tokens", 0)),
+                path=str(value.get("path", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def record_key(kind: Kind, sha: str, model: str, prompt: str) -> str:
+    return f"{kind}:{sha}:{model}:{prompt}"
+
+
+class SummaryStore:
+    """The records of one repository; ``folder`` None keeps them in memory only."""
+
+    def __init__(self, folder: Path | None, records: dict[str, SummaryRecord] | None = None):
+        self.folder = folder
+        self.records: dict[str, SummaryRecord] = records or {}
+        self._new: dict[str, SummaryRecord] = {}
+        # (kind, sha) -> keys, for lookups by content whatever the model
+        self._by_content: dict[tuple[str, str], list[str]] = {}
+        for key in self.records:
+            self._index(key)
+
+    @property
+    def path(self) -> Path | None:
+        return self.folder / STORE_NAME if self.folder is not None else None
+
+    @classmethod
+    def load(cls, folder: Path | None) -> SummaryStore:
+        return cls(folder, _read(folder / STORE_NAME) if folder is not None else {})
+
+    def _index(self, key: str) -> None:
+        kind, sha, _rest = key.split(":", 2)
+        self._by_content.setdefault((kind, sha), []).append(key)
+
+    def get(self, kind: Kind, sha: str, model: str, prompt: str) -> SummaryRecord | None:
+        return self.records.get(record_key(kind, sha, model, prompt))
+
+    def best(self, kind: Kind, sha: str, model: str | None = None) -> SummaryRecord | None:
+        """The record for this content by ``model`` if there is one, else by any model (the
+        most recently added): a reader shows what exists rather than nothing."""
+        keys = self._by_content.get((kind, sha))
+        if not keys:
+            return None
+        if model is not None:
+            for key in keys:
+                if self.records[key].model == model:
+                    return self.records[key]
+        return self.records[keys[-1]]
+
+    def put(self, sha: str, record: SummaryRecord) -> None:
+        key = record_key(record.kind, sha, record.model, record.prompt)
+        if key not in self.records:
+            self._index(key)
+        self.records[key] = record
+        self._new[key] = record
+
+    @property
+    def unsaved(self) -> int:
+        return len(self._new)
+
+    def save(self) -> None:
+        """Write the new records, merged with whatever the file holds now (another run
+        may have added some since this store was loaded)."""
+        if self.folder is None or not self._new:
+            return
+        path = self.folder / STORE_NAME
+        merged = _read(path)
+        merged.update(self._new)
+        payload = {
+            "format": STORE_FORMAT,
+            "records": {k: r.to_json() for k, r in sorted(merged.items())},
+        }
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass"
+        )
+        fd, tmp = tempfile.mkstemp(prefix=".summaries-", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        for key, record in merged.items():
+            if key not in self.records:
+                self.records[key] = record
+                self._index(key)
+        self._new.clear()
+
+
+def _read(path: Path) -> dict[str, SummaryRecord]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        warnings.warn(f"cannot read {path}: {exc}", SummaryStoreWarning, stacklevel=3)
+        return {}
+    try:
+        value = loads(data, f"the summary store {path}", max_bytes=MAX_STORE_BYTES)
+        if not isinstance(value, dict) or value.get("format") != STORE_FORMAT:
+            raise ValueError("not a summary store of this version")
+        records = value["records"]
+        if not isinstance(records, dict):
+            raise ValueError("no records")
+    except Exception as exc:  # any unreadable store: set it aside, start again
+        warnings.warn(
+            f"the summary store {path} is unusable ({exc}); starting a new one",
+            SummaryStoreWarning,
+            stacklevel=3,
+        )
+        with contextlib.suppress(OSError):
+            os.replace(path, path.with_suffix(".json.bad"))
+        return {}
+    out: dict[str, SummaryRecord] = {}
+    for key, raw in records.items():
+        record = SummaryRecord.from_json(raw)
+        if record is not None and isinstance(key, str) and key.count(":") >= 3:
+            out[key] = record
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Tree SHAs
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A tracked path as git's tree would hold it."""
+
+    path: str
+    mode: str  # "100644", "100755", "120000", "160000"
+    sha: str
+
+
+def tree_shas(entries: Iterable[Tracked]) -> dict[str, str]:
+    """git's tree SHA of every folder holding ``entries`` ("" for the root), computed the
+    way git writes trees: entries sorted by name with folders compared as ``name/``."""
+    children: dict[str, dict[str, tuple[str, str]]] = {ROOT: {}}
+    subfolders: dict[str, list[str]] = {ROOT: []}
+    for e in entries:
+        parent, _, name = e.path.rpartition("/")
+        children.setdefault(parent, {})[name] = (e.mode, e.sha)
+        while parent not in subfolders:  # a folder not seen yet (the root always is)
+            subfolders[parent] = []
+            parent = parent.rpartition("/")[0]
+    for folder in subfolders:
+        if folder != ROOT:
+            subfolders[folder.rpartition("/")[0]].append(folder)
+    shas: dict[str, str] = {}
+    # deepest first, so that a folder's subfolders have their SHAs when it is written
+    for folder in sorted(subfolders, key=lambda p: p.count("/") + (p != ROOT), reverse=True):
+        here = dict(children.get(folder, {}))
+        for sub in subfolders[folder]:
+            here[sub.rpartition("/")[2]] = (_TREE_MODE, shas[sub])
+        body = bytearray()
+        for name in sorted(here, key=lambda n: _sort_name(n, here[n][0])):
+            mode, sha = here[name]
+            body += mode.encode() + b" " + name.encode("utf-8", "surrogateescape") + b"\0"
+            body += bytes.fromhex(sha)
+        h = hashlib.sha1(b"tree %d\0" % len(body))
+        h.update(body)
+        shas[folder] = h.hexdigest()
+    return shas
+
+
+def _sort_name(name: str, mode: str) -> bytes:
+    raw = name.encode("utf-8", "surrogateescape")
+    return raw + b"/" if mode == _TREE_MODE else raw
+
+
+def hash_objects(root: Path, paths: list[str]) -> dict[str, str]:
+    """git's blob SHAs of working-tree files (as ``git add`` would store them)."""
+    if not paths:
+        return {}
+    proc = subprocess.run(
+        ["git", "hash-object", "--stdin-paths"],
+        cwd=root,
+        input="\n".join(paths).encode("utf-8", "surrogateescape") + b"\n",
+        capture_output=True,
+        env=git_env(),
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {}
+    shas = proc.stdout.decode().split()
+    return dict(zip(paths, shas, strict=False)) if len(shas) == len(paths) else {}
+
+
+def folder_shas(sheet: Sheet) -> dict[str, str]:
+    """The git tree SHA of every folder of the sheet's working tree ("" for the root)."""
+    known = {f.path: f.blob for f in sheet.files if f.blob}
+    entries: list[Tracked] = []
+    unknown: list[str] = []
+    for path, (mode, blob) in sheet.tracked.items():
+        sha = blob or known.get(path)
+        if sha is None:
+            unknown.append(path)
+        else:
+            entries.append(Tracked(path, mode, sha))
+    if unknown:
+        # changed in the work tree and not read by the walk (skipped: too large, binary)
+        hashed = hash_objects(sheet.root, [p for p in unknown if "\n" not in p])
+        for path in unknown:
+            if path in hashed:
+                entries.append(Tracked(path, sheet.tracked[path][0], hashed[path]))
+            else:
+                # No SHA to be had: a made-up one, so its folders miss rather than match.
+                fake = hashlib.sha1(f"unknown:{path}".encode("utf-8", "surrogateescape"))
+                entries.append(Tracked(path, sheet.tracked[path][0], fake.hexdigest()))
+    return tree_shas(entries)
+
+
+# ---------------------------------------------------------------------------------------
+# What a reader (map, ranking, the brainstorm pass) sees
+
+
+@dataclass
+class Summaries:
+    """The summaries found for one sheet: by file path, by folder path, the overview."""
+
+    files: dict[str, SummaryRecord] = field(default_factory=dict)
+    folders: dict[str, SummaryRecord] = field(default_factory=dict)
+    overview: SummaryRecord | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.folders or self.overview)
+
+    def file_text(self, path: str) -> str:
+        record = self.files.get(path)
+        return record.text if record is not None else ""
+
+    def folder_text(self, path: str) -> str:
+        record = self.folders.get(path)
+        return record.text if record is not None else ""
+
+    def along(self, paths: Iterable[str], limit: int = 12) -> list[tuple[str, str]]:
+        """(folder, summary) of the folders holding ``paths``, outermost first, each once,
+        at most ``limit``: the context of the files a request is about."""
+        out: dict[str, str] = {}
+        for path in paths:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                folder = "/".join(parts[:i])
+                record = self.folders.get(folder)
+                if record is not None and folder not in out:
+                    out[folder] = record.text
+                    if len(out) >= limit:
+                        return list(out.items())
+        return list(out.items())
+
+
+def load_summaries(
+    sheet: Sheet,
+    store: SummaryStore | None = None,
+    model: str | None = None,
+    shas: Mapping[str, str] | None = None,
+) -> Summaries:
+    """What the store holds for this sheet's files and folders (``model``'s when it has
+    them, else any model's)."""
+    if store is None:
+        store = SummaryStore.load(_folder_of(sheet))
+    found = Summaries()
+    if not store.records:
+        return found
+    for f in sheet.files:
+        record = store.best("file", f.blob, model) if f.blob else None
+        if record is not None:
+            found.files[f.path] = record
+    shas = shas if shas is not None else folder_shas(sheet)
+    for folder, sha in shas.items():
+        if folder == ROOT:
+            found.overview = store.best("overview", sha, model)
+        else:
+            record = store.best("folder", sha, model)
+            if record is not None:
+                found.folders[folder] = record
+    return found
+
+
+def _folder_of(sheet: Sheet) -> Path | None:
+    try:
+        return state_dir(sheet.root)
+    except RepoError:
+        return None
+
+
+__all__ = [
+    "ROOT",
+    "Kind",
+    "Summaries",
+    "SummaryRecord",
+    "SummaryStore",
+    "SummaryStoreWarning",
+    "Tracked",
+    "folder_shas",
+    "load_summaries",
+    "record_key",
+    "tree_shas",
+]

@@ -1,0 +1,299 @@
+"""Making the missing summaries: files concurrently within ``jobs``, each folder once its
+children are done, the overview last; every answer stored as it arrives.
+
+What is done is kept whatever stops the build: the store is written every
+:data:`SAVE_EVERY` records or :data:`SAVE_SECONDS`, and at the end, also after a refused
+call (the cost limit), a failed one, or Ctrl-C. A folder one of whose children could not
+be made is not made either (its summary would describe a folder without that part, and
+be cached as if complete); the next build makes both.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinygen.errors import BudgetExceeded, TinygenError
+from tinygen.llm.provider import CompletionRequest, Message, Provider, TextBlock
+from tinygen.llm.structured import complete_structured
+from tinygen.llm.usage import Usage, cost_usd
+from tinygen.sheet.model import Sheet
+from tinygen.sheet.scan import read_file
+from tinygen.sheet.summaries import MAX_SUMMARY_CHARS, SummaryRecord, SummaryStore
+from tinygen.summarize.plan import Node, Plan
+from tinygen.summarize.prompts import (
+    MAX_TOKENS,
+    PROMPT_VERSION,
+    README_CHARS,
+    SYSTEM,
+    FileSummary,
+    FolderSummary,
+    Overview,
+    file_prompt,
+    folder_prompt,
+    overview_prompt,
+)
+
+SAVE_EVERY = 100  # records
+SAVE_SECONDS = 10.0
+MAX_ENTRY_POINTS = 8
+MAX_FILE_READ = 4_000_000  # bytes of one file read for its summary (a larger one: its head)
+README_NAMES = ("README.md", "README.rst", "README.txt", "README")
+
+# (done, to make, dollars so far) after each summary made
+Progress = Callable[[int, int, float], None]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    error: TinygenError
+
+
+@dataclass
+class Report:
+    """What a build did."""
+
+    total: int  # summaries the repository needs
+    cached: int  # already there
+    made: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    not_made: int = 0  # left for the next build: stopped, or a child failed
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    calls: int = 0
+    seconds: float = 0.0
+    stopped: BudgetExceeded | None = None  # the cost limit stopped the build
+    made_paths: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.cached + self.made == self.total
+
+    def line(self) -> str:
+        """ "3 of 2,864 summaries refreshed, $0.002"."""
+        cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.4g}"
+        text = f"{self.made:,} of {self.total:,} summaries refreshed, {cost}"
+        if self.failures:
+            text += f"; {len(self.failures):,} failed"
+        if self.not_made:
+            text += f"; {self.not_made:,} left for the next run"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summaries": self.total,
+            "cached": self.cached,
+            "made": self.made,
+            "failed": [{"path": f.path, "error": str(f.error)} for f in self.failures],
+            "not_made": self.not_made,
+            "calls": self.calls,
+            "usage": self.usage.to_dict(),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "seconds": round(self.seconds, 3),
+            "stopped_by_max_cost": self.stopped is not None,
+        }
+
+
+def clean(text: str, limit: int = MAX_SUMMARY_CHARS, *, paragraphs: bool = False) -> str:
+    """A model's text made safe to print and store: no control or direction characters,
+    runs of spaces joined (paragraph breaks kept when asked), cut at ``limit``."""
+    text = text.replace("\r\n", "\n")
+    if paragraphs:
+        parts = [" ".join(_CONTROL.sub(" ", p).split()) for p in re.split(r"\n\s*\n", text)]
+        text = "\n\n".join(p for p in parts if p)
+    else:
+        text = " ".join(_CONTROL.sub(" ", text).split())
+    return text[:limit].strip()
+
+
+class _Builder:
+    def __init__(
+        self,
+        plan: Plan,
+        sheet: Sheet,
+        provider: Provider,
+        store: SummaryStore,
+        progress: Progress | None,
+    ) -> None:
+        self.plan = plan
+        self.sheet = sheet
+        self.provider = provider
+        self.store = store
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.texts: dict[str, str] = {p: r.text for p, r in plan.cached.items()}
+        self.report = Report(total=plan.total, cached=len(plan.cached))
+        self.usage = Usage()
+        self.stop = threading.Event()
+        self.last_save = time.monotonic()
+
+    # -- one summary --------------------------------------------------------------
+
+    def prompt(self, node: Node) -> str:
+        if node.kind == "file":
+            data, _why = read_file(str(self.sheet.root), node.path, MAX_FILE_READ)
+            text = (data or b"").decode("utf-8", "replace")
+            entry = self.plan.entries[node.path]
+            return file_prompt(entry, text, self.plan.imported_by.get(node.path, ()))
+        children = [
+            (c.rpartition("/")[2], self.texts.get(c, ""), self.plan.nodes[c].kind != "file")
+            for c in node.children
+        ]
+        if node.kind == "folder":
+            return folder_prompt(node.path, children)
+        return overview_prompt(self.sheet.root.name, children, self._readme())
+
+    def _readme(self) -> str:
+        for name in README_NAMES:
+            if name in self.sheet.tracked:
+                data, _why = read_file(str(self.sheet.root), name, README_CHARS * 4)
+                if data:
+                    return clean(data.decode("utf-8", "replace")[:README_CHARS], paragraphs=True)
+        return ""
+
+    def make(self, node: Node) -> SummaryRecord:
+        request = CompletionRequest(
+            system=(TextBlock(SYSTEM),),
+            messages=(Message("user", (TextBlock(self.prompt(node)),)),),
+            max_tokens=MAX_TOKENS[node.kind],
+            label=f"summary:{node.path or '(overview)'}",
+        )
+        usage = Usage()
+
+        def on_call(_sent: CompletionRequest, completion: Any) -> None:
+            nonlocal usage
+            usage = usage + completion.usage
+
+        answer_type: type[Any] = {
+            "file": FileSummary,
+            "folder": FolderSummary,
+            "overview": Overview,
+        }[node.kind]
+        value, _completions = complete_structured(
+            self.provider, request, answer_type, on_call=on_call
+        )
+        with self.lock:
+            self.usage = self.usage + usage
+            self.report.calls += len(_completions)
+        if isinstance(value, FileSummary):
+            text = clean(value.purpose)
+            points = tuple(
+                clean(p, 100) for p in value.entry_points[:MAX_ENTRY_POINTS] if clean(p, 100)
+            )
+        elif isinstance(value, FolderSummary):
+            text, points = clean(value.purpose), ()
+        else:
+            text, points = clean(value.overview, paragraphs=True), ()
+        return SummaryRecord(
+            kind=node.kind,
+            text=text,
+            model=self.plan.model,
+            prompt=PROMPT_VERSION,
+            entry_points=points,
+            input_tokens=usage.total_input,
+            output_tokens=usage.output_tokens,
+            path=node.path,
+        )
+
+    # -- the schedule -------------------------------------------------------------
+
+    def run(self, jobs: int) -> Report:
+        started = time.monotonic()
+        plan = self.plan
+        missing = {n.path for n in plan.missing()}
+        waiting = {  # folder -> children still to make
+            p: sum(1 for c in plan.nodes[p].children if c in missing)
+            for p in missing
+            if plan.nodes[p].kind != "file"
+        }
+        parent_of = {c: p for p, n in plan.nodes.items() for c in n.children}
+        ready = [p for p in plan.order if p in missing and waiting.get(p, 0) == 0]
+        blocked: set[str] = set()
+        running: dict[Future[SummaryRecord], str] = {}
+        to_make = len(missing)
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="summary")
+        try:
+            while ready or running:
+                while ready and len(running) < jobs and not self.stop.is_set():
+                    path = ready.pop(0)
+                    running[pool.submit(self.make, plan.nodes[path])] = path
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    path = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BudgetExceeded as exc:
+                        self.report.stopped = self.report.stopped or exc
+                        self.stop.set()
+                        self._block(path, parent_of, blocked)
+                        continue
+                    except TinygenError as exc:
+                        self.report.failures.append(Failure(path, exc))
+                        self._block(path, parent_of, blocked)
+                        continue
+                    self.store.put(plan.nodes[path].sha, record)
+                    self.texts[path] = record.text
+                    self.report.made += 1
+                    self.report.made_paths.append(path)
+                    parent = parent_of.get(path)
+                    if parent is not None and parent in waiting and parent not in blocked:
+                        waiting[parent] -= 1
+                        if waiting[parent] == 0:
+                            ready.append(parent)
+                    self._maybe_save()
+                    if self.progress is not None:
+                        self.progress(self.report.made, to_make, self._cost() or 0.0)
+        except BaseException:
+            self.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.report.usage = self.usage
+            self.report.cost_usd = self._cost()
+            self.report.not_made = to_make - self.report.made - len(self.report.failures)
+            self.report.seconds = time.monotonic() - started
+            self.store.save()
+        return self.report
+
+    def _block(self, path: str, parent_of: dict[str, str], blocked: set[str]) -> None:
+        parent = parent_of.get(path)
+        while parent is not None and parent not in blocked:
+            blocked.add(parent)
+            parent = parent_of.get(parent)
+
+    def _maybe_save(self) -> None:
+        if self.store.unsaved >= SAVE_EVERY or time.monotonic() - self.last_save > SAVE_SECONDS:
+            self.store.save()
+            self.last_save = time.monotonic()
+
+    def _cost(self) -> float | None:
+        if self.usage.empty:
+            return 0.0
+        return cost_usd(self.plan.model, self.usage)
+
+
+def build_summaries(
+    plan: Plan,
+    sheet: Sheet,
+    provider: Provider,
+    store: SummaryStore,
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
+) -> Report:
+    """Make the summaries ``plan`` is missing with ``provider`` (see the module docstring)."""
+    return _Builder(plan, sheet, provider, store, progress).run(jobs)
+
+
+__all__ = ["Failure", "Progress", "Report", "build_summaries", "clean"]

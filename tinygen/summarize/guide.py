@@ -1,0 +1,69 @@
+"""``tinygen summarize --out GUIDE.md``: the summaries as a Markdown guide a person reads —
+the overview, then the folders as an outline, then the files folder by folder."""
+
+from __future__ import annotations
+
+import re
+
+from tinygen.sheet.render import shown
+from tinygen.sheet.summaries import SummaryRecord
+from tinygen.summarize.plan import Plan
+
+MISSING = "*(no summary yet)*"
+
+
+def _code(text: str) -> str:
+    """A path or name as inline code, whatever backticks or control characters it holds."""
+    text = shown(text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_guide(plan: Plan, records: dict[str, SummaryRecord], title: str, tree: str) -> str:
+    """The guide of ``plan``'s hierarchy with ``records`` (path -> record)."""
+    overview = records.get("")
+    lines = [
+        f"# {title}: a guide to the repository",
+        "",
+        f"Written by `tinygen summarize` with {plan.model} from tree {tree[:12]}; "
+        f"{sum(1 for p in plan.nodes if p in records):,} of {plan.total:,} summaries.",
+        "",
+        "## Overview",
+        "",
+        overview.text if overview is not None else MISSING,
+        "",
+        "## Folders",
+        "",
+    ]
+    folders = sorted(p for p, n in plan.nodes.items() if n.kind == "folder")
+    for folder in folders:
+        depth = folder.count("/")
+        record = records.get(folder)
+        text = _one_line(record.text) if record is not None else MISSING
+        lines.append(f"{'  ' * depth}- {_code(folder + '/')} — {text}")
+    lines += ["", "## Files", ""]
+    by_folder: dict[str, list[str]] = {}
+    for path, node in plan.nodes.items():
+        if node.kind == "file":
+            by_folder.setdefault(path.rpartition("/")[0], []).append(path)
+    for folder in sorted(by_folder):
+        lines += [f"### {_code((folder or '.') + '/')}", ""]
+        for path in sorted(by_folder[folder]):
+            record = records.get(path)
+            if record is None:
+                lines.append(f"- {_code(path.rpartition('/')[2])} — {MISSING}")
+                continue
+            entry = f"- {_code(path.rpartition('/')[2])} — {_one_line(record.text)}"
+            if record.entry_points:
+                entry += " Entry points: " + ", ".join(_code(p) for p in record.entry_points) + "."
+            lines.append(entry)
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+__all__ = ["render_guide"]

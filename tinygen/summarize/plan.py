@@ -1,0 +1,226 @@
+"""Which summaries a repository needs, which of them are cached, and what the rest cost.
+
+The hierarchy: every source file of the sheet (code, not docs or data), every folder that
+holds one (at any depth), and the repository's overview (its root folder). A file is made
+from its own text, a folder from its children's summaries, the overview from the
+top-level ones, so a folder waits for its children.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinygen.estimate import CHARS_PER_TOKEN
+from tinygen.llm.usage import Price, Usage, cost_usd
+from tinygen.sheet.model import FileEntry, Sheet
+from tinygen.sheet.render import imported_by_map, render_full
+from tinygen.sheet.summaries import ROOT, Kind, SummaryRecord, SummaryStore, folder_shas
+from tinygen.summarize.prompts import (
+    FILE_HEAD_CHARS,
+    FILE_TEXT_TOKENS,
+    OUTLINE_CHARS,
+    PROMPT_VERSION,
+    README_CHARS,
+    SYSTEM,
+)
+
+# Languages that are documentation, markup or data rather than source code: not summarized.
+NOT_SOURCE = frozenset(
+    {"markdown", "rst", "text", "toml", "yaml", "json", "html", "css", "scss", "xml", "ini"}
+)
+
+# Expected answer sizes (tokens) when the store has too few records to measure them.
+EXPECTED_OUTPUT = {"file": 90, "folder": 80, "overview": 300}
+MEASURE_FROM = 20  # records of a kind in the store before their mean replaces the default
+# What a request carries besides the prompt text: the system text, the tool's schema and
+# the API's framing, in characters.
+REQUEST_OVERHEAD_CHARS = 900
+FOLDER_LINE_CHARS = 6  # "- ", "/ — " and the newline around a child's name and summary
+FILE_FRAME_CHARS = 330  # a file question's fixed words
+FOLDER_FRAME_CHARS = 170  # a folder question's (the overview's are about the same)
+
+
+@dataclass(frozen=True)
+class Node:
+    kind: Kind
+    path: str  # the file or folder; "" for the overview
+    sha: str  # blob SHA (file) or tree SHA (folder, overview)
+    children: tuple[str, ...] = ()  # folders and files it is made from (node paths)
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2] if self.path else ""
+
+
+@dataclass
+class Plan:
+    """Every node, bottom-up (children before their folder), and the ones cached."""
+
+    nodes: dict[str, Node]  # path -> node; files and folders never share a path
+    order: list[str]  # bottom-up
+    cached: dict[str, SummaryRecord]  # path -> record, for the model and prompt version
+    model: str
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    imported_by: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.nodes)
+
+    def missing(self) -> list[Node]:
+        return [self.nodes[p] for p in self.order if p not in self.cached]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out = {k: {"total": 0, "cached": 0} for k in ("file", "folder", "overview")}
+        for path, node in self.nodes.items():
+            out[node.kind]["total"] += 1
+            out[node.kind]["cached"] += path in self.cached
+        return out
+
+
+def is_source(entry: FileEntry) -> bool:
+    return (
+        entry.language is not None
+        and entry.language not in NOT_SOURCE
+        and "symlink" not in entry.flags
+        and entry.lines > 0
+    )
+
+
+def make_plan(
+    sheet: Sheet,
+    store: SummaryStore,
+    model: str,
+    shas: Mapping[str, str] | None = None,
+) -> Plan:
+    """The summaries ``sheet`` needs; ``shas`` the folders' tree SHAs (computed if None)."""
+    shas = shas if shas is not None else folder_shas(sheet)
+    nodes: dict[str, Node] = {}
+    kids: dict[str, list[str]] = {ROOT: []}
+    entries = {}
+    for f in sorted(sheet.files, key=lambda e: e.path):
+        if not is_source(f) or f.path not in sheet.tracked:
+            continue  # untracked files have no place in a tree SHA
+        entries[f.path] = f
+        nodes[f.path] = Node("file", f.path, f.blob)
+        child, parent = f.path, f.path.rpartition("/")[0]
+        while True:
+            known = parent in kids
+            kids.setdefault(parent, []).append(child)
+            if known or parent == ROOT:
+                break
+            child, parent = parent, parent.rpartition("/")[0]
+    for folder, children in kids.items():
+        kind: Kind = "overview" if folder == ROOT else "folder"
+        nodes[folder] = Node(kind, folder, shas[folder], tuple(sorted(children)))
+    # bottom-up: deeper paths first, files before the folder holding them
+    order = sorted(nodes, key=lambda p: (-(p.count("/") + (p != ROOT)), nodes[p].kind != "file", p))
+    cached = {}
+    for path, node in nodes.items():
+        record = store.get(node.kind, node.sha, model, PROMPT_VERSION)
+        if record is not None:
+            cached[path] = record
+    return Plan(nodes, order, cached, model, entries, imported_by_map(sheet.files))
+
+
+# ---------------------------------------------------------------------------------------
+# The estimate
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: str
+    to_make: dict[str, int]  # kind -> count
+    cached: int
+    total: int
+    usage: Usage  # expected tokens of the calls to make
+    cost_usd: float | None  # None: the price table does not know the model
+
+    @property
+    def calls(self) -> int:
+        return sum(self.to_make.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "summaries": self.total,
+            "cached": self.cached,
+            "to_make": dict(self.to_make),
+            "calls": self.calls,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+        }
+
+
+def _tokens(chars: float) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def expected_output(store: SummaryStore) -> dict[str, float]:
+    """Tokens an answer of each kind is expected to take: the store's mean when it has
+    enough records of that kind, else the default."""
+    sums: dict[str, list[int]] = {}
+    for record in store.records.values():
+        if record.output_tokens:
+            sums.setdefault(record.kind, []).append(record.output_tokens)
+    out: dict[str, float] = dict(EXPECTED_OUTPUT)
+    for kind, values in sums.items():
+        if len(values) >= MEASURE_FROM:
+            out[kind] = sum(values) / len(values)
+    return out
+
+
+def file_prompt_chars(plan: Plan, entry: FileEntry) -> int:
+    """The characters of a file's question without reading the file (its size stands for
+    its text)."""
+    outline = min(OUTLINE_CHARS, len(render_full(entry, plan.imported_by.get(entry.path, ()))))
+    text = entry.size if _tokens(entry.size) <= FILE_TEXT_TOKENS else FILE_HEAD_CHARS
+    return FILE_FRAME_CHARS + 2 * len(entry.path) + outline + text
+
+
+def estimate(
+    plan: Plan,
+    store: SummaryStore,
+    prices: Mapping[str, Price] | None = None,
+) -> Estimate:
+    """What making the missing summaries will take. A file's prompt is sized from its
+    size and its outline; a folder's from its children (a cached child by its summary's
+    length, one to make by the expected answer); answers by :func:`expected_output`."""
+    out_tokens = expected_output(store)
+    made_chars = {k: v * CHARS_PER_TOKEN for k, v in out_tokens.items()}
+    to_make = {"file": 0, "folder": 0, "overview": 0}
+    input_chars = 0.0
+    output_tokens = 0.0
+    for node in plan.missing():
+        to_make[node.kind] += 1
+        output_tokens += out_tokens[node.kind]
+        chars: float = REQUEST_OVERHEAD_CHARS + len(SYSTEM)
+        if node.kind == "file":
+            chars += file_prompt_chars(plan, plan.entries[node.path])
+        else:
+            chars += FOLDER_FRAME_CHARS + len(node.path)
+            if node.kind == "overview":
+                chars += README_CHARS
+            for child in node.children:
+                record = plan.cached.get(child)
+                summary = (
+                    len(record.text) if record is not None else made_chars[plan.nodes[child].kind]
+                )
+                chars += FOLDER_LINE_CHARS + len(child.rpartition("/")[2]) + summary
+        input_chars += chars
+    usage = Usage(input_tokens=_tokens(input_chars), output_tokens=math.ceil(output_tokens))
+    return Estimate(
+        model=plan.model,
+        to_make=to_make,
+        cached=len(plan.cached),
+        total=plan.total,
+        usage=usage,
+        cost_usd=cost_usd(plan.model, usage, prices) if plan.missing() else 0.0,
+    )
+
+
+__all__ = ["Estimate", "Node", "Plan", "estimate", "expected_output", "is_source", "make_plan"]
