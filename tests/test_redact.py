@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tinygen.redact import redact, scrubbed_env
+from tinygen.redact import hidden_paths, redact, scrubbed_env
 
 
 @pytest.mark.parametrize(
@@ -49,3 +51,15 @@ def test_scrubbed_env_drops_secret_names_and_keeps_the_rest() -> None:
         }
     )
     assert env == {"PATH": "/bin", "HOME": "/h"}
+
+
+def test_hidden_paths_show_a_placeholder_while_registered(tmp_path: Path) -> None:
+    cache = tmp_path / "clones"
+    text = f"git fetch failed in {cache}/github.com/o/r.git"
+    with hidden_paths({cache: "<server cache>"}):
+        assert redact(text) == "git fetch failed in <server cache>/github.com/o/r.git"
+        with hidden_paths({cache: "<server cache>"}):  # a second server on the same cache
+            pass
+        assert redact(text) == "git fetch failed in <server cache>/github.com/o/r.git"
+        assert redact(f"in {tmp_path}/other") == f"in {tmp_path}/other", "only the cache"
+    assert redact(text) == text

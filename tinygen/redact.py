@@ -1,5 +1,6 @@
 """Make foreign text safe to show: :func:`redact` removes secrets before text reaches a log, a
-comment, an error or a file; :func:`printable` removes the control characters that would
+comment, an error or a file, and the directories a server keeps to itself (registered with
+:func:`hidden_paths`) before text reaches its clients; :func:`printable` removes the control characters that would
 act on a terminal or disguise text in git metadata and on GitHub; :func:`visible` shows
 them instead, for data a person reads on a terminal (a diff)."""
 
@@ -7,6 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
 # Shapes of well-known credentials. Generic enough to catch them inside URLs and headers.
 _PATTERNS = [
@@ -25,6 +30,12 @@ SECRET_ENV_NAMES = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY
 
 MASK = "***"
 
+# Directories of this process that text leaving it must not show, with what to show instead
+# (a server's clone cache: its clients cannot open it, and it tells them about the host).
+# Registered while a server runs; one entry per registration, longest path first.
+_hidden: tuple[tuple[str, str], ...] = ()
+_hidden_lock = threading.Lock()
+
 
 def secret_values(env: dict[str, str] | None = None) -> list[str]:
     """Values of secret-looking environment variables (long enough to be worth masking)."""
@@ -36,8 +47,38 @@ def secret_values(env: dict[str, str] | None = None) -> list[str]:
     )
 
 
+def _path_texts(path: Path) -> set[str]:
+    """How ``path`` may be spelt in a message: as given (when absolute), absolute, resolved."""
+    texts = {str(path.absolute()), str(path.resolve())}
+    if path.is_absolute():
+        texts.add(str(path))
+    return {t for t in texts if t != path.anchor}  # never the root itself
+
+
+@contextmanager
+def hidden_paths(paths: Mapping[Path, str]) -> Iterator[None]:
+    """While open, :func:`redact` shows each path of ``paths`` (and anything under it) as
+    its placeholder, e.g. ``{cache_dir: "<server cache>"}``. Registrations nest: two
+    servers of one process may hide the same directory."""
+    global _hidden
+    entries = [(text, shown) for path, shown in paths.items() for text in _path_texts(path)]
+    with _hidden_lock:
+        _hidden = tuple(sorted((*_hidden, *entries), key=lambda e: len(e[0]), reverse=True))
+    try:
+        yield
+    finally:
+        with _hidden_lock:
+            left = list(_hidden)
+            for entry in entries:
+                left.remove(entry)
+            _hidden = tuple(left)
+
+
 def redact(text: str, extra: list[str] | None = None) -> str:
-    """Mask known secret shapes, secret environment values and ``extra`` values in ``text``."""
+    """Mask known secret shapes, secret environment values and ``extra`` values in ``text``,
+    and show hidden paths (:func:`hidden_paths`) as their placeholders."""
+    for path, shown in _hidden:
+        text = text.replace(path, shown)
     for value in [*(extra or []), *secret_values()]:
         if value and len(value) >= 4:
             text = text.replace(value, MASK)

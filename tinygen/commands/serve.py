@@ -6,18 +6,17 @@ from pathlib import Path
 
 import click
 
-from tinygen.errors import ConfigError
 from tinygen.server.config import (
     DEFAULT_KEEP_DAYS,
     DEFAULT_MAX_PROMPT_CHARS,
     DEFAULT_MAX_REPO_BYTES,
     MAX_PROMPT_CHARS_CEILING,
     ServerConfig,
-    check_bind,
     default_db_path,
     token_from_env,
 )
 from tinygen.server.jobs import DEFAULT_LEASE
+from tinygen.server.lifecycle import prepared
 
 
 @click.command("serve")
@@ -204,19 +203,8 @@ def command(
     listens on loopback addresses only. Serve HTTPS with --ssl-certfile/--ssl-keyfile or
     behind a TLS reverse proxy. Needs the server extra: pip install 'tinygen[server]'.
     """
-    token = token_from_env()
-    check_bind(host, token)
     if db is not None and database_url:
         raise click.UsageError("--db and --database name two job databases: give one")
-    try:
-        import uvicorn
-
-        from tinygen.server.serving import create_app, uvicorn_config
-    except ImportError as exc:
-        raise ConfigError(
-            f"the HTTP service needs FastAPI and uvicorn ({exc.name} is missing)",
-            hint="pip install 'tinygen[server]'",
-        ) from exc
     config = ServerConfig(
         host=host,
         port=port,
@@ -226,7 +214,7 @@ def command(
         database_url=database_url or None,
         lease_seconds=lease_seconds,
         max_key_spend=max_key_spend,
-        token=token,
+        token=token_from_env(),
         allow_local=allow_local,
         allowed_hosts=tuple(dict.fromkeys(("github.com", *(h.lower() for h in allow_hosts)))),
         allow_checks=allow_checks,
@@ -244,37 +232,11 @@ def command(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
-    # every model jobs may use has its key (the providers check it; nothing is sent)
-    from tinygen.config import load_settings
-    from tinygen.llm.factory import make_provider
-
-    own = load_settings(None)
-    for model in config.models():
-        make_provider(own.replace(model=model))
-    scheme = "https" if ssl_certfile else "http"
-    from tinygen.server.jobs import open_store
-    from tinygen.server.lock import DatabaseLock, owner_text
-
-    # SQLite: one server per file (exit code 6 otherwise), checked before anything listens.
-    lock = None if config.database_url else DatabaseLock(config.db_path)
-    if lock is not None:
-        lock.acquire(owner_text(f"{scheme}://{host}:{port}"))
-    try:
-        store = open_store(config)  # a bad --db or --database fails here, as a ConfigError
-        if config.database_url:
-            from tinygen.server.postgres_store import describe
-
-            where = f"PostgreSQL {describe(config.database_url)}"
-        else:
-            where = str(config.db_path)
+    with prepared(config) as server:
         click.echo(
-            f"tinygen: serving on {scheme}://{host}:{port} ({workers} worker(s), jobs in "
-            f"{where}, models {', '.join(config.models())}, auth "
-            f"{'on' if token else 'off'})",
+            f"tinygen: serving on {server.url} ({workers} worker(s), jobs in "
+            f"{server.database}, models {', '.join(config.models())}, auth "
+            f"{'on' if config.token else 'off'})",
             err=True,
         )
-        app = create_app(config, store_factory=lambda _: store, db_lock=lock)
-        uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
-    finally:
-        if lock is not None:
-            lock.release()
+        server.run(log_level=log_level)

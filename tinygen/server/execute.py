@@ -27,13 +27,12 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinygen import pipeline
 from tinygen.config import load_settings
-from tinygen.errors import RepoError, RepoTooLargeError, TinygenError
+from tinygen.errors import RepoError, RepoTooLargeError
 from tinygen.llm import make_provider
 from tinygen.models import Request
 from tinygen.repo.clone import cache_path, default_cache_dir, file_lock, open_repository
@@ -195,20 +194,6 @@ def drop_cache_entry(spec: RepoSpec, cache_dir: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _server_paths_hidden(*paths: Path | None) -> Iterator[None]:
-    """Errors leave with the server's own directories replaced by a placeholder."""
-    try:
-        yield
-    except TinygenError as exc:
-        for path in paths:
-            if path is not None:
-                exc.message = exc.message.replace(str(path), "<server cache>")
-                if exc.hint:
-                    exc.hint = exc.hint.replace(str(path), "<server cache>")
-        raise
-
-
 class PipelineExecutor:
     """The executor the server uses: ``execute(job, progress) -> result dict``."""
 
@@ -235,13 +220,9 @@ class PipelineExecutor:
             return self._providers[key]
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
-
+        # What a job's errors and events say of the cache is hidden where they leave the
+        # server (tinygen.redact.hidden_paths, held by tinygen.server.lifecycle).
         cache = self.config.cache_dir or default_cache_dir()
-        with _server_paths_hidden(cache):
-            return self._run(job, progress, cache)
-
-    def _run(self, job: Job, progress: Progress, cache: Path) -> dict[str, Any]:
-
         spec = job.spec
         repo = parse_repo_spec(spec.repo_url, allow_local=self.config.allow_local)
         limit = self.config.max_repo_bytes

@@ -1,6 +1,6 @@
-"""Assembling and running the application: ``create_app`` (store, workers, routes, the
-request gate) and uvicorn, in the foreground (`tinygen serve`) or on a thread (tests,
-benchmarks). This module needs the server extra (FastAPI, uvicorn): nothing imports it
+"""Assembling and running the application: ``create_app`` (routes, the request gate, and a
+lifespan that runs :mod:`tinygen.server.lifecycle`: store, workers) and uvicorn, in the
+foreground (`tinygen serve`) or on a thread (tests, benchmarks). This module needs the server extra (FastAPI, uvicorn): nothing imports it
 until an application is wanted (``tinygen.server.create_app``, `tinygen serve`).
 
 Every request passes :class:`~tinygen.server.auth.RequestGate` first; errors are answered
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,33 +21,32 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from tinygen import __version__
-from tinygen.repo.clone import default_cache_dir
 from tinygen.server.auth import RequestGate
 from tinygen.server.config import ServerConfig
 from tinygen.server.docs import add_docs
 from tinygen.server.errors import install_error_handlers
 from tinygen.server.execute import PipelineExecutor
-from tinygen.server.jobs import JobStore, open_store
-from tinygen.server.lock import DatabaseLock, owner_text
-from tinygen.server.prune import prune, recover_cache
+from tinygen.server.jobs import JobStore
+from tinygen.server.lifecycle import Running, held_database, running_jobs, server_url
+from tinygen.server.lock import owner_text
 from tinygen.server.routes import Service, add_routes
 from tinygen.server.schemas import ErrorBody
-from tinygen.server.worker import Executor, WorkerPool
+from tinygen.server.worker import Executor
 
 
 def create_app(
     config: ServerConfig,
     *,
     executor: Executor | None = None,
-    store_factory: Callable[[ServerConfig], JobStore] | None = None,
-    db_lock: DatabaseLock | None = None,
+    store: JobStore | None = None,
 ) -> FastAPI:
-    """The application. The store opens and the workers start with the app's lifespan, so
-    a new app on the same database is a restart (queued jobs run, running ones fail).
+    """The application. Its lifespan runs the workers (:func:`running_jobs`), so a new app
+    on the same database is a restart (queued jobs run, running ones fail).
 
-    With SQLite the lifespan holds ``db_lock`` (taken then if not already held): a second
-    server on the same file fails to start with a ConfigError instead of failing this one's
-    jobs. A PostgreSQL database (``database_url``) is shared by any number of servers."""
+    Without ``store`` the lifespan also holds the job database (:func:`held_database`):
+    with SQLite a second server on the same file fails to start with a ConfigError instead
+    of failing this one's jobs. A given ``store`` is the caller's to hold and close
+    (`tinygen serve` opens it before anything listens: :func:`lifecycle.prepared`)."""
     holder: dict[str, Service] = {}
 
     def service() -> Service:
@@ -55,41 +54,31 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        lock = None if config.database_url else db_lock or DatabaseLock(config.db_path)
-        if lock is not None:
-            lock.acquire(owner_text(f"{config.host}:{config.port}"))
-        try:
-            store = await run_in_threadpool(store_factory or open_store, config)
-            cache = config.cache_dir or default_cache_dir()
+        stack = ExitStack()
 
-            def maintenance() -> None:
-                if config.keep_days > 0:
-                    prune(store, cache, config.keep_days)
-
-            pool = WorkerPool(
-                store,
-                executor or PipelineExecutor(config),
-                workers=config.workers,
-                poll_interval=config.poll_interval,
-                maintenance=maintenance,
-                maintenance_interval=config.maintenance_interval,
-                lease=config.lease_seconds,
+        def start() -> Running:
+            held = store
+            if held is None:
+                owner = owner_text(server_url(config))
+                held = stack.enter_context(held_database(config, owner))
+            return stack.enter_context(
+                running_jobs(config, held, executor or PipelineExecutor(config))
             )
-            svc = Service(config, store, pool, models=await run_in_threadpool(config.models))
-            await run_in_threadpool(recover_cache, cache)  # a killed server's worktrees
-            await run_in_threadpool(maintenance)
-            svc.recovered = await run_in_threadpool(pool.start)
-            holder["service"] = svc
-            try:
-                yield
-            finally:
-                svc.closing.set()
-                store.bell.ring_all()  # event streams see `closing` and end
-                await run_in_threadpool(pool.stop, config.drain_timeout)
-                store.close()
+
+        # Starting and stopping block (database, git, draining jobs): off the event loop.
+        try:
+            running = await run_in_threadpool(start)
+            holder["service"] = Service(
+                config,
+                running.store,
+                running.pool,
+                models=config.models(),
+                closing=running.closing,
+                recovered=running.recovered,
+            )
+            yield
         finally:
-            if lock is not None:
-                lock.release()
+            await run_in_threadpool(stack.close)
 
     app = FastAPI(
         title="tinygen",
@@ -143,6 +132,16 @@ def uvicorn_config(app: FastAPI, config: ServerConfig, *, log_level: str = "info
     )
 
 
+def serve_forever(
+    config: ServerConfig, store: JobStore | None = None, *, log_level: str = "info"
+) -> None:
+    """Serve in the foreground until stopped (Ctrl-C, SIGTERM)."""
+    import uvicorn  # heavy: the server extra
+
+    app = create_app(config, store=store)
+    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
+
+
 def serve_in_thread(
     config: ServerConfig,
     *,
@@ -169,4 +168,4 @@ def serve_in_thread(
     return RunningServer(f"{scheme}://{host}:{port}", server, thread)
 
 
-__all__ = ["RunningServer", "create_app", "serve_in_thread", "uvicorn_config"]
+__all__ = ["RunningServer", "create_app", "serve_forever", "serve_in_thread", "uvicorn_config"]
