@@ -282,8 +282,8 @@ def run_json(
 def warn_if_dirty(root: Path, result: RunResult) -> None:
     """The diff is made against the base commit: say so when the user's copies of its files
     have uncommitted changes (`git apply` of the diff may not fit them)."""
+    from tinygen.pipeline import diff_paths
     from tinygen.repo.files import uncommitted
-    from tinygen.rounds import diff_paths
 
     dirty = uncommitted(root, diff_paths(result.diff)) if result.diff else []
     if dirty:
