@@ -124,6 +124,9 @@ def test_option_combinations_are_usage_errors(fake: FakeAnthropic, pair: tuple[P
         (["--force"], "--force goes with --apply"),
         (["--to-pr", "3", "--pr"], "--to-pr pushes to the pull request's branch"),
         (["--ready"], "--ready goes with --pr"),
+        (["--branch", "--wait-checks", "60"], "--wait-checks goes with --push, --pr or --to-pr"),
+        (["--pr", "--fix-checks", "1"], "--fix-checks goes with --wait-checks"),
+        (["--to-pr", "3", "--ref", "HEAD"], "--to-pr makes the change on the pull request's"),
     ):
         result = run(fake, repo, *args)
         assert result.exit_code == ExitCode.USAGE and says in result.stderr, result.stderr

@@ -5,6 +5,7 @@ the CLI uses for it::
 
     TinygenError                 1  unexpected failure (a bug: please report it)
     ├── InputError               2  an input over its size cap, or nested too deeply
+    ├── OptionsError             2  settings that do not go together (`force` without `apply`)
     ├── ConfigError              6  bad settings, missing API key, bad config file
     ├── RepoError                8  not a git repository, git failed, dirty files, bad ref
     │   ├── RepoAuthError        8    the git host refused our credentials
@@ -112,6 +113,31 @@ class InputError(TinygenError):
     a command line's usage errors."""
 
     exit_code = ExitCode.USAGE
+
+
+class OptionsError(TinygenError):
+    """Options that do not go together, refused before anything runs (exit 2, as a command
+    line's usage errors). ``option`` is the one refused; ``needs`` lists what it goes with
+    (one of them is enough), ``conflicts`` what was given with it and cannot be; ``why`` says
+    what ``option`` does that rules them out. Each front end words them as it spells them
+    (the CLI: "--force goes with --apply")."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        option: str,
+        needs: tuple[str, ...] = (),
+        conflicts: tuple[str, ...] = (),
+        why: str | None = None,
+    ) -> None:
+        super().__init__(message, settings=(option, *needs, *conflicts))
+        self.option = option
+        self.needs = needs
+        self.conflicts = conflicts
+        self.why = why
 
 
 class ConfigError(TinygenError):

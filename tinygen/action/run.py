@@ -254,15 +254,31 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
     url = _repo_url(ctx)
     decision, full_name = ctx.decision, ctx.event.repository
     ctx.status.progress("setup", f"fetching {redact(url)}")
+    opts = _delivery_options(ctx)
     if decision.target == "pr":
         assert decision.number is not None
         pull = ctx.forge.pull(full_name, decision.number)
         opened = open_repository(url, ref=pull.base_ref, token=ctx.token)
+    else:
+        opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
+    prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
+    for note in prepared.notes:
+        ctx.io.log(note)
+    workspace = open_workspace(
+        prepared.opened, overrides=setting_overrides(ctx.env), adjust=_protect_workflows
+    )
+    return workspace, prepared
+
+
+def _delivery_options(ctx: _Context) -> DeliveryOptions:
+    """What the decision asks delivery to do, checked by the library's rules (the ones the
+    command line's options follow) before anything is fetched."""
+    decision = ctx.decision
+    if decision.target == "pr":
         opts = DeliveryOptions(
             to_pr=decision.number, attempt_branch=True, wait_checks=_wait_checks(ctx)
         )
     else:
-        opened = open_repository(url, ref=ctx.config.base_branch, token=ctx.token)
         opts = DeliveryOptions(
             pr=True,
             base=ctx.config.base_branch or None,
@@ -271,13 +287,7 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
             follow_up=True,
             wait_checks=_wait_checks(ctx),
         )
-    prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
-    for note in prepared.notes:
-        ctx.io.log(note)
-    workspace = open_workspace(
-        prepared.opened, overrides=setting_overrides(ctx.env), adjust=_protect_workflows
-    )
-    return workspace, prepared
+    return opts.validate()
 
 
 def _request(ctx: _Context) -> Request:

@@ -19,16 +19,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tinygen.commands.flags import options_text
+from tinygen.config import load_settings
 from tinygen.delivery.options import DeliveryOptions
-from tinygen.errors import TinygenError
-from tinygen.github.app import WORKFLOW_TOKEN_NOTE, starts_no_ci
+from tinygen.delivery.patchfile import deliver_patch as deliver_patch_file
+from tinygen.delivery.prepare import Prepared, prepare
+from tinygen.env import app_secrets
+from tinygen.errors import OptionsError, TinygenError
+from tinygen.github.app import WORKFLOW_TOKEN_NOTE, app_credentials, starts_no_ci
+from tinygen.redact import redact
+from tinygen.repo.clone import OpenedRepo, open_repository
+from tinygen.repo.git import repo_root
 
 if TYPE_CHECKING:
     from tinygen.delivery.ci import CIReport
     from tinygen.delivery.deliver import Delivered
-    from tinygen.delivery.prepare import Prepared
     from tinygen.pipeline import Outcome
-    from tinygen.repo.clone import OpenedRepo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,31 +129,19 @@ def delivery_options(*, with_apply: bool = True) -> Callable[[F], F]:
 
 
 def pop_options(kwargs: dict[str, Any]) -> DeliveryOptions:
-    """Take the delivery options out of a command's keyword arguments; check combinations."""
+    """Take the delivery options out of a command's keyword arguments; check combinations
+    (the library's rules, in flags)."""
     opts = DeliveryOptions(**{k: kwargs.pop(k) for k in _KEYS if k in kwargs})
-    if opts.force and not opts.apply:
-        raise click.UsageError("--force goes with --apply")
-    if opts.to_pr is not None and (opts.branch is not None or opts.push or opts.pr):
-        raise click.UsageError(
-            "--to-pr pushes to the pull request's branch: drop --branch/--push/--pr"
-        )
-    if not opts.pr:
-        for name, value in (
-            ("--base", opts.base),
-            ("--ready", opts.ready),
-            ("--issue", opts.issue),
-        ):
-            if value:
-                raise click.UsageError(f"{name} goes with --pr")
-    return opts
+    try:
+        return opts.validate()
+    except OptionsError as exc:
+        raise click.UsageError(options_text(exc)) from None
 
 
 # --- wording what delivery did ---------------------------------------------------------------
 
 
 def _say(message: str) -> None:
-    from tinygen.redact import redact
-
     click.echo(redact(f"tinygen: {message}"), err=True)
 
 
@@ -155,16 +149,10 @@ def prepare_for(
     opts: DeliveryOptions, opened: OpenedRepo, *, explicit_ref: bool = False
 ) -> Prepared:
     """:func:`tinygen.delivery.prepare.prepare`, with the CLI's own usage errors first."""
-    from tinygen.delivery.prepare import prepare
-    from tinygen.env import app_secrets
-    from tinygen.github.app import app_credentials
-
-    if opts.to_pr is not None and explicit_ref:
-        raise click.UsageError("--to-pr makes the change on the pull request's head: drop --ref")
-    if opts.wait_checks is not None and not (opts.push or opts.pr or opts.to_pr):
-        raise click.UsageError("--wait-checks goes with --push, --pr or --to-pr")
-    if opts.fix_checks and (opts.wait_checks is None or not (opts.pr or opts.to_pr)):
-        raise click.UsageError("--fix-checks goes with --wait-checks and --pr or --to-pr")
+    try:
+        opts.validate(explicit_ref=explicit_ref)  # before the App's token is minted
+    except OptionsError as exc:
+        raise click.UsageError(options_text(exc)) from None
     app = app_credentials(*app_secrets()) if opts.needs_github else None
     prepared = prepare(opts, opened, explicit_ref=explicit_ref, app=app)
     for note in prepared.notes:
@@ -177,8 +165,6 @@ def report(
 ) -> dict[str, Any]:
     """Say on stderr what delivery did; return what --json adds (``{}`` without delivery
     options)."""
-    from tinygen.redact import redact
-
     opts = prepared.opts
     if not opts.wanted:
         return {}
@@ -197,8 +183,6 @@ def report(
 
 def report_fixes(prepared: Prepared, fixes: list[Outcome]) -> list[dict[str, Any]]:
     """Say what each follow-up for a failed CI did (--fix-checks); their --json entries."""
-    from tinygen.redact import redact
-
     out = []
     for n, fix in enumerate(fixes, 1):
         error = fix.error or fix.delivery_error
@@ -268,11 +252,6 @@ def deliver_patch(
 
     Returns the --json report (``"status"`` is the gate's verdict: ``unverified`` or
     ``invalid``) and the delivery's error, if any, for the caller to raise after printing."""
-    from tinygen.config import load_settings
-    from tinygen.delivery.patchfile import deliver_patch as deliver_patch_file
-    from tinygen.repo.clone import open_repository
-    from tinygen.repo.git import repo_root
-
     opened = open_repository(str(repo_root(repo)))
     prepared = prepare_for(opts, opened)
     settings = load_settings(opened.root, commit=opened.base_commit)

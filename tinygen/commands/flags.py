@@ -8,7 +8,7 @@ HTTP answer or a status comment, and a command-line user still sees the flag to 
 from __future__ import annotations
 
 from tinygen.config import Settings
-from tinygen.errors import TinygenError
+from tinygen.errors import OptionsError, TinygenError
 
 # Setting or run input -> the flag that sets it (on the commands that take it). A setting
 # without a flag is set with its TINYGEN_* environment variable.
@@ -29,6 +29,10 @@ FLAGS: dict[str, str] = {
     "pr": "--pr",
     "to_pr": "--to-pr",
     "base": "--base",
+    "ready": "--ready",
+    "issue": "--issue",
+    "wait_checks": "--wait-checks",
+    "fix_checks": "--fix-checks",
     "force": "--force",
     "apply": "--apply",
     # `tinygen serve` (ServerConfig)
@@ -65,4 +69,17 @@ def error_text(exc: TinygenError) -> str:
     return f"{exc.message}\n  hint: {exc.hint}" + (f" ({', '.join(words)})" if words else "")
 
 
-__all__ = ["FLAGS", "error_text", "spelled"]
+def options_text(exc: OptionsError) -> str:
+    """Options that do not go together, in flags: "--force goes with --apply", "--to-pr
+    pushes to the pull request's branch: drop --pr". (An option without a flag, one of the
+    Action's, keeps its name.)"""
+    option = FLAGS.get(exc.option, f"`{exc.option}`")
+    if exc.needs:
+        needs = [FLAGS.get(n, f"`{n}`") for n in exc.needs]
+        listed = needs[0] if len(needs) == 1 else f"{', '.join(needs[:-1])} or {needs[-1]}"
+        return f"{option} goes with {listed}"
+    drop = "/".join(FLAGS.get(n, f"`{n}`") for n in exc.conflicts)
+    return f"{option} {exc.why or 'does not go with them'}: drop {drop}"
+
+
+__all__ = ["FLAGS", "error_text", "options_text", "spelled"]

@@ -1,8 +1,11 @@
-"""What a front end asks delivery to do, as data (click-free)."""
+"""What a front end asks delivery to do, as data (click-free), and which options go
+together (:meth:`DeliveryOptions.validate`: the rules every front end shares)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tinygen.errors import OptionsError
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,52 @@ class DeliveryOptions:
     wait_checks: float | None = None  # after the push, wait this long for the repository's CI
     fix_checks: int = 0  # when that CI fails on a pull request: this many follow-up commits
 
+    def validate(self, *, explicit_ref: bool = False) -> DeliveryOptions:
+        """These options, when they go together; else OptionsError naming the first option
+        refused and what it needs or excludes. ``explicit_ref``: the run starts from a ref
+        the caller named (a pull request's head is its own starting point).
+
+        ``push`` and ``pr`` imply a branch, and ``pr`` a push (see :attr:`commits`):
+        naming them together is allowed. ``follow_up`` and ``attempt_branch`` are the
+        Action's policies for ``pr`` and ``to_pr``."""
+        if self.force and not self.apply:
+            raise _needs("force", ("apply",))
+        if self.to_pr is not None:
+            given = {"branch": self.branch is not None, "push": self.push, "pr": self.pr}
+            given["ref"] = explicit_ref
+            conflicts = tuple(name for name, on in given.items() if on)
+            if conflicts:
+                why = (
+                    "pushes to the pull request's branch"
+                    if conflicts != ("ref",)
+                    else "makes the change on the pull request's head"
+                )
+                raise OptionsError(
+                    f"`to_pr` cannot be combined with {_listed(conflicts, 'or')}: it {why}",
+                    option="to_pr",
+                    conflicts=conflicts,
+                    why=why,
+                )
+        elif self.attempt_branch:
+            raise _needs("attempt_branch", ("to_pr",))
+        if not self.pr:
+            for name, value in (
+                ("base", self.base),
+                ("ready", self.ready),
+                ("issue", self.issue),
+                ("follow_up", self.follow_up),
+            ):
+                if value:
+                    raise _needs(name, ("pr",))
+        if self.wait_checks is not None and not (self.push or self.pr or self.to_pr is not None):
+            raise _needs("wait_checks", ("push", "pr", "to_pr"))
+        if self.fix_checks:
+            if self.wait_checks is None:
+                raise _needs("fix_checks", ("wait_checks",))
+            if not (self.pr or self.to_pr is not None):
+                raise _needs("fix_checks", ("pr", "to_pr"))
+        return self
+
     @property
     def commits(self) -> bool:
         """A commit is wanted (a branch, a push, a pull request, or a push to one)."""
@@ -50,3 +99,15 @@ class DeliveryOptions:
         """The pull request's branch: the one named, else ``tinygen/issue-N`` for an issue,
         else None (a name from the plan's title)."""
         return self.branch or (f"tinygen/issue-{self.issue}" if self.issue else None)
+
+
+def _listed(names: tuple[str, ...], word: str) -> str:
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {word} {quoted[-1]}"
+
+
+def _needs(option: str, needs: tuple[str, ...]) -> OptionsError:
+    return OptionsError(f"`{option}` goes with {_listed(needs, 'or')}", option=option, needs=needs)
+
+
+__all__ = ["DeliveryOptions"]

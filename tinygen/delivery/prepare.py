@@ -18,6 +18,7 @@ from tinygen.errors import ConfigError, ForgeError, RepoError, TinygenError
 from tinygen.github import GitHubForge, role_at_least
 from tinygen.github.app import AppCredentials, installation_token
 from tinygen.redact import redact
+from tinygen.repo.apply import refuse_uncommitted
 from tinygen.repo.auth import token_for
 from tinygen.repo.files import tracked_changes
 from tinygen.repo.git import git, git_bytes
@@ -91,9 +92,11 @@ def prepare(
     full_name: str | None = None,
     app: AppCredentials | None = None,
 ) -> Prepared:
-    """Check what the delivery needs before any model call. ``forge``/``token``/
+    """Check what the delivery needs before any model call, the options going together
+    first (:meth:`DeliveryOptions.validate`: OptionsError). ``forge``/``token``/
     ``full_name`` default to GitHub with GITHUB_TOKEN and the repository's own name; with a
     GitHub ``app`` (and no forge given), the App's installation token is used instead."""
+    opts.validate(explicit_ref=explicit_ref)
     prepared = Prepared(opts, opened, opened.base_commit, token=token or github_token())
     if explicit_ref and opened.base_ref:
         for prefix in ("refs/heads/", "refs/remotes/origin/"):
@@ -105,17 +108,14 @@ def prepare(
             hint="run tinygen inside the checkout, or deliver to a branch or pull request",
         )
     if opts.apply and not opts.force:
-        _refuse_local_edits(opened)
+        # before any model call: which files the change touches is known only after the
+        # plan, the checkout's state now (a new file landing on an untracked or ignored one
+        # is refused when the change is applied)
+        refuse_uncommitted(tracked_changes(opened.root), before_the_run=True)
     if opened.is_clone and opts.branch is not None and not (opts.push or opts.pr):
         raise ConfigError(
             "a branch that is not pushed would stay in tinygen's clone cache",
             hint="push it (or open a pull request), or run tinygen in a checkout",
-        )
-    if opts.wait_checks is not None and not (opts.push or opts.pr or opts.to_pr is not None):
-        raise ConfigError(
-            "waiting for the repository's CI needs a push (a branch that is pushed, or a "
-            "pull request)",
-            settings=("wait_checks", "push", "pr"),
         )
     if not opts.needs_github:
         if opts.push and opts.branch:
@@ -155,23 +155,6 @@ def prepare(
     elif opts.pr and (opts.branch or opts.issue):
         _refuse_protected_target(prepared, opts.pr_branch() or "", "the branch")
     return prepared
-
-
-def _refuse_local_edits(opened: OpenedRepo) -> None:
-    """Applying into a checkout whose tracked files have uncommitted changes is refused here,
-    before any model call: which files the change touches is known only after the plan,
-    and the checkout's state is known now. (A new file that would land on an untracked or
-    ignored one is still refused when the change is applied, see repo.apply.)"""
-    dirty = tracked_changes(opened.root)
-    if dirty:
-        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise RepoError(
-            f"uncommitted changes in {shown}: applying a change into this checkout needs "
-            "its tracked files committed; nothing was run",
-            hint="commit or stash them first, or set force to apply the change over them "
-            "(the hunks are placed on the files as they are)",
-            settings=("force",),
-        )
 
 
 def _prepare_pr_head(prepared: Prepared, number: int) -> None:

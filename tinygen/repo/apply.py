@@ -24,14 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinygen.config import load_settings
 from tinygen.errors import PatchApplyError, RepoError, ValidationError
+from tinygen.patch import apply_patch, canonical_diff
 from tinygen.repo.files import uncommitted, write_files_atomically
 from tinygen.repo.git import repo_root
 from tinygen.repo.texts import WorkingTreeTexts, tracked_files
+from tinygen.validate.paths import PathPolicy, check_path
+from tinygen.validate.syntax import new_syntax_problems
 
 if TYPE_CHECKING:
     from tinygen.patch.model import HunkReport
-    from tinygen.validate.paths import PathPolicy
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,6 @@ def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None)
     ``policy`` defaults to the checkout's own settings (its protected and allowed paths).
     PatchApplyError when a hunk does not fit (its message names the first one),
     PathPolicyError when a changed path is not allowed."""
-    from tinygen.patch import apply_patch, canonical_diff
-    from tinygen.validate.paths import check_path
-    from tinygen.validate.syntax import new_syntax_problems
-
     top = repo_root(root)
     if policy is None:
         policy = _checkout_policy(top)
@@ -109,14 +108,26 @@ def place_diff(root: Path | str, diff: str, *, policy: PathPolicy | None = None)
     )
 
 
-def _refuse_uncommitted(placed: PlacedDiff) -> None:
-    """RepoError when the diff would change files with uncommitted changes."""
-    if placed.uncommitted:
-        raise RepoError(
-            f"uncommitted changes in {', '.join(placed.uncommitted)}; nothing was written",
-            hint="commit or stash them first, or set force to change the files as they are",
-            settings=("force",),
-        )
+def refuse_uncommitted(paths: list[str], *, before_the_run: bool = False) -> None:
+    """RepoError when ``paths`` (files with uncommitted changes: the user's own work) is not
+    empty: a change is written over them only with ``force``. The one refusal of
+    ``tinygen apply`` and ``run --apply``; ``before_the_run``: the run has not started
+    (which files its change touches is not known yet, so any tracked change counts)."""
+    if not paths:
+        return
+    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    message = (
+        f"uncommitted changes in {shown}: applying a change into this checkout needs its "
+        "tracked files committed; nothing was run"
+        if before_the_run
+        else f"uncommitted changes in {shown}; nothing was written"
+    )
+    raise RepoError(
+        message,
+        hint="commit or stash them first, or set force to change the files as they are "
+        "(the hunks are placed on them)",
+        settings=("force",),
+    )
 
 
 def apply_diff(
@@ -136,7 +147,7 @@ def apply_diff(
     uncommitted changes, and writes a change that adds syntax errors."""
     placed = place_diff(root, diff, policy=policy)
     if not force:
-        _refuse_uncommitted(placed)
+        refuse_uncommitted(placed.uncommitted)
         refusal = placed.syntax_error()
         if refusal is not None:
             raise refusal
@@ -150,9 +161,6 @@ def apply_diff(
 
 
 def _checkout_policy(root: Path) -> PathPolicy:
-    from tinygen.config import load_settings
-    from tinygen.validate.paths import PathPolicy
-
     settings = load_settings(root)
     return PathPolicy(settings.protected_paths, settings.allowed_paths)
 
@@ -174,4 +182,4 @@ def _naming_the_first_failure(exc: PatchApplyError) -> PatchApplyError:
     )
 
 
-__all__ = ["PlacedDiff", "apply_diff", "place_diff"]
+__all__ = ["PlacedDiff", "apply_diff", "place_diff", "refuse_uncommitted"]
