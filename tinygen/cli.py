@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("tinygen.commands.run:command", "Turn a change request into a validated diff."),
     "runs": ("tinygen.commands.runs:command", "List recorded runs, or show one."),
     "serve": ("tinygen.commands.serve:command", "Serve the HTTP API (repoUrl + prompt -> diff)."),
+    "summarize": (
+        "tinygen.commands.summarize:command",
+        "Summarize files, folders and the repository (cached by content).",
+    ),
 }
 
 

@@ -1,0 +1,288 @@
+"""Hierarchical summaries (`tinygen summarize`): files, then folders, then the overview,
+cached by content so that a changed file remakes only itself and its ancestor folders;
+the cost limit stops cleanly and keeps what was made; the CLI end to end against the
+fake Messages API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
+from tests.helpers import commit_all, git, init_repo, write_files
+from tinygen.cli import cli
+from tinygen.config import load_settings
+from tinygen.errors import ExitCode, LLMError
+from tinygen.llm.budget import Budget, BudgetedProvider
+from tinygen.llm.provider import CompletionRequest
+from tinygen.llm.usage import Usage
+from tinygen.sheet import build_sheet
+from tinygen.sheet.summaries import SummaryStore, load_summaries
+from tinygen.summarize.job import plan_summaries, summarize
+from tinygen.testing.provider import Answer, ScriptedProvider, prompt_text
+
+FILES = {
+    "README.md": "# Shop\n\nA small shop: carts, prices and a command line.\n",
+    "shop/__init__.py": "",
+    "shop/cart.py": "from shop.prices import price\n\n\ndef total(items):\n    return sum(price(i) for i in items)\n",
+    "shop/prices.py": "PRICES = {'apple': 3}\n\n\ndef price(item):\n    return PRICES[item]\n",
+    "shop/cli/main.py": "from shop.cart import total\n\n\ndef main():\n    print(total(['apple']))\n",
+    "docs/guide.md": "How to use the shop.\n",
+}
+# what the hierarchy of FILES is: 3 source files (the empty __init__ is not summarized,
+# docs are not source), the folders holding them, and the overview
+NODES = {"shop/cart.py", "shop/prices.py", "shop/cli/main.py", "shop/cli", "shop", ""}
+
+
+def _path_of(request: CompletionRequest) -> str:
+    return request.label.split(":", 1)[1].replace("(overview)", "")
+
+
+def answer(request: CompletionRequest) -> Answer:
+    """A summary that names what it summarizes, so tests can see where it went."""
+    assert request.tool is not None
+    path = _path_of(request)
+    usage = Usage(input_tokens=len(prompt_text(request)) // 4, output_tokens=20)
+    if request.tool.name == "file_summary":
+        return Answer.tool({"purpose": f"about {path}", "entry_points": ["x"]}, usage=usage)
+    if request.tool.name == "folder_summary":
+        return Answer.tool({"purpose": f"folder {path}"}, usage=usage)
+    return Answer.tool({"overview": "the whole shop"}, usage=usage)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = init_repo(tmp_path / "shop")
+    write_files(root, FILES)
+    commit_all(root, "shop")
+    return root
+
+
+def scripted() -> ScriptedProvider:
+    provider = ScriptedProvider(model="claude-haiku-4-5")
+    provider.respond(answer, label="summary")
+    return provider
+
+
+def made(provider: ScriptedProvider) -> list[str]:
+    return [_path_of(r) for r in provider.requests]
+
+
+def run(root: Path, provider: Any, **settings: Any) -> Any:
+    config = load_settings(root, settings)
+    found = plan_summaries(root, config)
+    return summarize(found, config, provider=provider)
+
+
+def test_files_then_folders_then_the_overview_each_from_the_level_below(repo: Path) -> None:
+    provider = scripted()
+    found = run(repo, provider, jobs=3)
+    assert set(made(provider)) == NODES
+    assert found.report.made == len(NODES) and found.report.complete
+    order = made(provider)
+    # every folder is asked after all of its children, the overview last
+    assert order.index("shop/cli") > order.index("shop/cli/main.py")
+    assert order.index("shop") > max(order.index(p) for p in ("shop/cart.py", "shop/cli"))
+    assert order[-1] == ""
+    asks = {_path_of(r): prompt_text(r) for r in provider.requests}
+    assert "def total(items)" in asks["shop/cart.py"]  # a small file is sent whole
+    assert (
+        "cli/ — folder shop/cli" in asks["shop"] and "cart.py — about shop/cart.py" in asks["shop"]
+    )
+    assert "A small shop" in asks[""]  # the README's start goes with the overview
+    # stored by content, readable by the sheet
+    summaries = load_summaries(build_sheet(repo), model="claude-haiku-4-5")
+    assert summaries.file_text("shop/cart.py") == "about shop/cart.py"
+    assert summaries.folder_text("shop/cli") == "folder shop/cli"
+    assert summaries.overview is not None and summaries.overview.text == "the whole shop"
+    assert summaries.files["shop/cart.py"].entry_points == ("x",)
+
+
+def test_after_a_commit_only_the_file_and_its_ancestors_are_made_again(repo: Path) -> None:
+    run(repo, scripted())
+    again = scripted()
+    assert run(repo, again).report.made == 0 and again.requests == []
+    (repo / "shop/cli/main.py").write_text("def main():\n    return 0\n")
+    commit_all(repo, "simpler main")
+    third = scripted()
+    found = run(repo, third)
+    assert sorted(made(third)) == sorted(["shop/cli/main.py", "shop/cli", "shop", ""])
+    assert found.report.line().startswith("4 of 6 summaries refreshed, $")
+    # the keys are git's own tree SHAs: another clone of this commit finds them
+    record = found.store.get(
+        "folder", git(repo, "rev-parse", "HEAD:shop/cli").strip(), "claude-haiku-4-5", "1"
+    )
+    assert record is not None and record.text == "folder shop/cli"
+
+
+def test_an_uncommitted_change_is_summarized_by_its_content(repo: Path) -> None:
+    run(repo, scripted())
+    (repo / "shop/prices.py").write_text("def price(item):\n    return 1\n")
+    provider = scripted()
+    run(repo, provider)
+    assert sorted(made(provider)) == ["", "shop", "shop/prices.py"]
+    git(repo, "checkout", "--", "shop/prices.py")
+    back = scripted()
+    run(repo, back)
+    assert back.requests == []  # the committed content's summaries are still there
+
+
+def test_the_cost_limit_stops_cleanly_and_the_next_run_finishes(repo: Path) -> None:
+    limit = Budget(0.006, "claude-haiku-4-5")  # room for one call's worst case, not two
+    provider = scripted()
+    found = run(repo, BudgetedProvider(provider, limit), jobs=1)
+    report = found.report
+    assert report.stopped is not None and report.stopped.exit_code == ExitCode.BUDGET_EXCEEDED
+    assert 1 <= report.made < len(NODES)
+    assert report.not_made == len(NODES) - report.made
+    assert limit.spent <= 0.006
+    assert len(provider.requests) == report.made  # no call was made past the limit
+    rest = scripted()
+    second = run(repo, rest)
+    assert second.plan.cached.keys() == set(made(provider))  # what was made was kept
+    assert len(rest.requests) == len(NODES) - report.made
+
+
+def test_a_failed_file_leaves_its_folders_for_the_next_run(repo: Path) -> None:
+    provider = scripted()
+    provider.enqueue(LLMError("the model is down"), label="summary:shop/prices.py")
+    found = run(repo, provider, jobs=2)
+    report = found.report
+    assert [f.path for f in report.failures] == ["shop/prices.py"]
+    assert "shop" not in made(provider) and "" not in made(provider)  # not made incomplete
+    assert {"shop/cart.py", "shop/cli/main.py", "shop/cli"} <= set(made(provider))
+    assert report.not_made == 2
+    retry = scripted()
+    run(repo, retry)
+    assert sorted(made(retry)) == ["", "shop", "shop/prices.py"]
+
+
+def test_the_estimate_counts_what_is_missing_and_calls_nothing(repo: Path) -> None:
+    config = load_settings(repo, {})
+    cold = plan_summaries(repo, config).estimate
+    assert cold.to_make == {"file": 3, "folder": 2, "overview": 1} and cold.cached == 0
+    assert cold.usage.input_tokens > 0 and cold.cost_usd is not None and cold.cost_usd > 0
+    run(repo, scripted())
+    (repo / "shop/cart.py").write_text("def total(items):\n    return 0\n")
+    warm = plan_summaries(repo, config).estimate
+    assert warm.to_make == {"file": 1, "folder": 1, "overview": 1} and warm.cached == 3
+    assert warm.usage.input_tokens < cold.usage.input_tokens
+
+
+def test_model_text_is_stored_without_control_characters(repo: Path) -> None:
+    provider = ScriptedProvider(model="claude-haiku-4-5")
+
+    def rude(request: CompletionRequest) -> Answer:
+        if request.tool is not None and request.tool.name == "file_summary":
+            return Answer.tool(
+                {"purpose": "red \x1b[31malert\x07\u202e", "entry_points": ["\x1bx"]}
+            )
+        return answer(request)
+
+    provider.respond(rude, label="summary")
+    found = run(repo, provider)
+    for record in found.records().values():
+        assert record.text.isprintable() and all(p.isprintable() for p in record.entry_points)
+
+
+def test_a_different_model_or_prompt_version_is_another_record(repo: Path) -> None:
+    run(repo, scripted())
+    other = scripted()
+    run(repo, other, summary_model="claude-sonnet-4-5")
+    assert set(made(other)) == NODES  # made again for the other model
+    store = SummaryStore.load(repo / ".git/tinygen")
+    models = {r.model for r in store.records.values()}
+    assert models == {"claude-haiku-4-5", "claude-sonnet-4-5"}
+
+
+# --- the command line, against the fake Messages API ----------------------------------
+
+
+def _fake_answer(request: RecordedRequest) -> ToolReply:
+    text = request.text
+    path = text.split("`", 2)[1] if "`" in text else "?"
+    if request.tool == "file_summary":
+        return ToolReply({"purpose": f"about {path}", "entry_points": ["main"]})
+    if request.tool == "folder_summary":
+        return ToolReply({"purpose": f"folder {path}"})
+    return ToolReply({"overview": "A shop.\n\nWith carts."})
+
+
+def _env(fake: FakeAnthropic) -> dict[str, str]:
+    return {"ANTHROPIC_API_KEY": fake.api_key, "ANTHROPIC_BASE_URL": fake.base_url}
+
+
+def test_cli_estimate_then_summarize_then_guide(repo: Path, tmp_path: Path) -> None:
+    guide = tmp_path / "GUIDE.md"
+    with FakeAnthropic(delay=0.05) as fake:
+        for tool in ("file_summary", "folder_summary", "overview"):
+            fake.on(tool, _fake_answer)
+        runner = CliRunner()
+        est = runner.invoke(cli, ["summarize", str(repo), "--estimate", "--json"], env=_env(fake))
+        assert est.exit_code == 0, est.output
+        assert json.loads(est.output)["estimate"]["calls"] == len(NODES)
+        assert fake.requests == []  # nothing was paid for an estimate
+        done = runner.invoke(
+            cli,
+            ["summarize", str(repo), "--jobs", "2", "--out", str(guide), "--json"],
+            env=_env(fake),
+        )
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.output)["report"]
+        assert report["made"] == len(NODES) and report["calls"] == len(NODES)
+        assert fake.peak["file_summary"] <= 2
+        assert {r.model for r in fake.requests} == {"claude-haiku-4-5"}  # the cheap default
+        # the estimate against what the fake counted (4 characters a token)
+        counted = sum(r.usage["input_tokens"] for r in fake.requests)
+        assert report["usage"]["input_tokens"] == counted
+        again = runner.invoke(cli, ["summarize", str(repo)], env=_env(fake))
+        assert again.exit_code == 0 and again.output.startswith("0 of 6 summaries refreshed")
+        assert len(fake.requests) == len(NODES)
+    text = guide.read_text()
+    assert text.index("## Overview") < text.index("## Folders") < text.index("## Files")
+    assert "A shop.\n\nWith carts." in text
+    assert "- `shop/cli/` — folder shop/cli" in text
+    assert "- `cart.py` — about shop/cart.py Entry points: `main`." in text
+
+
+def test_cli_max_cost_exits_with_the_budget_code_and_keeps_what_was_made(repo: Path) -> None:
+    with FakeAnthropic() as fake:
+        for tool in ("file_summary", "folder_summary", "overview"):
+            fake.on(tool, _fake_answer)
+        result = CliRunner().invoke(
+            cli, ["summarize", str(repo), "--max-cost", "0.006", "--jobs", "1"], env=_env(fake)
+        )
+        assert result.exit_code == ExitCode.BUDGET_EXCEEDED, result.output
+        assert "left for the next run" in result.output
+        assert "max_cost" in result.output or "--max-cost" in result.output
+        made_first = len(fake.requests)
+        assert 1 <= made_first < len(NODES)
+        rest = CliRunner().invoke(cli, ["summarize", str(repo)], env=_env(fake))
+        assert rest.exit_code == 0, rest.output
+        assert len(fake.requests) == len(NODES)
+
+
+def test_cli_without_a_key_says_so_before_any_work(repo: Path) -> None:
+    result = CliRunner().invoke(cli, ["summarize", str(repo)], env={"ANTHROPIC_API_KEY": ""})
+    assert result.exit_code == ExitCode.CONFIG
+    assert "ANTHROPIC_API_KEY" in result.output
+    assert not (repo / ".git/tinygen/summaries.json").exists()
+
+
+def test_plain_progress_lines_when_not_on_a_terminal(repo: Path) -> None:
+    lines: list[str] = []
+    lock = threading.Lock()
+
+    def progress(done: int, total: int, dollars: float) -> None:
+        with lock:
+            lines.append(f"{done}/{total}")
+
+    config = load_settings(repo, {})
+    found = plan_summaries(repo, config)
+    summarize(found, config, provider=scripted(), progress=progress)
+    assert lines[-1] == f"{len(NODES)}/{len(NODES)}"

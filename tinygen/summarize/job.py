@@ -1,0 +1,95 @@
+"""The summaries of one repository, from settings to a report: what every front end calls
+(``tinygen summarize``, the Action's refresh, a run with ``summaries = "auto"``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinygen.config import Settings
+from tinygen.errors import RepoError
+from tinygen.llm.budget import Budget, BudgetedProvider
+from tinygen.llm.factory import make_provider
+from tinygen.llm.provider import Provider
+from tinygen.repo.git import state_dir
+from tinygen.sheet.build import build_sheet
+from tinygen.sheet.model import Sheet
+from tinygen.sheet.summaries import SummaryRecord, SummaryStore, folder_shas
+from tinygen.summarize.build import Progress, Report, build_summaries
+from tinygen.summarize.plan import Estimate, Plan, estimate, make_plan
+
+
+@dataclass
+class Summarized:
+    """A repository's summary plan, its estimate and (after a build) the report."""
+
+    sheet: Sheet
+    store: SummaryStore
+    shas: Mapping[str, str]  # folder -> git tree SHA ("" the root)
+    plan: Plan
+    estimate: Estimate
+    report: Report | None = None
+
+    def records(self) -> dict[str, SummaryRecord]:
+        """path -> the record each node has now ("" the overview)."""
+        out = {}
+        for path, node in self.plan.nodes.items():
+            record = self.store.best(node.kind, node.sha, self.plan.model)
+            if record is not None:
+                out[path] = record
+        return out
+
+
+def open_store(root: Path) -> SummaryStore:
+    try:
+        folder: Path | None = state_dir(root)
+    except RepoError:
+        folder = None  # no place to keep them: this run's only
+    return SummaryStore.load(folder)
+
+
+def plan_summaries(root: Path, settings: Settings, sheet: Sheet | None = None) -> Summarized:
+    """What the repository at ``root`` needs, what is cached, and the estimate of the rest."""
+    if sheet is None:
+        sheet = build_sheet(
+            root,
+            max_file_bytes=settings.max_file_bytes,
+            include_untracked=False,
+            ranking=False,
+        )
+    store = open_store(sheet.root)
+    shas = folder_shas(sheet)
+    plan = make_plan(sheet, store, settings.summary_model, shas)
+    return Summarized(sheet, store, shas, plan, estimate(plan, store))
+
+
+def summary_provider(settings: Settings) -> Provider:
+    """The provider for ``summary_model``, inside ``max_cost`` when one is set."""
+    provider = make_provider(dataclasses.replace(settings, model=settings.summary_model))
+    if settings.max_cost is not None:
+        provider = BudgetedProvider(provider, Budget(settings.max_cost, settings.summary_model))
+    return provider
+
+
+def summarize(
+    found: Summarized,
+    settings: Settings,
+    *,
+    provider: Provider | None = None,
+    progress: Progress | None = None,
+) -> Summarized:
+    """Make what ``found`` is missing (no provider is made when nothing is)."""
+    if not found.plan.missing():
+        found.report = Report(total=found.plan.total, cached=len(found.plan.cached))
+        return found
+    if provider is None:
+        provider = summary_provider(settings)
+    found.report = build_summaries(
+        found.plan, found.sheet, provider, found.store, jobs=settings.jobs, progress=progress
+    )
+    return found
+
+
+__all__ = ["Summarized", "open_store", "plan_summaries", "summarize", "summary_provider"]
