@@ -1,9 +1,8 @@
 """`tinygen apply [PATCH|-]`: place a loose diff's hunks exactly and write the files.
 
-Reads the diff from a file or stdin; all changed files are written, or none. Files with
-uncommitted changes are refused unless --force. --dry-run prints the canonical diff and
-writes nothing; --check CMD runs a command in a temporary worktree of HEAD with the
-changed files written into it.
+Reads the diff from a file or stdin; all changed files are written, or none
+(:func:`tinygen.delivery.checkout.apply_to_checkout`: placing, the gate's tree for --check,
+the refusals); with delivery options it is committed instead (``deliver_patch``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from typing import Any
 import click
 
 from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
-from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, RepoError, TinygenError
+from tinygen.delivery.checkout import CheckoutPatch, apply_to_checkout
+from tinygen.errors import ExitCode, PatchApplyError, PatchParseError
 from tinygen.inputs import MAX_PATCH_BYTES, read_file, read_stream
 
 
@@ -82,121 +82,73 @@ def command(
     if opts.commits:
         if dry_run or checks or force:
             raise click.UsageError("--dry-run, --check and --force do not go with delivery")
-        out, error = deliver_patch(_read_patch(patch), patch, repo, opts)
+        delivered, error = deliver_patch(_read_patch(patch), patch, repo, opts)
         if as_json:
-            click.echo(json.dumps(out, indent=2))
+            click.echo(json.dumps(delivered, indent=2))
         if error is not None:
             raise error
-        if out["status"] == "invalid":  # delivered (work is never lost), but not valid
+        if delivered["status"] == "invalid":  # delivered (work is never lost), but not valid
             sys.exit(int(ExitCode.PATCH))
         return
-    # Every key is always present (null or empty when it does not apply), so scripts can rely
-    # on the shape whether the patch applied or not.
+    out = apply_to_checkout(repo, _read_patch(patch), force=force, dry_run=dry_run, checks=checks)
+    report = _report(out, dry_run=dry_run, as_json=as_json, force=force)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    if out.error is not None:
+        raise out.error
+    if not out.checks_ok:
+        sys.exit(int(ExitCode.CHECKS_FAILED))
+
+
+def _report(out: CheckoutPatch, *, dry_run: bool, as_json: bool, force: bool) -> dict[str, Any]:
+    """Say on stderr what was placed, checked and written; return the --json report. Every
+    key is always present (null or empty when it does not apply), so scripts can rely on
+    the shape whether the patch applied or not."""
+    placed, error = out.placed, out.error
     report: dict[str, Any] = {
-        "ok": False,
+        "ok": error is None and out.checks_ok,
         "dry_run": dry_run,
-        "written": False,
+        "written": out.written,
         "files": [],
         "hunks": [],
         "diff": "",
-        "checks": [],
-        "error": None,
-        "hint": None,
+        "checks": [r.to_dict() for r in out.checks],
+        "error": error.message if error is not None else None,
+        "hint": error.hint if error is not None else None,
         "feedback": None,
         "failures": [],
         "syntax_problems": [],
     }
-    try:
-        code = _run(patch, repo, dry_run, checks, as_json, force, report)
-    except TinygenError as exc:
-        report["error"] = exc.message
-        report["hint"] = exc.hint
-        if isinstance(exc, PatchApplyError):
-            report["feedback"] = exc.feedback
-            report["failures"] = [f.to_dict() for f in exc.failures]
-            if not as_json:
-                click.echo(exc.feedback, err=True)
-        if as_json:
-            click.echo(json.dumps(report, indent=2))
-        raise
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    if code:
-        sys.exit(int(code))
-
-
-def _run(
-    patch: str,
-    repo: str,
-    dry_run: bool,
-    checks: tuple[str, ...],
-    as_json: bool,
-    force: bool,
-    report: dict[str, Any],
-) -> ExitCode:
-    from tinygen.config import load_settings
-    from tinygen.repo.apply import apply_diff, place_diff
-    from tinygen.repo.files import write_files_atomically
-    from tinygen.repo.git import head_commit, repo_root, temp_worktree
-    from tinygen.validate import PathPolicy, run_checks
-
-    root = repo_root(repo)
-    settings = load_settings(root)
-    policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
-    text = _read_patch(patch)
-    placed = place_diff(root, text, policy=policy)
-    report.update(placed.to_dict())
+    if isinstance(error, PatchApplyError):
+        report["feedback"] = error.feedback
+        report["failures"] = [f.to_dict() for f in error.failures]
+        if not as_json:
+            click.echo(error.feedback, err=True)
+    if placed is None:
+        return report
+    report |= placed.to_dict()
     report["diff"] = placed.diff
-    if placed.uncommitted and not force:
-        if not dry_run:
-            raise RepoError(
-                f"uncommitted changes in {', '.join(placed.uncommitted)}; nothing was changed",
-                hint="commit or stash them first, or pass --force to patch them as they are",
-            )
+    if placed.uncommitted and dry_run and not force:
         click.echo(
             f"warning: uncommitted changes in {', '.join(placed.uncommitted)}: "
             "applying would need --force",
             err=True,
         )
         report["uncommitted"] = placed.uncommitted
-    refusal = placed.syntax_error()
-    if refusal is not None:
-        if not (force or dry_run):
-            raise refusal
+    if placed.syntax and (force or dry_run):
         for path, problem in placed.syntax:
             click.echo(f"warning: {path}: the change adds a syntax error: {problem}", err=True)
         if dry_run and not force:
             click.echo("warning: applying would need --force (syntax errors)", err=True)
-    code = ExitCode.OK
-    if checks:
-        head = head_commit(root)
-        if head is None:
-            raise RepoError("--check needs a commit to start from", hint="commit once first")
-        with temp_worktree(root, head) as wt:
-            write_files_atomically(wt, placed.after)
-            results = run_checks(
-                wt,
-                checks,
-                settings.check_timeout,
-                settings.check_memory_mb,
-                pass_env=settings.check_env,
-            )
-        report["checks"] = [r.to_dict() for r in results]
-        for r in results:
-            status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
-            click.echo(f"check: {r.command}: {status} ({r.seconds:.1f} s)", err=True)
-            if not r.ok:
-                click.echo(r.output_tail.rstrip("\n"), err=True)
-        if not all(r.ok for r in results):
-            code = ExitCode.CHECKS_FAILED
-    if dry_run:
-        if not as_json:
-            click.echo(placed.diff, nl=False, color=True)  # data: exact (see _terminal)
-    elif placed.after:
-        # Placed again and written only if every file still holds what was reported (and
-        # checked) above.
-        apply_diff(root, text, force=force, expected=placed.before, policy=policy)
-        report["written"] = True
+    for r in out.checks:
+        status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
+        click.echo(f"check: {r.command}: {status} ({r.seconds:.1f} s)", err=True)
+        if not r.ok:
+            click.echo(r.output_tail.rstrip("\n"), err=True)
+    if error is not None:
+        return report
+    if dry_run and not as_json:
+        click.echo(placed.diff, nl=False, color=True)  # data: exact (see _terminal)
     for h in placed.report:
         where = f" at line {h.line}" if h.line else ""
         notes = [h.strategy] if h.strategy != "-" else []
@@ -206,5 +158,4 @@ def _run(
         click.echo(f"{h.path}: hunk {h.hunk} {h.outcome}{where}{how}", err=True)
     if not placed.after:
         click.echo("nothing to change: every hunk is already present", err=True)
-    report["ok"] = code == ExitCode.OK
-    return code
+    return report

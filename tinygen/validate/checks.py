@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from tinygen.redact import SECRET_ENV_NAMES, redact
+from tinygen.repo.git import temp_worktree
+from tinygen.repo.trees import snapshot_commit
 
 TAIL_LINES = 200
 MAX_LINE = 2048  # bytes of one output line kept
@@ -195,4 +197,30 @@ def run_checks(
     return [run_check(worktree, c, timeout, memory_mb, pass_env=pass_env) for c in commands]
 
 
-__all__ = ["BASE_ENV", "TAIL_LINES", "CheckResult", "check_env", "run_check", "run_checks"]
+def run_checks_on_tree(
+    root: Path,
+    tree: str,
+    parent: str,
+    commands: Sequence[str],
+    timeout: float = 300,
+    memory_mb: int | None = None,
+    *,
+    pass_env: Sequence[str] = (),
+) -> list[CheckResult]:
+    """:func:`run_checks` on exactly ``tree`` (the validation gate's: what delivery commits
+    and ``tinygen apply`` writes), in a temporary worktree of a throwaway commit of it on
+    ``parent``, removed afterwards: checks may write anything."""
+    snapshot = snapshot_commit(root, tree, parent)
+    with temp_worktree(root, snapshot) as wt:
+        return run_checks(wt, commands, timeout, memory_mb, pass_env=pass_env)
+
+
+__all__ = [
+    "BASE_ENV",
+    "TAIL_LINES",
+    "CheckResult",
+    "check_env",
+    "run_check",
+    "run_checks",
+    "run_checks_on_tree",
+]
