@@ -19,11 +19,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tinygen.errors import LLMOutputError
+from tinygen.llm import Message, TextBlock, ToolResultBlock, ToolUseBlock
 from tinygen.models import Plan, PlanAnswer, PlanItem
 from tinygen.passes.common import PLAN_TOOL, BrainstormAnswer, Lookup, RunContext, render
+from tinygen.sheet import build_sheet, estimate_tokens, tools
+from tinygen.validate import check_path
 
 if TYPE_CHECKING:
-    from tinygen.llm import Completion, Message, TextBlock, ToolResultBlock
+    from tinygen.llm import Completion
     from tinygen.sheet import Sheet
     from tinygen.validate import PathPolicy
 
@@ -74,16 +77,12 @@ class _Lookups:
 
     def sheet(self) -> Sheet:
         if self._sheet is None:
-            from tinygen.sheet import build_sheet
-
             self._sheet = build_sheet(
                 self.ctx.root, max_file_bytes=self.ctx.settings.max_file_bytes, ranking=True
             )
         return self._sheet
 
     def run(self, lookups: list[Lookup]) -> str:
-        from tinygen.sheet import estimate_tokens, tools
-
         per = self.ctx.settings.lookups_per_round
         out: list[str] = []
         for k, item in enumerate(lookups):
@@ -125,8 +124,6 @@ def _turn(
 ) -> tuple[Message, tuple[TextBlock | ToolResultBlock, ...]]:
     """The model's answer as an assistant turn, and the reply that carries ``result``: the
     tool call's result when it called the tool, else text (providers answering in JSON)."""
-    from tinygen.llm import Message, TextBlock, ToolResultBlock, ToolUseBlock
-
     if completion.tool_use_id is not None:
         said = (TextBlock(completion.text),) if completion.text else ()
         call = ToolUseBlock(completion.tool_use_id, PLAN_TOOL, completion.tool_input or {})
@@ -141,8 +138,6 @@ def _asks_more(answer: BrainstormAnswer, rounds: int) -> bool:
 
 
 def brainstorm(ctx: RunContext, mentioned: list[str], policy: PathPolicy) -> Plan:
-    from tinygen.llm import Message, TextBlock
-
     named = [p for p in mentioned if p in ctx.repo_paths][:MAX_NAMED]
     shown = files_block(ctx, named, "Files the request names, in full:")
     rounds = ctx.settings.lookup_rounds
@@ -203,8 +198,6 @@ def make_plan(
     ctx: RunContext, answer: PlanAnswer, policy: PathPolicy, files_read: tuple[str, ...]
 ) -> Plan:
     """Normalize and check the model's plan; a path outside the repository refuses the run."""
-    from tinygen.validate import check_path
-
     if len(answer.files) > MAX_PLAN_FILES:
         raise LLMOutputError(
             f"the plan names {len(answer.files)} files (at most {MAX_PLAN_FILES})",

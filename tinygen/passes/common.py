@@ -22,19 +22,20 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tinygen.config import Settings
 from tinygen.errors import Cancelled, LLMError
+from tinygen.llm import (
+    CompletionRequest,
+    Message,
+    TextBlock,
+    complete_structured,
+    cost_usd,
+    tool_for,
+)
+from tinygen.llm import warm_up as import_sdk
 from tinygen.models import EditAnswer, PlanAnswer, Request, VerifyAnswer
 from tinygen.runs import RunRecorder
 
 if TYPE_CHECKING:
-    from tinygen.llm import (
-        Completion,
-        Message,
-        Provider,
-        TextBlock,
-        Tool,
-        ToolResultBlock,
-        Usage,
-    )
+    from tinygen.llm import Completion, Provider, Tool, ToolResultBlock, Usage
     from tinygen.sheet import Sheet
 
 T = TypeVar("T")
@@ -97,16 +98,12 @@ def render(name: str, **values: object) -> str:
 
 @cache
 def all_tools() -> tuple[Tool, ...]:
-    from tinygen.llm import tool_for
-
     return tuple(tool_for(kind, name, desc) for name, desc, kind in _TOOL_SPECS)
 
 
 def warm_up(model: str | None = None) -> None:
     """Import the SDK that ``model`` needs (None: Anthropic's, resolving its default model)
     and build the tool schemas ahead of the first call (run in a thread)."""
-    from tinygen.llm import warm_up as import_sdk
-
     import_sdk(model)
     all_tools()
 
@@ -142,8 +139,6 @@ class RunContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def system_blocks(self) -> tuple[TextBlock, ...]:
-        from tinygen.llm import TextBlock
-
         repository = render(
             "repository",
             sheet=self.sheet_text,
@@ -198,8 +193,6 @@ class RunContext:
     ) -> tuple[T, Completion]:
         """As ``ask``, after the earlier turns ``history`` of a conversation; also returns
         the completion whose answer was accepted (to answer its tool call next turn)."""
-        from tinygen.llm import CompletionRequest, Message, complete_structured, cost_usd
-
         if self.cancelled.is_set():
             raise Cancelled(f"{label}: the run was cancelled before this call")
 

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tinygen.errors import BudgetExceeded, LLMOutputError, PatchError
+from tinygen.llm import TextBlock
 from tinygen.llm.vote import RedFlag, Sample, run_vote
 from tinygen.models import EditAnswer, FileEdit, Plan, PlanItem
 from tinygen.passes.brainstorm import file_section, render_plan
 from tinygen.passes.common import EDIT_TOOL, RunContext, numbered, render
 from tinygen.passes.redflags import Candidate, judge_edit
-
-if TYPE_CHECKING:
-    from tinygen.llm import TextBlock
+from tinygen.patch import apply_patch
 
 MAX_TRIES = 3
 MAX_FILE_THREADS = 64  # with voting, files wait on their samples in threads of their own
@@ -32,8 +31,6 @@ Submit = Callable[[Callable[[], Any]], "Future[Any]"]
 
 def plan_block(plan: Plan) -> TextBlock:
     """The plan as a cached block: identical for every per-file call of a round."""
-    from tinygen.llm import TextBlock
-
     return TextBlock(render("plan_block", plan=render_plan(plan)), cache=True)
 
 
@@ -93,8 +90,6 @@ def edit_file(
     ctx: RunContext, plan: Plan, item: PlanItem, previous: FileEdit | None, review: str | None
 ) -> FileEdit:
     """Produce the new text of one file. ``previous`` and ``review`` are set on a revision."""
-    from tinygen.llm import TextBlock
-
     before = ctx.read(item.path)
     edit = FileEdit(item.path, item.action, before, previous.after if previous else before)
     if item.action == "delete":
@@ -136,8 +131,6 @@ def vote_file(
     """Sample the file's edit until one outcome leads by ``vote`` (see the module docstring).
     An undecided vote keeps its plurality winner and its runner-up (for the checks to choose
     between); a vote whose every sample was red-flagged leaves the file unedited."""
-    from tinygen.llm import TextBlock
-
     before = ctx.read(item.path)
     edit = FileEdit(item.path, item.action, before, previous.after if previous else before)
     if item.action == "delete":
@@ -204,8 +197,6 @@ def _prompt(
 def _place(path: str, current: str | None, answer: EditAnswer) -> tuple[str | None, str | None]:
     """(new text, None) or (None, feedback for the model). The diff may change ``path``
     only; an explicit ``no_change`` answer keeps the text as it is."""
-    from tinygen.patch import apply_patch
-
     if answer.no_change:
         if answer.diff.strip() or answer.content is not None:
             return None, (

@@ -6,13 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from tinygen.errors import LLMOutputError, PathPolicyError
+from tinygen.llm import TextBlock
 from tinygen.llm.vote import RedFlag, Sample, run_vote
 from tinygen.models import Plan, Revision, Verdict, VerifyAnswer
 from tinygen.passes.common import VERIFY_TOOL, RunContext, render
 from tinygen.passes.edit import plan_block
+from tinygen.validate import check_path
 
 if TYPE_CHECKING:
-    from tinygen.llm import TextBlock
     from tinygen.validate import PathPolicy
 
 MAX_DIFF_CHARS = 120_000
@@ -24,8 +25,6 @@ def verify(
     """One review of the combined diff; with the ``vote`` setting, reviews are sampled until
     approve or revise leads by k (the margin and the winner's share of the votes are the
     verdict's confidence). A failed gate or check overrides any verdict (``rounds``)."""
-    from tinygen.llm import TextBlock
-
     shown = (
         diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n[... diff cut ...]\n"
     )
@@ -73,8 +72,6 @@ def _voted(
 
 
 def _verdict(ctx: RunContext, answer: VerifyAnswer, round_no: int, policy: PathPolicy) -> Verdict:
-    from tinygen.validate import check_path
-
     revisions: dict[str, Revision] = {}
     for rev in answer.revisions:
         path = check_path(ctx.root, rev.path, policy)
