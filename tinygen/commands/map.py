@@ -42,6 +42,12 @@ import click
     default=None,
     help="Worker processes for a cold build.",
 )
+@click.option(
+    "--summaries",
+    "with_summaries",
+    is_flag=True,
+    help="Show the cached summaries (made by `tinygen summarize`) and rank with them.",
+)
 def command(
     path: Path,
     query: str,
@@ -52,6 +58,7 @@ def command(
     include_untracked: bool | None,
     max_file_bytes: int | None,
     jobs: int | None,
+    with_summaries: bool,
 ) -> None:
     """Print the reference sheet of the git repository at PATH (default: here)."""
     if old_query is not None:
@@ -68,6 +75,7 @@ def command(
     from tinygen.sheet import build_sheet, render_sheet
     from tinygen.sheet.cache import SheetCacheWarning
     from tinygen.sheet.render import layout, min_budget
+    from tinygen.sheet.summaries import SummaryStoreWarning
 
     root = repo_root(path)
     settings = load_settings(
@@ -75,6 +83,7 @@ def command(
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SheetCacheWarning)
+        warnings.simplefilter("always", SummaryStoreWarning)
         sheet = build_sheet(
             root,
             query=query,
@@ -82,6 +91,7 @@ def command(
             include_untracked=settings.include_untracked,
             jobs=jobs,
             ranking=bool(query.strip()) or budget is not None,
+            summaries=with_summaries,
         )
     for w in caught:
         click.echo(f"tinygen: warning: {w.message}", err=True)
@@ -96,9 +106,16 @@ def command(
         else:
             # The files the budget shows, in rank order, each with its level of detail.
             lay = layout(sheet, budget)
-            click.echo(sheet.to_json(shown=lay.shown() if lay is not None else []))
+            shown, folders = (lay.shown(), lay.folders) if lay is not None else ([], [])
+            click.echo(sheet.to_json(shown=shown, folders=folders))
     else:
         text = render_sheet(sheet, budget)
         click.echo(text, nl=not text.endswith("\n"), color=True)  # data: exact, see _terminal
     if show_stats:
         click.echo(f"tinygen: {sheet.stats.summary()}", err=True)
+    if with_summaries and not sheet.summaries:
+        click.echo(
+            "tinygen: no summaries are cached for this tree; make them with "
+            "`tinygen summarize` (--estimate first shows the cost)",
+            err=True,
+        )

@@ -48,6 +48,7 @@ from tinygen.sheet.walk import (
     Listing,
     path_skip_reason,
     symlink_skip_reason,
+    work_tree_mode,
 )
 
 _EMPTY_HOT = cast(Hot, empty_record()[:HOT])
@@ -306,6 +307,7 @@ def build_sheet(
     include_untracked: bool = False,
     jobs: int | None = None,
     ranking: bool | None = None,
+    summaries: bool = False,
 ) -> Sheet:
     """The reference sheet of the git work tree containing ``root``.
 
@@ -314,6 +316,9 @@ def build_sheet(
     (each file's referenced identifiers and term bag) computed and cached; otherwise a
     cold build leaves those for the first build that ranks, and an entry computes its
     own if asked.
+
+    ``summaries`` loads the cached summaries of its files and folders (``Sheet.summaries``,
+    None when there are none): the ranking and the render then use them.
 
     Raises RepoError when ``root`` is not inside a git repository.
     """
@@ -461,7 +466,10 @@ def build_sheet(
     stats.non_utf8 = sum(1 for f in files if "non-utf8" in f.flags)
 
     tracked = {
-        i.path: (i.mode, i.blob or (found[i.path][1] if i.path in found else "") or None)
+        i.path: (
+            i.mode if i.blob else work_tree_mode(top, i.path, i.mode),
+            i.blob or (found[i.path][1] if i.path in found else "") or None,
+        )
         for i in listed
         if i.mode and skipped.get(i.path) != "deleted"
     }
@@ -475,14 +483,13 @@ def build_sheet(
         tracked=tracked,
     )
     sheet.index = index
-    if query.strip():
-        from tinygen.sheet.rank import rank_files
+    if summaries:
+        from tinygen.sheet.summaries import load_summaries
 
-        ordered, mentioned, scores = rank_files(files, query, sheet.index)
-        for f, s in zip(files, scores, strict=True):
-            f.score = s
-        sheet.files = ordered
-        sheet.mentioned = mentioned
-        sheet.ranked = True
+        sheet.summaries = load_summaries(sheet) or None
+    if query.strip():
+        from tinygen.sheet.rank import rank_sheet
+
+        rank_sheet(sheet)
     stats.seconds = time.perf_counter() - started
     return sheet

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from tinygen.sheet.cache import ColdStore
     from tinygen.sheet.index import RankIndex
+    from tinygen.sheet.summaries import Summaries
 
 
 # The ``refs`` of a cached record made by a build that did not rank (see scan.analyze):
@@ -342,14 +343,23 @@ class Sheet:
     # tree's content differs from the index and the walk did not read it): what the
     # folders' tree SHAs are computed from (sheet.summaries)
     tracked: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # the cached summaries of its files and folders (sheet.summaries), when asked for and
+    # found: ranked as a channel and shown by the render; None shows and ranks as before
+    summaries: Summaries | None = None
 
     def by_path(self) -> dict[str, FileEntry]:
         return {f.path: f for f in self.files}
 
-    def as_dict(self, shown: list[tuple[FileEntry, str]] | None = None) -> dict[str, Any]:
+    def as_dict(
+        self,
+        shown: list[tuple[FileEntry, str]] | None = None,
+        folders: list[tuple[str, int]] | None = None,
+    ) -> dict[str, Any]:
         """Every file; with ``shown`` ((entry, level) pairs from a budgeted layout), those
         files only, each with its ``detail`` ("full", "part", "signatures", "path"; a
-        file shown as a path only has no symbols listed)."""
+        file shown as a path only has no symbols listed). With summaries, each file's
+        ``summary``, the ``overview``, and ``folders``: every folder with a summary, or
+        with ``folders`` ((folder, files held) from a budgeted layout) those."""
         if shown is None:
             files = [f.as_dict() for f in self.files]
         else:
@@ -358,21 +368,48 @@ class Sheet:
                 item = f.as_dict() if level != "path" else _path_only(f)
                 item["detail"] = level
                 files.append(item)
-        return {
+        out: dict[str, Any] = {
             "root": str(self.root),
             "query": self.query,
             "mentioned": list(self.mentioned),
             "files": files,
             "stats": self.stats.as_dict(),
         }
+        if self.summaries:
+            self._add_summaries(out, folders)
+        return out
 
-    def to_json(self, shown: list[tuple[FileEntry, str]] | None = None) -> str:
+    def _add_summaries(self, out: dict[str, Any], folders: list[tuple[str, int]] | None) -> None:
+        assert self.summaries is not None
+        for item in out["files"]:
+            text = self.summaries.file_text(item["path"])
+            if text:
+                item["summary"] = text
+        if folders is None:
+            held: dict[str, int] = {}
+            for f in self.files:
+                parts = f.path.split("/")[:-1]
+                for i in range(len(parts)):
+                    folder = "/".join(parts[: i + 1])
+                    held[folder] = held.get(folder, 0) + 1
+            folders = [(p, held.get(p, 0)) for p in sorted(self.summaries.folders)]
+        out["folders"] = [
+            {"path": p, "files": k, "summary": self.summaries.folder_text(p)} for p, k in folders
+        ]
+        overview = self.summaries.overview
+        out["overview"] = overview.text if overview is not None else None
+
+    def to_json(
+        self,
+        shown: list[tuple[FileEntry, str]] | None = None,
+        folders: list[tuple[str, int]] | None = None,
+    ) -> str:
         """One JSON object; non-ASCII text as is, unless a file name is not UTF-8 (kept as
         lone surrogates by the walk): then everything non-ASCII is \\u-escaped, so that
         the output is valid UTF-8 whatever the names."""
         import json
 
-        data = self.as_dict(shown)
+        data = self.as_dict(shown, folders)
         text = json.dumps(data, ensure_ascii=False)
         try:
             text.encode("utf-8")

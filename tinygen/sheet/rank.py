@@ -12,6 +12,10 @@ Channels, each scaled to [0, 1] by its best file except mentions (strengths alre
   ``CamelCase``, ``snake_case``, dotted, called ``f(``) and the files defining them (1 /
   number of definers; a name defined in more than ``MAX_DEFINERS`` files counts for none):
   a prose word that happens to be a top-level name (``index``, ``name``) earns nothing;
+* **summaries** (only when the sheet has cached summaries, see summaries.py): BM25 over
+  each file's summary and entry points, and, weaker, over folder summaries, a folder's
+  score lifting every file under it: a file whose purpose is described in the request's
+  words rises even when its code uses other words;
 * **graph**: the best text candidates pass score to the files they import or that import
   them (rank index edges), damped by the receiving file's degree so hubs do not win.
 
@@ -30,12 +34,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from tinygen.sheet.index import RankIndex, build_index, decode
 from tinygen.sheet.kinds import ASIDE, TEST, is_test_path
 from tinygen.sheet.mentions import EXACT, MAX_TOKENS, find_mentions
-from tinygen.sheet.model import FileEntry
+from tinygen.sheet.model import FileEntry, Sheet
 from tinygen.sheet.words import query_terms, word_parts
+
+if TYPE_CHECKING:
+    from tinygen.sheet.summaries import Summaries
 
 MAX_DEFINERS = 10
 PRIOR = 0.01  # weight of graph degree: orders files that nothing else tells apart
@@ -56,6 +64,10 @@ class Weights:
     file_name: float = 1.0  # extra weight of a request word in a file's own name (path channel)
     k1: float = 2.0  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
+    # Not tuned (no benchmark has summaries: they need a real model): a file summary is
+    # a described purpose, weighed between path words and content; a folder's is weaker.
+    summary: float = 0.5
+    folder_summary: float = 0.15
 
 
 WEIGHTS = Weights()
@@ -113,14 +125,20 @@ def _scaled(scores: dict[int, float]) -> dict[int, float]:
     return {d: s / best for d, s in scores.items()} if best > 0 else {}
 
 
-def content_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dict[int, float]:
-    """BM25 of every code file containing a request word: doc -> score."""
+def _query_counts(query: str, weights: Weights) -> dict[str, float]:
+    """The request's content terms with their counts (BM25's query side)."""
     counts: dict[str, float] = dict(Counter(islice(query_terms(query), MAX_TOKENS * 4)))
     if weights.title:
         # The first line (an issue's title, a commit's subject) says what it is about.
         first = query.strip().split("\n", 1)[0]
         for term in set(query_terms(first[:500])):
             counts[term] = counts.get(term, 0.0) + weights.title
+    return counts
+
+
+def content_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dict[int, float]:
+    """BM25 of every code file containing a request word: doc -> score."""
+    counts = _query_counts(query, weights)
     lengths = index.lengths_array()
     n = sum(1 for x in lengths if x) or 1
     avg = index.average_length()
@@ -157,6 +175,62 @@ def path_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dic
             d = x >> 1
             out[d] = out.get(d, 0.0) + (named if x & 1 else idf)
     return out
+
+
+def _bm25(docs: dict[str, str], counts: dict[str, float], weights: Weights) -> dict[str, float]:
+    """BM25 of short texts (key -> text) against the request's term counts."""
+    bags = {key: Counter(query_terms(text)) for key, text in docs.items()}
+    n = len(bags) or 1
+    avg = sum(sum(b.values()) for b in bags.values()) / n or 1.0
+    df: Counter[str] = Counter()
+    for bag in bags.values():
+        df.update(bag.keys())
+    k1, b = weights.k1, weights.b
+    out: dict[str, float] = {}
+    for key in sorted(bags):
+        bag = bags[key]
+        norm = k1 * (1 - b + b * sum(bag.values()) / avg)
+        s = 0.0
+        for term in sorted(counts.keys() & bag.keys()):
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            tf = bag[term]
+            s += idf * (1 + math.log(counts[term])) * tf * (k1 + 1) / (tf + norm)
+        if s > 0:
+            out[key] = s
+    return out
+
+
+def summary_scores(
+    paths: Sequence[str], summaries: Summaries, query: str, weights: Weights = WEIGHTS
+) -> dict[int, float]:
+    """The summary channel, weighted: doc -> ``summary`` x its file summary's BM25 (scaled
+    by the best) + ``folder_summary`` x the best scaled BM25 of the folders holding it."""
+    counts = _query_counts(query, weights)
+    if not counts:
+        return {}
+    out: dict[int, float] = {}
+    docs = {p: " ".join((r.text, *r.entry_points)) for p, r in summaries.files.items()}
+    files = _scaled_keys(_bm25(docs, counts, weights))
+    folders = _scaled_keys(
+        _bm25({p: r.text for p, r in summaries.folders.items()}, counts, weights)
+    )
+    for d, path in enumerate(paths):
+        s = weights.summary * files.get(path, 0.0)
+        if folders:
+            parts = path.split("/")[:-1]
+            lift = max(
+                (folders.get("/".join(parts[: i + 1]), 0.0) for i in range(len(parts))),
+                default=0.0,
+            )
+            s += weights.folder_summary * lift
+        if s:
+            out[d] = s
+    return out
+
+
+def _scaled_keys(scores: dict[str, float]) -> dict[str, float]:
+    best = max(scores.values(), default=0.0)
+    return {k: s / best for k, s in scores.items()} if best > 0 else {}
 
 
 def identifier_scores(index: RankIndex, query: str) -> dict[int, float]:
@@ -197,7 +271,12 @@ class Ranking:
     mentioned: list[str]  # paths the request names, strongest first
 
 
-def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
+def rank(
+    index: RankIndex,
+    query: str,
+    weights: Weights = WEIGHTS,
+    summaries: Summaries | None = None,
+) -> Ranking:
     paths = index.paths
     mentions = find_mentions(query, paths, index.modules, index.file_names)
     doc_of = {p: i for i, p in enumerate(paths)}
@@ -210,6 +289,9 @@ def rank(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> Ranking:
     ):
         for d, s in channel.items():
             text[d] = text.get(d, 0.0) + w * s
+    if summaries:  # (weighted already: files and folders have their own weights)
+        for d, s in summary_scores(paths, summaries, query, weights).items():
+            text[d] = text.get(d, 0.0) + s
     scores = [0.0] * len(paths)
     for d, s in text.items():
         scores[d] = s
@@ -241,16 +323,36 @@ def rank_files(
     query: str,
     index: RankIndex | None = None,
     weights: Weights = WEIGHTS,
+    summaries: Summaries | None = None,
 ) -> tuple[list[FileEntry], list[str], list[float]]:
     """Files in rank order, the named paths (strongest first), and each file's score
     (aligned with ``files``, not with the order). Pure: nothing is set. ``index`` must
-    have been built for these files (else one is built here)."""
+    have been built for these files, in this order (else one is built here)."""
     if not files:
         return [], [], []
-    if index is None or len(index.paths) != len(files):
+    if index is None or index.paths != [f.path for f in files]:
         index = build_index(files, "")
-    result = rank(index, query, weights)
+    result = rank(index, query, weights, summaries)
     return [files[d] for d in result.order], result.mentioned, result.scores
+
+
+def rank_sheet(sheet: Sheet, weights: Weights = WEIGHTS) -> None:
+    """Rank the sheet's files against its query, with its index and its summaries (when
+    it has them): sets each file's score, ``files`` in rank order, ``mentioned`` and
+    ``ranked``. Again after ``sheet.summaries`` changed, so that they count."""
+    files = sheet.files
+    if sheet.index is not None and len(sheet.index.paths) == len(files):
+        by_path = sheet.by_path()
+        if by_path.keys() == set(sheet.index.paths):
+            files = [by_path[p] for p in sheet.index.paths]  # the index's (path) order
+    ordered, mentioned, scores = rank_files(
+        files, sheet.query, sheet.index, weights, sheet.summaries or None
+    )
+    for f, s in zip(files, scores, strict=True):
+        f.score = s
+    sheet.files = ordered
+    sheet.mentioned = mentioned
+    sheet.ranked = True
 
 
 __all__ = [
@@ -262,4 +364,6 @@ __all__ = [
     "is_test_path",  # re-exported from kinds
     "rank",
     "rank_files",
+    "rank_sheet",
+    "summary_scores",
 ]

@@ -13,6 +13,13 @@ signatures up to ``SIGNATURE_SHARE`` (85 %), paths in the rest; files that do no
 cut and counted in the header ("N not shown"). When everything is listed with room to
 spare, the spare room goes to more detail, top files first.
 
+With the sheet's cached summaries (``Sheet.summaries``, see sheet/summaries.py) a path
+line reads ``- path — summary``, a file shown with its symbols has a ``summary:`` line
+under its header, and a folder none of whose files is shown gets one line of its own
+(``- folder/ (N files) — summary``): paths then leave ``FOLDER_SHARE`` of the room to such
+lines. Summaries are part of each chunk's text, so the estimate below covers them; a sheet
+without summaries renders exactly as it did before they existed.
+
 Token estimate (see ``estimate_tokens``): ceil(ASCII characters / 3) + one per non-ASCII
 character. Every chunk is estimated
 on its own and the chunk estimates summed, which can only overshoot the estimate of the
@@ -25,9 +32,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tinygen.sheet.lines import indent
 from tinygen.sheet.model import FileEntry, Sheet
+
+if TYPE_CHECKING:
+    from tinygen.sheet.summaries import Summaries
 
 CHARS_PER_TOKEN = 3.0
 MAX_IMPORTED_BY = 8
@@ -35,6 +46,9 @@ FULL_SHARE = 0.60  # of the budget (after the header line) for files in full det
 SIGNATURE_SHARE = 0.85  # ... for files in full detail and as signatures together
 FILE_SHARE = 0.25  # ... that any one file may take (a larger one is shown in part)
 TOP_K = 5  # the best files always shown with their symbols, before any path line
+FOLDER_SHARE = 0.10  # ... left by the path lines to the lines of folders not shown
+SUMMARY_LINE_CHARS = 300  # a summary on a path or folder line is cut here
+SUMMARY_DETAIL_CHARS = 900  # ... under the header of a file shown with its symbols
 
 
 def estimate_tokens(text: str) -> int:
@@ -69,6 +83,18 @@ def shown(path: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in path)
 
 
+def one_line(text: str, limit: int) -> str:
+    """A summary (a model's prose: data) on one line: whitespace runs as one space, other
+    control characters escaped (a newline would start a fake entry), cut at a word
+    boundary near ``limit`` characters with "..."."""
+    text = shown(" ".join(text.split()))
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "..."
+
+
 def _file_head(f: FileEntry) -> str:
     lang = f.language or "other"
     head = f"## {shown(f.path)} ({lang}, {f.lines} lines)"
@@ -77,11 +103,16 @@ def _file_head(f: FileEntry) -> str:
     return head
 
 
-def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
+def _summary_line(summary: str) -> str:
+    return f"  summary: {one_line(summary, SUMMARY_DETAIL_CHARS)}\n" if summary else ""
+
+
+def render_full(f: FileEntry, imported_by: Sequence[str], summary: str = "") -> str:
     parts = [_file_head(f)]
     if f.doc:
         parts.append(f" — {f.doc}")
     parts.append("\n")
+    parts.append(_summary_line(summary))
     if f.resolved:
         parts.append("  imports: " + ", ".join(map(shown, f.resolved)) + "\n")
     elif f.imports:
@@ -99,13 +130,21 @@ def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
     return "".join(parts)
 
 
-def render_signatures(f: FileEntry) -> str:
+def render_signatures(f: FileEntry, summary: str = "") -> str:
     lines = [f"{indent(s.parent)}{s.signature}\n" for s in f.symbols if s.kind != "constant"]
-    return _file_head(f) + "\n" + "".join(lines)
+    return _file_head(f) + "\n" + _summary_line(summary) + "".join(lines)
 
 
-def render_path(f: FileEntry) -> str:
+def render_path(f: FileEntry, summary: str = "") -> str:
+    if summary:
+        return f"- {shown(f.path)} — {one_line(summary, SUMMARY_LINE_CHARS)}\n"
     return f"- {shown(f.path)}\n"
+
+
+def render_folder(folder: str, files: int, summary: str) -> str:
+    """The line of a folder none of whose files is shown."""
+    count = f"{files} file" + ("s" if files != 1 else "")
+    return f"- {shown(folder)}/ ({count}) — {one_line(summary, SUMMARY_LINE_CHARS)}\n"
 
 
 def imported_by_map(files: Sequence[FileEntry]) -> dict[str, list[str]]:
@@ -136,7 +175,7 @@ def min_budget(sheet: Sheet) -> int:
 _QUERY_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def render_part(f: FileEntry, query: str, limit: float) -> str | None:
+def render_part(f: FileEntry, query: str, limit: float, summary: str = "") -> str | None:
     """The file in full-detail format but only with the symbols that fit ``limit``
     tokens: those the request names first (then those sharing its words, then the rest,
     each in file order), with their enclosing classes, printed in file order and followed
@@ -148,7 +187,7 @@ def render_part(f: FileEntry, query: str, limit: float) -> str | None:
     from tinygen.sheet.words import word_parts
 
     syms = f.symbols
-    head = _file_head(f) + (f" — {f.doc}" if f.doc else "") + "\n"
+    head = _file_head(f) + (f" — {f.doc}" if f.doc else "") + "\n" + _summary_line(summary)
     tail_width = f"  ... {len(syms)} more symbols not shown\n"
     used = estimate_tokens(head) + estimate_tokens(tail_width)
     if used > limit:
@@ -198,12 +237,15 @@ def render_part(f: FileEntry, query: str, limit: float) -> str | None:
 class Layout:
     """The level of detail of each file (aligned with ``files``, in rank order): "full",
     "part", "signatures", "path", or "" (not shown). ``parts`` holds the text of the
-    files shown in part."""
+    files shown in part; ``folders`` the folders shown by their summary line (with how
+    many files each holds), in the order they are printed."""
 
     files: Sequence[FileEntry]
     levels: list[str]
     imported_by: dict[str, list[str]]
     parts: dict[int, str] = field(default_factory=dict)
+    summaries: Summaries | None = None
+    folders: list[tuple[str, int]] = field(default_factory=list)
 
     def count(self, level: str) -> int:
         return sum(1 for x in self.levels if x == level)
@@ -227,25 +269,42 @@ class Layout:
         return ""
 
 
+def _ancestors(path: str) -> list[str]:
+    """The folders holding ``path``, outermost first (the root not included)."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 class _Plan:
     """Chunk costs per file and level, computed only for the files looked at."""
 
-    def __init__(self, files: Sequence[FileEntry], rev: dict[str, list[str]], query: str) -> None:
+    def __init__(
+        self,
+        files: Sequence[FileEntry],
+        rev: dict[str, list[str]],
+        query: str,
+        summaries: Summaries | None = None,
+    ) -> None:
         self.files = files
         self.rev = rev
         self.query = query
+        self.summaries = summaries
         self.memo: dict[tuple[int, str], int] = {}
         self.parts: dict[int, str] = {}
 
+    def summary(self, i: int) -> str:
+        return self.summaries.file_text(self.files[i].path) if self.summaries else ""
+
     def text(self, i: int, level: str, cap: float = 0.0) -> str | None:
         f = self.files[i]
+        summary = self.summary(i)
         if level == "full":
-            return render_full(f, self.rev.get(f.path, ()))
+            return render_full(f, self.rev.get(f.path, ()), summary)
         if level == "signatures":
-            return render_signatures(f)
+            return render_signatures(f, summary)
         if level == "path":
-            return render_path(f)
-        part = render_part(f, self.query, cap)
+            return render_path(f, summary)
+        part = render_part(f, self.query, cap, summary)
         if part is not None:
             self.parts[i] = part
         return part
@@ -257,6 +316,26 @@ class _Plan:
         if got is None:
             got = self.memo[key] = estimate_tokens(self.text(i, level) or "")
         return got
+
+
+def _unexpanded(
+    files: Sequence[FileEntry], levels: list[str], summaries: Summaries
+) -> list[tuple[str, int]]:
+    """The folders with a summary none of whose files is shown, the shallowest such along
+    each path, in rank order of their best file, with how many files each holds."""
+    expanded: set[str] = set()
+    for f, level in zip(files, levels, strict=True):
+        if level:
+            expanded.update(_ancestors(f.path))
+    found: dict[str, int] = {}
+    for f, level in zip(files, levels, strict=True):
+        if level:
+            continue
+        for folder in _ancestors(f.path):
+            if folder not in expanded and folder in summaries.folders:
+                found[folder] = found.get(folder, 0) + 1
+                break
+    return list(found.items())
 
 
 def layout(sheet: Sheet, budget: int | None) -> Layout | None:
@@ -272,30 +351,33 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
        signatures (in part when even those exceed the share), before any path line;
     4. files in full, in rank order, while the detailed files fit in FULL_SHARE of the
        room (a top-K file too large for its share in part instead); then signatures up to
-       SIGNATURE_SHARE; then paths in what is left; the rest are not shown;
+       SIGNATURE_SHARE; then paths in what is left (with folder summaries, less
+       FOLDER_SHARE: the lines of folders none of whose files is shown come next, then
+       more paths outside those folders); the rest are not shown;
     5. when that lists every file and room is left, files are promoted (path to
        signatures to full) in rank order while they fit.
     """
     files: Sequence[FileEntry] = sheet.files
+    summaries = sheet.summaries or None
     if budget is not None and not sheet.ranked:
         from tinygen.sheet.rank import rank_files
 
-        files = rank_files(sheet.files, sheet.query, sheet.index)[0]
+        files = rank_files(sheet.files, sheet.query, sheet.index, summaries=summaries)[0]
     rev = imported_by_map(files)
     n = len(files)
     if budget is None:
-        return Layout(files, ["full"] * n, rev)
+        return Layout(files, ["full"] * n, rev, summaries=summaries)
     room = budget - header_tokens(n)
     if room < 0:
         return None
-    plan = _Plan(files, rev, sheet.query)
+    plan = _Plan(files, rev, sheet.query, summaries)
     total = 0
     for i in range(n):
         total += plan.cost(i, "full")
         if total > room:
             break
     else:
-        return Layout(files, ["full"] * n, rev)
+        return Layout(files, ["full"] * n, rev, summaries=summaries)
     cap = FILE_SHARE * room
     levels = [""] * n
     costs = [0] * n
@@ -339,14 +421,33 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
         if used + sig > SIGNATURE_SHARE * room:
             break
         set_level(i, "signatures", sig)
-    # Paths, in rank order, until the next one does not fit.
+    # Paths, in rank order, until the next one does not fit (leaving the folders' share).
+    folder_lines = summaries is not None and bool(summaries.folders)
+    reserve = FOLDER_SHARE * room if folder_lines else 0
     for i in range(n):
         if levels[i]:
             continue
         c = plan.cost(i, "path")
-        if used + c > room:
+        if used + c > room - reserve:
             break
         set_level(i, "path", c)
+    folders: list[tuple[str, int]] = []
+    if folder_lines and not all(levels):
+        assert summaries is not None
+        for folder, count in _unexpanded(files, levels, summaries):
+            c = estimate_tokens(render_folder(folder, count, summaries.folder_text(folder)))
+            if used + c <= room:
+                used += c
+                folders.append((folder, count))
+        # More paths in what the folders left, outside the folders shown by their line.
+        summed = {folder for folder, _ in folders}
+        for i in range(n):
+            if levels[i] or summed.intersection(_ancestors(files[i].path)):
+                continue
+            c = plan.cost(i, "path")
+            if used + c > room:
+                break
+            set_level(i, "path", c)
     if all(levels):
         # 5. Everything is listed: spend what is left on detail, top files first.
         for level, below in (("signatures", ("path",)), ("full", ("path", "signatures"))):
@@ -357,11 +458,12 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
                 if c <= cap and used - costs[i] + c <= room:
                     set_level(i, level, c)
     parts = {i: plan.parts[i] for i, x in enumerate(levels) if x == "part"}
-    return Layout(files, levels, rev, parts)
+    return Layout(files, levels, rev, parts, summaries, folders)
 
 
 def render_layout(lay: Layout) -> str:
-    """The header, the files with symbols in rank order, then the path lines."""
+    """The header, the files with symbols in rank order, the path lines, then the lines
+    of folders none of whose files is shown."""
     parts = [
         _header(
             len(lay.files),
@@ -373,20 +475,25 @@ def render_layout(lay: Layout) -> str:
         )
     ]
     paths = []
+    summaries = lay.summaries
     for i, (f, level) in enumerate(zip(lay.files, lay.levels, strict=True)):
+        summary = summaries.file_text(f.path) if summaries else ""
         if level == "full":
-            parts.append(render_full(f, lay.imported_by.get(f.path, ())))
+            parts.append(render_full(f, lay.imported_by.get(f.path, ()), summary))
         elif level == "part":
             parts.append(lay.parts[i])
         elif level == "signatures":
-            parts.append(render_signatures(f))
+            parts.append(render_signatures(f, summary))
         elif level == "path":
-            paths.append(render_path(f))
+            paths.append(render_path(f, summary))
+    if summaries:
+        paths += [render_folder(p, k, summaries.folder_text(p)) for p, k in lay.folders]
     return "".join(parts + paths)
 
 
 def render_sheet(sheet: Sheet, budget: int | None = None) -> str:
     """The sheet as text; with ``budget``, at most that many tokens by ``estimate_tokens``
-    ('' when the budget cannot hold even the header line)."""
+    ('' when the budget cannot hold even the header line). With ``sheet.summaries`` the
+    cached summaries are shown (see the module's docstring)."""
     lay = layout(sheet, budget)
     return render_layout(lay) if lay is not None else ""

@@ -276,6 +276,17 @@ def hash_objects(root: Path, paths: list[str]) -> dict[str, str]:
     return dict(zip(paths, shas, strict=False)) if len(shas) == len(paths) else {}
 
 
+def _link_sha(root: Path, path: str) -> str | None:
+    """git's blob SHA of a symlink: of the text of its target."""
+    try:
+        target = os.fsencode(os.readlink(root / path))
+    except OSError:
+        return None
+    h = hashlib.sha1(b"blob %d\0" % len(target))
+    h.update(target)
+    return h.hexdigest()
+
+
 def folder_shas(sheet: Sheet) -> dict[str, str]:
     """The git tree SHA of every folder of the sheet's working tree ("" for the root)."""
     known = {f.path: f.blob for f in sheet.files if f.blob}
@@ -283,13 +294,24 @@ def folder_shas(sheet: Sheet) -> dict[str, str]:
     unknown: list[str] = []
     for path, (mode, blob) in sheet.tracked.items():
         sha = blob or known.get(path)
+        if sha is None and mode == "120000":
+            sha = _link_sha(sheet.root, path)  # (git hash-object would follow the link)
         if sha is None:
             unknown.append(path)
         else:
             entries.append(Tracked(path, mode, sha))
     if unknown:
-        # changed in the work tree and not read by the walk (skipped: too large, binary)
-        hashed = hash_objects(sheet.root, [p for p in unknown if "\n" not in p])
+        # changed in the work tree and not read by the walk (skipped: too large, binary);
+        # only regular files are given to git, whose one failure would fail them all
+        hashable = [
+            p
+            for p in unknown
+            if "\n" not in p
+            and sheet.tracked[p][0] != "160000"
+            and os.path.isfile(sheet.root / p)
+            and not os.path.islink(sheet.root / p)
+        ]
+        hashed = hash_objects(sheet.root, hashable)
         for path in unknown:
             if path in hashed:
                 entries.append(Tracked(path, sheet.tracked[path][0], hashed[path]))

@@ -38,7 +38,7 @@ def search(sheet: Sheet, query: str, reader: Reader, max_chars: int = 4000) -> s
     files = sorted(sheet.files, key=lambda f: f.path)
     index = sheet.index if sheet.index is not None else build_index(files, "")
     by_path = {f.path: f for f in files}
-    result = rank(index, query)
+    result = rank(index, query, summaries=sheet.summaries or None)
     terms = set(word_parts(query))
     out: list[str] = []
     for d in result.order:

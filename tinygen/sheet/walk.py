@@ -9,6 +9,7 @@ from ``git ls-files --others --exclude-standard`` on request.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,7 @@ _FS_ERRORS = sys.getfilesystemencodeerrors()
 MODE_SYMLINK = "120000"
 MODE_GITLINK = "160000"  # a submodule: a commit, not a file
 MODE_FILE = "100644"
+MODE_EXECUTABLE = "100755"
 
 
 class Listed(NamedTuple):
@@ -134,6 +136,23 @@ class Listing:
 def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
     """Every file git knows in the work tree at ``root`` (sorted by path)."""
     return Listing(root, include_untracked=include_untracked).files()
+
+
+def work_tree_mode(root: Path, path: str, mode: str) -> str:
+    """The git mode ``git add`` would give a changed path (``mode``: the index's): a file
+    made a symlink or executable is no longer what the index says. A submodule, or a path
+    gone from the work tree, keeps ``mode``."""
+    if mode == MODE_GITLINK:
+        return mode
+    try:
+        st = os.lstat(root / path)
+    except OSError:
+        return mode
+    if stat.S_ISLNK(st.st_mode):
+        return MODE_SYMLINK
+    if stat.S_ISREG(st.st_mode):
+        return MODE_EXECUTABLE if st.st_mode & stat.S_IXUSR else MODE_FILE
+    return mode
 
 
 def path_skip_reason(path: str) -> str | None:
