@@ -5,6 +5,7 @@ written hold exactly what the checks saw. Uncommitted files are refused by the o
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,33 @@ def test_the_refusal_before_a_run_names_the_checkout() -> None:
     assert message.startswith("uncommitted changes in f0.py, f1.py,")
     assert "f9.py and 2 more: applying a change into this checkout" in message
     assert message.endswith("nothing was run") and info.value.settings == ("force",)
+
+
+def test_with_delivery_the_checks_run_on_the_tree_that_is_committed(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    root = make_repo(FILES)
+    seen = tmp_path / "tree"
+    code, out, err = _apply(
+        root, "--branch", "ok", "--json", "--check", f"git log -1 --format=%T > {seen}"
+    )
+    assert code == ExitCode.OK, err
+    data = json.loads(out)
+    assert data["status"] == "unverified" and [c["ok"] for c in data["checks"]] == [True]
+    assert seen.read_text().strip() == git(root, "rev-parse", "ok^{tree}").strip()
+    assert git(root, "show", "ok:lib/util.py") == "X = 2\n"
+    assert (root / "lib/util.py").read_text() == "X = 1\n"  # the checkout is left alone
+
+    # a failed check: delivered all the same (work is never lost), marked, exit 10
+    code, out, err = _apply(root, "--branch", "bad", "--json", "--check", "false")
+    assert code == ExitCode.CHECKS_FAILED, err
+    assert json.loads(out)["status"] == "checks_failed"
+    assert "check: false: exit 1" in err and "marked checks_failed" in err
+    assert git(root, "log", "-1", "--format=%s", "bad").startswith("[checks_failed] ")
+
+
+def test_dry_run_and_force_still_do_not_go_with_delivery(make_repo: RepoFactory) -> None:
+    root = make_repo(FILES)
+    for flag in ("--dry-run", "--force"):
+        code, _, err = _apply(root, "--branch", flag)
+        assert code == ExitCode.USAGE and "do not go with delivery" in err

@@ -6,6 +6,7 @@
     --pr                push and open or update a pull request (implies --branch --push)
     --base B --ready --issue N    the pull request's base, not a draft, "Closes #N"
     --to-pr N           a new commit on the head branch of the same-repository pull request N
+    (`tinygen apply --check CMD`: CMD runs on the tree that is committed)
 
 Everything that can be refused without the model is refused before the model runs: bad
 combinations, a missing token, a remote that is not on GitHub, a fork's pull request.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from tinygen.delivery.ci import CIReport
     from tinygen.delivery.deliver import Delivered
     from tinygen.pipeline import Outcome
+    from tinygen.validate import CheckResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -226,6 +228,17 @@ def _say_delivered(prepared: Prepared, d: Delivered) -> None:
         _say_ci(prepared, d.ci)
 
 
+def check_lines(results: list[CheckResult]) -> list[str]:
+    """Each check's outcome, a failed one's output after it."""
+    lines = []
+    for r in results:
+        status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
+        lines.append(f"check: {r.command}: {status} ({r.seconds:.1f} s)")
+        if not r.ok:
+            lines.append(r.output_tail.rstrip("\n"))
+    return lines
+
+
 CI_STATES = {
     "passed": "passed",
     "failed": "FAILED",
@@ -246,24 +259,30 @@ def _say_ci(prepared: Prepared, ci: CIReport) -> None:
 
 
 def deliver_patch(
-    text: str, source: str, repo: str, opts: DeliveryOptions
+    text: str, source: str, repo: str, opts: DeliveryOptions, checks: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], TinygenError | None]:
     """Commit a diff the user already has instead of writing it into the working tree.
 
-    Returns the --json report (``"status"`` is the gate's verdict: ``unverified`` or
-    ``invalid``) and the delivery's error, if any, for the caller to raise after printing."""
+    Returns the --json report (``"status"``: ``unverified``, or ``invalid`` / ``checks_failed``
+    for a change delivered all the same) and the delivery's error, if any, for the caller to
+    raise after printing."""
     opened = open_repository(str(repo_root(repo)))
     prepared = prepare_for(opts, opened)
     settings = load_settings(opened.root, commit=opened.base_commit)
     # the file's name only: a local path says nothing to reviewers and may be private
     shown = Path(source).name if source != "-" else "a patch"
-    out = deliver_patch_file(text, shown, prepared, settings)
+    out = deliver_patch_file(text, shown, prepared, settings, checks)
     if out.result is None:
         _say("nothing to deliver: every hunk is already present")
         return {"status": "no_change", "delivery": {"skipped": "no change"}}, None
     result = out.result
+    for line in check_lines(result.checks):
+        _say(line)
     if result.validation is not None and not result.validation.ok:
         _say(f"{result.validation.summary()}\n(delivered all the same, marked {result.status})")
+    elif result.failed_checks:
+        _say(f"{result.message}\n(delivered all the same, marked {result.status})")
     info = report(prepared, out.delivered, out.error)
     info.setdefault("delivery", {})["diff"] = result.diff
-    return {"status": str(result.status), **info}, out.error
+    checks = [c.to_dict() for c in result.checks]
+    return {"status": str(result.status), "checks": checks, **info}, out.error

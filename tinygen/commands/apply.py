@@ -14,10 +14,16 @@ from typing import Any
 
 import click
 
-from tinygen.commands._delivery import deliver_patch, delivery_options, pop_options
+from tinygen.commands._delivery import (
+    check_lines,
+    deliver_patch,
+    delivery_options,
+    pop_options,
+)
 from tinygen.delivery.checkout import CheckoutPatch, apply_to_checkout
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError
 from tinygen.inputs import MAX_PATCH_BYTES, read_file, read_stream
+from tinygen.models import Status
 
 
 def _read_patch(source: str) -> str:
@@ -80,15 +86,16 @@ def command(
     """
     opts = pop_options(delivery)
     if opts.commits:
-        if dry_run or checks or force:
-            raise click.UsageError("--dry-run, --check and --force do not go with delivery")
-        delivered, error = deliver_patch(_read_patch(patch), patch, repo, opts)
+        if dry_run or force:
+            raise click.UsageError("--dry-run and --force do not go with delivery")
+        delivered, error = deliver_patch(_read_patch(patch), patch, repo, opts, checks)
         if as_json:
             click.echo(json.dumps(delivered, indent=2))
         if error is not None:
             raise error
-        if delivered["status"] == "invalid":  # delivered (work is never lost), but not valid
-            sys.exit(int(ExitCode.PATCH))
+        if delivered["status"] in (Status.INVALID, Status.CHECKS_FAILED):
+            # delivered (work is never lost), but invalid (5) or with a failed check (10)
+            sys.exit(int(Status(delivered["status"]).exit_code))
         return
     out = apply_to_checkout(repo, _read_patch(patch), force=force, dry_run=dry_run, checks=checks)
     report = _report(out, dry_run=dry_run, as_json=as_json, force=force)
@@ -140,11 +147,8 @@ def _report(out: CheckoutPatch, *, dry_run: bool, as_json: bool, force: bool) ->
             click.echo(f"warning: {path}: the change adds a syntax error: {problem}", err=True)
         if dry_run and not force:
             click.echo("warning: applying would need --force (syntax errors)", err=True)
-    for r in out.checks:
-        status = "ok" if r.ok else ("timed out" if r.timed_out else f"exit {r.exit_code}")
-        click.echo(f"check: {r.command}: {status} ({r.seconds:.1f} s)", err=True)
-        if not r.ok:
-            click.echo(r.output_tail.rstrip("\n"), err=True)
+    for line in check_lines(out.checks):
+        click.echo(line, err=True)
     if error is not None:
         return report
     if dry_run and not as_json:
