@@ -22,28 +22,20 @@ from tinygen.errors import BudgetExceeded, TinygenError
 from tinygen.llm.provider import CompletionRequest, Message, Provider, TextBlock
 from tinygen.llm.structured import complete_structured
 from tinygen.llm.usage import Usage, cost_usd
-from tinygen.sheet.model import Sheet
-from tinygen.sheet.scan import read_file
 from tinygen.sheet.summaries import MAX_SUMMARY_CHARS, SummaryRecord, SummaryStore
-from tinygen.summarize.plan import Node, Plan
+from tinygen.summarize.plan import Node, Plan, node_prompt
 from tinygen.summarize.prompts import (
+    ANSWERS,
     MAX_TOKENS,
     PROMPT_VERSION,
-    README_CHARS,
     SYSTEM,
     FileSummary,
     FolderSummary,
-    Overview,
-    file_prompt,
-    folder_prompt,
-    overview_prompt,
 )
 
 SAVE_EVERY = 100  # records
 SAVE_SECONDS = 10.0
 MAX_ENTRY_POINTS = 8
-MAX_FILE_READ = 4_000_000  # bytes of one file read for its summary (a larger one: its head)
-README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 
 # (done, to make, dollars so far) after each summary made
 Progress = Callable[[int, int, float], None]
@@ -118,13 +110,11 @@ class _Builder:
     def __init__(
         self,
         plan: Plan,
-        sheet: Sheet,
         provider: Provider,
         store: SummaryStore,
         progress: Progress | None,
     ) -> None:
         self.plan = plan
-        self.sheet = sheet
         self.provider = provider
         self.store = store
         self.progress = progress
@@ -137,32 +127,10 @@ class _Builder:
 
     # -- one summary --------------------------------------------------------------
 
-    def prompt(self, node: Node) -> str:
-        if node.kind == "file":
-            data, _why = read_file(str(self.sheet.root), node.path, MAX_FILE_READ)
-            text = (data or b"").decode("utf-8", "replace")
-            entry = self.plan.entries[node.path]
-            return file_prompt(entry, text, self.plan.imported_by.get(node.path, ()))
-        children = [
-            (c.rpartition("/")[2], self.texts.get(c, ""), self.plan.nodes[c].kind != "file")
-            for c in node.children
-        ]
-        if node.kind == "folder":
-            return folder_prompt(node.path, children)
-        return overview_prompt(self.sheet.root.name, children, self._readme())
-
-    def _readme(self) -> str:
-        for name in README_NAMES:
-            if name in self.sheet.tracked:
-                data, _why = read_file(str(self.sheet.root), name, README_CHARS * 4)
-                if data:
-                    return clean(data.decode("utf-8", "replace")[:README_CHARS], paragraphs=True)
-        return ""
-
     def make(self, node: Node) -> SummaryRecord:
         request = CompletionRequest(
             system=(TextBlock(SYSTEM),),
-            messages=(Message("user", (TextBlock(self.prompt(node)),)),),
+            messages=(Message("user", (TextBlock(node_prompt(self.plan, node, self.texts)),)),),
             max_tokens=MAX_TOKENS[node.kind],
             label=f"summary:{node.path or '(overview)'}",
         )
@@ -172,11 +140,7 @@ class _Builder:
             nonlocal usage
             usage = usage + completion.usage
 
-        answer_type: type[Any] = {
-            "file": FileSummary,
-            "folder": FolderSummary,
-            "overview": Overview,
-        }[node.kind]
+        answer_type: type[Any] = ANSWERS[node.kind]
         value, _completions = complete_structured(
             self.provider, request, answer_type, on_call=on_call
         )
@@ -285,7 +249,6 @@ class _Builder:
 
 def build_summaries(
     plan: Plan,
-    sheet: Sheet,
     provider: Provider,
     store: SummaryStore,
     *,
@@ -293,7 +256,7 @@ def build_summaries(
     progress: Progress | None = None,
 ) -> Report:
     """Make the summaries ``plan`` is missing with ``provider`` (see the module docstring)."""
-    return _Builder(plan, sheet, provider, store, progress).run(jobs)
+    return _Builder(plan, provider, store, progress).run(jobs)
 
 
 __all__ = ["Failure", "Progress", "Report", "build_summaries", "clean"]

@@ -87,7 +87,7 @@ def summarize(
     if provider is None:
         provider = summary_provider(settings)
     found.report = build_summaries(
-        found.plan, found.sheet, provider, found.store, jobs=settings.jobs, progress=progress
+        found.plan, provider, found.store, jobs=settings.jobs, progress=progress
     )
     return found
 

@@ -8,23 +8,28 @@ top-level ones, so a folder waits for its children.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tinygen.estimate import CHARS_PER_TOKEN
+from tinygen.llm.structured import tool_for
 from tinygen.llm.usage import Price, Usage, cost_usd
 from tinygen.sheet.model import FileEntry, Sheet
-from tinygen.sheet.render import imported_by_map, render_full
+from tinygen.sheet.render import imported_by_map
+from tinygen.sheet.scan import read_file
 from tinygen.sheet.summaries import ROOT, Kind, SummaryRecord, SummaryStore, folder_shas
 from tinygen.summarize.prompts import (
-    FILE_HEAD_CHARS,
-    FILE_TEXT_TOKENS,
-    OUTLINE_CHARS,
+    ANSWERS,
     PROMPT_VERSION,
     README_CHARS,
     SYSTEM,
+    file_prompt,
+    folder_prompt,
+    overview_prompt,
 )
 
 # Languages that are documentation, markup or data rather than source code: not summarized.
@@ -35,12 +40,10 @@ NOT_SOURCE = frozenset(
 # Expected answer sizes (tokens) when the store has too few records to measure them.
 EXPECTED_OUTPUT = {"file": 90, "folder": 80, "overview": 300}
 MEASURE_FROM = 20  # records of a kind in the store before their mean replaces the default
-# What a request carries besides the prompt text: the system text, the tool's schema and
-# the API's framing, in characters.
-REQUEST_OVERHEAD_CHARS = 900
-FOLDER_LINE_CHARS = 6  # "- ", "/ — " and the newline around a child's name and summary
-FILE_FRAME_CHARS = 330  # a file question's fixed words
-FOLDER_FRAME_CHARS = 170  # a folder question's (the overview's are about the same)
+# Tokens the API adds to every request around its text (roles, tool choice, framing).
+REQUEST_OVERHEAD_TOKENS = 64
+MAX_FILE_READ = 4_000_000  # bytes of one file read for its summary (a larger one: its head)
+README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,10 @@ class Plan:
     order: list[str]  # bottom-up
     cached: dict[str, SummaryRecord]  # path -> record, for the model and prompt version
     model: str
+    root: Path
     entries: dict[str, FileEntry] = field(default_factory=dict)
     imported_by: dict[str, list[str]] = field(default_factory=dict)
+    readme: str = ""  # the start of the README, given with the overview's question
 
     @property
     def total(self) -> int:
@@ -123,7 +128,16 @@ def make_plan(
         record = store.get(node.kind, node.sha, model, PROMPT_VERSION)
         if record is not None:
             cached[path] = record
-    return Plan(nodes, order, cached, model, entries, imported_by_map(sheet.files))
+    return Plan(
+        nodes,
+        order,
+        cached,
+        model,
+        sheet.root,
+        entries,
+        imported_by_map(sheet.files),
+        readme(sheet.root, sheet.tracked),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -174,12 +188,41 @@ def expected_output(store: SummaryStore) -> dict[str, float]:
     return out
 
 
-def file_prompt_chars(plan: Plan, entry: FileEntry) -> int:
-    """The characters of a file's question without reading the file (its size stands for
-    its text)."""
-    outline = min(OUTLINE_CHARS, len(render_full(entry, plan.imported_by.get(entry.path, ()))))
-    text = entry.size if _tokens(entry.size) <= FILE_TEXT_TOKENS else FILE_HEAD_CHARS
-    return FILE_FRAME_CHARS + 2 * len(entry.path) + outline + text
+def file_text(root: Path, path: str) -> str:
+    data, _why = read_file(str(root), path, MAX_FILE_READ)
+    return (data or b"").decode("utf-8", "replace")
+
+
+def readme(root: Path, tracked: Mapping[str, object]) -> str:
+    """The start of the repository's README (for the overview), or ''."""
+    for name in README_NAMES:
+        if name in tracked:
+            text = file_text(root, name)
+            if text:
+                return text[:README_CHARS]
+    return ""
+
+
+def node_prompt(plan: Plan, node: Node, texts: Mapping[str, str]) -> str:
+    """The question that makes ``node``'s summary; ``texts`` the children's summaries."""
+    if node.kind == "file":
+        text = file_text(plan.root, node.path)
+        entry = plan.entries[node.path]
+        return file_prompt(entry, text, plan.imported_by.get(node.path, ()))
+    children = [
+        (c.rpartition("/")[2], texts.get(c, ""), plan.nodes[c].kind != "file")
+        for c in node.children
+    ]
+    if node.kind == "folder":
+        return folder_prompt(node.path, children)
+    return overview_prompt(plan.root.name, children, plan.readme)
+
+
+def request_chars(kind: str, prompt: str) -> int:
+    """Characters of a whole request: the system text, the question, the tool."""
+    tool = tool_for(ANSWERS[kind])
+    schema = json.dumps(tool.input_schema)
+    return len(SYSTEM) + len(prompt) + len(tool.name) + len(tool.description) + len(schema)
 
 
 def estimate(
@@ -187,32 +230,25 @@ def estimate(
     store: SummaryStore,
     prices: Mapping[str, Price] | None = None,
 ) -> Estimate:
-    """What making the missing summaries will take. A file's prompt is sized from its
-    size and its outline; a folder's from its children (a cached child by its summary's
-    length, one to make by the expected answer); answers by :func:`expected_output`."""
+    """What making the missing summaries will take: every question is built as it will
+    be sent (a file's from its text, a folder's from its children's summaries, one still
+    to make at the expected length) and counted at ``CHARS_PER_TOKEN``; answers by
+    :func:`expected_output`."""
     out_tokens = expected_output(store)
-    made_chars = {k: v * CHARS_PER_TOKEN for k, v in out_tokens.items()}
+    # a summary still to make stands in its folder's question at its expected length
+    expected_text = {k: "x" * round(v * CHARS_PER_TOKEN) for k, v in out_tokens.items()}
+    texts = {p: r.text for p, r in plan.cached.items()}
     to_make = {"file": 0, "folder": 0, "overview": 0}
-    input_chars = 0.0
+    input_tokens = 0
     output_tokens = 0.0
     for node in plan.missing():
         to_make[node.kind] += 1
         output_tokens += out_tokens[node.kind]
-        chars: float = REQUEST_OVERHEAD_CHARS + len(SYSTEM)
-        if node.kind == "file":
-            chars += file_prompt_chars(plan, plan.entries[node.path])
-        else:
-            chars += FOLDER_FRAME_CHARS + len(node.path)
-            if node.kind == "overview":
-                chars += README_CHARS
-            for child in node.children:
-                record = plan.cached.get(child)
-                summary = (
-                    len(record.text) if record is not None else made_chars[plan.nodes[child].kind]
-                )
-                chars += FOLDER_LINE_CHARS + len(child.rpartition("/")[2]) + summary
-        input_chars += chars
-    usage = Usage(input_tokens=_tokens(input_chars), output_tokens=math.ceil(output_tokens))
+        for child in node.children:
+            texts.setdefault(child, expected_text[plan.nodes[child].kind])
+        prompt = node_prompt(plan, node, texts)
+        input_tokens += _tokens(request_chars(node.kind, prompt)) + REQUEST_OVERHEAD_TOKENS
+    usage = Usage(input_tokens=input_tokens, output_tokens=math.ceil(output_tokens))
     return Estimate(
         model=plan.model,
         to_make=to_make,

@@ -56,6 +56,9 @@ class Overview:
     overview: str  # 1-3 short paragraphs: what the project is, its main parts, where things live
 
 
+ANSWERS: dict[str, type] = {"file": FileSummary, "folder": FolderSummary, "overview": Overview}
+
+
 def file_prompt(entry: FileEntry, text: str, imported_by: Sequence[str]) -> str:
     """The question about one file: its sheet entry, and its text (or head, when large)."""
     outline = render_full(entry, imported_by)
