@@ -21,10 +21,8 @@ from tinygen.pipeline.rounds import (
     revisions_for,
     validation_text,
 )
-from tinygen.repo.git import temp_worktree
-from tinygen.repo.trees import snapshot_commit
 from tinygen.settle import Validated, combined_diff, settle_undecided
-from tinygen.validate import PathPolicy, run_checks, run_gate
+from tinygen.validate import PathPolicy, run_checks_on_tree, run_gate
 
 if TYPE_CHECKING:
     from tinygen.models import RunResult
@@ -140,8 +138,8 @@ def stopped(run: Runner, ctx: RunContext, exc: BudgetExceeded, policy: PathPolic
 def validate(
     run: Runner, diff: str, policy: PathPolicy, base_tree: Path
 ) -> tuple[GateReport, list[CheckResult]]:
-    """The gate (reusing our clean checkout of the base), then the repository's checks in a
-    worktree of their own, since checks may write anything."""
+    """The gate (reusing our clean checkout of the base), then the repository's checks on the
+    gate's tree, in a worktree of their own, since checks may write anything."""
 
     target, settings = run.target, run.settings
     gate = run_gate(target.root, target.base_commit, diff, policy, worktree=base_tree)
@@ -149,13 +147,13 @@ def validate(
     if gate.ok and gate.tree and settings.checks:
         run.progress("checks", f"running {len(settings.checks)} check(s)")
         # the checks see exactly the tree the gate validated and delivery will commit
-        snapshot = snapshot_commit(target.root, gate.tree, target.base_commit)
-        with temp_worktree(target.root, snapshot) as wt:
-            checks = run_checks(
-                wt,
-                settings.checks,
-                timeout=settings.check_timeout,
-                memory_mb=settings.check_memory_mb,
-                pass_env=settings.check_env,
-            )
+        checks = run_checks_on_tree(
+            target.root,
+            gate.tree,
+            target.base_commit,
+            settings.checks,
+            timeout=settings.check_timeout,
+            memory_mb=settings.check_memory_mb,
+            pass_env=settings.check_env,
+        )
     return gate, checks
