@@ -284,5 +284,5 @@ def deliver_patch(
         _say(f"{result.message}\n(delivered all the same, marked {result.status})")
     info = report(prepared, out.delivered, out.error)
     info.setdefault("delivery", {})["diff"] = result.diff
-    checks = [c.to_dict() for c in result.checks]
-    return {"status": str(result.status), "checks": checks, **info}, out.error
+    ran = [c.to_dict() for c in result.checks]
+    return {"status": str(result.status), "checks": ran, **info}, out.error
