@@ -281,6 +281,7 @@ def test_the_run_record_holds_what_happened(repo: Path) -> None:
         "vote": 0,
         "max_samples": 8,
         "max_cost": None,
+        "summaries": "cached",
     }
     assert record["base_commit"] == target(repo).base_commit and record["model"] == MODEL
     assert [f["path"] for f in record["plan"]["files"]] == ["app/config.py"]

@@ -16,11 +16,14 @@ from click.testing import CliRunner
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
 from tests.helpers import commit_all, git, init_repo, write_files
 from tinygen.cli import cli
-from tinygen.config import load_settings
+from tinygen.config import Settings, load_settings
 from tinygen.errors import ExitCode, LLMError
 from tinygen.llm.budget import Budget, BudgetedProvider
 from tinygen.llm.provider import CompletionRequest
 from tinygen.llm.usage import Usage
+from tinygen.models import Request, Status
+from tinygen.pipeline import Target
+from tinygen.pipeline import run as run_pipeline
 from tinygen.sheet import build_sheet
 from tinygen.sheet.summaries import SummaryStore, load_summaries
 from tinygen.summarize.job import plan_summaries, summarize
@@ -286,3 +289,65 @@ def test_plain_progress_lines_when_not_on_a_terminal(repo: Path) -> None:
     found = plan_summaries(repo, config)
     summarize(found, config, provider=scripted(), progress=progress)
     assert lines[-1] == f"{len(NODES)}/{len(NODES)}"
+
+
+# --- in a run: the summaries setting --------------------------------------------------
+
+
+def _no_change_run(
+    repo: Path, settings: Any, summaries: ScriptedProvider | None = None
+) -> tuple[Any, ScriptedProvider]:
+    provider = ScriptedProvider()
+    provider.enqueue({"summary": "Nothing to do.", "title": "t", "files": []}, label="brainstorm")
+    result = run_pipeline(
+        Request("Make the cart total count apples"),
+        Target(repo, git(repo, "rev-parse", "HEAD").strip()),
+        settings,
+        provider,
+        model="claude-sonnet-4-6",
+        summary_provider=summaries,
+    )
+    return result, provider
+
+
+def brainstorm_prompt(provider: ScriptedProvider) -> str:
+    return prompt_text(provider.requests_for("brainstorm")[0])
+
+
+def test_a_run_shows_the_cached_summaries_to_the_brainstorm(repo: Path) -> None:
+    run(repo, scripted())
+    result, provider = _no_change_run(repo, Settings())
+    prompt = brainstorm_prompt(provider)
+    assert "Overview:\nthe whole shop" in prompt
+    assert "- shop/ — folder shop" in prompt  # the folders around the top files
+    sheet = (repo / ".git/tinygen/runs" / result.run_id / "sheet.txt").read_text()
+    assert "about shop/cart.py" in sheet
+    without = brainstorm_prompt(_no_change_run(repo, Settings(summaries="off"))[1])
+    assert "the whole shop" not in without and "folder shop" not in without
+
+
+def test_cached_never_pays_and_auto_makes_them_first(repo: Path) -> None:
+    _, provider = _no_change_run(repo, Settings())  # nothing cached, nothing made
+    assert "Overview" not in brainstorm_prompt(provider)
+    assert not (repo / ".git/tinygen/summaries.json").exists()
+    writer = scripted()
+    result, provider = _no_change_run(
+        repo, Settings(summaries="auto", summary_model="claude-haiku-4-5"), writer
+    )
+    assert set(made(writer)) == NODES
+    assert "Overview:\nthe whole shop" in brainstorm_prompt(provider)
+    record = json.loads((repo / ".git/tinygen/runs" / result.run_id / "run.json").read_text())
+    assert record["summaries"]["made"] == len(NODES)
+
+
+def test_auto_summaries_are_paid_from_the_runs_cost_limit(repo: Path) -> None:
+    writer = scripted()
+    settings = Settings(summaries="auto", summary_model="claude-haiku-4-5", max_cost=0.006)
+    result, provider = _no_change_run(repo, settings, writer)
+    # the summaries took what the limit allowed, so the run's own first call did not fit
+    assert 1 <= len(writer.requests) < len(NODES)
+    assert result.status == Status.BUDGET_EXCEEDED
+    assert provider.requests == []
+    record = json.loads((repo / ".git/tinygen/runs" / result.run_id / "run.json").read_text())
+    assert record["summaries"]["stopped_by_max_cost"] is True
+    assert record["summaries"]["made"] == len(writer.requests)

@@ -96,6 +96,11 @@ class Budget:
         with self._lock:
             return self._spend.refused
 
+    def charge(self, dollars: float) -> None:
+        """Count money spent outside this budget's calls (a run's summaries) as spent."""
+        with self._lock:
+            self._spend.spent += max(0.0, dollars)
+
     def worst_case(self, request: CompletionRequest) -> float:
         """The most ``request`` can cost (see the module docstring)."""
         model = request.model or self.model

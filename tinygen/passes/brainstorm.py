@@ -34,6 +34,8 @@ MAX_READ = 8  # whole files the model may ask to read before planning
 MAX_NAMED = 5  # files named by the request, shown in full up front
 MAX_FILE_CHARS = 40_000  # one file's text in a prompt; longer ones are cut with a note
 MAX_PLAN_FILES = 60
+GUIDE_TOP_FILES = 10  # the folders around this many top-ranked files go in the guide block
+GUIDE_CHARS = 6000  # the guide block's text at most (about 1,600 tokens)
 
 LOOKUP_FIRST = (
     "Before planning you may look things up, in up to {rounds} rounds of at most {per} "
@@ -59,6 +61,31 @@ def file_section(path: str, text: str) -> str:
     if len(text) > MAX_FILE_CHARS:
         text = text[:MAX_FILE_CHARS] + f"\n[... cut: the file has {len(text)} characters ...]"
     return f'<file path="{path}">\n{text}\n</file>'
+
+
+def guide_block(sheet: Sheet | None) -> str:
+    """The repository's overview and the summaries of the folders around the files that
+    rank highest (``tinygen summarize``), when there are any; within ``GUIDE_CHARS``."""
+    summaries = sheet.summaries if sheet is not None else None
+    if not summaries:
+        return ""
+    assert sheet is not None
+    parts = []
+    if summaries.overview is not None:
+        parts.append("Overview:\n" + summaries.overview.text)
+    folders = summaries.along([f.path for f in sheet.files[:GUIDE_TOP_FILES]])
+    if folders:
+        lines = "\n".join(f"- {path}/ — {text}" for path, text in folders)
+        parts.append("The folders around the files that rank highest:\n" + lines)
+    if not parts:
+        return ""
+    text = "\n\n".join(parts)
+    if len(text) > GUIDE_CHARS:
+        text = text[:GUIDE_CHARS] + " [...]"
+    return (
+        "A guide to the repository, from summaries written earlier (the code is the "
+        f"authority where they disagree):\n{text}\n\n"
+    )
 
 
 def files_block(ctx: RunContext, paths: list[str], heading: str) -> str:
@@ -146,7 +173,12 @@ def brainstorm(ctx: RunContext, mentioned: list[str], policy: PathPolicy) -> Pla
         if rounds
         else READ_FIRST.format(n=MAX_READ)
     )
-    prompt = render("brainstorm", files_block=shown, read_instruction=instruction)
+    prompt = render(
+        "brainstorm",
+        guide_block=guide_block(ctx.sheet),
+        files_block=shown,
+        read_instruction=instruction,
+    )
     blocks: tuple[TextBlock | ToolResultBlock, ...] = (TextBlock(prompt),)
     history: tuple[Message, ...] = ()
     answer, completion = ctx.ask_turn("brainstorm", PLAN_TOOL, BrainstormAnswer, blocks)

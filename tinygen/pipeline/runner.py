@@ -22,6 +22,7 @@ from tinygen.passes.common import Progress, RunContext
 from tinygen.passes.common import warm_up as prepare_passes
 from tinygen.pipeline.estimates import estimate_from
 from tinygen.pipeline.review import edit_and_verify, stopped
+from tinygen.pipeline.summaries import refresh_summaries
 from tinygen.pipeline.workspace import Target
 from tinygen.repo.git import state_dir, temp_worktree
 from tinygen.runs import RunRecorder, recover, runs_root
@@ -53,6 +54,7 @@ def run(
     model: str | None = None,
     progress: Progress = quiet,
     run_id: str | None = None,
+    summary_provider: Provider | None = None,
 ) -> RunResult:
     """Run the whole pipeline. Errors propagate as TinygenError after being recorded; when a
     diff already exists, it is saved in the run record: the error carries its path
@@ -60,6 +62,9 @@ def run(
 
     ``model`` None means the newest Sonnet the installed SDK knows; it is resolved after the
     sheet is built, so that the SDK import (over a second) can overlap the repository work.
+
+    ``summary_provider`` writes the missing summaries when ``settings.summaries`` is
+    "auto" (None: one made for ``settings.summary_model``).
     """
     state = state_dir(target.root)
     recovered = recover(target.root, state)  # what runs killed before they ended left
@@ -76,9 +81,11 @@ def run(
             "vote": settings.vote,
             "max_samples": settings.max_samples,
             "max_cost": settings.max_cost,
+            "summaries": settings.summaries,
         },
     )
     runner = Runner(request, target, settings, provider, model, progress, record)
+    runner.summary_provider = summary_provider
     started = time.monotonic()
     try:
         result = runner.run()
@@ -135,6 +142,8 @@ class Runner:
         self.budget: Budget | None = None
         self.estimate: Estimate | None = None
         self.valid = BestValid()  # what a run stopped at its cost limit returns
+        self.summary_provider: Provider | None = None
+        self.summaries_spent = 0.0  # dollars the "auto" summaries took from max_cost
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -175,12 +184,19 @@ class Runner:
         setup_started = time.monotonic()
         with temp_worktree(self.target.root, self.target.base_commit) as wt:
             self.timings["setup"] = round(time.monotonic() - setup_started, 3)
+            if self.settings.summaries == "auto":
+                with self.stage("summaries"):
+                    report, self.summaries_spent = refresh_summaries(
+                        wt, self.settings, self.summary_provider, self.progress
+                    )
+                self.record.update(summaries=report.to_dict())
             with self.stage("sheet"):
                 self.progress("sheet", "mapping the repository")
                 sheet = build_sheet(
                     wt,
                     query=self.request.text,
                     max_file_bytes=self.settings.max_file_bytes,
+                    summaries=self.settings.summaries != "off",
                 )
                 sheet_text = render_sheet(sheet, self.settings.budget)
                 self.record.write_text("sheet.txt", sheet_text)
@@ -191,6 +207,7 @@ class Runner:
             provider = self.provider
             if self.settings.max_cost is not None:
                 self.budget = Budget(self.settings.max_cost, self.model)
+                self.budget.charge(self.summaries_spent)  # the summaries were paid from it
                 provider = BudgetedProvider(provider, self.budget)
             ctx = self.ctx = RunContext(
                 provider=provider,
