@@ -204,7 +204,7 @@ def summary_scores(
     paths: Sequence[str], summaries: Summaries, query: str, weights: Weights = WEIGHTS
 ) -> dict[int, float]:
     """The summary channel, weighted: doc -> ``summary`` x its file summary's BM25 (scaled
-    by the best) + ``folder_summary`` x the best scaled BM25 of the folders holding it."""
+    by the best) + ``folder_summary`` x the scaled BM25 of each folder holding it."""
     counts = _query_counts(query, weights)
     if not counts:
         return {}
@@ -218,10 +218,7 @@ def summary_scores(
         s = weights.summary * files.get(path, 0.0)
         if folders:
             parts = path.split("/")[:-1]
-            lift = max(
-                (folders.get("/".join(parts[: i + 1]), 0.0) for i in range(len(parts))),
-                default=0.0,
-            )
+            lift = sum(folders.get("/".join(parts[: i + 1]), 0.0) for i in range(len(parts)))
             s += weights.folder_summary * lift
         if s:
             out[d] = s

@@ -16,8 +16,10 @@ spare, the spare room goes to more detail, top files first.
 With the sheet's cached summaries (``Sheet.summaries``, see sheet/summaries.py) a path
 line reads ``- path — summary``, a file shown with its symbols has a ``summary:`` line
 under its header, and a folder none of whose files is shown gets one line of its own
-(``- folder/ (N files) — summary``): paths then leave ``FOLDER_SHARE`` of the room to such
-lines. Summaries are part of each chunk's text, so the estimate below covers them; a sheet
+(``- folder/ (N files) — summary``). A summary never costs a file its place: the levels
+are chosen as above in all but ``SUMMARY_SHARE`` of the room, which then goes to the
+summaries of the files shown (in rank order), the folders' lines, and more path lines.
+Summaries are part of each chunk's text, so the estimate below covers them; a sheet
 without summaries renders exactly as it did before they existed.
 
 Token estimate (see ``estimate_tokens``): ceil(ASCII characters / 3) + one per non-ASCII
@@ -46,7 +48,7 @@ FULL_SHARE = 0.60  # of the budget (after the header line) for files in full det
 SIGNATURE_SHARE = 0.85  # ... for files in full detail and as signatures together
 FILE_SHARE = 0.25  # ... that any one file may take (a larger one is shown in part)
 TOP_K = 5  # the best files always shown with their symbols, before any path line
-FOLDER_SHARE = 0.10  # ... left by the path lines to the lines of folders not shown
+SUMMARY_SHARE = 0.20  # ... kept by the levels for summaries, when the sheet has them
 SUMMARY_LINE_CHARS = 300  # a summary on a path or folder line is cut here
 SUMMARY_DETAIL_CHARS = 900  # ... under the header of a file shown with its symbols
 
@@ -103,16 +105,18 @@ def _file_head(f: FileEntry) -> str:
     return head
 
 
-def _summary_line(summary: str) -> str:
-    return f"  summary: {one_line(summary, SUMMARY_DETAIL_CHARS)}\n" if summary else ""
+def with_summary(text: str, summary: str) -> str:
+    """A file's detailed text (full, part, signatures: a header line first) with its
+    summary on the line under the header."""
+    head, _, rest = text.partition("\n")
+    return f"{head}\n  summary: {one_line(summary, SUMMARY_DETAIL_CHARS)}\n{rest}"
 
 
-def render_full(f: FileEntry, imported_by: Sequence[str], summary: str = "") -> str:
+def render_full(f: FileEntry, imported_by: Sequence[str]) -> str:
     parts = [_file_head(f)]
     if f.doc:
         parts.append(f" — {f.doc}")
     parts.append("\n")
-    parts.append(_summary_line(summary))
     if f.resolved:
         parts.append("  imports: " + ", ".join(map(shown, f.resolved)) + "\n")
     elif f.imports:
@@ -130,9 +134,9 @@ def render_full(f: FileEntry, imported_by: Sequence[str], summary: str = "") -> 
     return "".join(parts)
 
 
-def render_signatures(f: FileEntry, summary: str = "") -> str:
+def render_signatures(f: FileEntry) -> str:
     lines = [f"{indent(s.parent)}{s.signature}\n" for s in f.symbols if s.kind != "constant"]
-    return _file_head(f) + "\n" + _summary_line(summary) + "".join(lines)
+    return _file_head(f) + "\n" + "".join(lines)
 
 
 def render_path(f: FileEntry, summary: str = "") -> str:
@@ -175,7 +179,7 @@ def min_budget(sheet: Sheet) -> int:
 _QUERY_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def render_part(f: FileEntry, query: str, limit: float, summary: str = "") -> str | None:
+def render_part(f: FileEntry, query: str, limit: float) -> str | None:
     """The file in full-detail format but only with the symbols that fit ``limit``
     tokens: those the request names first (then those sharing its words, then the rest,
     each in file order), with their enclosing classes, printed in file order and followed
@@ -187,7 +191,7 @@ def render_part(f: FileEntry, query: str, limit: float, summary: str = "") -> st
     from tinygen.sheet.words import word_parts
 
     syms = f.symbols
-    head = _file_head(f) + (f" — {f.doc}" if f.doc else "") + "\n" + _summary_line(summary)
+    head = _file_head(f) + (f" — {f.doc}" if f.doc else "") + "\n"
     tail_width = f"  ... {len(syms)} more symbols not shown\n"
     used = estimate_tokens(head) + estimate_tokens(tail_width)
     if used > limit:
@@ -237,14 +241,15 @@ def render_part(f: FileEntry, query: str, limit: float, summary: str = "") -> st
 class Layout:
     """The level of detail of each file (aligned with ``files``, in rank order): "full",
     "part", "signatures", "path", or "" (not shown). ``parts`` holds the text of the
-    files shown in part; ``folders`` the folders shown by their summary line (with how
-    many files each holds), in the order they are printed."""
+    files shown in part; ``summed`` the files shown with their summary; ``folders`` the
+    folders shown by their summary line (with how many files each holds), in order."""
 
     files: Sequence[FileEntry]
     levels: list[str]
     imported_by: dict[str, list[str]]
     parts: dict[int, str] = field(default_factory=dict)
     summaries: Summaries | None = None
+    summed: frozenset[int] = frozenset()
     folders: list[tuple[str, int]] = field(default_factory=list)
 
     def count(self, level: str) -> int:
@@ -276,7 +281,8 @@ def _ancestors(path: str) -> list[str]:
 
 
 class _Plan:
-    """Chunk costs per file and level, computed only for the files looked at."""
+    """Chunk costs per file and level (with or without its summary), computed only for
+    the files looked at."""
 
     def __init__(
         self,
@@ -289,7 +295,7 @@ class _Plan:
         self.rev = rev
         self.query = query
         self.summaries = summaries
-        self.memo: dict[tuple[int, str], int] = {}
+        self.memo: dict[tuple[int, str, bool], int] = {}
         self.parts: dict[int, str] = {}
 
     def summary(self, i: int) -> str:
@@ -297,25 +303,34 @@ class _Plan:
 
     def text(self, i: int, level: str, cap: float = 0.0) -> str | None:
         f = self.files[i]
-        summary = self.summary(i)
         if level == "full":
-            return render_full(f, self.rev.get(f.path, ()), summary)
+            return render_full(f, self.rev.get(f.path, ()))
         if level == "signatures":
-            return render_signatures(f, summary)
+            return render_signatures(f)
         if level == "path":
-            return render_path(f, summary)
-        part = render_part(f, self.query, cap, summary)
+            return render_path(f)
+        part = render_part(f, self.query, cap)
         if part is not None:
             self.parts[i] = part
         return part
 
-    def cost(self, i: int, level: str) -> int:
-        """The estimate of file ``i`` at "full", "signatures" or "path"."""
-        key = (i, level)
+    def cost(self, i: int, level: str, summed: bool = False) -> int:
+        """The estimate of file ``i`` at "full", "signatures", "path" (or "part", once
+        made), with its summary when ``summed``."""
+        key = (i, level, summed)
         got = self.memo.get(key)
         if got is None:
-            got = self.memo[key] = estimate_tokens(self.text(i, level) or "")
+            got = self.memo[key] = estimate_tokens(self.shown_text(i, level, summed))
         return got
+
+    def shown_text(self, i: int, level: str, summed: bool) -> str:
+        text = self.parts.get(i, "") if level == "part" else self.text(i, level) or ""
+        if not summed:
+            return text
+        summary = self.summary(i)
+        if level == "path":
+            return render_path(self.files[i], summary)
+        return with_summary(text, summary)
 
 
 def _unexpanded(
@@ -351,11 +366,12 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
        signatures (in part when even those exceed the share), before any path line;
     4. files in full, in rank order, while the detailed files fit in FULL_SHARE of the
        room (a top-K file too large for its share in part instead); then signatures up to
-       SIGNATURE_SHARE; then paths in what is left (with folder summaries, less
-       FOLDER_SHARE: the lines of folders none of whose files is shown come next, then
-       more paths outside those folders); the rest are not shown;
+       SIGNATURE_SHARE; then paths in what is left; the rest are not shown;
     5. when that lists every file and room is left, files are promoted (path to
        signatures to full) in rank order while they fit.
+
+    With summaries, steps 2-5 keep SUMMARY_SHARE of the room, spent afterwards on them
+    (``_spend_on_summaries``); step 1 counts them.
     """
     files: Sequence[FileEntry] = sheet.files
     summaries = sheet.summaries or None
@@ -365,19 +381,33 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
         files = rank_files(sheet.files, sheet.query, sheet.index, summaries=summaries)[0]
     rev = imported_by_map(files)
     n = len(files)
+    everything = frozenset(
+        i for i, f in enumerate(files) if summaries and summaries.file_text(f.path)
+    )
     if budget is None:
-        return Layout(files, ["full"] * n, rev, summaries=summaries)
+        return Layout(files, ["full"] * n, rev, summaries=summaries, summed=everything)
     room = budget - header_tokens(n)
     if room < 0:
         return None
     plan = _Plan(files, rev, sheet.query, summaries)
     total = 0
     for i in range(n):
-        total += plan.cost(i, "full")
+        total += plan.cost(i, "full", i in everything)
         if total > room:
             break
     else:
-        return Layout(files, ["full"] * n, rev, summaries=summaries)
+        return Layout(files, ["full"] * n, rev, summaries=summaries, summed=everything)
+    levels = _levels(plan, room - (SUMMARY_SHARE * room if summaries else 0))
+    parts = {i: plan.parts[i] for i, x in enumerate(levels) if x == "part"}
+    if summaries is None:
+        return Layout(files, levels, rev, parts)
+    summed, folders = _spend_on_summaries(plan, levels, room, summaries)
+    return Layout(files, levels, rev, parts, summaries, frozenset(summed), folders)
+
+
+def _levels(plan: _Plan, room: float) -> list[str]:
+    """Steps 2-5 of ``layout``'s policy within ``room``: each file's level."""
+    n = len(plan.files)
     cap = FILE_SHARE * room
     levels = [""] * n
     costs = [0] * n
@@ -421,33 +451,14 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
         if used + sig > SIGNATURE_SHARE * room:
             break
         set_level(i, "signatures", sig)
-    # Paths, in rank order, until the next one does not fit (leaving the folders' share).
-    folder_lines = summaries is not None and bool(summaries.folders)
-    reserve = FOLDER_SHARE * room if folder_lines else 0
+    # Paths, in rank order, until the next one does not fit.
     for i in range(n):
         if levels[i]:
             continue
         c = plan.cost(i, "path")
-        if used + c > room - reserve:
+        if used + c > room:
             break
         set_level(i, "path", c)
-    folders: list[tuple[str, int]] = []
-    if folder_lines and not all(levels):
-        assert summaries is not None
-        for folder, count in _unexpanded(files, levels, summaries):
-            c = estimate_tokens(render_folder(folder, count, summaries.folder_text(folder)))
-            if used + c <= room:
-                used += c
-                folders.append((folder, count))
-        # More paths in what the folders left, outside the folders shown by their line.
-        summed = {folder for folder, _ in folders}
-        for i in range(n):
-            if levels[i] or summed.intersection(_ancestors(files[i].path)):
-                continue
-            c = plan.cost(i, "path")
-            if used + c > room:
-                break
-            set_level(i, "path", c)
     if all(levels):
         # 5. Everything is listed: spend what is left on detail, top files first.
         for level, below in (("signatures", ("path",)), ("full", ("path", "signatures"))):
@@ -457,8 +468,55 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
                 c = plan.cost(i, level)
                 if c <= cap and used - costs[i] + c <= room:
                     set_level(i, level, c)
-    parts = {i: plan.parts[i] for i, x in enumerate(levels) if x == "part"}
-    return Layout(files, levels, rev, parts, summaries, folders)
+    return levels
+
+
+def _spend_on_summaries(
+    plan: _Plan, levels: list[str], room: int, summaries: Summaries
+) -> tuple[set[int], list[tuple[str, int]]]:
+    """What the levels left of ``room``, spent in this order: the summaries of the files
+    shown (rank order) leaving half of SUMMARY_SHARE, the lines of the folders none of
+    whose files is shown, the summaries that did not fit before, then more path lines
+    (outside those folders; with the summary when it fits). Sets the levels of the paths
+    added; returns the files shown with their summary and the folders' lines."""
+    summed: set[int] = set()
+    costs = [plan.cost(i, x) if x else 0 for i, x in enumerate(levels)]
+    used = sum(costs)
+
+    def add_summaries(limit: float) -> None:
+        nonlocal used
+        for i, level in enumerate(levels):
+            if level and i not in summed and plan.summary(i):
+                c = plan.cost(i, level, True)
+                if used - costs[i] + c <= limit:
+                    used += c - costs[i]
+                    summed.add(i)
+
+    folders: list[tuple[str, int]] = []
+    if all(levels):
+        add_summaries(room)
+        return summed, folders
+    add_summaries(room - SUMMARY_SHARE * room / 2)
+    for folder, count in _unexpanded(plan.files, levels, summaries):
+        c = estimate_tokens(render_folder(folder, count, summaries.folder_text(folder)))
+        if used + c <= room:
+            used += c
+            folders.append((folder, count))
+    add_summaries(room)
+    lined = {folder for folder, _ in folders}
+    for i, f in enumerate(plan.files):
+        if levels[i] or lined.intersection(_ancestors(f.path)):
+            continue
+        with_text = plan.cost(i, "path", True) if plan.summary(i) else 1 << 40
+        if used + with_text <= room:
+            used += with_text
+            summed.add(i)
+        elif used + plan.cost(i, "path") <= room:
+            used += plan.cost(i, "path")
+        else:
+            break
+        levels[i] = "path"
+    return summed, folders
 
 
 def render_layout(lay: Layout) -> str:
@@ -477,15 +535,19 @@ def render_layout(lay: Layout) -> str:
     paths = []
     summaries = lay.summaries
     for i, (f, level) in enumerate(zip(lay.files, lay.levels, strict=True)):
-        summary = summaries.file_text(f.path) if summaries else ""
-        if level == "full":
-            parts.append(render_full(f, lay.imported_by.get(f.path, ()), summary))
-        elif level == "part":
-            parts.append(lay.parts[i])
-        elif level == "signatures":
-            parts.append(render_signatures(f, summary))
-        elif level == "path":
+        summary = summaries.file_text(f.path) if summaries and i in lay.summed else ""
+        if level == "path":
             paths.append(render_path(f, summary))
+            continue
+        if level == "full":
+            text = render_full(f, lay.imported_by.get(f.path, ()))
+        elif level == "part":
+            text = lay.parts[i]
+        elif level == "signatures":
+            text = render_signatures(f)
+        else:
+            continue
+        parts.append(with_summary(text, summary) if summary else text)
     if summaries:
         paths += [render_folder(p, k, summaries.folder_text(p)) for p, k in lay.folders]
     return "".join(parts + paths)
