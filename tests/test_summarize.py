@@ -351,3 +351,22 @@ def test_auto_summaries_are_paid_from_the_runs_cost_limit(repo: Path) -> None:
     record = json.loads((repo / ".git/tinygen/runs" / result.run_id / "run.json").read_text())
     assert record["summaries"]["stopped_by_max_cost"] is True
     assert record["summaries"]["made"] == len(writer.requests)
+
+
+def test_the_run_estimate_counts_the_summaries_auto_would_make(repo: Path) -> None:
+    from tinygen.pipeline import estimate
+
+    request = Request("Make the cart total count apples")
+    head = Target(repo, git(repo, "rev-parse", "HEAD").strip())
+    plain = estimate(request, head, Settings(), model="claude-sonnet-4-6")
+    auto = estimate(request, head, Settings(summaries="auto"), model="claude-sonnet-4-6")
+    rows = {p.name: p for p in auto.passes}
+    assert "summaries" not in {p.name for p in plain.passes}
+    assert rows["summaries"].calls == len(NODES)
+    assert plain.cost_usd is not None and auto.cost_usd is not None
+    assert auto.cost_usd == pytest.approx(plain.cost_usd + (rows["summaries"].cost_usd or 0))
+    assert auto.cost_low is not None and plain.cost_low is not None
+    assert auto.cost_low > plain.cost_low
+    run(repo, scripted())  # once they are made, auto has nothing left to pay for
+    again = estimate(request, head, Settings(summaries="auto"), model="claude-sonnet-4-6")
+    assert "summaries" not in {p.name for p in again.passes}

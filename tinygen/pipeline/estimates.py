@@ -4,13 +4,14 @@ the target commit and projects the calls (``tinygen.estimate``) without calling 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinygen.config import Settings
 from tinygen.errors import TinygenError
-from tinygen.estimate import Estimate, Knobs, likely_files, project
+from tinygen.estimate import Estimate, Knobs, PassEstimate, likely_files, project
 from tinygen.llm import default_model
 from tinygen.models import Request
 from tinygen.passes.brainstorm import MAX_NAMED
@@ -20,6 +21,8 @@ from tinygen.pipeline.workspace import Target
 from tinygen.repo.git import temp_worktree
 from tinygen.runs import RunRecorder
 from tinygen.sheet import build_sheet, render_sheet
+from tinygen.summarize.job import plan_summaries
+from tinygen.summarize.plan import Estimate as SummaryEstimate
 
 if TYPE_CHECKING:
     from tinygen.llm import Completion, CompletionRequest
@@ -53,7 +56,30 @@ def estimate(
             record=RunRecorder(Path(scratch)),
             model=model or default_model(),
         )
-        return estimate_from(ctx, sheet)
+        found = estimate_from(ctx, sheet)
+        if settings.summaries == "auto":
+            found = with_summaries(found, plan_summaries(wt, settings).estimate)
+        return found
+
+
+def with_summaries(found: Estimate, summaries: SummaryEstimate) -> Estimate:
+    """``found`` with the summaries a run with ``summaries = "auto"`` makes first, priced
+    for the summary model, as one more pass (in every scenario: their number is known)."""
+    if not summaries.calls:
+        return found
+    cost = summaries.cost_usd
+    row = PassEstimate("summaries", summaries.calls, summaries.usage, cost)
+
+    def plus(value: float | None) -> float | None:
+        return None if value is None or cost is None else value + cost
+
+    return dataclasses.replace(
+        found,
+        passes=(row, *found.passes),
+        cost_low=plus(found.cost_low),
+        cost_high=plus(found.cost_high),
+        assumptions={**found.assumptions, "summary_model": summaries.model},
+    )
 
 
 def estimate_from(ctx: RunContext, sheet: Sheet) -> Estimate:
