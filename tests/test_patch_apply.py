@@ -380,6 +380,36 @@ def test_adding_a_line_inside_a_run_of_equal_lines_is_applied_not_called_present
     assert apply_patch({"f.txt": run}, diff).after["f.txt"] == "x\nx\nx\nx\n"
 
 
+@pytest.mark.parametrize(
+    "loose",
+    [
+        # stacked corruption, seed 11: no prefixes, wrong counts, blank context without its
+        # space, CRLF
+        "--- f.txt\r\n+++ f.txt\r\n@@ -1,6 +1,5 @@\r\n+x = 1\r\n\r\n-x = 1\r\n\r\n",
+        # seed 13: blank context without its space, trailing whitespace
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n+x = 1\n\n-x = 1  \n\n",
+    ],
+)
+def test_a_trailing_bare_blank_line_that_fits_is_counted_when_checking_for_a_re_send(
+    loose: str,
+) -> None:
+    """Found by hypothesis: the hunk was placed with its optional trailing blank line (a
+    3-line window), but the re-send check counted its lines without it, took the window for
+    a loose placement, found the after-text "x = 1, blank" overlapping it (the file's own
+    lines 2-3) and reported the hunk already present: the file came back unchanged, a wrong
+    result with exit 0."""
+    a, b = "\nx = 1\n\n", "x = 1\n\n\n"
+    result = apply_patch({"f.txt": a}, loose)
+    assert result.after == {"f.txt": b}
+    assert [r.outcome for r in result.report] == ["applied"]
+    # Sent again to the changed file: left as it is, or refused; never changed again.
+    try:
+        again = apply_patch({"f.txt": b}, loose)
+    except PatchApplyError:
+        return
+    assert again.after.get("f.txt", b) == b
+
+
 def test_a_pair_after_a_rename_header_starts_the_next_file() -> None:
     """Found in the UX review: a pure rename followed by another file's ---/+++ (no
     `diff --git` line) became that file's deletion and the rename was dropped."""

@@ -201,3 +201,31 @@ def test_parse_keeps_removed_line_that_looks_like_a_header() -> None:
     assert "\n--- b\n+++ d\n" in diff
     assert apply_patch({"f.sql": a}, diff).after == {"f.sql": b}
     assert len(parse_patch(diff)) == 1
+
+
+def test_stacked_corruption_examples_found_by_hypothesis() -> None:
+    """Replayed from a local hypothesis database (the derandomized CI profile never drew
+    them): a hunk placed with its trailing bare blank line was called already present (see
+    test_patch_apply), and less-indent stopped at a blank line without its space."""
+    a, b = "\nx = 1\n\n", "x = 1\n\n\n"
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    for seed in (11, 13):
+        assert _apply(a, CORRUPTIONS["stacked"](diff, seed)) == b
+    a = "\n" * 9 + "    return x\n\nx = 1\n"
+    b = a + "\n"
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    assert locations_unique(a, diff)
+    assert _apply(a, CORRUPTIONS["stacked"](diff, 13)) == b
+
+
+def test_less_indent_goes_on_past_a_blank_line_without_its_space() -> None:
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n     a\n\n-    b\n+    c\n"
+    assert CORRUPTIONS["less-indent"](diff, 0) == (
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n\n-b\n+c\n"
+    )
+    # What it wrote before (the first line alone de-indented) quotes the file's lines with
+    # two different indentation changes: no one re-indent fits, so it is refused.
+    a = "    a\n\nx\n"
+    half = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,4 @@\n a\n\n x\n+\n"
+    assert _apply(a, half) is None
+    assert _apply(a, half.replace("\n a\n", "\n     a\n")) == a + "\n"

@@ -114,6 +114,9 @@ class Application:
     # The hunk's word on the file's last newline, when it reaches the end: True = the last
     # line has none, False = it has one, None = the hunk has no "\ No newline" markers.
     last_no_eol: bool | None
+    # The hunk's optional lines (trailing bare empty lines) are part of the placement:
+    # ``start``-``end`` spans them, and a check of the placement must count them too.
+    with_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ def build(index: FileIndex, hunk: Hunk, anchor: int, eol_from_diff: bool) -> App
                 if text is None:
                     return Refusal(s, _reindent_reason(ln, transform))
                 out.append(FileLine(text, _eol_for(index, f, ln, eol_from_diff)))
-        return Application(s, f, strategy, tuple(out), _markers(used))
+        return Application(s, f, strategy, tuple(out), _markers(used), with_optional=not drop)
     return _build_blank_lines(index, hunk, anchor, eol_from_diff)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 
 from tinygen.patch.model import Hunk, Line
-from tinygen.patch.place import Application, FileIndex
+from tinygen.patch.place import Application, FileIndex, used_lines
 
 
 def keys(hunk: Hunk) -> list[str]:
@@ -100,13 +100,18 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     whose context is on one side only (lines appended after a block, an import added)
     would otherwise be applied twice. (With context on both sides the before-text of
     an applied hunk is no longer in the file, see :func:`already_present`.)"""
-    ops = _effective_ops([ln for ln in hunk.lines if not ln.optional])
+    # The lines the placement was built from: its window spans the optional ones too
+    # when they fit (counted without them, a window one blank line longer would read as
+    # a loose placement, and a hunk whose after-text overlaps its own before-text, as
+    # "+x, blank, -x", as already done).
+    lines = used_lines(hunk, drop_optional=not app.with_optional)
+    ops = _effective_ops(lines)
     if not any(op == "+" for op, _ in ops):
         return False
     if app.end - app.start != sum(op != "+" for op, _ in ops):
         # Placed loosely (blank lines differ): a re-send if the after-text, as quoted,
         # is right there.
-        used = [ln for ln in hunk.lines if not ln.optional and ln.new]
+        used = [ln for ln in lines if ln.new]
         if not any(ln.op == "+" and ln.text.strip() for ln in used):
             return False
         found = exact_matches(index, used)

@@ -161,7 +161,9 @@ def less_indentation(diff: str, seed: int = 0) -> str:
             i += 1
             continue
         j = i + 1
-        while j < len(lines) and lines[j][:1] in (" ", "-", "+", "\\"):
+        # A bare empty line is a blank context line that lost its space (blank-no-space
+        # may come first): the hunk goes on past it, and so does the de-indenting.
+        while j < len(lines) and (lines[j][:1] in (" ", "-", "+", "\\") or not lines[j]):
             j += 1
         body = lines[i + 1 : j]
         texts = [b[1:] for b in body if b[:1] in " -+" and b[1:].strip()]
