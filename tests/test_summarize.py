@@ -370,3 +370,32 @@ def test_the_run_estimate_counts_the_summaries_auto_would_make(repo: Path) -> No
     run(repo, scripted())  # once they are made, auto has nothing left to pay for
     again = estimate(request, head, Settings(summaries="auto"), model="claude-sonnet-4-6")
     assert "summaries" not in {p.name for p in again.passes}
+
+
+def test_a_repository_without_source_files_needs_no_summary(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "docs-only")
+    write_files(root, {"README.md": "# Notes\n", "data.json": "{}\n"})
+    commit_all(root)
+    result = CliRunner().invoke(cli, ["summarize", str(root)], env={"ANTHROPIC_API_KEY": ""})
+    assert result.exit_code == 0, result.output  # no key needed: nothing to ask
+    assert result.output.startswith("0 of 0 summaries refreshed")
+
+
+def test_a_progress_bar_on_a_terminal(repo: Path) -> None:
+    import io
+
+    from tinygen.commands._progress import ProgressPrinter
+    from tinygen.commands.summarize import _Bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = _Bar(ProgressPrinter(screen))
+    config = load_settings(repo, {})
+    found = summarize(plan_summaries(repo, config), config, provider=scripted(), progress=bar)
+    frames = screen.getvalue().split("\r\x1b[K")
+    assert len(frames) == len(NODES) + 1  # one frame per summary made, each over the last
+    assert frames[-1].endswith(f"summaries: [{'#' * 24}] 6/6 ${found.report.cost_usd:.4f}")
+    assert f"summaries: [{'#' * 4}{'-' * 20}] 1/6 $" in frames[1]

@@ -118,6 +118,8 @@ def make_plan(
             if known or parent == ROOT:
                 break
             child, parent = parent, parent.rpartition("/")[0]
+    if not nodes:
+        kids.clear()  # no source file: nothing to summarize, not even an overview
     for folder, children in kids.items():
         kind: Kind = "overview" if folder == ROOT else "folder"
         nodes[folder] = Node(kind, folder, shas[folder], tuple(sorted(children)))
