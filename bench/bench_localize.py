@@ -15,6 +15,9 @@ Printed per source and split (commit cases: ``dev`` repositories tuned the weigh
 others are held out; SWE-bench Lite dev is held out): top-1/5/10 (a gold file within the
 first k), MRR (1 / rank of the first gold file, 0 beyond 100) and the shown share.
 ``--tune`` searches rank weights on the dev split only and prints the best.
+``--summaries`` also builds each case's sheet with ``summaries=True`` (the cached
+summaries of the checkout, none unless ``tinygen summarize`` ran there) and counts the
+cases whose order and scores are identical to the plain build's.
 
     .venv/bin/python bench/bench_localize.py [--mirrors /work/.mirror] [--source all]
     .venv/bin/python bench/bench_localize.py --tune
@@ -46,13 +49,14 @@ from localize_cases import (
     swe_cases,
 )
 
-from tinygen.sheet import build_sheet
+from tinygen.sheet import build_sheet, render_sheet
 from tinygen.sheet.model import FileEntry, Sheet
 from tinygen.sheet.rank import WEIGHTS, Weights, rank
 from tinygen.sheet.render import layout
 
 MAX_RANK = 100
 REBUILD_INDEX: list[bool] = []  # --rebuild-index: no case reuses (patches) the last one's
+SUMMARIES: list[bool] = []  # --summaries: also rank with the cached summaries
 _WORD = re.compile(r"\w+")
 
 
@@ -114,6 +118,10 @@ class Result:
     shown_tinygen: bool
     shown_bm25: bool
     seconds: float
+    # --summaries: whether summaries were found, and whether the order and scores with
+    # them are those of the plain build (None: not measured)
+    had_summaries: bool = False
+    same_with_summaries: bool | None = None
 
 
 def first_gold(order: list[str], gold: tuple[str, ...]) -> int | None:
@@ -160,6 +168,15 @@ def run_case(case: Case, mirrors: Path, bm25: BM25, budget: int, keep: list[Prep
     order = [f.path for f in sheet.files]
     bm = bm25.rank(root, case.text)
     keep.append(Prepared(case, sheet.index, list(sheet.files)))
+    had, same = False, None
+    if SUMMARIES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            summed = build_sheet(root, query=case.text, ranking=True, summaries=True)
+        had = summed.summaries is not None
+        same = [(f.path, f.score) for f in summed.files] == [
+            (f.path, f.score) for f in sheet.files
+        ] and render_sheet(summed, budget) == render_sheet(sheet, budget)
     return Result(
         case,
         first_gold(order, case.gold),
@@ -167,6 +184,8 @@ def run_case(case: Case, mirrors: Path, bm25: BM25, budget: int, keep: list[Prep
         shown_with_symbols(sheet, budget, case.gold),
         shown_with_symbols(in_bm25_order(sheet, bm), budget, case.gold),
         seconds,
+        had,
+        same,
     )
 
 
@@ -274,10 +293,17 @@ def main() -> None:
         default=[],
         help="also score these weights (k=v,k=v) on both splits, e.g. hub=0.5,aside_factor=0.5",
     )
+    ap.add_argument(
+        "--summaries",
+        action="store_true",
+        help="also rank each case with its checkout's cached summaries and compare",
+    )
     opts = ap.parse_args()
 
     if opts.rebuild_index:
         REBUILD_INDEX.append(True)
+    if opts.summaries:
+        SUMMARIES.append(True)
     cases: list[Case] = []
     if opts.source in ("all", "swe"):
         swe = swe_cases()
@@ -314,6 +340,14 @@ def main() -> None:
         [r for r in results if r.case.split == "held-out"],
     )
     report("all cases", results)
+    if opts.summaries:
+        had = sum(r.had_summaries for r in results)
+        same = sum(1 for r in results if r.same_with_summaries)
+        print(
+            f"\nwith summaries=True: {had} of {len(results)} cases found cached summaries; "
+            f"{same} of {len(results)} orders, scores and {opts.budget}-token sheets "
+            "identical to the plain build"
+        )
     print("\nper repository (top-1 / top-5: tinygen vs BM25)")
     for repo in sorted({r.case.repo for r in results}):
         rows = [r for r in results if r.case.repo == repo]
