@@ -24,8 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinygen import pipeline
 from tinygen.errors import TinygenError
+from tinygen.llm.factory import make_provider
 from tinygen.models import Request, RunResult, Status
+from tinygen.redact import redact
+from tinygen.repo.git import real_folder, state_dir
+from tinygen.runs import new_run_id, runs_root
 
 if TYPE_CHECKING:
     from tinygen.llm import Completion, CompletionRequest, Provider
@@ -86,8 +91,6 @@ class ModelResult:
 
     def metrics(self) -> dict[str, Any]:
         """The flat figures of metrics.yaml."""
-        from tinygen.pipeline import diff_paths
-
         r = self.result
         usage = r.usage if r is not None else None
         checks = r.checks if r is not None else []
@@ -99,7 +102,7 @@ class ModelResult:
             "output_tokens": usage.output_tokens if usage else 0,
             "cached_tokens": usage.cache_read_tokens if usage else 0,
             "cost_usd": round(r.cost_usd, 6) if r is not None and r.cost_usd is not None else None,
-            "files_changed": len(diff_paths(r.diff)) if r is not None and r.diff else 0,
+            "files_changed": len(pipeline.diff_paths(r.diff)) if r is not None and r.diff else 0,
             "checks_passed": sum(c.ok for c in checks),
             "checks_failed": sum(not c.ok for c in checks),
             "review_rounds": r.rounds if r is not None else 0,
@@ -153,9 +156,6 @@ def compare_models(
     """Run ``request`` with each of ``models`` (``parallel`` at a time) on ``opened``'s base
     commit and write the comparison. ``overrides`` are settings for every run (checks,
     budget…); ``provider_for(settings)`` makes providers (default: the factory's)."""
-    from tinygen.repo.git import real_folder, state_dir
-    from tinygen.runs import new_run_id
-
     say = progress or (lambda model, message: None)
     comparison_id = new_run_id()
     folder = real_folder(state_dir(opened.root), COMPARISONS_DIR, comparison_id)
@@ -190,10 +190,6 @@ def _run_one(
     overrides: dict[str, Any],
     provider_for: Callable[[Any], Provider] | None,
 ) -> ModelResult:
-    from tinygen import pipeline
-    from tinygen.llm.factory import make_provider
-    from tinygen.runs import new_run_id
-
     observed: list[_Observed] = []
 
     def make(settings: Any) -> Provider:
@@ -229,8 +225,6 @@ def _run_one(
 
 
 def _describe(exc: BaseException) -> str:
-    from tinygen.redact import redact
-
     text = exc.message if isinstance(exc, TinygenError) else f"{type(exc).__name__}: {exc}"
     return redact(text)
 
@@ -244,8 +238,6 @@ def _write_diff(folder: Path, result: ModelResult) -> str | None:
     diff = result.result.diff if result.result is not None else ""
     if not diff:
         return None
-    from tinygen.redact import redact
-
     name = file_name(result.model) + ".diff"
     (folder / name).write_text(redact(diff), "utf-8")
     return name
@@ -253,9 +245,6 @@ def _write_diff(folder: Path, result: ModelResult) -> str | None:
 
 def _sheet_hash(opened: OpenedRepo, run_id: str) -> str | None:
     """The reference sheet the run used (hashed): the same for every model of a comparison."""
-    from tinygen.repo.git import state_dir
-    from tinygen.runs import runs_root
-
     path = runs_root(state_dir(opened.root)) / run_id / "sheet.txt"
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()

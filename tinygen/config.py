@@ -142,6 +142,8 @@ def read_repo_config(root: Path) -> dict[str, Any]:
 def read_repo_config_at(root: Path, commit: str) -> dict[str, Any]:
     """Settings from the config file as committed at ``commit`` — the base of a change, never
     the change itself (a pull request must not be able to reconfigure its own checks)."""
+    # Here, not at the top: `tinygen --help` imports this module, and tinygen.repo.git
+    # (subprocess, socket, GitPython's loader) would add 20-60 ms to it.
     from tinygen.repo.git import git_bytes
 
     def read(name: str) -> str | None:

@@ -19,6 +19,7 @@ from tinygen.action.event import Event
 from tinygen.action.sanitize import sanitize, split_code
 from tinygen.env import action_input
 from tinygen.errors import ConfigError
+from tinygen.github import ROLES, role_at_least
 
 if TYPE_CHECKING:
     from tinygen.github import Forge
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 MARKER = "<!-- tinygen -->"  # in every comment tinygen writes: it never answers itself
 MAX_REQUEST_CHARS = 100_000
 
-Would = Literal["open_pr", "push_to_pr", "skip"]
-Trigger = Literal["label", "comment", "dispatch"]
+Would = Literal["open_pr", "push_to_pr", "refresh_summaries", "skip"]
+Trigger = Literal["label", "comment", "dispatch", "push"]
 TargetKind = Literal["issue", "pr"]
 
 
@@ -41,11 +42,10 @@ class ActionConfig:
     allowed_bots: tuple[str, ...] = ()
     base_branch: str | None = None
     draft: bool = True
+    refresh_summaries: bool = False  # make the missing summaries on pushes to the default branch
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionConfig:
-        from tinygen.github import ROLES
-
         def get(name: str) -> str:
             return action_input(env, name)
 
@@ -63,6 +63,9 @@ class ActionConfig:
         draft = get("DRAFT").lower() or "true"
         if draft not in ("true", "false"):
             raise ConfigError(f"draft must be true or false, not {draft!r}")
+        refresh = get("REFRESH_SUMMARIES").lower() or "false"
+        if refresh not in ("true", "false"):
+            raise ConfigError(f"refresh-summaries must be true or false, not {refresh!r}")
         bots = re.split(r"[,\s]+", get("ALLOWED_BOTS"))
         return cls(
             label=get("LABEL") or "tinygen",
@@ -71,6 +74,7 @@ class ActionConfig:
             allowed_bots=tuple(b.lower().removesuffix("[bot]") for b in bots if b),
             base_branch=get("BASE_BRANCH") or None,
             draft=draft == "true",
+            refresh_summaries=refresh == "true",
         )
 
 
@@ -201,6 +205,8 @@ def decide(event: Event, config: ActionConfig) -> Decision:
             if instruction:
                 request += f"\n\nInstruction from @{event.actor}:\n{instruction}"
             decision = replace(decision, would="open_pr", request=request)
+    elif event.name == "push" and config.refresh_summaries:
+        return _push(event)
     elif event.name == "workflow_dispatch":
         target_kind: TargetKind | None = "issue" if event.dispatch_issue else None
         decision = Decision(
@@ -217,6 +223,11 @@ def decide(event: Event, config: ActionConfig) -> Decision:
         return skip.skip(
             f"{event.name or 'this'} events do not start tinygen; it runs on issues (labeled), "
             "issue_comment (created) and workflow_dispatch"
+            + (
+                "; pushes refresh summaries with refresh-summaries: true"
+                if event.name == "push"
+                else ""
+            )
         )
 
     if decision.would == "skip":
@@ -250,6 +261,31 @@ def decide(event: Event, config: ActionConfig) -> Decision:
     return replace(decision, reason=reasons[decision.trigger])
 
 
+def _push(event: Event) -> Decision:
+    """A push with refresh-summaries on: refresh on the default branch, else nothing. Who
+    pushed does not matter (they could push, and bots merge too): no request is read, the
+    summaries describe the branch's own content."""
+    decision = Decision("skip", "", "push")
+    ref = event.ref or ""
+    if not ref.startswith("refs/heads/"):
+        return decision.skip(f"the push is of {ref or 'no ref'}, not a branch: nothing to refresh")
+    branch = ref.removeprefix("refs/heads/")
+    if event.deleted:
+        return decision.skip(f"the push deleted the branch {branch}: nothing to refresh")
+    if event.default_branch is None:
+        return decision.skip("the push event does not name the repository's default branch")
+    if branch != event.default_branch:
+        return decision.skip(
+            f"the push is to {branch}, not to the default branch {event.default_branch}: "
+            "summaries are refreshed only there"
+        )
+    return replace(
+        decision,
+        would="refresh_summaries",
+        reason=f"a push to the default branch {branch} with refresh-summaries on",
+    )
+
+
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -264,8 +300,6 @@ def _refusal(
 ) -> Decision | None:
     """A skip when the actor may not use tinygen, else None. A bot in allowed-bots is
     authorized by the list (an App's bot is no collaborator: it has no role to read)."""
-    from tinygen.github import role_at_least
-
     if is_bot(event):
         if _bot_allowed(event, config):
             return None
@@ -287,7 +321,9 @@ def authorize(decision: Decision, event: Event, config: ActionConfig, forge: For
 
     The permission comes first, also for a skip that would be answered (closed issue, no
     instruction, ...): tinygen answers only people allowed to use it, so nobody else can
-    make it comment."""
+    make it comment. A summary refresh reads no request and answers nobody: nothing to check."""
+    if decision.would == "refresh_summaries":
+        return decision
     if decision.would == "skip":
         if not decision.reply or is_bot(event):  # never an answer to a bot
             return replace(decision, reply=False)

@@ -26,8 +26,11 @@ from tinygen.errors import (
     LLMError,
     LLMNotFoundError,
 )
+from tinygen.llm.factory import make_provider
 from tinygen.llm.names import split_model
+from tinygen.llm.openai_errors import ModeRefused
 from tinygen.llm.provider import Completion, CompletionRequest, Message, Provider, TextBlock
+from tinygen.llm.structured import complete_structured, tool_for
 from tinygen.llm.usage import Usage, cost_usd
 
 State = Literal["ok", "warn", "fail", "skip"]
@@ -204,16 +207,12 @@ class _Probe:
         return True
 
     def tool_calling(self) -> None:
-        from tinygen.llm.structured import tool_for
-
         tool = tool_for(DoctorAnswer, "submit_answer", "Submit the answer.")
         request = _ask("What is 2 + 3? Submit the answer with the tool.", tool=tool)
         kwargs: dict[str, Any] = {} if self.provider_name == "anthropic" else {"modes": ("tool",)}
         try:
             completion = self.provider(stream=False, **kwargs).complete(request)
         except LLMError as exc:
-            from tinygen.llm.openai_errors import ModeRefused
-
             refusal = exc.__cause__
             said = refusal.detail if isinstance(refusal, ModeRefused) else exc.message
             self.add(
@@ -235,8 +234,6 @@ class _Probe:
             self.add("tool calling", "ok", "forced function calls work")
 
     def structured(self) -> None:
-        from tinygen.llm.structured import complete_structured, tool_for
-
         tool = tool_for(DoctorAnswer, "submit_answer", "Submit the answer.")
         request = _ask("What is 6 times 7? Answer with the number and the unit 'none'.", tool=tool)
         try:
@@ -335,8 +332,6 @@ def diagnose(
     """Check each model in turn. ``make(settings, **kwargs)`` makes providers (default
     :func:`tinygen.llm.factory.make_provider`); ``context_tokens`` is the long prompt's size
     (default: the ``budget`` setting plus what a run adds around the sheet)."""
-    from tinygen.llm.factory import make_provider
-
     size = context_tokens or settings.budget + PROMPT_OVERHEAD_TOKENS
     report = on_check or (lambda model, check: None)
     out = []

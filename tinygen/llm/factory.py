@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tinygen.llm.anthropic import AnthropicProvider, default_model
 from tinygen.llm.names import split_model
+from tinygen.llm.openai_compat import OpenAICompatProvider
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
@@ -22,11 +24,7 @@ def make_provider(settings: Settings, **kwargs: Any) -> Provider:
     with the settings' retry caps and request timeout. Raises ConfigError for an unknown
     provider prefix or a missing key."""
     if settings.model and split_model(settings.model).provider != "anthropic":
-        from tinygen.llm.openai_compat import OpenAICompatProvider
-
         return OpenAICompatProvider.from_settings(settings, **kwargs)
-    from tinygen.llm.anthropic import AnthropicProvider
-
     return AnthropicProvider.from_settings(settings, **kwargs)
 
 
@@ -34,8 +32,6 @@ def resolved_model(settings: Settings) -> str:
     """The model name a run records: ``settings.model``, or the provider's default."""
     if settings.model:
         return settings.model
-    from tinygen.llm.anthropic import default_model
-
     return default_model()
 
 
@@ -47,9 +43,7 @@ def warm_up(model: str | None) -> None:
     except Exception:
         return
     if provider == "anthropic":
-        from tinygen.llm.anthropic import default_model
-
-        default_model()
+        default_model()  # imports the anthropic SDK
     else:
         import openai  # noqa: F401  (heavy: imported ahead of the first call)
 

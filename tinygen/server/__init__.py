@@ -2,8 +2,9 @@
 servers), a bounded worker pool, FastAPI.
 
 ``jobs`` (the store interface), ``sqlite_store``, ``postgres_store`` (psycopg, imported only
-for a PostgreSQL database), ``worker`` (the pool), ``config``, ``inputs`` and ``errors`` import
-no web framework; ``serving`` (create_app, uvicorn), ``routes`` and ``auth`` (the request gate)
+for a PostgreSQL database), ``worker`` (the pool), ``lifecycle`` (start-up checks, the
+database held, the workers run), ``config``, ``inputs`` and ``errors`` import no web
+framework; ``serving`` (create_app, uvicorn), ``routes`` and ``auth`` (the request gate)
 need the ``server`` extra (``pip install 'tinygen[server]'``).
 """
 
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.server.config import ServerConfig, check_bind
 from tinygen.server.errors import JobCancelled
-from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull, open_store
+from tinygen.server.jobs import Event, Job, JobSpec, JobState, JobStore, QueueFull
+from tinygen.server.lifecycle import open_store
 from tinygen.server.sqlite_store import SQLiteJobStore
 from tinygen.server.worker import WorkerPool
 
@@ -22,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # FastAPI is imported only when the application itself is wanted.
     if name in ("create_app", "serve_in_thread"):
+        # FastAPI (heavy): imported only when the application itself is wanted
         from tinygen.server import serving
 
         return getattr(serving, name)

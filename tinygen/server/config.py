@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinygen.errors import ConfigError
+from tinygen.llm import default_model
 from tinygen.llm.names import split_model
 from tinygen.server.jobs import DEFAULT_LEASE
 
@@ -126,8 +127,6 @@ class ServerConfig:
             return self.allowed_models
         if env_model:
             return (env_model,)
-        from tinygen.llm import default_model
-
         return (default_model(),)
 
 

@@ -195,7 +195,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Our own shape, and never the offending input: it may hold a token.
-        from tinygen.server.schemas import request_fields
+        from tinygen.server.schemas import request_fields  # pydantic (heavy), as above
 
         errors = []
         unknown = False

@@ -15,7 +15,7 @@ never run again — it may have spent model calls, or be half delivered. Finishi
 
 Two implementations: :class:`~tinygen.server.sqlite_store.SQLiteJobStore` (embedded, one
 server per file) and :class:`~tinygen.server.postgres_store.PostgresJobStore` (any number
-of servers on one PostgreSQL database); :func:`open_store` picks one from the settings.
+of servers on one PostgreSQL database); :func:`tinygen.server.lifecycle.open_store` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from tinygen.server.bell import Bell
-    from tinygen.server.config import ServerConfig
 
 DEFAULT_LEASE = 30.0  # seconds a claim holds a job without renewal
 DAY = 86400.0
@@ -270,19 +269,6 @@ def typical_retry_after(durations: list[float], workers: int) -> int:
     return max(1, min(600, round(typical / max(1, workers))))
 
 
-def open_store(config: ServerConfig) -> JobStore:
-    """The store the settings name: PostgreSQL for ``database_url``, else SQLite at
-    ``db_path``. Raises ConfigError when it cannot be opened."""
-    if config.database_url:
-        # psycopg: needed only for a PostgreSQL store.
-        from tinygen.server.postgres_store import PostgresJobStore
-
-        return PostgresJobStore(config.database_url, pool_size=config.workers + 8)
-    from tinygen.server.sqlite_store import SQLiteJobStore
-
-    return SQLiteJobStore(config.db_path)
-
-
 __all__ = [
     "DAY",
     "DEFAULT_LEASE",
@@ -300,7 +286,6 @@ __all__ = [
     "final_message",
     "key_fingerprint",
     "new_job_id",
-    "open_store",
     "spec_json",
     "spec_of",
     "spend_retry_after",

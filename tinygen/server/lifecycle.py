@@ -6,7 +6,7 @@ killed server left) and stopped.
   is installed, every model jobs may
   use has its key, the job database is held and open; then :meth:`Prepared.run` serves in
   the foreground until stopped.
-- :func:`held_database` — the job store, with SQLite's lock taken first (one server per
+- :func:`held_database` — the job store (:func:`open_store`), with SQLite's lock taken first (one server per
   file: a second one is refused with exit code 6 instead of failing the first one's jobs).
 - :func:`running_jobs` — the workers: a killed server's worktrees and run records cleaned
   up, old jobs pruned, the jobs it left running failed, the pool started; on exit event
@@ -30,9 +30,10 @@ from tinygen.llm.factory import make_provider
 from tinygen.redact import hidden_paths
 from tinygen.repo.clone import default_cache_dir
 from tinygen.server.config import ServerConfig, check_bind
-from tinygen.server.jobs import JobStore, open_store
+from tinygen.server.jobs import JobStore
 from tinygen.server.lock import DatabaseLock, owner_text
 from tinygen.server.prune import prune, recover_cache
+from tinygen.server.sqlite_store import SQLiteJobStore
 from tinygen.server.worker import Executor, WorkerPool
 
 CACHE_SHOWN_AS = "<server cache>"
@@ -74,6 +75,17 @@ def serving_module() -> ModuleType:
             hint="pip install 'tinygen[server]'",
         ) from exc
     return serving
+
+
+def open_store(config: ServerConfig) -> JobStore:
+    """The store the settings name: PostgreSQL for ``database_url``, else SQLite at
+    ``db_path``. Raises ConfigError when it cannot be opened."""
+    if config.database_url:
+        # psycopg (heavy): imported only for a PostgreSQL store
+        from tinygen.server.postgres_store import PostgresJobStore
+
+        return PostgresJobStore(config.database_url, pool_size=config.workers + 8)
+    return SQLiteJobStore(config.db_path)
 
 
 @contextmanager
@@ -172,6 +184,7 @@ __all__ = [
     "check_model_keys",
     "database_text",
     "held_database",
+    "open_store",
     "prepared",
     "running_jobs",
     "server_url",
