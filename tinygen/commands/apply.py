@@ -21,7 +21,7 @@ from tinygen.commands._delivery import (
     pop_options,
 )
 from tinygen.delivery.checkout import CheckoutPatch, apply_to_checkout
-from tinygen.errors import ExitCode, PatchApplyError, PatchParseError
+from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, TinygenError
 from tinygen.inputs import MAX_PATCH_BYTES, read_file, read_stream
 from tinygen.models import Status
 
@@ -97,7 +97,12 @@ def command(
             # delivered (work is never lost), but invalid (5) or with a failed check (10)
             sys.exit(int(Status(delivered["status"]).exit_code))
         return
-    out = apply_to_checkout(repo, _read_patch(patch), force=force, dry_run=dry_run, checks=checks)
+    try:
+        text = _read_patch(patch)
+    except TinygenError as exc:  # over its cap, not UTF-8: reported as any other refusal
+        out = CheckoutPatch(error=exc)
+    else:
+        out = apply_to_checkout(repo, text, force=force, dry_run=dry_run, checks=checks)
     report = _report(out, dry_run=dry_run, as_json=as_json, force=force)
     if as_json:
         click.echo(json.dumps(report, indent=2))
