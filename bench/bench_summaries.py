@@ -125,14 +125,18 @@ def line(
 ) -> None:
     est = found.estimate
     cost = cost_usd(found.plan.model, usage)
-    ideal = calls * delay / jobs
+    # the longest chain of calls that must follow each other: a file, each folder above
+    # it, the overview — a lower bound on the wall time whatever the concurrency
+    made = found.report.made_paths if found.report else []
+    chain = max((p.count("/") + 2 if p else 1 for p in made), default=0)
+    ideal = max(calls * delay / jobs, chain * delay)
     print(f"\n{label}")
     print(
         f"  summaries {found.plan.total:,}: {calls:,} calls made, {len(found.plan.cached):,} cached"
     )
     print(f"  tokens: {usage.input_tokens:,} in, {usage.output_tokens:,} out; cost ${cost:.4f}")
     print(
-        f"  wall {wall:.1f} s at --jobs {jobs}; ideal (calls x delay / jobs) {ideal:.1f} s; "
+        f"  wall {wall:.1f} s at --jobs {jobs}; ideal {ideal:.1f} s (calls x delay / jobs, or the longest chain of {chain} calls); "
         f"ratio {ratio(wall, ideal)}"
     )
     print(
