@@ -18,7 +18,7 @@ from tinygen.inputs import MAX_EVENT_BYTES, read_file
 
 @dataclass(frozen=True)
 class Event:
-    name: str  # issues, issue_comment, workflow_dispatch, ...
+    name: str  # issues, issue_comment, workflow_dispatch, push, ...
     action: str  # labeled, created, ... ("" when the event has none)
     repository: str  # owner/name
     actor: str  # who caused it: the labeler, the commenter, the dispatcher
@@ -38,7 +38,9 @@ class Event:
     comment_updated_at: str | None = None
     prompt: str | None = None  # workflow_dispatch input
     dispatch_issue: int | None = None  # workflow_dispatch input "issue"
-    ref: str | None = None  # workflow_dispatch: the branch it ran on
+    ref: str | None = None  # workflow_dispatch: the branch it ran on; push: the ref pushed
+    default_branch: str | None = None  # the repository's, as the payload names it
+    deleted: bool = False  # push: the ref was deleted
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -85,7 +87,8 @@ def _dispatch_issue(name: str, value: Any) -> int | None:
 def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> Event:
     """An :class:`Event` from the event name and its webhook payload."""
     sender = _dict(payload.get("sender"))
-    repo = _str(_dict(payload.get("repository")).get("full_name")) or repository
+    repository_data = _dict(payload.get("repository"))
+    repo = _str(repository_data.get("full_name")) or repository
     issue = _dict(payload.get("issue"))
     comment = _dict(payload.get("comment"))
     inputs = _dict(payload.get("inputs"))
@@ -117,6 +120,8 @@ def parse_event(name: str, payload: Mapping[str, Any], repository: str = "") -> 
         prompt=_str(inputs.get("prompt")) if "prompt" in inputs else None,
         dispatch_issue=_dispatch_issue(name, inputs.get("issue")),
         ref=_str(payload.get("ref")) or None,
+        default_branch=_str(repository_data.get("default_branch")) or None,
+        deleted=payload.get("deleted") is True,
     )
 
 

@@ -18,7 +18,17 @@ from typing import TextIO
 
 from tinygen.redact import printable, redact
 
-OUTPUT_NAMES = ("status", "pr-url", "branch", "diff-path", "run-id", "decision", "ci")
+OUTPUT_NAMES = (
+    "status",
+    "pr-url",
+    "branch",
+    "diff-path",
+    "run-id",
+    "decision",
+    "ci",
+    "summaries",
+    "summaries-cache",  # action.yml's own: "changed" when its cache folder is worth saving
+)
 
 
 def _escape_data(text: str) -> str:

@@ -7,7 +7,8 @@ carry a token in the clear).
 A model named by the ``model`` input (or ``TINYGEN_MODEL``) is checked exactly: its provider
 is made, which needs its key and no network. Without one, the repository's ``.tinygen.toml``
 (read only after the clone) may name another provider's model: the default Anthropic key is
-then required unless another provider's variables are set, which that model can use.
+then required unless another provider's variables are set, which that model can use. A
+summary refresh (a push with refresh-summaries) checks the ``summary-model``'s key instead.
 """
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ def setting_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         "checks": tuple(v.strip() for v in text("CHECKS").splitlines() if v.strip()),
         "allowed_paths": lines("ALLOWED_PATHS"),
         "protected_paths": lines("PROTECTED_PATHS"),
+        "summaries": text("SUMMARIES") or None,
+        "summary_model": text("SUMMARY_MODEL") or None,
+    }
+
+
+def refresh_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings of a summary refresh: the run's, with summaries-max-cost (else max-cost)
+    as its cost limit."""
+    overrides = setting_overrides(env)
+    return overrides | {
+        "max_cost": action_input(env, "SUMMARIES_MAX_COST") or overrides["max_cost"]
     }
 
 
@@ -102,6 +114,20 @@ def preflight(
         token_for(url, sent)  # the clone's own rule: never a token over plain http
     if decision.would == "skip":
         return
+    if decision.would == "refresh_summaries":
+        settings = load_settings(None, refresh_overrides(env), env)
+        named = action_input(env, "SUMMARY_MODEL") or env.get("TINYGEN_SUMMARY_MODEL", "").strip()
+        try:
+            make_provider(settings.replace(model=settings.summary_model))  # its key
+        except ConfigError as exc:
+            if not named and any(env.get(v, "").strip() for v in OTHER_PROVIDER_VARIABLES):
+                return  # .tinygen.toml may name that provider's summary model
+            raise ConfigError(
+                f"{exc.message}: tinygen needs it to refresh the summaries with "
+                f"{settings.summary_model}",
+                hint=KEY_HINT.replace("`model` input", "`summary-model` input"),
+            ) from None
+        return
     settings = load_settings(None, setting_overrides(env), env)  # the inputs' values
     try:
         make_provider(settings)  # the model's key (no network)
@@ -130,4 +156,4 @@ def _loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["preflight", "repo_url", "setting_overrides"]
+__all__ = ["preflight", "refresh_overrides", "repo_url", "setting_overrides"]

@@ -15,6 +15,11 @@ left alone: the run starts from the base on ``tinygen/issue-N-2`` (``-3``, ...).
 change for a pull request goes to ``tinygen/pr-N-attempt-<run id>``, never to its head.
 Configuration always comes from the base branch, never from a PR's head or tinygen's own
 branch.
+
+A push to the default branch with refresh-summaries on takes another road after the
+preflight: no API call, no comment; the branch is cloned and its missing summaries made
+(refresh.py). Every road restores and keeps the summaries through the folder action.yml
+caches (state.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from tinygen.action.decide import ActionConfig, Decision, authorize, decide, is_
 from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.preflight import preflight, repo_url, setting_overrides
+from tinygen.action.refresh import refresh_summaries
+from tinygen.action.state import keep_cache, restore_cache
 from tinygen.action.status import StatusComment, diff_block, how_to_set, reply, result_lines
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
@@ -60,7 +67,7 @@ WORKFLOWS = ".github/workflows/**"
 @dataclass
 class Outcome:
     """How the step ended: ``status`` is the Action's output (pr-opened, pr-updated,
-    no-change, skipped, failed)."""
+    no-change, summaries-refreshed, skipped, failed)."""
 
     status: str
     reason: str
@@ -71,6 +78,7 @@ class Outcome:
     cost_usd: float | None = None
     exit_code: int = ExitCode.OK
     ci: str | None = None  # the repository's CI on the pushed commit, when waited for
+    summaries: str | None = None  # a summary refresh's report line
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,8 @@ def run_action(
         if app is not None and forge is None:
             # the App's installation token starts the repository's CI on what tinygen pushes
             token, minted = installation_token(app, event.repository, api_url(env)), True
+        if decision.would == "refresh_summaries":  # no API call, no comment: the clone only
+            return _refresh(env, io, event, decision, token)
         forge = forge or make_forge(env, token)
     except TinygenError as exc:
         outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
@@ -222,6 +232,32 @@ def _dry_run(
     return outcome
 
 
+def _refresh(
+    env: Mapping[str, str], io: StepIO, event: Event, decision: Decision, token: str | None
+) -> Outcome:
+    """Make the summaries the default branch's tip is missing; exit as ``tinygen
+    summarize`` does (the cost limit's code when it stopped the build, what was made kept)."""
+    try:
+        report = refresh_summaries(env, io, event, token)
+    except TinygenError as exc:
+        outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
+        io.annotate("error", str(exc))
+        _finish(io, outcome, event, decision)
+        return outcome
+    line = report.line()
+    io.log(line)
+    outcome = Outcome("summaries-refreshed", line, cost_usd=report.cost_usd, summaries=line)
+    for failure in report.failures[:5]:
+        io.log(f"  {failure.path or '(overview)'}: {failure.error}")
+    problem = report.stopped or (report.failures[0].error if report.failures else None)
+    if problem is not None:
+        outcome.status, outcome.reason = "failed", f"{problem.message}; {line}"
+        outcome.exit_code = int(problem.exit_code) or 1
+        io.annotate("error", outcome.reason)
+    _finish(io, outcome, event, decision)
+    return outcome
+
+
 def _acknowledge(ctx: _Context) -> None:
     """👀 on what triggered the run, at once."""
     event, decision = ctx.event, ctx.decision
@@ -264,6 +300,7 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
     prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
     for note in prepared.notes:
         ctx.io.log(note)
+    restore_cache(ctx.env, ctx.io, prepared.opened.root)  # the summaries pushes made
     workspace = open_workspace(
         prepared.opened, overrides=setting_overrides(ctx.env), adjust=_protect_workflows
     )
@@ -309,9 +346,12 @@ def _work(ctx: _Context) -> Outcome:
     try:
         workspace, prepared = _prepare(ctx)
         ctx.status.progress("run", "running")
-        done = run_and_deliver(
-            _request(ctx), workspace, prepared, progress=ctx.status.progress, run_id=run_id
-        )
+        try:
+            done = run_and_deliver(
+                _request(ctx), workspace, prepared, progress=ctx.status.progress, run_id=run_id
+            )
+        finally:  # summaries = "auto" may have made some: the next runs find them
+            keep_cache(ctx.env, ctx.io, workspace.opened.root)
     except TinygenError as exc:
         return _failed(ctx, exc, prepared, run_id)
     except Exception as exc:  # a bug: still finish the status comment, then show it
@@ -520,6 +560,7 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
     io.set_output("diff-path", outcome.diff_path or "")
     io.set_output("run-id", outcome.run_id or "")
     io.set_output("ci", outcome.ci or "")
+    io.set_output("summaries", outcome.summaries or "")
     io.log(f"status: {outcome.status}: {outcome.reason}")
     rows = [("Status", f"**{outcome.status}**"), ("Reason", outcome.reason)]
     if event is not None:
@@ -533,6 +574,7 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
         ("Run id", f"`{outcome.run_id}`" if outcome.run_id else None),
         ("Cost", f"${outcome.cost_usd:.4f}" if outcome.cost_usd is not None else None),
         ("CI", outcome.ci),
+        ("Summaries", outcome.summaries),
     ):
         if value:
             rows.append((name, value))

@@ -142,6 +142,19 @@ class SummaryStore:
         self.records[key] = record
         self._new[key] = record
 
+    def merge(self, other: SummaryStore) -> int:
+        """Take the records of ``other`` that this store lacks (written by the next
+        :meth:`save`); how many. Records are keyed by content: the other's are never stale,
+        at worst unused."""
+        added = 0
+        for key, record in other.records.items():
+            if key not in self.records:
+                self.records[key] = record
+                self._new[key] = record
+                self._index(key)
+                added += 1
+        return added
+
     @property
     def unsaved(self) -> int:
         return len(self._new)
