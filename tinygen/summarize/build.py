@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ class _Builder:
             if plan.nodes[p].kind != "file"
         }
         parent_of = {c: p for p, n in plan.nodes.items() for c in n.children}
-        ready = [p for p in plan.order if p in missing and waiting.get(p, 0) == 0]
+        ready = deque(p for p in plan.order if p in missing and waiting.get(p, 0) == 0)
         blocked: set[str] = set()
         running: dict[Future[SummaryRecord], str] = {}
         to_make = len(missing)
@@ -187,7 +188,7 @@ class _Builder:
         try:
             while ready or running:
                 while ready and len(running) < jobs and not self.stop.is_set():
-                    path = ready.pop(0)
+                    path = ready.popleft()
                     running[pool.submit(self.make, plan.nodes[path])] = path
                 if not running:
                     break
@@ -217,11 +218,10 @@ class _Builder:
                     self._maybe_save()
                     if self.progress is not None:
                         self.progress(self.report.made, to_make, self._cost() or 0.0)
-        except BaseException:
-            self.stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
         finally:
+            # Ctrl-C or a bug: no new call starts; the calls in flight end; what was made
+            # is saved
+            self.stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             self.report.usage = self.usage
             self.report.cost_usd = self._cost()
