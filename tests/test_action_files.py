@@ -156,3 +156,67 @@ def test_selftest_runs_the_action_with_dry_run() -> None:
 def test_no_secret_is_hard_coded(path: Path) -> None:
     text = path.read_text()
     assert not re.search(r"sk-ant-|gh[pousr]_[A-Za-z0-9]{20}", text)
+
+
+def _summary_cache_steps() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    steps = load(ACTION)["runs"]["steps"]
+    restore = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache/restore@"))
+    save = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache/save@"))
+    return steps, restore, save
+
+
+def test_summaries_are_cached_by_the_tree_of_the_checked_out_commit() -> None:
+    steps, restore, save = _summary_cache_steps()
+    run = next(s for s in steps if s.get("id") == "tinygen")
+    key_step = next(s for s in steps if s.get("id") == "summaries-key")
+    assert "HEAD^{tree}" in key_step["run"]
+    # one key for both, holding the tree; the folder is the one tinygen is told about
+    key = restore["with"]["key"]
+    assert key == save["with"]["key"] and "steps.summaries-key.outputs.tree" in key
+    assert restore["with"]["path"] == save["with"]["path"] == run["env"]["TINYGEN_ACTION_CACHE"]
+    # a new tree starts from the newest entry of the same tree, else of any tree
+    prefixes = restore["with"]["restore-keys"].strip().splitlines()
+    assert len(prefixes) == 2 and all(key.startswith(p) for p in prefixes)
+    assert prefixes[0].startswith(prefixes[1]) and "outputs.tree" in prefixes[0]
+    assert steps.index(key_step) < steps.index(restore) < steps.index(run) < steps.index(save)
+
+
+def test_the_summary_cache_never_fails_the_action() -> None:
+    steps, restore, save = _summary_cache_steps()
+    key_step = next(s for s in steps if s.get("id") == "summaries-key")
+    for step in (key_step, restore, save):
+        assert step["continue-on-error"] is True, step
+    # saved only when tinygen changed the folder, and also after a failed run (a refresh
+    # stopped by its cost limit keeps what it made)
+    assert "always()" in save["if"]
+    assert "steps.tinygen.outputs.summaries-cache == 'changed'" in save["if"]
+
+
+def _tree_key(workspace: Path, tmp_path: Path) -> tuple[int, str]:
+    script = next(s for s in load(ACTION)["runs"]["steps"] if s.get("id") == "summaries-key")
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_SHA": "c0ffee" * 6 + "c0ff",
+        "GITHUB_OUTPUT": str(output),
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", script["run"]], env=env)
+    return proc.returncode, output.read_text()
+
+
+def test_the_tree_key_script(tmp_path: Path, make_repo: Any) -> None:
+    repo = make_repo({"a.py": "x = 1\n"})
+    tree = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD^{tree}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert _tree_key(repo, tmp_path) == (0, f"tree={tree}\n")
+    # no checkout: the commit stands in for its tree
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _tree_key(empty, tmp_path) == (0, f"tree=commit-{'c0ffee' * 6}c0ff\n")
