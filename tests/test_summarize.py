@@ -399,3 +399,14 @@ def test_a_progress_bar_on_a_terminal(repo: Path) -> None:
     assert len(frames) == len(NODES) + 1  # one frame per summary made, each over the last
     assert frames[-1].endswith(f"summaries: [{'#' * 24}] 6/6 ${found.report.cost_usd:.4f}")
     assert f"summaries: [{'#' * 4}{'-' * 20}] 1/6 $" in frames[1]
+
+
+def test_an_interrupted_build_keeps_what_was_made(repo: Path) -> None:
+    provider = scripted()
+    provider.enqueue(KeyboardInterrupt(), label="summary:shop/prices.py")
+    config = load_settings(repo, {"jobs": 1})
+    found = plan_summaries(repo, config)
+    with pytest.raises(KeyboardInterrupt):
+        summarize(found, config, provider=provider)
+    kept = plan_summaries(repo, config).plan.cached
+    assert set(kept) == set(made(provider)) - {"shop/prices.py"} and kept  # saved on the way out
