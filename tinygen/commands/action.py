@@ -20,9 +20,10 @@ def command(dry_run: bool) -> None:
 
     Reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL,
     GITHUB_SERVER_URL and GITHUB_RUN_ID; GITHUB_TOKEN and ANTHROPIC_API_KEY; the Action's
-    inputs as TINYGEN_INPUT_* variables. Exit code 0 for pr-opened, pr-updated, no-change
-    and skipped (12 or 13 when the repository's CI failed or had not finished, with
-    wait-checks); the error's exit code for failed.
+    inputs as TINYGEN_INPUT_* variables. Exit code 0 for pr-opened, pr-updated, no-change,
+    summaries-refreshed and skipped (12 or 13 when the repository's CI failed or had not
+    finished, with wait-checks); the error's exit code for failed (11 when the cost limit
+    stopped a summary refresh).
     """
     from tinygen.action.outputs import StepIO
     from tinygen.action.run import run_action
