@@ -90,6 +90,7 @@ def test_a_push_makes_the_summaries_and_the_next_push_only_what_changed(w: World
     assert out["summaries"] in first.stderr and out["summaries"] in w.summary
     assert {r.model for r in w.llm.requests} == {"claude-haiku-4-5"}  # the summary model
     assert w.gh.requests == []  # no API call, no comment: the clone only
+    assert "event push by @maintainer: a push to the default branch main" in first.stderr
     stored = json.loads((cache / "summaries.json").read_text())["records"]
     assert len(stored) == len(made)
 
@@ -246,4 +247,32 @@ def test_a_dry_run_says_it_would_refresh(w: World) -> None:  # noqa: F811
     assert result.exit_code == 0, result.output
     decision = json.loads(w.outputs["decision"])
     assert decision["would"] == "refresh_summaries" and decision["event"] == "push"
+    assert w.llm.requests == [] and w.gh.requests == []
+
+
+def test_summaries_auto_in_an_issue_run_are_kept_for_the_next_runs(w: World) -> None:  # noqa: F811
+    cache = refresh_on(w)
+    w.env |= {"TINYGEN_INPUT_REFRESH_SUMMARIES": "false", "TINYGEN_INPUT_SUMMARIES": "auto"}
+    number = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    w.event("issues-labeled", issue__number=number)
+    script_rename(w.llm)
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    made = summaries_made(w)
+    assert {"app/config.py", "app", ""} <= set(made)
+    (plan,) = w.llm.requests_for(PLAN)
+    assert OVERVIEW in plan.text  # made first, then used
+    assert w.outputs["summaries-cache"] == "changed"
+    assert len(json.loads((cache / "summaries.json").read_text())["records"]) == len(made)
+    assert "`issues/labeled` by @" in w.summary
+
+
+def test_a_bad_summaries_input_fails_before_any_request(w: World) -> None:  # noqa: F811
+    refresh_on(w)
+    w.env["TINYGEN_INPUT_SUMMARIES"] = "sometimes"
+    number = w.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    w.event("issues-labeled", issue__number=number)
+    result = w.run()
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "summaries = 'sometimes' is not one of off, cached, auto" in result.stderr
     assert w.llm.requests == [] and w.gh.requests == []

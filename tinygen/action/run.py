@@ -152,7 +152,7 @@ def run_action(
     if dry_run:
         return _dry_run(env, io, event, config, decision, token, forge)
 
-    io.log(f"event {event.name}/{event.action} by @{event.actor}: {decision.reason}")
+    io.log(f"event {_kind(event)} by @{event.actor}: {decision.reason}")
     if decision.would == "skip" and not decision.reply:
         outcome = Outcome("skipped", decision.reason)
         _finish(io, outcome, event, decision)
@@ -564,7 +564,7 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
     io.log(f"status: {outcome.status}: {outcome.reason}")
     rows = [("Status", f"**{outcome.status}**"), ("Reason", outcome.reason)]
     if event is not None:
-        rows.insert(0, ("Event", f"`{event.name}/{event.action}` by @{event.actor}"))
+        rows.insert(0, ("Event", f"`{_kind(event)}` by @{event.actor}"))
         if decision is not None and decision.number is not None:
             kind = "pull request" if decision.target == "pr" else "issue"
             rows.insert(1, ("Target", f"{kind} #{decision.number}"))
@@ -580,6 +580,11 @@ def _finish(io: StepIO, outcome: Outcome, event: Event | None, decision: Decisio
             rows.append((name, value))
     table = "\n".join(f"| {k} | {_cell(v)} |" for k, v in rows)
     io.summary(f"### tinygen\n\n| | |\n|---|---|\n{table}\n")
+
+
+def _kind(event: Event) -> str:
+    """issues/labeled, issue_comment/created; push (a push has no action)."""
+    return f"{event.name}/{event.action}" if event.action else event.name
 
 
 def _cell(text: str) -> str:
