@@ -177,21 +177,25 @@ def path_scores(index: RankIndex, query: str, weights: Weights = WEIGHTS) -> dic
     return out
 
 
-def _bm25(docs: dict[str, str], counts: dict[str, float], weights: Weights) -> dict[str, float]:
-    """BM25 of short texts (key -> text) against the request's term counts."""
-    bags = {key: Counter(query_terms(text)) for key, text in docs.items()}
+def _bm25(
+    bags: dict[str, dict[str, int]], counts: dict[str, float], weights: Weights
+) -> dict[str, float]:
+    """BM25 of short texts (key -> term bag) against the request's term counts. Only the
+    texts holding a term of the request are scored; the others still count in the
+    document frequencies and the average length."""
     n = len(bags) or 1
-    avg = sum(sum(b.values()) for b in bags.values()) / n or 1.0
-    df: Counter[str] = Counter()
-    for bag in bags.values():
-        df.update(bag.keys())
+    avg = sum([sum(bag.values()) for bag in bags.values()]) / n or 1.0
+    df = {term: sum([term in bag for bag in bags.values()]) for term in counts}
     k1, b = weights.k1, weights.b
     out: dict[str, float] = {}
     for key in sorted(bags):
         bag = bags[key]
+        common = counts.keys() & bag.keys()
+        if not common:
+            continue
         norm = k1 * (1 - b + b * sum(bag.values()) / avg)
         s = 0.0
-        for term in sorted(counts.keys() & bag.keys()):
+        for term in sorted(common):
             idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
             tf = bag[term]
             s += idf * (1 + math.log(counts[term])) * tf * (k1 + 1) / (tf + norm)
@@ -209,11 +213,8 @@ def summary_scores(
     if not counts:
         return {}
     out: dict[int, float] = {}
-    docs = {p: " ".join((r.text, *r.entry_points)) for p, r in summaries.files.items()}
-    files = _scaled_keys(_bm25(docs, counts, weights))
-    folders = _scaled_keys(
-        _bm25({p: r.text for p, r in summaries.folders.items()}, counts, weights)
-    )
+    files = _scaled_keys(_bm25(summaries.file_bags(), counts, weights))
+    folders = _scaled_keys(_bm25(summaries.folder_bags(), counts, weights))
     for d, path in enumerate(paths):
         s = weights.summary * files.get(path, 0.0)
         if folders:

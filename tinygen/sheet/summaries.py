@@ -16,6 +16,12 @@ The store is one JSON file, ``.git/tinygen/summaries.json``, replaced atomically
 writer merges what is on disk first, so two concurrent writers lose nothing but races
 on the same key (whose records are equivalent). A file that cannot be read is set aside
 with a warning and rebuilt.
+
+A reader pays little for it: beside the store, ``summaries-index.bin`` keeps its records
+already checked and each record's term bag (what the ranking's summary channel reads),
+under the SHA-1 of the store's bytes and the tokenizer's version. A store that another
+writer changed misses it and is parsed again; the first reader that needs the term bags
+writes a new one. The index is only a cache: unreadable or stale, it is ignored.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 import subprocess
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -36,15 +44,18 @@ from tinygen.errors import RepoError
 from tinygen.repo.git import git_env, state_dir
 from tinygen.safejson import loads
 from tinygen.sheet.model import Sheet
+from tinygen.sheet.words import WORDS_VERSION, query_terms
 
 STORE_NAME = "summaries.json"
 STORE_FORMAT = 1
 MAX_STORE_BYTES = 200_000_000  # far above any repository's summaries; a cap on what is read
+INDEX_NAME = "summaries-index.bin"
+INDEX_VERSION = f"1.{WORDS_VERSION}"  # with the tokenizer's: the term bags are its output
 MAX_SUMMARY_CHARS = 4000  # a record's text is cut here when read (a model may ramble)
 ROOT = ""  # the repository's own folder: its record is the overview
 
 Kind = Literal["file", "folder", "overview"]
-_TREE_MODE = "40000"
+_TREE_MODE_BYTES = b"40000 "
 
 
 class SummaryStoreWarning(UserWarning):
@@ -96,13 +107,36 @@ def record_key(kind: Kind, sha: str, model: str, prompt: str) -> str:
     return f"{kind}:{sha}:{model}:{prompt}"
 
 
+def term_bag(text: str) -> dict[str, int]:
+    """The terms of a summary as the ranking counts them (its BM25 document)."""
+    return dict(Counter(query_terms(text)))
+
+
+def ranked_text(kind: str, record: SummaryRecord) -> str:
+    """What the ranking reads of a record looked up as ``kind`` (its key's, which a
+    hand-edited store may make differ from ``record.kind``): a file's summary with its
+    entry points, a folder's (or the overview's) summary alone."""
+    if kind == "file":
+        return " ".join((record.text, *record.entry_points))
+    return record.text
+
+
 class SummaryStore:
     """The records of one repository; ``folder`` None keeps them in memory only."""
 
-    def __init__(self, folder: Path | None, records: dict[str, SummaryRecord] | None = None):
+    def __init__(
+        self,
+        folder: Path | None,
+        records: dict[str, SummaryRecord] | None = None,
+        digest: str | None = None,
+        terms: dict[str, dict[str, int]] | None = None,
+    ):
         self.folder = folder
         self.records: dict[str, SummaryRecord] = records or {}
         self._new: dict[str, SummaryRecord] = {}
+        # the SHA-1 of the file ``records`` are exactly what of (None: no such file)
+        self.digest = digest
+        self._terms: dict[str, dict[str, int]] = terms or {}  # key -> term_bag
         # (kind, sha) -> keys, for lookups by content whatever the model
         self._by_content: dict[tuple[str, str], list[str]] = {}
         for key in self.records:
@@ -114,7 +148,20 @@ class SummaryStore:
 
     @classmethod
     def load(cls, folder: Path | None) -> SummaryStore:
-        return cls(folder, _read(folder / STORE_NAME) if folder is not None else {})
+        if folder is None:
+            return cls(None)
+        path = folder / STORE_NAME
+        data = _read_bytes(path)
+        if data is None:
+            return cls(folder)
+        digest = hashlib.sha1(data).hexdigest()
+        indexed = _read_index(folder / INDEX_NAME, digest)
+        if indexed is not None:
+            return cls(folder, *indexed)
+        records = _parse(data, path)
+        if records is None:  # set aside
+            return cls(folder)
+        return cls(folder, records, digest)
 
     def _index(self, key: str) -> None:
         kind, sha, _rest = key.split(":", 2)
@@ -126,14 +173,32 @@ class SummaryStore:
     def best(self, kind: Kind, sha: str, model: str | None = None) -> SummaryRecord | None:
         """The record for this content by ``model`` if there is one, else by any model (the
         most recently added): a reader shows what exists rather than nothing."""
+        key = self.best_key(kind, sha, model)
+        return self.records[key] if key is not None else None
+
+    def best_key(self, kind: Kind, sha: str, model: str | None = None) -> str | None:
+        """The key of :meth:`best`'s record."""
         keys = self._by_content.get((kind, sha))
         if not keys:
             return None
         if model is not None:
             for key in keys:
                 if self.records[key].model == model:
-                    return self.records[key]
-        return self.records[keys[-1]]
+                    return key
+        return keys[-1]
+
+    def term_bags(self) -> dict[str, dict[str, int]]:
+        """Every record's :func:`term_bag` of its :func:`ranked_text`, by key: read with
+        the store when its index was current, else made here (and the index written, when
+        the records are exactly those of the file)."""
+        missing = [key for key in self.records if key not in self._terms]
+        if missing:
+            for key in missing:
+                kind = key.partition(":")[0]
+                self._terms[key] = term_bag(ranked_text(kind, self.records[key]))
+            if self.folder is not None and self.digest is not None and not self._new:
+                _write_index(self.folder / INDEX_NAME, self.digest, self.records, self._terms)
+        return self._terms
 
     def put(self, sha: str, record: SummaryRecord) -> None:
         key = record_key(record.kind, sha, record.model, record.prompt)
@@ -141,6 +206,7 @@ class SummaryStore:
             self._index(key)
         self.records[key] = record
         self._new[key] = record
+        self._terms.pop(key, None)
 
     def merge(self, other: SummaryStore) -> int:
         """Take the records of ``other`` that this store lacks (written by the next
@@ -174,32 +240,57 @@ class SummaryStore:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
             "utf-8", "surrogatepass"
         )
-        fd, tmp = tempfile.mkstemp(prefix=".summaries-", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        _replace(self.folder, path, data)
         for key, record in merged.items():
             if key not in self.records:
                 self.records[key] = record
                 self._index(key)
         self._new.clear()
+        # what was loaded may differ from what the file now holds for a few keys (a
+        # concurrent writer's equivalent records): the index is left to the next load
+        self.digest = None
+
+
+def _replace(folder: Path, path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file in ``folder`` renamed)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _read(path: Path) -> dict[str, SummaryRecord]:
+    data = _read_bytes(path)
+    return (_parse(data, path) or {}) if data is not None else {}
+
+
+def _read_bytes(path: Path) -> bytes | None:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return None
     except OSError as exc:
-        warnings.warn(f"cannot read {path}: {exc}", SummaryStoreWarning, stacklevel=3)
-        return {}
+        warnings.warn(f"cannot read {path}: {exc}", SummaryStoreWarning, stacklevel=4)
+        return None
+
+
+def _parse(data: bytes, path: Path) -> dict[str, SummaryRecord] | None:
+    """The valid records of the store ``data`` (read from ``path``); None when it was
+    unusable and has been set aside."""
     try:
-        value = loads(data, f"the summary store {path}", max_bytes=MAX_STORE_BYTES)
+        what = f"the summary store {path}"
+        if len(data) <= MAX_STORE_BYTES and b"\\ud" not in data and b"\\uD" not in data:
+            # Our own file, written as UTF-8 without escapes but for control characters:
+            # without a surrogate escape the plain parser gives the same value (a nesting
+            # too deep for it raises RecursionError, set aside below like any other).
+            value = json.loads(data.decode("utf-8"))
+        else:  # over the cap (refused), or a lone surrogate to repair
+            value = loads(data, what, max_bytes=MAX_STORE_BYTES)
         if not isinstance(value, dict) or value.get("format") != STORE_FORMAT:
             raise ValueError("not a summary store of this version")
         records = value["records"]
@@ -209,11 +300,11 @@ def _read(path: Path) -> dict[str, SummaryRecord]:
         warnings.warn(
             f"the summary store {path} is unusable ({exc}); starting a new one",
             SummaryStoreWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         with contextlib.suppress(OSError):
             os.replace(path, path.with_suffix(".json.bad"))
-        return {}
+        return None
     out: dict[str, SummaryRecord] = {}
     for key, raw in records.items():
         record = SummaryRecord.from_json(raw)
@@ -222,53 +313,77 @@ def _read(path: Path) -> dict[str, SummaryRecord]:
     return out
 
 
+_Indexed = tuple[dict[str, SummaryRecord], str, dict[str, dict[str, int]]]
+
+
+def _read_index(path: Path, digest: str) -> _Indexed | None:
+    """(records, digest, term bags) from the index when it is of the store whose bytes
+    have ``digest``, else None."""
+    head = _index_head(digest)
+    try:
+        data = path.read_bytes()
+        if not data.startswith(head):
+            return None
+        rows, terms = marshal.loads(memoryview(data)[len(head) :])
+        records = {key: SummaryRecord(*row) for key, row in rows.items()}
+    except (OSError, EOFError, ValueError, TypeError):
+        return None  # no index, or one this code did not write: the store is parsed
+    if not isinstance(terms, dict) or terms.keys() != records.keys():
+        return None
+    return records, digest, terms
+
+
+def _index_head(digest: str) -> bytes:
+    return f"tinygen summaries index {INDEX_VERSION} {digest}\n".encode()
+
+
+def _write_index(
+    path: Path, digest: str, records: dict[str, SummaryRecord], terms: dict[str, dict[str, int]]
+) -> None:
+    rows = {key: astuple(r) for key, r in records.items()}
+    data = _index_head(digest) + marshal.dumps((rows, terms))
+    with contextlib.suppress(OSError):  # a cache: a read-only .git only costs the next run
+        _replace(path.parent, path, data)
+
+
 # ---------------------------------------------------------------------------------------
 # Tree SHAs
 
 
-@dataclass(frozen=True)
-class Tracked:
-    """A tracked path as git's tree would hold it."""
-
-    path: str
-    mode: str  # "100644", "100755", "120000", "160000"
-    sha: str
+Tracked = tuple[str, str, str]  # (path, mode, SHA): a tracked path as git's tree holds it
 
 
 def tree_shas(entries: Iterable[Tracked]) -> dict[str, str]:
     """git's tree SHA of every folder holding ``entries`` ("" for the root), computed the
     way git writes trees: entries sorted by name with folders compared as ``name/``."""
-    children: dict[str, dict[str, tuple[str, str]]] = {ROOT: {}}
-    subfolders: dict[str, list[str]] = {ROOT: []}
-    for e in entries:
-        parent, _, name = e.path.rpartition("/")
-        children.setdefault(parent, {})[name] = (e.mode, e.sha)
-        while parent not in subfolders:  # a folder not seen yet (the root always is)
-            subfolders[parent] = []
-            parent = parent.rpartition("/")[0]
-    for folder in subfolders:
-        if folder != ROOT:
-            subfolders[folder.rpartition("/")[0]].append(folder)
+    # folder -> {name: (sort key, the entry as the tree object holds it)}
+    folders: dict[str, dict[bytes, tuple[bytes, bytes]]] = {ROOT: {}}
+    modes: dict[str, bytes] = {}
+    for path, mode, sha in entries:
+        parent, _, name = path.rpartition("/")
+        here = folders.get(parent)
+        if here is None:
+            here = folders[parent] = {}
+            up = parent.rpartition("/")[0]
+            while up not in folders:  # a folder not seen yet (the root always is)
+                folders[up] = {}
+                up = up.rpartition("/")[0]
+        head = modes.get(mode)
+        if head is None:
+            head = modes[mode] = mode.encode() + b" "
+        raw = name.encode("utf-8", "surrogateescape")
+        here[raw] = (raw, head + raw + b"\0" + bytes.fromhex(sha))
     shas: dict[str, str] = {}
-    # deepest first, so that a folder's subfolders have their SHAs when it is written
-    for folder in sorted(subfolders, key=lambda p: p.count("/") + (p != ROOT), reverse=True):
-        here = dict(children.get(folder, {}))
-        for sub in subfolders[folder]:
-            here[sub.rpartition("/")[2]] = (_TREE_MODE, shas[sub])
-        body = bytearray()
-        for name in sorted(here, key=lambda n: _sort_name(n, here[n][0])):
-            mode, sha = here[name]
-            body += mode.encode() + b" " + name.encode("utf-8", "surrogateescape") + b"\0"
-            body += bytes.fromhex(sha)
-        h = hashlib.sha1(b"tree %d\0" % len(body))
-        h.update(body)
-        shas[folder] = h.hexdigest()
+    # deepest first, so that a folder's subfolders are in it when it is written
+    for folder in sorted(folders, key=lambda p: p.count("/") + (p != ROOT), reverse=True):
+        body = b"".join([entry for _key, entry in sorted(folders[folder].values())])
+        digest = hashlib.sha1(b"tree %d\0%s" % (len(body), body)).digest()
+        shas[folder] = digest.hex()
+        if folder != ROOT:
+            parent, _, name = folder.rpartition("/")
+            raw = name.encode("utf-8", "surrogateescape")
+            folders[parent][raw] = (raw + b"/", _TREE_MODE_BYTES + raw + b"\0" + digest)
     return shas
-
-
-def _sort_name(name: str, mode: str) -> bytes:
-    raw = name.encode("utf-8", "surrogateescape")
-    return raw + b"/" if mode == _TREE_MODE else raw
 
 
 def hash_objects(root: Path, paths: list[str]) -> dict[str, str]:
@@ -312,7 +427,7 @@ def folder_shas(sheet: Sheet) -> dict[str, str]:
         if sha is None:
             unknown.append(path)
         else:
-            entries.append(Tracked(path, mode, sha))
+            entries.append((path, mode, sha))
     if unknown:
         # changed in the work tree and not read by the walk (skipped: too large, binary);
         # only regular files are given to git, whose one failure would fail them all
@@ -327,11 +442,11 @@ def folder_shas(sheet: Sheet) -> dict[str, str]:
         hashed = hash_objects(sheet.root, hashable)
         for path in unknown:
             if path in hashed:
-                entries.append(Tracked(path, sheet.tracked[path][0], hashed[path]))
+                entries.append((path, sheet.tracked[path][0], hashed[path]))
             else:
                 # No SHA to be had: a made-up one, so its folders miss rather than match.
                 fake = hashlib.sha1(f"unknown:{path}".encode("utf-8", "surrogateescape"))
-                entries.append(Tracked(path, sheet.tracked[path][0], fake.hexdigest()))
+                entries.append((path, sheet.tracked[path][0], fake.hexdigest()))
     return tree_shas(entries)
 
 
@@ -346,6 +461,9 @@ class Summaries:
     files: dict[str, SummaryRecord] = field(default_factory=dict)
     folders: dict[str, SummaryRecord] = field(default_factory=dict)
     overview: SummaryRecord | None = None
+    # the term bags of ``files`` and ``folders`` when the store had them (see term_bags)
+    file_terms: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    folder_terms: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.files or self.folders or self.overview)
@@ -357,6 +475,19 @@ class Summaries:
     def folder_text(self, path: str) -> str:
         record = self.folders.get(path)
         return record.text if record is not None else ""
+
+    def file_bags(self) -> dict[str, dict[str, int]]:
+        """Each file's term bag (its summary and entry points), as the ranking reads it."""
+        return {
+            path: _bag(self.file_terms, path, "file", record) for path, record in self.files.items()
+        }
+
+    def folder_bags(self) -> dict[str, dict[str, int]]:
+        """Each folder's term bag (its summary)."""
+        return {
+            path: _bag(self.folder_terms, path, "folder", record)
+            for path, record in self.folders.items()
+        }
 
     def along(self, paths: Iterable[str], limit: int = 12) -> list[tuple[str, str]]:
         """(folder, summary) of the folders holding ``paths``, outermost first, each once,
@@ -374,6 +505,13 @@ class Summaries:
         return list(out.items())
 
 
+def _bag(
+    terms: dict[str, dict[str, int]], path: str, kind: str, record: SummaryRecord
+) -> dict[str, int]:
+    bag = terms.get(path)
+    return bag if bag is not None else term_bag(ranked_text(kind, record))
+
+
 def load_summaries(
     sheet: Sheet,
     store: SummaryStore | None = None,
@@ -387,18 +525,21 @@ def load_summaries(
     found = Summaries()
     if not store.records:
         return found
+    records, bags = store.records, store.term_bags()
     for f in sheet.files:
-        record = store.best("file", f.blob, model) if f.blob else None
-        if record is not None:
-            found.files[f.path] = record
+        key = store.best_key("file", f.blob, model) if f.blob else None
+        if key is not None:
+            found.files[f.path] = records[key]
+            found.file_terms[f.path] = bags[key]
     shas = shas if shas is not None else folder_shas(sheet)
     for folder, sha in shas.items():
         if folder == ROOT:
             found.overview = store.best("overview", sha, model)
         else:
-            record = store.best("folder", sha, model)
-            if record is not None:
-                found.folders[folder] = record
+            key = store.best_key("folder", sha, model)
+            if key is not None:
+                found.folders[folder] = records[key]
+                found.folder_terms[folder] = bags[key]
     return found
 
 
@@ -416,7 +557,6 @@ __all__ = [
     "SummaryRecord",
     "SummaryStore",
     "SummaryStoreWarning",
-    "Tracked",
     "folder_shas",
     "load_summaries",
     "record_key",
