@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tinygen.errors import PatchApplyError
 from tinygen.patch import apply_patch
+from tinygen.patch.canonical import file_diff
 
 TARGET_HUNKS, TARGET_SECONDS = 10_000, 5.0
 SHAPES = ("distinct", "repeated", "refused")
@@ -86,11 +87,41 @@ def run_git(work: Path, a: str, b: str, diff: str) -> tuple[float, str]:
     return seconds, "exact" if target.read_text() == b else "WRONG"
 
 
+def run_canonical(work: Path, a: str, b: str, before: bool) -> str:
+    """One row of the canonical-diff table: tinygen's ``file_diff`` now, as it was (difflib
+    on the whole middle, if ``before``) and `git diff --no-index` on the same texts."""
+    t = time.perf_counter()
+    diff = file_diff("m.py", a, b)
+    now = time.perf_counter() - t
+    changed = sum(
+        1 for ln in diff.split("\n") if ln[:1] in ("+", "-") and ln[:3] not in ("+++", "---")
+    )
+    old_s = "-"
+    if before:
+        t = time.perf_counter()
+        old = file_diff("m.py", a, b, anchored_above=None)
+        old_s = f"{time.perf_counter() - t:.3f}"
+        same = "same" if old == diff else "differs"
+        old_s += f" ({same})"
+    (work / "a.py").write_text(a)
+    (work / "b.py").write_text(b)
+    t = time.perf_counter()
+    subprocess.run(["git", "diff", "--no-index", "a.py", "b.py"], cwd=work, capture_output=True)
+    git = time.perf_counter() - t
+    return f"{now:>9.3f}{git:>10.3f}{now / git:>7.1f}x  {changed:>7}  {old_s}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,2000,10000")
     parser.add_argument("--runs", type=int, default=2, help="tinygen runs per case (best)")
     parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument(
+        "--before-max",
+        type=int,
+        default=500,
+        help="largest size the canonical diff as it was is timed at (313 s at 10,000)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = args.shapes.split(",")
@@ -121,6 +152,19 @@ def main() -> int:
             grow = seconds[shape, hi] / seconds[shape, lo]
             git_grow = git_seconds[shape, hi] / git_seconds[shape, lo]
             print(f"  {shape:<10} tinygen x{grow:.1f}   git apply x{git_grow:.1f}")
+    print("\ncanonical diff of the same file pairs (tinygen file_diff; git diff --no-index, one")
+    print("process, start-up included; the diff as it was: difflib on the whole middle)")
+    print(f"{'shape':<10}{'changes':>8}  {'now s':>8}{'git s':>10}{'ratio':>8}  {'+/- lines':>8}"
+          "  before s")  # fmt: skip
+    work = Path(tempfile.mkdtemp(prefix="tinygen-bench-canonical-"))
+    try:
+        for shape in ("distinct", "repeated"):
+            for n in sizes:
+                a, b, _ = make(n, shape)
+                row = run_canonical(work, a, b, n <= args.before_max)
+                print(f"{shape:<10}{n:>8}  {row}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if TARGET_HUNKS in sizes:
         print(f"\ntarget: {TARGET_HUNKS:,} hunks in one file in at most {TARGET_SECONDS:.0f} s")
         for shape in shapes:
