@@ -22,6 +22,7 @@ from tinygen.sheet.rank import WEIGHTS, _query_counts, rank_sheet, summary_score
 from tinygen.sheet.summaries import (
     INDEX_NAME,
     ROOT,
+    SHAS_NAME,
     STORE_NAME,
     Summaries,
     SummaryRecord,
@@ -246,3 +247,31 @@ def test_a_store_nested_too_deep_is_set_aside(tmp_path: Path) -> None:
     with pytest.warns(SummaryStoreWarning):
         assert SummaryStore.load(tmp_path).records == {}
     assert (tmp_path / "summaries.json.bad").exists()
+
+
+def test_kept_tree_shas_are_those_computed_and_follow_changes(repo: Path) -> None:
+    state = state_dir(repo)
+    kept = state / SHAS_NAME
+    sheet = build_sheet(repo)
+    computed = folder_shas(sheet)
+    assert folder_shas(sheet, state) == computed and kept.is_file()
+    assert folder_shas(sheet, state) == computed  # read back
+    (repo / "web/forms/invoice.py").write_text("class InvoiceForm:\n    fields = []\n")
+    changed = build_sheet(repo)
+    again = folder_shas(changed, state)
+    assert again == folder_shas(changed) and again["web/forms"] != computed["web/forms"]
+    assert again["core"] == computed["core"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_damaged_kept_tree_shas_are_computed_again(repo: Path, damage: str) -> None:
+    state = state_dir(repo)
+    sheet = build_sheet(repo)
+    computed = folder_shas(sheet, state)
+    kept = state / SHAS_NAME
+    data = kept.read_bytes()
+    kept.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x00" * 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert folder_shas(sheet, state) == computed
+    assert kept.read_bytes() == data
