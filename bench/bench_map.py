@@ -15,6 +15,17 @@ temporary git repository, and prints in one run:
 
     .venv/bin/python bench/bench_map.py [--sdist Django-5.2.8.tar.gz] [--runs 7]
 
+``--summaries REPO`` measures only the read path of cached summaries (issue 16): on a copy
+of REPO (a git repository whose ``.git/tinygen/summaries.json`` is filled), warm
+``map --budget 4000 -Q ... --summaries`` against warm ``map`` without it, interleaved, min
+of ``--runs`` each, and their ratio; ``--against SRC`` (a folder holding an older
+``tinygen`` package, e.g. from ``git archive``) runs the same pair with that code in the
+same run, and every variant's ``--summaries`` output digest is printed (equal = the same
+sheet).
+
+    .venv/bin/python bench/bench_map.py --summaries /work/bench-data/django --runs 7 \
+        [--against /tmp/tinygen-before]
+
 The machine's baseline is printed in the same run: the load average and the wall time
 of ``python -c pass`` (interpreter start-up), since wall times on a shared machine vary
 with load, CPU times much less. The `tinygen map` subprocesses run with Python's
@@ -25,6 +36,7 @@ into the temporary folder, warmed by one run first), as an installed tinygen wou
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -102,6 +114,71 @@ def run_python(args: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def run_output(args: list[str], env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        [sys.executable, *args], env=env, cwd=CHILD_CWD[0], capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:3])} failed ({proc.returncode}): {proc.stderr!r}")
+    return hashlib.sha1(proc.stdout).hexdigest()[:12]
+
+
+def summaries_read_path(source: Path, runs: int, against: Path | None) -> None:
+    """Warm `map --summaries` against warm `map` on a copy of ``source`` (see the module
+    docstring); with ``against``, the same with the older code in the same run."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-map-summaries-"))
+    try:
+        root = tmp / "repo"
+        shutil.copytree(source, root, symlinks=True)  # the reads may write cache files
+        subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=root, check=False)
+        CHILD_ENV.update(os.environ)
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        CHILD_CWD.append(tmp)
+        variants = {"now": dict(CHILD_ENV)}
+        if against is not None:
+            variants["against"] = {**CHILD_ENV, "PYTHONPATH": str(against.resolve())}
+        ask = ["--budget", "4000", "-Q", "QuerySet.bulk_create ignores batch_size"]
+        print(f"repository: {source} (copied)  cores: {os.cpu_count()}")
+        print(f"load at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        timed: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
+        for name, env in variants.items():
+            CHILD_ENV.clear()
+            CHILD_ENV.update(env)
+            which = subprocess.run(
+                [sys.executable, "-c", "import tinygen; print(tinygen.__file__)"],
+                env=env,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            digest = run_output(["-m", "tinygen", "map", str(root), *ask, "--summaries"], env)
+            print(f"{name}: tinygen {which}; --summaries output sha1 {digest}")
+            for with_summaries in (False, True):  # warm-up: caches, bytecode
+                run_map(root, *ask, *(["--summaries"] if with_summaries else []))
+        for _ in range(runs):
+            for name, env in variants.items():
+                CHILD_ENV.clear()
+                CHILD_ENV.update(env)
+                for with_summaries in (False, True):
+                    extra = ["--summaries"] if with_summaries else []
+                    timed.setdefault((name, with_summaries), []).append(run_map(root, *ask, *extra))
+        print(f"warm, min of {runs} (wall / cpu):")
+        for name in variants:
+            plain = timed[(name, False)]
+            summ = timed[(name, True)]
+            pw, pc = min(r[0] for r in plain), min(r[1] for r in plain)
+            sw, sc = min(r[0] for r in summ), min(r[1] for r in summ)
+            print(
+                f"  {name:<8} map {pw:.3f} / {pc:.3f} s   map --summaries {sw:.3f} / {sc:.3f} s"
+                f"   ratio {sw / pw:.2f} wall, {sc / pc:.2f} cpu;"
+                f" extra {sw - pw:+.3f} s wall, {sc - pc:+.3f} s cpu"
+            )
+        print(f"load at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def floor(root: Path) -> tuple[float, int, int]:
     """Single-core read + parse of the files the sheet parses: (seconds, files, bytes)."""
     from tinygen.sheet import build_sheet
@@ -129,7 +206,12 @@ def main() -> None:
     ap.add_argument("--sdist", help="a local Django-5.2.8.tar.gz instead of pip download")
     ap.add_argument("--runs", type=int, default=7, help="runs for the warm/changed medians")
     ap.add_argument("--keep", action="store_true", help="keep the temporary repository")
+    ap.add_argument("--summaries", type=Path, help="measure only the summaries read path here")
+    ap.add_argument("--against", type=Path, help="with --summaries: older code to compare")
     opts = ap.parse_args()
+    if opts.summaries is not None:
+        summaries_read_path(opts.summaries, opts.runs, opts.against)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench-map-"))
     try:
         root = fetch(tmp, opts.sdist)
