@@ -410,3 +410,25 @@ def test_an_interrupted_build_keeps_what_was_made(repo: Path) -> None:
         summarize(found, config, provider=provider)
     kept = plan_summaries(repo, config).plan.cached
     assert set(kept) == set(made(provider)) - {"shop/prices.py"} and kept  # saved on the way out
+
+
+def test_the_store_is_pruned_to_the_tree_once_it_grows_past_its_limit(repo: Path) -> None:
+    from tinygen.sheet.summaries import SummaryRecord
+    from tinygen.summarize import job
+
+    run(repo, scripted())
+    store = SummaryStore.load(repo / ".git/tinygen")
+    old = SummaryRecord("file", "an old version", "claude-haiku-4-5", "1")
+    for i in range(job.PRUNE_MIN - len(NODES)):  # up to the limit: nothing is dropped
+        store.put(f"{i:040x}", old)
+    store.save()
+    config = load_settings(repo, {})
+    assert run(repo, scripted()).report.made == 0
+    assert len(SummaryStore.load(repo / ".git/tinygen").records) == job.PRUNE_MIN
+    store.put(f"{job.PRUNE_MIN:040x}", old)  # one more: past the limit
+    store.save()
+    found = summarize(plan_summaries(repo, config), config, provider=scripted())
+    after = SummaryStore.load(repo / ".git/tinygen")
+    assert len(after.records) == len(NODES)  # only what the tree uses is left
+    assert found.plan.cached.keys() == NODES
+    assert plan_summaries(repo, config).plan.cached.keys() == NODES

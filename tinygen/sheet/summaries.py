@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -236,14 +236,7 @@ class SummaryStore:
         path = self.folder / STORE_NAME
         merged = _read(path)
         merged.update(self._new)
-        payload = {
-            "format": STORE_FORMAT,
-            "records": {k: r.to_json() for k, r in sorted(merged.items())},
-        }
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8", "surrogatepass"
-        )
-        _replace(self.folder, path, data)
+        _replace(self.folder, path, _encode(merged))
         for key, record in merged.items():
             if key not in self.records:
                 self.records[key] = record
@@ -252,6 +245,37 @@ class SummaryStore:
         # what was loaded may differ from what the file now holds for a few keys (a
         # concurrent writer's equivalent records): the index is left to the next load
         self.digest = None
+
+    def prune(self, keep: Collection[tuple[str, str]], limit: int) -> int:
+        """When the file holds more than ``limit`` records, drop every record whose
+        (kind, SHA) is not in ``keep`` — summaries no current file or folder uses: older
+        versions, other branches — so that a store refreshed on every push stays the size
+        of the tree; how many were dropped."""
+        if self.folder is None:
+            return 0
+        self.save()
+        path = self.folder / STORE_NAME
+        records = _read(path)
+        if len(records) <= limit:
+            return 0
+        kept = {k: r for k, r in records.items() if tuple(k.split(":", 2)[:2]) in keep}
+        _replace(self.folder, path, _encode(kept))
+        self.records = kept
+        self._by_content = {}
+        for key in kept:
+            self._index(key)
+        self.digest = None
+        return len(records) - len(kept)
+
+
+def _encode(records: Mapping[str, SummaryRecord]) -> bytes:
+    payload = {
+        "format": STORE_FORMAT,
+        "records": {k: r.to_json() for k, r in sorted(records.items())},
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def _replace(folder: Path, path: Path, data: bytes) -> None:

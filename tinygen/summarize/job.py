@@ -20,6 +20,9 @@ from tinygen.sheet.summaries import SummaryRecord, SummaryStore, folder_shas
 from tinygen.summarize.build import Progress, Report, build_summaries
 from tinygen.summarize.plan import Estimate, Plan, estimate, make_plan
 
+PRUNE_ABOVE = 3  # times the tree's summaries a store may hold before it is pruned
+PRUNE_MIN = 1000  # records a store may always hold
+
 
 @dataclass
 class Summarized:
@@ -83,13 +86,22 @@ def summarize(
     """Make what ``found`` is missing (no provider is made when nothing is)."""
     if not found.plan.missing():
         found.report = Report(total=found.plan.total, cached=len(found.plan.cached))
+        prune(found)
         return found
     if provider is None:
         provider = summary_provider(settings)
     found.report = build_summaries(
         found.plan, provider, found.store, jobs=settings.jobs, progress=progress
     )
+    prune(found)
     return found
 
 
-__all__ = ["Summarized", "open_store", "plan_summaries", "summarize", "summary_provider"]
+def prune(found: Summarized) -> int:
+    """Keep the store near the size of the tree: past ``PRUNE_ABOVE`` times its summaries,
+    records no current file or folder uses are dropped (see SummaryStore.prune)."""
+    keep = {(node.kind, node.sha) for node in found.plan.nodes.values()}
+    return found.store.prune(keep, max(PRUNE_MIN, PRUNE_ABOVE * found.plan.total))
+
+
+__all__ = ["Summarized", "open_store", "plan_summaries", "prune", "summarize", "summary_provider"]
