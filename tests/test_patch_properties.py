@@ -229,3 +229,18 @@ def test_less_indent_goes_on_past_a_blank_line_without_its_space() -> None:
     half = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,4 @@\n a\n\n x\n+\n"
     assert _apply(a, half) is None
     assert _apply(a, half.replace("\n a\n", "\n     a\n")) == a + "\n"
+
+
+@pytest.mark.parametrize("kind", ["none", "strip-numbers", "search-replace", "less-indent"])
+def test_resent_diff_whose_blank_lines_fit_only_modulo_whitespace_leaves_b(kind: str) -> None:
+    """Found by a long hypothesis run: re-sent to b, the before-text ("   " "   " "0") fit
+    b's "" "" "0" modulo trailing whitespace, shifted one line onto the blank lines the
+    diff had added, so it was applied a second time. The after-text is in b exactly."""
+    a, b = "   \n   \n0", "   \n\n\n0"
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    assert locations_unique(b, _reverse(diff)) and not _repeats(a, diff)
+    loose = CORRUPTIONS[kind](diff, 0)
+    result = apply_patch({"f.txt": b}, loose)
+    assert result.after == {}
+    assert [r.outcome for r in result.report] == ["already-present"]
+    assert _apply(a, loose) == b  # the first sending still applies

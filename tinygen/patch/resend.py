@@ -8,9 +8,10 @@ where that cannot be a misquote of another place: these rules are strict on purp
 from __future__ import annotations
 
 import bisect
+import dataclasses
 
 from tinygen.patch.model import Hunk, Line
-from tinygen.patch.place import Application, FileIndex, used_lines
+from tinygen.patch.place import Application, FileIndex, indent_transform, used_lines
 
 
 def keys(hunk: Hunk) -> list[str]:
@@ -99,7 +100,8 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     placement, with every context line on the same file line in both: a re-sent edit
     whose context is on one side only (lines appended after a block, an import added)
     would otherwise be applied twice. (With context on both sides the before-text of
-    an applied hunk is no longer in the file, see :func:`already_present`.)"""
+    an applied hunk is no longer in the file exactly, see :func:`already_present`; it
+    can still fit loosely, which :func:`_quoted_after_here` covers.)"""
     # The lines the placement was built from: its window spans the optional ones too
     # when they fit (counted without them, a window one blank line longer would read as
     # a loose placement, and a hunk whose after-text overlaps its own before-text, as
@@ -116,6 +118,8 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
             return False
         found = exact_matches(index, used)
         return len(found) == 1 and found[0] < app.end and found[0] + len(used) > app.start
+    if app.strategy != "exact" and _quoted_after_here(index, lines, app):
+        return True
     new = [ln.content for ln in app.new_lines]
     if len(new) <= app.end - app.start:
         return False  # the before-text is there, so a change that adds nothing is not done
@@ -126,6 +130,33 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     # applying it is then the answer that the diff's own before-text supports.)
     shift = _shift(ops)
     return shift is not None and _after_at(index, app, app.start + shift, new)
+
+
+def _quoted_after_here(index: FileIndex, lines: list[Line], app: Application) -> bool:
+    """For a placement that fits only modulo whitespace: the after-text, as quoted
+    (re-indented as the before-text fit), is in the file exactly, once, overlapping the
+    placement. Modulo whitespace every blank line fits every other ("   " fits ""), so the
+    before-text of an applied hunk can still fit, shifted onto the lines it added
+    ("   " "-   " "+" "+" "0" fits the "" "" "0" it wrote after "   "); the exact fit of
+    the after-text is the stronger evidence, as an exact placement beats a loose one."""
+    old = [ln for ln in lines if ln.old]
+    window = index.lines[app.start : app.start + len(old)]
+    if len(window) != len(old):
+        return False  # pragma: no cover - the placement spans its before-lines
+    transform = indent_transform(
+        [(f.content, h.text) for f, h in zip(window, old, strict=True) if h.text.strip()]
+    )
+    if transform is None:
+        return False  # pragma: no cover - build() found this placement's transform
+    after = []
+    for ln in lines:
+        text = transform.apply(ln.text) if ln.new else None
+        if text is not None:
+            after.append(dataclasses.replace(ln, text=text))
+        elif ln.new:
+            return False  # an added line that cannot be re-indented: no placement
+    found = exact_matches(index, after)
+    return len(found) == 1 and found[0] < app.end and found[0] + len(after) > app.start
 
 
 def _after_at(index: FileIndex, app: Application, at: int, new: list[str]) -> bool:
