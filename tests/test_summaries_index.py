@@ -245,7 +245,12 @@ def test_a_store_nested_too_deep_is_set_aside(tmp_path: Path) -> None:
         '{"format": 1, "records": ' + "[" * 200_000 + "]" * 200_000 + "}"
     )
     with pytest.warns(SummaryStoreWarning):
-        assert SummaryStore.load(tmp_path).records == {}
+        store = SummaryStore.load(tmp_path)
+    assert store.records == {}
+    assert not (tmp_path / "summaries.json.bad").exists()  # readers leave it alone
+    store.put("a" * 40, SummaryRecord("file", "fresh", "m", "1"))
+    with pytest.warns(SummaryStoreWarning):
+        store.save()  # the writer sets it aside
     assert (tmp_path / "summaries.json.bad").exists()
 
 

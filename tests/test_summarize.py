@@ -432,3 +432,114 @@ def test_the_store_is_pruned_to_the_tree_once_it_grows_past_its_limit(repo: Path
     assert len(after.records) == len(NODES)  # only what the tree uses is left
     assert found.plan.cached.keys() == NODES
     assert plan_summaries(repo, config).plan.cached.keys() == NODES
+
+
+# --- what the review found ------------------------------------------------------------
+
+
+def test_an_error_every_call_would_meet_stops_the_build(repo: Path) -> None:
+    from tinygen.errors import LLMAuthError
+
+    provider = scripted()
+    provider.enqueue(LLMAuthError("the key was refused"), label="summary")
+    config = load_settings(repo, {"jobs": 1})
+    found = summarize(plan_summaries(repo, config), config, provider=provider)
+    assert len(provider.requests) == 1  # not one refused call per file
+    assert found.report.halted is not None and found.report.not_made == len(NODES) - 1
+
+
+def test_a_file_name_that_is_not_utf8_is_asked_about_escaped(tmp_path: Path) -> None:
+    import os
+
+    root = init_repo(tmp_path / "odd")
+    write_files(root, {"pkg/ok.py": "x = 1\n"})
+    (root / "pkg" / os.fsdecode(b"caf\xe9.py")).write_bytes(b"y = 2\n")
+    commit_all(root)
+    provider = scripted()
+    found = run(root, provider)
+    assert found.report.complete and not found.report.failures
+    asks = [prompt_text(r) for r in provider.requests]
+    for text in asks:
+        text.encode("utf-8")  # every request can be sent
+    assert any("`pkg/caf\\xe9.py`" in text for text in asks)
+
+
+def test_the_overview_is_asked_about_the_repository_by_its_name(repo: Path) -> None:
+    provider = scripted()
+    config = load_settings(repo, {})
+    summarize(plan_summaries(repo, config, name="acme/shop"), config, provider=provider)
+    overview = prompt_text(provider.requests_for("summary:(overview)")[0])
+    assert "Write an overview of the repository `acme/shop`" in overview
+
+
+def test_a_guide_path_that_cannot_be_written_is_refused_before_anything_is_paid(
+    repo: Path, tmp_path: Path
+) -> None:
+    with FakeAnthropic() as fake:
+        result = CliRunner().invoke(
+            cli,
+            ["summarize", str(repo), "--out", str(tmp_path / "no/such/GUIDE.md")],
+            env=_env(fake),
+        )
+        assert result.exit_code == ExitCode.USAGE
+        assert "the folder" in result.output and "does not exist" in result.output
+        assert fake.requests == []
+
+
+def test_estimate_with_out_writes_the_guide_of_what_is_cached(repo: Path, tmp_path: Path) -> None:
+    run(repo, scripted())
+    guide = tmp_path / "GUIDE.md"
+    result = CliRunner().invoke(
+        cli,
+        ["summarize", str(repo), "--estimate", "--out", str(guide)],
+        env={"ANTHROPIC_API_KEY": ""},
+    )
+    assert result.exit_code == 0, result.output
+    assert "guide of the 6 cached summaries written" in result.output
+    assert "- `cart.py` — about shop/cart.py" in guide.read_text()
+
+
+def test_model_text_is_prose_in_the_guide_never_markup(repo: Path, tmp_path: Path) -> None:
+    provider = ScriptedProvider(model="claude-haiku-4-5")
+
+    def markup(request: CompletionRequest) -> Answer:
+        if request.tool is not None and request.tool.name == "overview":
+            return Answer.tool(
+                {"overview": "## Folders\n\n<img src=x onerror=alert(1)> [x](javascript:1)"}
+            )
+        return answer(request)
+
+    provider.respond(markup, label="summary")
+    found = run(repo, provider)
+    from tinygen.summarize.guide import render_guide
+
+    text = render_guide(found.plan, found.records(), "shop", found.shas[""])
+    assert text.splitlines().count("## Folders") == 1  # the guide's own heading only
+    assert "\\## Folders" in text and "<img" not in text and "&lt;img" in text
+    assert "[x](javascript" not in text and "\\[x\\]" in text
+
+
+def test_a_refusal_while_another_call_held_its_reservation_is_asked_again(repo: Path) -> None:
+    # room for one call's worst case at a time, never for the overview's
+    limit = Budget(0.007, "claude-haiku-4-5", latch=False)
+    provider = scripted()
+    found = run(repo, BudgetedProvider(provider, limit), jobs=2)
+    report = found.report
+    assert report.made == len(NODES) - 1  # everything but the overview
+    assert report.stopped is not None and "(overview)" in str(report.stopped)
+    assert limit.spent <= 0.007
+
+
+def test_plain_progress_is_a_line_every_tenth(repo: Path) -> None:
+    import io
+
+    from tinygen.commands._progress import ProgressPrinter
+    from tinygen.commands.summarize import _Bar
+
+    log = io.StringIO()
+    bar = _Bar(ProgressPrinter(log))
+    for done in range(1, 101):
+        bar(done, 100, 0.0)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11  # the first, then each tenth
+    assert lines[-1].endswith("summaries: 100 of 100 made, $0.0000")

@@ -11,6 +11,7 @@ import io
 import os
 import signal
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -18,7 +19,7 @@ import click
 from tinygen import __version__
 from tinygen.commands._terminal import terminal_streams
 from tinygen.commands.flags import error_text
-from tinygen.errors import ExitCode, TinygenError
+from tinygen.errors import ExitCode, TinygenError, TinygenWarning
 from tinygen.redact import redact
 
 # name -> (module:attribute, one-line help shown by `tinygen --help`)
@@ -66,7 +67,9 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         # model output, file names, checks' output: text on a terminal, never escape codes
-        with terminal_streams():
+        with terminal_streams(), warnings.catch_warnings():
+            warnings.simplefilter("always", TinygenWarning)  # each one said, once per event
+            warnings.showwarning = _show_warning
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context) -> Any:
@@ -96,6 +99,24 @@ def cli() -> None:
     5 patch/validation refused, 6 configuration, 7 LLM/API, 8 repository/git,
     9 GitHub, 10 a check failed, 11 cost limit reached, 130 interrupted.
     """
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Our warnings as one line on stderr, without Python's source location."""
+    if issubclass(category, TinygenWarning):
+        click.echo(redact(f"tinygen: warning: {message}"), err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def _interrupt(signum: int, frame: object) -> None:

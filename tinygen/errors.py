@@ -81,6 +81,11 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+class TinygenWarning(UserWarning):
+    """Something worth telling the user that does not stop the command (a cache that
+    could not be read): front ends print it as one line, ``tinygen: warning: ...``."""
+
+
 class TinygenError(Exception):
     """Base of all tinygen errors. ``hint`` says what the user can do about it; ``run_id``
     is set when the error ended a recorded run, so every failure can name its record;

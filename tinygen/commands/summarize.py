@@ -13,11 +13,12 @@ import click
 
 from tinygen.commands._progress import ProgressPrinter
 from tinygen.config import load_settings
-from tinygen.errors import TinygenError
+from tinygen.errors import ExitCode, InputError, TinygenError
 from tinygen.repo.git import repo_root
 from tinygen.summarize.guide import render_guide
 from tinygen.summarize.job import Summarized, plan_summaries, summarize
 from tinygen.summarize.plan import Estimate
+from tinygen.summarize.progress import every_tenth
 
 BAR_WIDTH = 24
 
@@ -26,12 +27,17 @@ def _dollars(value: float | None) -> str:
     return "unknown (no price for the model)" if value is None else f"${value:.4f}"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def render_estimate(est: Estimate, max_cost: float | None) -> str:
     made = est.to_make
     lines = [
         f"summaries with {est.model} (no model call was made):",
         f"  {est.total:,} needed: {est.cached:,} cached, {est.calls:,} to make "
-        f"({made['file']:,} files, {made['folder']:,} folders, {made['overview']} overview)",
+        f"({_count(made['file'], 'file')}, {_count(made['folder'], 'folder')}, "
+        f"{made['overview']} overview)",
         f"  about {est.usage.input_tokens:,} input and {est.usage.output_tokens:,} output "
         f"tokens, {_dollars(est.cost_usd)}",
     ]
@@ -45,30 +51,49 @@ class _Bar:
 
     def __init__(self, printer: ProgressPrinter) -> None:
         self.printer = printer
-        self.shown = -1
+        self.lines = every_tenth(lambda text: printer("summaries", text))
 
     def __call__(self, done: int, total: int, dollars: float) -> None:
-        share = done / total if total else 1.0
-        if self.printer.live:
-            filled = round(share * BAR_WIDTH)
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.printer("summaries", f"[{bar}] {done:,}/{total:,} ${dollars:.4f}")
-        elif int(share * 10) > self.shown:
-            self.shown = int(share * 10)
-            self.printer("summaries", f"{done:,} of {total:,} made, ${dollars:.4f}")
+        if not self.printer.live:
+            self.lines(done, total, dollars)
+            return
+        filled = round((done / total if total else 1.0) * BAR_WIDTH)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.printer("summaries", f"[{bar}] {done:,}/{total:,} ${dollars:.4f}")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse a guide path that cannot be written, before anything is paid."""
+    folder = out.resolve().parent
+    if out.is_dir():
+        problem = f"{out} is a folder"
+    elif not folder.is_dir():
+        problem = f"the folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK):
+        problem = f"the folder {folder} is not writable"
+    else:
+        return
+    raise InputError(f"cannot write the guide to {out}: {problem}", hint="give another --out")
 
 
 def _write_guide(found: Summarized, out: Path) -> None:
-    text = render_guide(found.plan, found.records(), found.sheet.root.name, found.shas[""])
+    text = render_guide(found.plan, found.records(), found.plan.name, found.shas[""])
     target = out.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=".guide-", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fd, tmp = tempfile.mkstemp(prefix=".guide-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the guide to {out}: {exc.strerror or exc}",
+            hint="give another --out (the summaries are kept: writing the guide again "
+            "costs nothing)",
+        ) from exc
 
 
 @click.command("summarize")
@@ -103,17 +128,32 @@ def command(
     then an overview, cached by content in .git/tinygen so that a later run pays only
     for what changed."""
     root = repo_root(path)
+    if out is not None:
+        _check_out(out)
     settings = load_settings(root, {"summary_model": model, "jobs": jobs, "max_cost": max_cost})
     found = plan_summaries(root, settings)
     if only_estimate:
+        if out is not None:  # what is cached, at no cost
+            _write_guide(found, out)
         if as_json:
-            click.echo(json.dumps({"estimate": found.estimate.to_dict()}, indent=2))
+            payload: dict[str, Any] = {"estimate": found.estimate.to_dict()}
+            if out is not None:
+                payload["guide"] = str(out)
+            click.echo(json.dumps(payload, indent=2))
         else:
             click.echo(render_estimate(found.estimate, settings.max_cost))
+            if out is not None:
+                click.echo(
+                    f"guide of the {len(found.plan.cached):,} cached summaries written to {out}"
+                )
         return
     printer = ProgressPrinter(quiet=quiet or as_json)
     try:
         summarize(found, settings, progress=_Bar(printer))
+    except KeyboardInterrupt:
+        printer.done()
+        click.echo("tinygen: interrupted; the summaries made so far are kept", err=True)
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
     finally:
         printer.done()
     report = found.report
@@ -121,7 +161,7 @@ def command(
     if out is not None:
         _write_guide(found, out)
     if as_json:
-        payload: dict[str, Any] = {"estimate": found.estimate.to_dict(), "report": report.to_dict()}
+        payload = {"estimate": found.estimate.to_dict(), "report": report.to_dict()}
         if out is not None:
             payload["guide"] = str(out)
         click.echo(json.dumps(payload, indent=2))
@@ -131,8 +171,8 @@ def command(
             click.echo(f"  {failure.path or '(overview)'}: {failure.error}", err=True)
         if out is not None:
             click.echo(f"guide written to {out}")
-    problem: TinygenError | None = report.stopped or (
-        report.failures[0].error if report.failures else None
+    problem: TinygenError | None = (
+        report.stopped or report.halted or (report.failures[0].error if report.failures else None)
     )
     if problem is not None:
         # what was made is kept: the next run makes only what is left

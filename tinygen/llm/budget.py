@@ -34,7 +34,7 @@ from tinygen.llm.provider import (
 from tinygen.llm.usage import Price, Usage, cost_usd, load_prices
 
 CHARS_PER_TOKEN_WORST = 2.5  # characters a prompt token stands for, at the least
-_REQUEST_OVERHEAD_TOKENS = 64  # roles, tool-choice and framing the API adds to a request
+REQUEST_OVERHEAD_TOKENS = 64  # roles, tool-choice and framing the API adds to a request
 
 
 def request_chars(request: CompletionRequest) -> int:
@@ -69,8 +69,19 @@ class Spend:
 class Budget:
     """The cost limit of one run (see the module docstring). Thread-safe."""
 
-    def __init__(self, limit: float, model: str, prices: Mapping[str, Price] | None = None) -> None:
+    def __init__(
+        self,
+        limit: float,
+        model: str,
+        prices: Mapping[str, Price] | None = None,
+        *,
+        latch: bool = True,
+    ) -> None:
         self.limit = limit
+        # latch: the first refusal refuses every later call (a run stops there); without
+        # it a call refused while others held reservations may be asked again once they
+        # settled (the summaries build does)
+        self.latch = latch
         self.model = model
         self.prices = dict(load_prices() if prices is None else prices)
         self.exhausted = False
@@ -105,7 +116,7 @@ class Budget:
         """The most ``request`` can cost (see the module docstring)."""
         model = request.model or self.model
         chars = request_chars(request)
-        tokens = math.ceil(chars * self._tokens_per_char) + _REQUEST_OVERHEAD_TOKENS
+        tokens = math.ceil(chars * self._tokens_per_char) + REQUEST_OVERHEAD_TOKENS
         costs = [
             cost_usd(model, usage, self.prices)
             for usage in (
@@ -124,15 +135,16 @@ class Budget:
         needed = self.worst_case(request)
         with self._lock:
             left = self.limit - self._spend.spent - self._spend.reserved
-            if self.exhausted or needed > left:
+            if (self.exhausted and self.latch) or needed > left:
                 self.exhausted = True
                 self._spend.refused += 1
-                spent = self._spend.spent
+                spent, reserved = self._spend.spent, self._spend.reserved
             else:
                 self._spend.reserved += needed
                 return needed
+        held = f" (and up to ${reserved:.4f} held by calls in flight)" if reserved else ""
         refusal = BudgetExceeded(
-            f"the cost limit of ${self.limit:.4f} is reached: ${spent:.4f} spent, and the "
+            f"the cost limit of ${self.limit:.4f} is reached: ${spent:.4f} spent{held}, and the "
             f"next call ({request.label or 'a model call'}) could cost up to ${needed:.4f}",
             limit=self.limit,
             spent=spent,
@@ -177,6 +189,7 @@ class BudgetedProvider:
 
 __all__ = [
     "CHARS_PER_TOKEN_WORST",
+    "REQUEST_OVERHEAD_TOKENS",
     "Budget",
     "BudgetedProvider",
     "Spend",

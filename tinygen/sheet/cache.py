@@ -34,6 +34,7 @@ import zlib
 from pathlib import Path
 from typing import cast
 
+from tinygen.errors import TinygenWarning
 from tinygen.sheet.languages import grammar_versions
 from tinygen.sheet.lines import LINES_VERSION
 from tinygen.sheet.resolve import RESOLVER_VERSION
@@ -61,7 +62,7 @@ HotRecords = dict[str, Hot]
 Resolution = dict[str, tuple[str, tuple[str, ...]]]  # path -> (blob, resolved imports)
 
 
-class SheetCacheWarning(UserWarning):
+class SheetCacheWarning(TinygenWarning):
     """The sheet cache could not be read and is being rebuilt."""
 
 

@@ -33,8 +33,10 @@ import hashlib
 import json
 import marshal
 import os
+import re
 import subprocess
 import tempfile
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -42,7 +44,7 @@ from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tinygen.errors import RepoError
+from tinygen.errors import RepoError, TinygenWarning
 from tinygen.repo.git import git_env, state_dir
 from tinygen.safejson import loads
 from tinygen.sheet.model import Sheet
@@ -61,8 +63,8 @@ Kind = Literal["file", "folder", "overview"]
 _TREE_MODE_BYTES = b"40000 "
 
 
-class SummaryStoreWarning(UserWarning):
-    """The summary store could not be read and is being rebuilt."""
+class SummaryStoreWarning(TinygenWarning):
+    """The summary store could not be read."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,45 @@ class SummaryRecord:
             points = value.get("entry_points", [])
             return cls(
                 kind=kind,
-                text=str(value["text"])[:MAX_SUMMARY_CHARS],
+                text=plain_text(str(value["text"]), paragraphs=kind == "overview"),
                 model=str(value["model"]),
                 prompt=str(value["prompt"]),
-                entry_points=tuple(str(p) for p in points if isinstance(p, str))[:20],
+                entry_points=tuple(
+                    plain_text(p, 100) for p in points[:20] if isinstance(p, str) and p.strip()
+                ),
                 input_tokens=int(value.get("input_tokens", 0)),
                 output_tokens=int(value.get("output_tokens", 0)),
                 path=str(value.get("path", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _preference(record: SummaryRecord, model: str | None) -> tuple[bool, int, str, str]:
+    version = int(record.prompt) if record.prompt.isdigit() else -1
+    return (record.model == model, version, record.prompt, record.model)
+
+
+def plain_text(text: str, limit: int = MAX_SUMMARY_CHARS, *, paragraphs: bool = False) -> str:
+    """A model's text made safe to print, store and put in a prompt or a Markdown file: no
+    control, format (zero-width, direction, tag) or private-use characters, runs of
+    whitespace as one space (blank-line paragraph breaks kept when asked), cut at
+    ``limit``."""
+    if text.isprintable() and len(text) <= limit and "  " not in text:
+        return text.strip()  # the common case, at C speed
+    text = text.replace("\r\n", "\n")
+    chunks = re.split(r"\n\s*\n", text) if paragraphs else [text]
+    kept = [" ".join(_visible(c).split()) for c in chunks]
+    return "\n\n".join(k for k in kept if k)[:limit].strip()
+
+
+_SPACES = frozenset({"Cc", "Zs", "Zl", "Zp"})  # line breaks, tabs, odd spaces: a space
+
+
+def _visible(text: str) -> str:
+    return "".join(
+        c if c.isprintable() else (" " if unicodedata.category(c) in _SPACES else "") for c in text
+    )
 
 
 def record_key(kind: Kind, sha: str, model: str, prompt: str) -> str:
@@ -150,6 +181,16 @@ class SummaryStore:
         return self.folder / STORE_NAME if self.folder is not None else None
 
     @classmethod
+    def for_root(cls, root: Path) -> SummaryStore:
+        """The store of the repository at ``root`` (in memory only when its git directory
+        has no place for it)."""
+        try:
+            folder: Path | None = state_dir(root)
+        except RepoError:
+            folder = None
+        return cls.load(folder)
+
+    @classmethod
     def load(cls, folder: Path | None) -> SummaryStore:
         if folder is None:
             return cls(None)
@@ -174,8 +215,8 @@ class SummaryStore:
         return self.records.get(record_key(kind, sha, model, prompt))
 
     def best(self, kind: Kind, sha: str, model: str | None = None) -> SummaryRecord | None:
-        """The record for this content by ``model`` if there is one, else by any model (the
-        most recently added): a reader shows what exists rather than nothing."""
+        """The record for this content by ``model`` if there is one, else by any model
+        (the newest prompt version first): a reader shows what exists rather than nothing."""
         key = self.best_key(kind, sha, model)
         return self.records[key] if key is not None else None
 
@@ -184,11 +225,9 @@ class SummaryStore:
         keys = self._by_content.get((kind, sha))
         if not keys:
             return None
-        if model is not None:
-            for key in keys:
-                if self.records[key].model == model:
-                    return key
-        return keys[-1]
+        # the asked model first, then the newest prompt version (numbers compared as
+        # numbers), then the last model name: the same answer whatever the file's order
+        return max(keys, key=lambda k: _preference(self.records[k], model))
 
     def term_bags(self) -> dict[str, dict[str, int]]:
         """Every record's :func:`term_bag` of its :func:`ranked_text`, by key: read with
@@ -273,8 +312,9 @@ def _encode(records: Mapping[str, SummaryRecord]) -> bytes:
         "format": STORE_FORMAT,
         "records": {k: r.to_json() for k, r in sorted(records.items())},
     }
+    # a lone surrogate (a file name that is not UTF-8) must not make the file unreadable
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "surrogatepass"
+        "utf-8", "replace"
     )
 
 
@@ -293,11 +333,20 @@ def _replace(folder: Path, path: Path, data: bytes) -> None:
 
 def _read(path: Path) -> dict[str, SummaryRecord]:
     data = _read_bytes(path)
-    return (_parse(data, path) or {}) if data is not None else {}
+    return (_parse(data, path, writer=True) or {}) if data is not None else {}
 
 
 def _read_bytes(path: Path) -> bytes | None:
     try:
+        size = path.stat().st_size
+        if size > MAX_STORE_BYTES:
+            warnings.warn(
+                f"the summary store {path} is {size:,} bytes, more than the "
+                f"{MAX_STORE_BYTES:,} tinygen reads; it is ignored (delete it to start again)",
+                SummaryStoreWarning,
+                stacklevel=4,
+            )
+            return None
         return path.read_bytes()
     except FileNotFoundError:
         return None
@@ -306,9 +355,10 @@ def _read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def _parse(data: bytes, path: Path) -> dict[str, SummaryRecord] | None:
-    """The valid records of the store ``data`` (read from ``path``); None when it was
-    unusable and has been set aside."""
+def _parse(data: bytes, path: Path, *, writer: bool = False) -> dict[str, SummaryRecord] | None:
+    """The valid records of the store ``data`` (read from ``path``); None when it is
+    unusable. A reader leaves such a file alone (it may be a newer tinygen's); a writer,
+    about to replace it, sets it aside as ``.json.bad`` first."""
     try:
         what = f"the summary store {path}"
         if len(data) <= MAX_STORE_BYTES and b"\\ud" not in data and b"\\uD" not in data:
@@ -323,14 +373,23 @@ def _parse(data: bytes, path: Path) -> dict[str, SummaryRecord] | None:
         records = value["records"]
         if not isinstance(records, dict):
             raise ValueError("no records")
-    except Exception as exc:  # any unreadable store: set it aside, start again
-        warnings.warn(
-            f"the summary store {path} is unusable ({exc}); starting a new one",
-            SummaryStoreWarning,
-            stacklevel=4,
-        )
-        with contextlib.suppress(OSError):
-            os.replace(path, path.with_suffix(".json.bad"))
+    except Exception as exc:  # any unreadable store
+        if writer:
+            warnings.warn(
+                f"the summary store {path} is unusable ({exc}); it is kept as "
+                f"{path.name}.bad and a new one is started",
+                SummaryStoreWarning,
+                stacklevel=4,
+            )
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_suffix(".json.bad"))
+        else:
+            warnings.warn(
+                f"the summary store {path} is unusable ({exc}); no summaries are used "
+                "(`tinygen summarize` starts a new one)",
+                SummaryStoreWarning,
+                stacklevel=4,
+            )
         return None
     out: dict[str, SummaryRecord] = {}
     for key, raw in records.items():
@@ -573,7 +632,7 @@ def load_summaries(
     """What the store holds for this sheet's files and folders (``model``'s when it has
     them, else any model's)."""
     if store is None:
-        store = SummaryStore.load(_folder_of(sheet))
+        store = SummaryStore.for_root(sheet.root)
     found = Summaries()
     if not store.records:
         return found
@@ -595,11 +654,6 @@ def load_summaries(
     return found
 
 
-def _folder_of(sheet: Sheet) -> Path | None:
-    try:
-        return state_dir(sheet.root)
-    except RepoError:
-        return None
 
 
 __all__ = [

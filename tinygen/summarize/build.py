@@ -10,7 +10,6 @@ be cached as if complete); the next build makes both.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
@@ -19,29 +18,46 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinygen.errors import BudgetExceeded, TinygenError
-from tinygen.llm.provider import CompletionRequest, Message, Provider, TextBlock
+from tinygen.errors import (
+    BudgetExceeded,
+    ConfigError,
+    LLMAuthError,
+    LLMConnectionError,
+    LLMCreditsError,
+    LLMNotFoundError,
+    LLMOverloadedError,
+    LLMTimeoutError,
+    TinygenError,
+)
+from tinygen.llm.provider import CompletionRequest, Provider
 from tinygen.llm.structured import complete_structured
 from tinygen.llm.usage import Usage, cost_usd
-from tinygen.sheet.summaries import MAX_SUMMARY_CHARS, SummaryRecord, SummaryStore
-from tinygen.summarize.plan import Node, Plan, node_prompt
+from tinygen.sheet.render import shown
+from tinygen.sheet.summaries import SummaryRecord, SummaryStore, plain_text
+from tinygen.summarize.plan import Node, Plan, node_prompt, node_request
 from tinygen.summarize.prompts import (
     ANSWERS,
-    MAX_TOKENS,
     PROMPT_VERSION,
-    SYSTEM,
     FileSummary,
     FolderSummary,
 )
 
+# Errors every other call would meet as well: the build stops at the first one.
+LASTING = (
+    LLMAuthError,
+    LLMCreditsError,
+    LLMNotFoundError,
+    LLMConnectionError,
+    LLMTimeoutError,
+    LLMOverloadedError,
+    ConfigError,
+)
 SAVE_EVERY = 100  # records
 SAVE_SECONDS = 10.0
 MAX_ENTRY_POINTS = 8
 
 # (done, to make, dollars so far) after each summary made
 Progress = Callable[[int, int, float], None]
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ class Report:
     calls: int = 0
     seconds: float = 0.0
     stopped: BudgetExceeded | None = None  # the cost limit stopped the build
+    halted: TinygenError | None = None  # an error every call would meet (key, model) did
     made_paths: list[str] = field(default_factory=list)
 
     @property
@@ -92,19 +109,8 @@ class Report:
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "seconds": round(self.seconds, 3),
             "stopped_by_max_cost": self.stopped is not None,
+            "stopped_by_error": str(self.halted) if self.halted is not None else None,
         }
-
-
-def clean(text: str, limit: int = MAX_SUMMARY_CHARS, *, paragraphs: bool = False) -> str:
-    """A model's text made safe to print and store: no control or direction characters,
-    runs of spaces joined (paragraph breaks kept when asked), cut at ``limit``."""
-    text = text.replace("\r\n", "\n")
-    if paragraphs:
-        parts = [" ".join(_CONTROL.sub(" ", p).split()) for p in re.split(r"\n\s*\n", text)]
-        text = "\n\n".join(p for p in parts if p)
-    else:
-        text = " ".join(_CONTROL.sub(" ", text).split())
-    return text[:limit].strip()
 
 
 class _Builder:
@@ -129,10 +135,9 @@ class _Builder:
     # -- one summary --------------------------------------------------------------
 
     def make(self, node: Node) -> SummaryRecord:
-        request = CompletionRequest(
-            system=(TextBlock(SYSTEM),),
-            messages=(Message("user", (TextBlock(node_prompt(self.plan, node, self.texts)),)),),
-            max_tokens=MAX_TOKENS[node.kind],
+        request = node_request(
+            node.kind,
+            node_prompt(self.plan, node, self.texts),
             label=f"summary:{node.path or '(overview)'}",
         )
         usage = Usage()
@@ -149,14 +154,13 @@ class _Builder:
             self.usage = self.usage + usage
             self.report.calls += len(_completions)
         if isinstance(value, FileSummary):
-            text = clean(value.purpose)
-            points = tuple(
-                clean(p, 100) for p in value.entry_points[:MAX_ENTRY_POINTS] if clean(p, 100)
-            )
+            text = plain_text(value.purpose)
+            named = (plain_text(p, 100) for p in value.entry_points[:MAX_ENTRY_POINTS])
+            points = tuple(p for p in named if p)
         elif isinstance(value, FolderSummary):
-            text, points = clean(value.purpose), ()
+            text, points = plain_text(value.purpose), ()
         else:
-            text, points = clean(value.overview, paragraphs=True), ()
+            text, points = plain_text(value.overview, paragraphs=True), ()
         return SummaryRecord(
             kind=node.kind,
             text=text,
@@ -165,7 +169,7 @@ class _Builder:
             entry_points=points,
             input_tokens=usage.total_input,
             output_tokens=usage.output_tokens,
-            path=node.path,
+            path=shown(node.path),
         )
 
     # -- the schedule -------------------------------------------------------------
@@ -182,12 +186,15 @@ class _Builder:
         parent_of = {c: p for p, n in plan.nodes.items() for c in n.children}
         ready = deque(p for p in plan.order if p in missing and waiting.get(p, 0) == 0)
         blocked: set[str] = set()
+        retried: set[str] = set()  # refused by the cost limit once, while others ran
+        draining = False  # start nothing until the calls in flight have ended
         running: dict[Future[SummaryRecord], str] = {}
         to_make = len(missing)
         pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="summary")
         try:
             while ready or running:
-                while ready and len(running) < jobs and not self.stop.is_set():
+                draining = draining and bool(running)
+                while ready and len(running) < jobs and not self.stop.is_set() and not draining:
                     path = ready.popleft()
                     running[pool.submit(self.make, plan.nodes[path])] = path
                 if not running:
@@ -198,6 +205,13 @@ class _Builder:
                     try:
                         record = future.result()
                     except BudgetExceeded as exc:
+                        if running and path not in retried:
+                            # calls in flight hold their worst cases: ask again once
+                            # they have settled at their real, smaller cost
+                            retried.add(path)
+                            ready.appendleft(path)
+                            draining = True
+                            continue
                         self.report.stopped = self.report.stopped or exc
                         self.stop.set()
                         self._block(path, parent_of, blocked)
@@ -205,6 +219,9 @@ class _Builder:
                     except TinygenError as exc:
                         self.report.failures.append(Failure(path, exc))
                         self._block(path, parent_of, blocked)
+                        if isinstance(exc, LASTING):  # every other call would fail too
+                            self.report.halted = self.report.halted or exc
+                            self.stop.set()
                         continue
                     self.store.put(plan.nodes[path].sha, record)
                     self.texts[path] = record.text
@@ -259,4 +276,4 @@ def build_summaries(
     return _Builder(plan, provider, store, progress).run(jobs)
 
 
-__all__ = ["Failure", "Progress", "Report", "build_summaries", "clean"]
+__all__ = ["Failure", "Progress", "Report", "build_summaries"]

@@ -20,22 +20,42 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_MARKUP = re.compile(r"([\\`*_\[\]|~])")
+_BLOCK_START = re.compile(r"^(#|>|[-+=]|\d+[.)])")
+
+
+def _md(text: str) -> str:
+    """A model's prose as Markdown text, never as markup: no HTML, links, emphasis,
+    code or tables from it, and a paragraph cannot open a heading, quote or list."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKUP.sub(r"\\\1", text)
+    # "1." opens a list: escape its dot; "#", ">", "-", "+", "=" themselves
+    return _BLOCK_START.sub(
+        lambda m: m[1][:-1] + "\\" + m[1][-1] if m[1][0].isdigit() else "\\" + m[1], text
+    )
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return _md(" ".join(text.split()))
+
+
+def _paragraphs(text: str) -> str:
+    return "\n\n".join(_md(" ".join(p.split())) for p in text.split("\n\n") if p.strip())
 
 
 def render_guide(plan: Plan, records: dict[str, SummaryRecord], title: str, tree: str) -> str:
     """The guide of ``plan``'s hierarchy with ``records`` (path -> record)."""
     overview = records.get("")
+    models = ", ".join(sorted({r.model for r in records.values()})) or plan.model
     lines = [
-        f"# {title}: a guide to the repository",
+        f"# {_one_line(shown(title))}: a guide to the repository",
         "",
-        f"Written by `tinygen summarize` with {plan.model} from tree {tree[:12]}; "
+        f"Written by `tinygen summarize` with {_one_line(models)} from tree {tree[:12]}; "
         f"{sum(1 for p in plan.nodes if p in records):,} of {plan.total:,} summaries.",
         "",
         "## Overview",
         "",
-        overview.text if overview is not None else MISSING,
+        _paragraphs(overview.text) if overview is not None else MISSING,
         "",
         "## Folders",
         "",

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinygen.config import Settings
-from tinygen.errors import RepoError
 from tinygen.llm.budget import Budget, BudgetedProvider
 from tinygen.llm.factory import make_provider
 from tinygen.llm.provider import Provider
-from tinygen.repo.git import state_dir
 from tinygen.sheet.build import build_sheet
 from tinygen.sheet.model import Sheet
 from tinygen.sheet.summaries import SummaryRecord, SummaryStore, folder_shas
@@ -45,16 +43,12 @@ class Summarized:
         return out
 
 
-def open_store(root: Path) -> SummaryStore:
-    try:
-        folder: Path | None = state_dir(root)
-    except RepoError:
-        folder = None  # no place to keep them: this run's only
-    return SummaryStore.load(folder)
-
-
-def plan_summaries(root: Path, settings: Settings, sheet: Sheet | None = None) -> Summarized:
-    """What the repository at ``root`` needs, what is cached, and the estimate of the rest."""
+def plan_summaries(
+    root: Path, settings: Settings, sheet: Sheet | None = None, *, name: str = ""
+) -> Summarized:
+    """What the repository at ``root`` needs, what is cached, and the estimate of the rest;
+    ``name`` is the repository's name for the overview (default: the folder's, which for
+    a temporary worktree means nothing)."""
     if sheet is None:
         sheet = build_sheet(
             root,
@@ -62,9 +56,9 @@ def plan_summaries(root: Path, settings: Settings, sheet: Sheet | None = None) -
             include_untracked=False,
             ranking=False,
         )
-    store = open_store(sheet.root)
+    store = SummaryStore.for_root(sheet.root)
     shas = folder_shas(sheet)
-    plan = make_plan(sheet, store, settings.summary_model, shas)
+    plan = make_plan(sheet, store, settings.summary_model, shas, name)
     return Summarized(sheet, store, shas, plan, estimate(plan, store))
 
 
@@ -72,7 +66,8 @@ def summary_provider(settings: Settings) -> Provider:
     """The provider for ``summary_model``, inside ``max_cost`` when one is set."""
     provider = make_provider(dataclasses.replace(settings, model=settings.summary_model))
     if settings.max_cost is not None:
-        provider = BudgetedProvider(provider, Budget(settings.max_cost, settings.summary_model))
+        limit = Budget(settings.max_cost, settings.summary_model, latch=False)
+        provider = BudgetedProvider(provider, limit)
     return provider
 
 
@@ -104,4 +99,4 @@ def prune(found: Summarized) -> int:
     return found.store.prune(keep, max(PRUNE_MIN, PRUNE_ABOVE * found.plan.total))
 
 
-__all__ = ["Summarized", "open_store", "plan_summaries", "prune", "summarize", "summary_provider"]
+__all__ = ["Summarized", "plan_summaries", "prune", "summarize", "summary_provider"]

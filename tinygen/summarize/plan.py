@@ -8,7 +8,6 @@ top-level ones, so a folder waits for its children.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tinygen.estimate import CHARS_PER_TOKEN
+from tinygen.llm.budget import REQUEST_OVERHEAD_TOKENS, request_chars
+from tinygen.llm.provider import CompletionRequest, Message, TextBlock
 from tinygen.llm.structured import tool_for
 from tinygen.llm.usage import Price, Usage, cost_usd
 from tinygen.sheet.model import FileEntry, Sheet
@@ -24,6 +25,7 @@ from tinygen.sheet.scan import read_file
 from tinygen.sheet.summaries import ROOT, Kind, SummaryRecord, SummaryStore, folder_shas
 from tinygen.summarize.prompts import (
     ANSWERS,
+    MAX_TOKENS,
     PROMPT_VERSION,
     README_CHARS,
     SYSTEM,
@@ -40,8 +42,6 @@ NOT_SOURCE = frozenset(
 # Expected answer sizes (tokens) when the store has too few records to measure them.
 EXPECTED_OUTPUT = {"file": 90, "folder": 80, "overview": 300}
 MEASURE_FROM = 20  # records of a kind in the store before their mean replaces the default
-# Tokens the API adds to every request around its text (roles, tool choice, framing).
-REQUEST_OVERHEAD_TOKENS = 64
 MAX_FILE_READ = 4_000_000  # bytes of one file read for its summary (a larger one: its head)
 README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 
@@ -70,6 +70,7 @@ class Plan:
     entries: dict[str, FileEntry] = field(default_factory=dict)
     imported_by: dict[str, list[str]] = field(default_factory=dict)
     readme: str = ""  # the start of the README, given with the overview's question
+    name: str = ""  # the repository's name, as the overview's question gives it
 
     @property
     def total(self) -> int:
@@ -77,13 +78,6 @@ class Plan:
 
     def missing(self) -> list[Node]:
         return [self.nodes[p] for p in self.order if p not in self.cached]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        out = {k: {"total": 0, "cached": 0} for k in ("file", "folder", "overview")}
-        for path, node in self.nodes.items():
-            out[node.kind]["total"] += 1
-            out[node.kind]["cached"] += path in self.cached
-        return out
 
 
 def is_source(entry: FileEntry) -> bool:
@@ -100,8 +94,10 @@ def make_plan(
     store: SummaryStore,
     model: str,
     shas: Mapping[str, str] | None = None,
+    name: str = "",
 ) -> Plan:
-    """The summaries ``sheet`` needs; ``shas`` the folders' tree SHAs (computed if None)."""
+    """The summaries ``sheet`` needs; ``shas`` the folders' tree SHAs (computed if None);
+    ``name`` the repository's name (default: its folder's)."""
     shas = shas if shas is not None else folder_shas(sheet)
     nodes: dict[str, Node] = {}
     kids: dict[str, list[str]] = {ROOT: []}
@@ -139,6 +135,7 @@ def make_plan(
         entries,
         imported_by_map(sheet.files),
         readme(sheet.root, sheet.tracked),
+        name or sheet.root.name,
     )
 
 
@@ -217,14 +214,18 @@ def node_prompt(plan: Plan, node: Node, texts: Mapping[str, str]) -> str:
     ]
     if node.kind == "folder":
         return folder_prompt(node.path, children)
-    return overview_prompt(plan.root.name, children, plan.readme)
+    return overview_prompt(plan.name or plan.root.name, children, plan.readme)
 
 
-def request_chars(kind: str, prompt: str) -> int:
-    """Characters of a whole request: the system text, the question, the tool."""
-    tool = tool_for(ANSWERS[kind])
-    schema = json.dumps(tool.input_schema)
-    return len(SYSTEM) + len(prompt) + len(tool.name) + len(tool.description) + len(schema)
+def node_request(kind: str, prompt: str, label: str = "") -> CompletionRequest:
+    """The request that asks ``prompt`` for a summary of ``kind``."""
+    return CompletionRequest(
+        system=(TextBlock(SYSTEM),),
+        messages=(Message("user", (TextBlock(prompt),)),),
+        tool=tool_for(ANSWERS[kind]),
+        max_tokens=MAX_TOKENS[kind],
+        label=label,
+    )
 
 
 def estimate(
@@ -249,7 +250,8 @@ def estimate(
         for child in node.children:
             texts.setdefault(child, expected_text[plan.nodes[child].kind])
         prompt = node_prompt(plan, node, texts)
-        input_tokens += _tokens(request_chars(node.kind, prompt)) + REQUEST_OVERHEAD_TOKENS
+        chars = request_chars(node_request(node.kind, prompt))
+        input_tokens += _tokens(chars) + REQUEST_OVERHEAD_TOKENS
     usage = Usage(input_tokens=input_tokens, output_tokens=math.ceil(output_tokens))
     return Estimate(
         model=plan.model,

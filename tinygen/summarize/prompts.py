@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tinygen.sheet.model import FileEntry
-from tinygen.sheet.render import estimate_tokens, render_full
+from tinygen.sheet.render import estimate_tokens, render_full, shown
 
 PROMPT_VERSION = "1"
 
@@ -60,7 +60,9 @@ ANSWERS: dict[str, type] = {"file": FileSummary, "folder": FolderSummary, "overv
 
 
 def file_prompt(entry: FileEntry, text: str, imported_by: Sequence[str]) -> str:
-    """The question about one file: its sheet entry, and its text (or head, when large)."""
+    """The question about one file: its sheet entry, and its text (or head, when large).
+    Paths are written as the sheet prints them (control characters and bytes that are
+    not UTF-8 escaped), so any file name makes a valid request."""
     outline = render_full(entry, imported_by)
     if len(outline) > OUTLINE_CHARS:
         outline = outline[:OUTLINE_CHARS] + "\n[outline cut]\n"
@@ -72,7 +74,7 @@ def file_prompt(entry: FileEntry, text: str, imported_by: Sequence[str]) -> str:
             f"characters:\n<file-head>\n{text[:FILE_HEAD_CHARS]}\n</file-head>"
         )
     return (
-        f"Summarize the file `{entry.path}`.\n\n"
+        f"Summarize the file `{shown(entry.path)}`.\n\n"
         f"Its entry in the repository's reference sheet:\n{outline}\n{body}\n\n"
         "Say what the file is for and what it provides (1-3 sentences), and list its main "
         "entry points (the names other code or users call), most important first, at most 8."
@@ -84,7 +86,7 @@ def child_lines(children: Sequence[tuple[str, str, bool]]) -> str:
     lines = []
     for name, summary, folder in children[:FOLDER_CHILDREN]:
         text = " ".join(summary.split())[:CHILD_CHARS] or "(no summary)"
-        lines.append(f"- {name}{'/' if folder else ''} — {text}")
+        lines.append(f"- {shown(name)}{'/' if folder else ''} — {text}")
     if len(children) > FOLDER_CHILDREN:
         lines.append(f"- (+{len(children) - FOLDER_CHILDREN} more)")
     return "\n".join(lines)
@@ -92,7 +94,7 @@ def child_lines(children: Sequence[tuple[str, str, bool]]) -> str:
 
 def folder_prompt(path: str, children: Sequence[tuple[str, str, bool]]) -> str:
     return (
-        f"Summarize the folder `{path}/` from the summaries of what it holds:\n"
+        f"Summarize the folder `{shown(path)}/` from the summaries of what it holds:\n"
         f"{child_lines(children)}\n\n"
         "Say what the folder is for and how its parts relate (1-3 sentences)."
     )
@@ -101,7 +103,7 @@ def folder_prompt(path: str, children: Sequence[tuple[str, str, bool]]) -> str:
 def overview_prompt(name: str, children: Sequence[tuple[str, str, bool]], readme: str) -> str:
     about = f"\nThe start of its README:\n<readme>\n{readme}\n</readme>\n" if readme else ""
     return (
-        f"Write an overview of the repository `{name}` from the summaries of its top-level "
+        f"Write an overview of the repository `{shown(name)}` from the summaries of its top-level "
         f"folders and files:\n{child_lines(children)}\n{about}\n"
         "Say what the project is, its main parts and where things live (1-3 short "
         "paragraphs), for an engineer new to it."
