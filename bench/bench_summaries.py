@@ -24,20 +24,19 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_map import fetch
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
 from tinygen.config import load_settings
 from tinygen.llm.factory import warm_up
 from tinygen.llm.usage import Usage, cost_usd
 from tinygen.summarize.job import Summarized, plan_summaries, summarize
 
-DJANGO = "django==5.2.8"
 FILE_TEXT = (
     "Defines the query compiler's helpers and the public entry points other modules call; "
     "it turns model lookups into SQL, keeps the joins and aliases, and is used by the ORM "
@@ -64,36 +63,13 @@ def commit(root: Path, message: str) -> None:
 
 
 def django_tree() -> Path:
+    """Django 5.2.8 as a git repository, fetched once (bench_map's fetch)."""
     base = Path(tempfile.gettempdir()) / "tinygen-bench-django"
-    repo = base / "repo"
-    if (repo / ".git").is_dir():
-        return repo
+    found = next((p for p in (base / "src").glob("*") if (p / ".git").is_dir()), None)
+    if found is not None:
+        return found
     base.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            DJANGO,
-            "-d",
-            str(base),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    archive = next(base.glob("django-*.tar.gz"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(base, filter="data")
-    shutil.move(
-        str(next(p for p in base.iterdir() if p.is_dir() and p.name.startswith("django-"))), repo
-    )
-    git(repo, "init", "-q")
-    commit(repo, "Django 5.2.8")
-    return repo
+    return fetch(base, None)
 
 
 def fake_answer(request: RecordedRequest) -> ToolReply:
