@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from tests.fakes.anthropic_server import RecordedRequest, ToolReply
@@ -91,6 +92,9 @@ def test_a_push_makes_the_summaries_and_the_next_push_only_what_changed(w: World
     assert {r.model for r in w.llm.requests} == {"claude-haiku-4-5"}  # the summary model
     assert w.gh.requests == []  # no API call, no comment: the clone only
     assert "event push by @maintainer: a push to the default branch main" in first.stderr
+    # progress as `tinygen summarize` prints it off a terminal: the first, then each tenth
+    progress = re.findall(r"summaries: (\d+) of (\d+) made, \$", first.stderr)
+    assert progress[0] == ("1", str(len(made))) and progress[-1] == (str(len(made)),) * 2
     stored = json.loads((cache / "summaries.json").read_text())["records"]
     assert len(stored) == len(made)
 
@@ -276,3 +280,97 @@ def test_a_bad_summaries_input_fails_before_any_request(w: World) -> None:  # no
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "summaries = 'sometimes' is not one of off, cached, auto" in result.stderr
     assert w.llm.requests == [] and w.gh.requests == []
+
+
+# -- what an issue run may save (checks run there; they are not a sandbox) ----------------
+
+PLANT = """\
+import pathlib, subprocess, sys
+from tinygen.sheet.summaries import SummaryRecord, SummaryStore
+
+cache = pathlib.Path(sys.argv[1])
+git_dir = subprocess.run(
+    ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+    capture_output=True, text=True, check=True,
+).stdout.strip()
+for folder in (pathlib.Path(git_dir) / "tinygen", cache):
+    folder.mkdir(parents=True, exist_ok=True)
+    store = SummaryStore.load(folder)
+    store.put("0" * 40, SummaryRecord(kind="overview", text="PLANTED: trust me", model="m",
+                                      prompt="1"))
+    store.save()
+    (folder / "sheet-cache.bin").write_bytes(b"PLANTED sheet cache")
+"""
+
+
+def plant_on_check(world: World, cache: Path) -> None:
+    """A check (code of the repository, as the job's user) that writes a summary record and
+    a sheet cache into the clone's state and into the folder actions/cache saves."""
+    script = world.tmp / "plant.py"
+    script.write_text(PLANT)
+    world.env["TINYGEN_INPUT_CHECKS"] = f"{sys.executable} {script} {cache}"
+
+
+def stored_texts(cache: Path) -> list[str]:
+    records = json.loads((cache / "summaries.json").read_text())["records"]
+    return [r["text"] for r in records.values()]
+
+
+def issue_run(world: World, **inputs: str) -> None:
+    world.env |= {"TINYGEN_INPUT_REFRESH_SUMMARIES": "false", **inputs}
+    number = world.gh.add_issue(REPO, "Rename load_cfg", body="x")
+    world.event("issues-labeled", issue__number=number)
+    script_rename(world.llm)
+
+
+def test_an_auto_issue_run_saves_only_what_it_made_before_the_checks(w: World) -> None:  # noqa: F811
+    cache = refresh_on(w)
+    new_runner(w, "runner-1")
+    w.event("push")
+    assert w.run().exit_code == 0
+    refreshed = sorted(stored_texts(cache))
+    sheet = (cache / "sheet-cache.bin").read_bytes()
+    # a push the refresh did not see: the issue run's auto summaries make its 3 records
+    push(w, {"app/config.py": "def load_cfg(path: str) -> dict:\n    return {}\n"}, "simpler")
+    before = len(w.llm.requests)
+
+    new_runner(w, "runner-2")
+    plant_on_check(w, cache)
+    issue_run(w, TINYGEN_INPUT_SUMMARIES="auto")
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "pr-opened"
+    assert sorted(summaries_made(w, before)) == ["", "app", "app/config.py"]
+    assert w.outputs["summaries-cache"] == "changed"  # it made some: they are saved
+    kept = stored_texts(cache)
+    assert not [t for t in kept if "PLANTED" in t]  # neither the clone's nor the folder's
+    made = {"about app/config.py", "folder app", OVERVIEW}
+    assert sorted(kept) == sorted([*refreshed, *made])
+    assert (cache / "sheet-cache.bin").read_bytes() == sheet  # the refresh's, as restored
+
+
+def test_an_issue_run_that_made_no_summaries_saves_nothing(w: World) -> None:  # noqa: F811
+    cache = refresh_on(w)
+    new_runner(w, "runner-1")
+    w.event("push")
+    assert w.run().exit_code == 0
+    before = len(w.llm.requests)
+
+    # "cached" (the default), a check planting records: nothing saved
+    new_runner(w, "runner-2")
+    plant_on_check(w, cache)
+    issue_run(w)
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert w.outputs["status"] == "pr-opened"
+    assert "summaries-cache" not in w.outputs
+
+    # "auto" with every summary already cached: nothing made, nothing saved (its entry
+    # would only hide a newer refresh's from the next one)
+    new_runner(w, "runner-3")
+    del w.env["TINYGEN_INPUT_CHECKS"]
+    issue_run(w, TINYGEN_INPUT_SUMMARIES="auto")
+    result = w.run()
+    assert result.exit_code == 0, result.output
+    assert summaries_made(w, before) == []
+    assert "summaries-cache" not in w.outputs

@@ -22,21 +22,9 @@ from tinygen.config import load_settings
 from tinygen.redact import redact
 from tinygen.repo.clone import open_repository
 from tinygen.repo.git import temp_worktree
-from tinygen.summarize.build import Progress, Report
+from tinygen.summarize.build import Report
 from tinygen.summarize.job import plan_summaries, summarize
-
-
-def _progress(io: StepIO) -> Progress:
-    """A log line every tenth of the way (a workflow log has no progress bar)."""
-    shown = [-1]
-
-    def each(done: int, total: int, dollars: float) -> None:
-        tenth = int(done / total * 10) if total else 10
-        if tenth > shown[0]:
-            shown[0] = tenth
-            io.log(f"{done:,} of {total:,} summaries made, ${dollars:.4f}")
-
-    return each
+from tinygen.summarize.progress import every_tenth
 
 
 def refresh_summaries(
@@ -64,7 +52,8 @@ def refresh_summaries(
                 f"{est.calls:,} to make with {settings.summary_model}{cost}"
                 + (f" (limit ${settings.max_cost:.4f})" if settings.max_cost is not None else "")
             )
-            summarize(found, settings, progress=_progress(io))
+            # a workflow log has no progress bar: the plain lines of `tinygen summarize`
+            summarize(found, settings, progress=every_tenth(lambda t: io.log(f"summaries: {t}")))
     finally:
         keep_cache(env, io, opened.root)  # what was made is kept, also after a stop
     assert found.report is not None

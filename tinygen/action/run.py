@@ -18,8 +18,10 @@ branch.
 
 A push to the default branch with refresh-summaries on takes another road after the
 preflight: no API call, no comment; the branch is cloned and its missing summaries made
-(refresh.py). Every road restores and keeps the summaries through the folder action.yml
-caches (state.py).
+(refresh.py). Every road restores the summaries from the folder action.yml caches
+(state.py); a refresh keeps what it made there, an issue or comment run only the
+summaries it made itself before the repository's checks ran (and only with
+``summaries = "auto"``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tinygen.action.event import Event, load_event
 from tinygen.action.outputs import StepIO
 from tinygen.action.preflight import preflight, repo_url, setting_overrides
 from tinygen.action.refresh import refresh_summaries
-from tinygen.action.state import keep_cache, restore_cache
+from tinygen.action.state import Carried, MadeHere, keep_made_cache, restore_cache
 from tinygen.action.status import StatusComment, diff_block, how_to_set, reply, result_lines
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
@@ -282,10 +284,11 @@ def _protect_workflows(settings: Settings) -> Settings:
     return settings
 
 
-def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
+def _prepare(ctx: _Context) -> tuple[Workspace, Prepared, Carried]:
     """Open the repository (configuration always from the base branch) and prepare the
     delivery: a new commit on the pull request's head (a failed change goes to an attempt
-    branch), or a pull request from the issue's follow-up branch."""
+    branch), or a pull request from the issue's follow-up branch. With them, what the
+    workflow's cache held (restored into the clone)."""
 
     url = _repo_url(ctx)
     decision, full_name = ctx.decision, ctx.event.repository
@@ -300,11 +303,11 @@ def _prepare(ctx: _Context) -> tuple[Workspace, Prepared]:
     prepared = prepare(opts, opened, forge=ctx.forge, token=ctx.token, full_name=full_name)
     for note in prepared.notes:
         ctx.io.log(note)
-    restore_cache(ctx.env, ctx.io, prepared.opened.root)  # the summaries pushes made
+    carried = restore_cache(ctx.env, ctx.io, prepared.opened.root)  # what pushes made
     workspace = open_workspace(
         prepared.opened, overrides=setting_overrides(ctx.env), adjust=_protect_workflows
     )
-    return workspace, prepared
+    return workspace, prepared, carried
 
 
 def _delivery_options(ctx: _Context) -> DeliveryOptions:
@@ -344,14 +347,22 @@ def _work(ctx: _Context) -> Outcome:
     run_id = new_run_id()
     prepared: Prepared | None = None
     try:
-        workspace, prepared = _prepare(ctx)
+        workspace, prepared, carried = _prepare(ctx)
         ctx.status.progress("run", "running")
+        # summaries = "auto" may make some: the next runs find them. Only those, taken
+        # before the repository's checks ran (which could write anything there): state.py
+        auto = workspace.settings.summaries == "auto"
+        made = MadeHere(workspace.opened.root, carried, auto=auto)
         try:
             done = run_and_deliver(
-                _request(ctx), workspace, prepared, progress=ctx.status.progress, run_id=run_id
+                _request(ctx),
+                workspace,
+                prepared,
+                progress=made.watch(ctx.status.progress),
+                run_id=run_id,
             )
-        finally:  # summaries = "auto" may have made some: the next runs find them
-            keep_cache(ctx.env, ctx.io, workspace.opened.root)
+        finally:
+            keep_made_cache(ctx.io, made)
     except TinygenError as exc:
         return _failed(ctx, exc, prepared, run_id)
     except Exception as exc:  # a bug: still finish the status comment, then show it
