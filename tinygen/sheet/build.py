@@ -41,6 +41,7 @@ from tinygen.sheet.scan import (
     read_file,
     scan_batch,
 )
+from tinygen.sheet.summaries import load_summaries
 from tinygen.sheet.walk import (
     MODE_FILE,
     MODE_GITLINK,
@@ -484,8 +485,6 @@ def build_sheet(
     )
     sheet.index = index
     if summaries:
-        from tinygen.sheet.summaries import load_summaries
-
         sheet.summaries = load_summaries(sheet) or None
     if query.strip():
         from tinygen.sheet.rank import rank_sheet
