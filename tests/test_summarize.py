@@ -5,6 +5,7 @@ fake Messages API."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -20,9 +21,9 @@ from tinygen.config import Settings, load_settings
 from tinygen.errors import ExitCode, LLMError
 from tinygen.llm.budget import Budget, BudgetedProvider
 from tinygen.llm.provider import CompletionRequest
-from tinygen.llm.usage import Usage
+from tinygen.llm.usage import Usage, cost_usd
 from tinygen.models import Request, Status
-from tinygen.pipeline import Target
+from tinygen.pipeline import SUMMARIES_SHARE, Target
 from tinygen.pipeline import run as run_pipeline
 from tinygen.sheet import build_sheet
 from tinygen.sheet.summaries import SummaryStore, load_summaries
@@ -295,7 +296,11 @@ def test_plain_progress_lines_when_not_on_a_terminal(repo: Path) -> None:
 
 
 def _no_change_run(
-    repo: Path, settings: Any, summaries: ScriptedProvider | None = None
+    repo: Path,
+    settings: Any,
+    summaries: ScriptedProvider | None = None,
+    *,
+    progress: Any = None,
 ) -> tuple[Any, ScriptedProvider]:
     provider = ScriptedProvider()
     provider.enqueue({"summary": "Nothing to do.", "title": "t", "files": []}, label="brainstorm")
@@ -306,6 +311,7 @@ def _no_change_run(
         provider,
         model="claude-sonnet-4-6",
         summary_provider=summaries,
+        **({"progress": progress} if progress is not None else {}),
     )
     return result, provider
 
@@ -340,17 +346,47 @@ def test_cached_never_pays_and_auto_makes_them_first(repo: Path) -> None:
     assert record["summaries"]["made"] == len(NODES)
 
 
-def test_auto_summaries_are_paid_from_the_runs_cost_limit(repo: Path) -> None:
-    writer = scripted()
-    settings = Settings(summaries="auto", summary_model="claude-haiku-4-5", max_cost=0.006)
-    result, provider = _no_change_run(repo, settings, writer)
-    # the summaries took what the limit allowed, so the run's own first call did not fit
+def _dear_answer(request: CompletionRequest) -> Answer:
+    """A summary with a long answer: $0.10 of output at ``dear-summaries``' price."""
+    given = answer(request)
+    return dataclasses.replace(
+        given, usage=Usage(input_tokens=given.usage.input_tokens, output_tokens=400)
+    )
+
+
+def test_auto_summaries_are_paid_from_the_runs_cost_limit(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a summary model dear enough that making every summary would leave the run less than
+    # its first call's worst case (about $0.25 for the brainstorm on claude-sonnet-4-6)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"dear-summaries": {"input": 1, "output": 250}}))
+    monkeypatch.setenv("TINYGEN_PRICES_FILE", str(prices))
+    writer = ScriptedProvider(model="dear-summaries")
+    writer.respond(_dear_answer, label="summary")
+    max_cost = 0.6
+    settings = Settings(summaries="auto", summary_model="dear-summaries", max_cost=max_cost, jobs=1)
+    lines: list[str] = []
+    result, provider = _no_change_run(
+        repo, settings, writer, progress=lambda stage, text: lines.append(f"{stage}: {text}")
+    )
+    # they took at most their share (half) of the limit: the cap stopped them, and the run
+    # went on with what exists
     assert 1 <= len(writer.requests) < len(NODES)
-    assert result.status == Status.BUDGET_EXCEEDED
-    assert provider.requests == []
+    assert result.status == Status.NO_CHANGE and len(provider.requests) == 1
+    assert result.summaries is not None
+    report = result.summaries.report
+    assert report.stopped is not None and report.made == len(writer.requests)
+    assert result.summaries.limit == pytest.approx(max_cost * SUMMARIES_SHARE)
+    assert report.cost_usd is not None and 0 < report.cost_usd <= max_cost * SUMMARIES_SHARE
+    assert any("share of `max_cost`" in line for line in lines)
+    # what they cost is in the run's cost
+    own = cost_usd("claude-sonnet-4-6", result.usage)
+    assert own is not None and result.cost_usd == pytest.approx(report.cost_usd + own)
     record = json.loads((repo / ".git/tinygen/runs" / result.run_id / "run.json").read_text())
     assert record["summaries"]["stopped_by_max_cost"] is True
     assert record["summaries"]["made"] == len(writer.requests)
+    assert record["result"]["summaries"]["limit_usd"] == pytest.approx(max_cost / 2)
 
 
 def test_the_run_estimate_counts_the_summaries_auto_would_make(repo: Path) -> None:

@@ -19,6 +19,8 @@ from tinygen.llm.vote import VoteSummary
 
 if TYPE_CHECKING:
     from tinygen.estimate import Estimate
+    from tinygen.summarize.build import Report
+    from tinygen.summarize.plan import Estimate as SummaryEstimate
     from tinygen.validate.checks import CheckResult
     from tinygen.validate.gate import GateReport
 
@@ -189,6 +191,32 @@ _STATUS_EXIT = {
 }
 
 
+@dataclass(frozen=True)
+class RunSummaries:
+    """The summaries a run with ``summaries = "auto"`` made before its sheet: the build's
+    ``report``, the most of ``max_cost`` they could take (``limit``; None: no limit), why
+    nothing was made when the stage was skipped (``skipped``: the summary model has no price
+    or no key; the run went on with what was cached), and what the build was projected to
+    cost (``estimate``; it joins the run's estimate as its "summaries" pass)."""
+
+    report: Report
+    limit: float | None = None
+    skipped: str | None = None
+    estimate: SummaryEstimate | None = None
+
+    @property
+    def calls(self) -> int:
+        return self.report.calls
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What they cost (None: the summary model's price is unknown)."""
+        return self.report.cost_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.report.to_dict() | {"limit_usd": self.limit, "skipped": self.skipped}
+
+
 @dataclass
 class RunResult:
     """What a run produced. Gate report, check results and usage stay typed objects; they
@@ -216,6 +244,9 @@ class RunResult:
     tree: str | None = None
     estimate: Estimate | None = None  # what the run was projected to cost, from its sheet
     max_cost: float | None = None  # the cost limit it ran under (None: none)
+    # made first with `summaries = "auto"` (None: not asked for); their cost is in cost_usd,
+    # their calls and tokens are not in calls and usage (another model's)
+    summaries: RunSummaries | None = None
 
     @property
     def low_agreement(self) -> bool:
@@ -239,6 +270,12 @@ class RunResult:
         if self.validation is None:
             return []
         return sorted({p.path or "?" for p in self.validation.problems if p.check == "path"})
+
+    @property
+    def summaries_cost(self) -> float:
+        """The part of ``cost_usd`` the summaries took (0.0: none made, or not known)."""
+        cost = self.summaries.cost_usd if self.summaries is not None else None
+        return cost or 0.0
 
     def usage_dict(self) -> dict[str, int]:
         return self.usage.to_dict() | {"calls": self.calls}
@@ -264,4 +301,5 @@ class RunResult:
             "low_agreement": self.low_agreement,
             "estimate": self.estimate.to_dict() if self.estimate else None,
             "max_cost": self.max_cost,
+            "summaries": self.summaries.to_dict() if self.summaries else None,
         }

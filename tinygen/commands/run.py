@@ -322,15 +322,28 @@ def emit(
             "the most frequent outcome was taken (`tinygen runs show` has the votes)",
             err=True,
         )
-    cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
-    if result.estimate is not None and result.estimate.cost_usd is not None:
-        cost += f"; estimated ${result.estimate.cost_usd:.4f}"
-    if result.max_cost is not None:
-        cost += f"; limit ${result.max_cost:.4f}"
-    calls = result.calls
     click.echo(
         f"tinygen: {result.status}: {result.message}\n"
-        f"tinygen: run {result.run_id} ({calls} LLM call(s){cost})"
+        f"tinygen: run {result.run_id} ({spend_line(result)})"
         + (f"; diff written to {out}" if out is not None else ""),
         err=True,
     )
+
+
+def spend_line(result: RunResult) -> str:
+    """ "1 LLM call(s) and 7 summary call(s), $0.0084 (summaries $0.0022); limit $1.0000"."""
+    made = result.summaries
+    text = f"{result.calls} LLM call(s)"
+    if made is not None and made.calls:
+        text += f" and {made.calls} summary call(s)"
+    if result.cost_usd is not None:
+        text += f", ${result.cost_usd:.4f}"
+        if made is not None and made.calls:
+            text += f" (summaries ${result.summaries_cost:.4f})"
+    elif made is not None and made.calls:
+        text += ", cost unknown"
+    if result.estimate is not None and result.estimate.cost_usd is not None:
+        text += f"; estimated ${result.estimate.cost_usd:.4f}"
+    if result.max_cost is not None:
+        text += f"; limit ${result.max_cost:.4f}"
+    return text

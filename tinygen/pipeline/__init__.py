@@ -15,11 +15,13 @@ touched unless delivery is asked to write it. Every run leaves a record under
     runner.py      run: the recorded run and its stages up to the plan
     review.py      edit → validate → verify → revise rounds; the stop at the cost limit
     rounds.py      between rounds, pure: what to revise, what the reviewer is told, the end
+    auto_summaries.py  the summaries a run with summaries = "auto" makes first
     estimates.py   estimate: a run's cost projected without a model call
     outcome.py     Outcome of run_and_deliver and its exit code
     deliver.py     run_and_deliver: run → deliver → salvage; follow-ups while CI fails
 """
 
+from tinygen.pipeline.auto_summaries import SHARE as SUMMARIES_SHARE
 from tinygen.pipeline.deliver import run_and_deliver
 from tinygen.pipeline.estimates import estimate
 from tinygen.pipeline.outcome import CI_EXIT, Outcome
@@ -29,6 +31,7 @@ from tinygen.pipeline.workspace import Target, Workspace, open_workspace
 
 __all__ = [
     "CI_EXIT",
+    "SUMMARIES_SHARE",
     "Outcome",
     "Target",
     "Workspace",

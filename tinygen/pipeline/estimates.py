@@ -58,7 +58,8 @@ def estimate(
         )
         found = estimate_from(ctx, sheet)
         if settings.summaries == "auto":
-            found = with_summaries(found, plan_summaries(wt, settings).estimate)
+            made = plan_summaries(wt, settings, name=target.repo_name)
+            found = with_summaries(found, made.estimate)
         return found
 
 

@@ -16,13 +16,13 @@ from tinygen.errors import BudgetExceeded, Cancelled, TinygenError
 from tinygen.estimate import Estimate
 from tinygen.llm import Usage, cost_usd, default_model
 from tinygen.llm.budget import Budget, BudgetedProvider
-from tinygen.models import FileEdit, Plan, Request, RunResult, Status, Verdict
+from tinygen.models import FileEdit, Plan, Request, RunResult, RunSummaries, Status, Verdict
 from tinygen.passes.brainstorm import brainstorm
 from tinygen.passes.common import Progress, RunContext
 from tinygen.passes.common import warm_up as prepare_passes
-from tinygen.pipeline.estimates import estimate_from
+from tinygen.pipeline.auto_summaries import auto_summaries
+from tinygen.pipeline.estimates import estimate_from, with_summaries
 from tinygen.pipeline.review import edit_and_verify, stopped
-from tinygen.pipeline.summaries import refresh_summaries
 from tinygen.pipeline.workspace import Target
 from tinygen.repo.git import state_dir, temp_worktree
 from tinygen.runs import RunRecorder, recover, runs_root
@@ -143,7 +143,8 @@ class Runner:
         self.estimate: Estimate | None = None
         self.valid = BestValid()  # what a run stopped at its cost limit returns
         self.summary_provider: Provider | None = None
-        self.summaries_spent = 0.0  # dollars the "auto" summaries took from max_cost
+        self.summaries: RunSummaries | None = None  # made first with summaries = "auto"
+        self.run_provider: Provider | None = None  # the provider inside the budget
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -158,6 +159,9 @@ class Runner:
         edited, the best diff so far (saved at ``saved``)."""
 
         usage = self.ctx.usage_total if self.ctx else None
+        own = cost_usd(self.model, usage) if usage is not None else None
+        if own is None and usage is None and self.summaries is not None:
+            own = 0.0  # no call of its own, but the summaries were paid
         return RunResult(
             run_id=self.record.run_id,
             status=Status.FAILED,
@@ -167,14 +171,51 @@ class Runner:
             edits=list(self.edits.values()),
             usage=usage or Usage(),
             calls=self.ctx.calls if self.ctx else 0,
-            cost_usd=cost_usd(self.model, usage) if usage is not None else None,
+            cost_usd=self.total_cost(own),
             timings=dict(self.timings),
             model=self.model,
             base_commit=self.target.base_commit,
             diff_path=str(saved) if saved is not None else None,
             estimate=self.estimate,
             max_cost=self.settings.max_cost,
+            summaries=self.summaries,
         )
+
+    def total_cost(self, own: float | None) -> float | None:
+        """The money the run spent: its own calls' and its summaries' (None: either is
+        not known)."""
+        if self.summaries is None or own is None:
+            return own
+        made = self.summaries.cost_usd
+        return None if made is None else own + made
+
+    def prepare_model(self) -> Provider:
+        """Resolve the run's model and put its provider inside the cost limit: a model
+        without a price fails here, before anything is paid."""
+        if self.run_provider is None:
+            with self.stage("model-client"):  # waits for the SDK import begun by the CLI
+                self.model = self.requested_model or default_model()
+            self.record.update(model=self.model)
+            self.run_provider = self.provider
+            if self.settings.max_cost is not None:
+                self.budget = Budget(self.settings.max_cost, self.model)
+                self.run_provider = BudgetedProvider(self.provider, self.budget)
+        return self.run_provider
+
+    def make_summaries(self, root: Path) -> None:
+        """The "auto" summaries, before the sheet: within their share of the cost limit,
+        charged to the run's budget; whatever happens to them, the run goes on."""
+        with self.stage("summaries"):
+            self.summaries, spent = auto_summaries(
+                root,
+                self.settings,
+                self.summary_provider,
+                self.progress,
+                name=self.target.repo_name,  # the worktree's folder name means nothing
+            )
+        if self.budget is not None:
+            self.budget.charge(spent)  # paid from the run's limit
+        self.record.update(summaries=self.summaries.to_dict())
 
     def run(self) -> RunResult:
 
@@ -185,11 +226,8 @@ class Runner:
         with temp_worktree(self.target.root, self.target.base_commit) as wt:
             self.timings["setup"] = round(time.monotonic() - setup_started, 3)
             if self.settings.summaries == "auto":
-                with self.stage("summaries"):
-                    report, self.summaries_spent = refresh_summaries(
-                        wt, self.settings, self.summary_provider, self.progress
-                    )
-                self.record.update(summaries=report.to_dict())
+                self.prepare_model()  # what the run needs is checked before they are paid
+                self.make_summaries(wt)
             with self.stage("sheet"):
                 self.progress("sheet", "mapping the repository")
                 sheet = build_sheet(
@@ -201,14 +239,7 @@ class Runner:
                 sheet_text = render_sheet(sheet, self.settings.budget)
                 self.record.write_text("sheet.txt", sheet_text)
 
-            with self.stage("model-client"):  # waits for the SDK import begun by the CLI
-                self.model = self.requested_model or default_model()
-            self.record.update(model=self.model)
-            provider = self.provider
-            if self.settings.max_cost is not None:
-                self.budget = Budget(self.settings.max_cost, self.model)
-                self.budget.charge(self.summaries_spent)  # the summaries were paid from it
-                provider = BudgetedProvider(provider, self.budget)
+            provider = self.prepare_model()
             ctx = self.ctx = RunContext(
                 provider=provider,
                 settings=self.settings,
@@ -223,6 +254,9 @@ class Runner:
             )
             with self.stage("estimate"):
                 self.estimate = estimate_from(ctx, sheet)
+                made = self.summaries.estimate if self.summaries is not None else None
+                if made is not None:  # what the summaries were projected to cost
+                    self.estimate = with_summaries(self.estimate, made)
             self.record.update(estimate=self.estimate.to_dict())
             try:
                 with self.stage("brainstorm"):
@@ -269,9 +303,8 @@ class Runner:
             checks=list(checks or []),
             usage=usage or Usage(),
             calls=ctx.calls,
-            cost_usd=cost_usd(self.model, usage)
-            if usage is not None
-            else 0.0,  # no call: nothing spent
+            # no call: nothing spent
+            cost_usd=self.total_cost(cost_usd(self.model, usage) if usage is not None else 0.0),
             timings=dict(self.timings),
             rounds=rounds,
             model=self.model,
@@ -279,4 +312,5 @@ class Runner:
             tree=gate.tree if gate is not None else None,  # also a syntax-invalid one
             estimate=self.estimate,
             max_cost=self.settings.max_cost,
+            summaries=self.summaries,
         )

@@ -20,10 +20,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a run works: a repository (checkout or clone) and the commit to change."""
+    """Where a run works: a repository (checkout or clone) and the commit to change;
+    ``name`` is what the repository is called (its remote's owner/name, or its folder's),
+    for the summaries' overview — the run's own worktree has a name that means nothing."""
 
     root: Path
     base_commit: str
+    name: str = ""
+
+    @property
+    def repo_name(self) -> str:
+        """``name``, else the repository folder's (a bare clone's without ``.git``)."""
+        return self.name or self.root.name.removesuffix(".git")
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,10 @@ class Workspace:
 
     def target(self, commit: str | None = None) -> Target:
         """Where to run: the base commit, or ``commit`` (a pull request's head)."""
-        return Target(self.opened.root, commit or self.opened.base_commit)
+        spec = self.opened.spec
+        return Target(
+            self.opened.root, commit or self.opened.base_commit, spec.full_name or spec.name
+        )
 
 
 def open_workspace(
