@@ -28,9 +28,9 @@ from tinygen.config import Settings
 from tinygen.errors import ExitCode
 from tinygen.llm.usage import Usage, cost_usd
 from tinygen.models import Request, Status
-from tinygen.pipeline import Target
+from tinygen.pipeline import Target, open_workspace
 from tinygen.pipeline import run as run_pipeline
-from tinygen.testing.provider import ScriptedProvider
+from tinygen.testing.provider import ScriptedProvider, prompt_text
 
 AUTO = {"TINYGEN_SUMMARIES": "auto"}
 SUMMARY_TOOLS = ("file_summary", "folder_summary", "overview")
@@ -195,3 +195,41 @@ def test_without_max_cost_the_summaries_have_no_cap(shop: Path) -> None:
     result, _ = _no_change_run(shop, Settings(summaries="auto"), writer)
     assert set(made(writer)) == NODES
     assert result.summaries is not None and result.summaries.limit is None
+
+
+def _overview_asked(writer: ScriptedProvider) -> str:
+    return prompt_text(writer.requests_for("summary:(overview)")[0])
+
+
+def test_a_runs_overview_names_the_repository_not_its_worktree(shop: Path) -> None:
+    writer = scripted()
+    _no_change_run(shop, Settings(summaries="auto"), writer)
+    assert "Write an overview of the repository `shop`" in _overview_asked(writer)
+
+
+def test_a_clone_is_named_by_its_remote(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = tmp_path / "remotes" / "acme-shop.git"
+    git(tmp_path, "clone", "--bare", "-q", str(shop), str(remote))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    workspace = open_workspace(f"file://{remote}", provider=ScriptedProvider())
+    target = workspace.target()
+    assert target.repo_name == "acme-shop"
+    assert target.root.name == "acme-shop.git"  # the cache's folder: not what it is called
+    writer = scripted()
+    _run_at(target, Settings(summaries="auto"), writer)
+    assert "Write an overview of the repository `acme-shop`" in _overview_asked(writer)
+
+
+def _run_at(target: Target, settings: Settings, writer: ScriptedProvider) -> Any:
+    provider = ScriptedProvider()
+    provider.enqueue({"summary": "Nothing to do.", "title": "t", "files": []}, label="brainstorm")
+    return run_pipeline(
+        Request("Make the cart total count apples"),
+        target,
+        settings,
+        provider,
+        model="claude-sonnet-4-6",
+        summary_provider=writer,
+    )
