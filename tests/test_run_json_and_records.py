@@ -94,3 +94,12 @@ def test_runs_show_says_why_an_edit_was_not_placed(fake: FakeAnthropic, repo: Pa
     shown = CliRunner().invoke(cli, ["runs", "--repo", str(repo), "show", run_id])
     assert "not placed: app/main.py (after 3 attempt(s)):" in shown.stdout
     assert "no such line" in shown.stdout
+
+
+def test_the_json_output_table_documents_every_key() -> None:
+    from tinygen.commands.run import run_json
+
+    text = (Path(__file__).parent.parent / "docs/cli.md").read_text()
+    section = text.split("### JSON output", 1)[1].split("\n## ", 1)[0]
+    documented = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert documented == list(run_json(None, None, None))  # every key, in order
