@@ -244,3 +244,18 @@ def test_resent_diff_whose_blank_lines_fit_only_modulo_whitespace_leaves_b(kind:
     assert result.after == {}
     assert [r.outcome for r in result.report] == ["already-present"]
     assert _apply(a, loose) == b  # the first sending still applies
+
+
+def test_resent_diff_placed_without_its_trailing_blank_context_leaves_b() -> None:
+    """Found by a long local hypothesis run (blank-no-space, a kind the CI test does not
+    re-send): the hunk's last context line, a bare empty line, is optional; re-sent to b it
+    did not fit, and without it the hunk ("-" "+x = 1") fit b's blank line, so it was
+    applied again. With it, the after-text is b's."""
+    a, b = "\n\n", "x = 1\n\n"
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    assert locations_unique(b, _reverse(diff)) and not _repeats(a, diff)
+    loose = CORRUPTIONS["blank-no-space"](diff, 0)
+    result = apply_patch({"f.txt": b}, loose)
+    assert result.after == {}
+    assert [r.outcome for r in result.report] == ["already-present"]
+    assert _apply(a, loose) == b

@@ -118,7 +118,11 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
             return False
         found = exact_matches(index, used)
         return len(found) == 1 and found[0] < app.end and found[0] + len(used) > app.start
-    if app.strategy != "exact" and _quoted_after_here(index, lines, app):
+    if app.strategy != "exact" and _quoted_after_here(index, lines, lines, app):
+        return True
+    # Placed without its trailing blank lines (they did not fit): with them, as context,
+    # the after-text may be the file's ("-" "+x" " " re-sent to "x" "").
+    if len(lines) < len(hunk.lines) and _quoted_after_here(index, lines, list(hunk.lines), app):
         return True
     new = [ln.content for ln in app.new_lines]
     if len(new) <= app.end - app.start:
@@ -132,13 +136,16 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     return shift is not None and _after_at(index, app, app.start + shift, new)
 
 
-def _quoted_after_here(index: FileIndex, lines: list[Line], app: Application) -> bool:
-    """For a placement that fits only modulo whitespace: the after-text, as quoted
-    (re-indented as the before-text fit), is in the file exactly, once, overlapping the
-    placement. Modulo whitespace every blank line fits every other ("   " fits ""), so the
-    before-text of an applied hunk can still fit, shifted onto the lines it added
-    ("   " "-   " "+" "+" "0" fits the "" "" "0" it wrote after "   "); the exact fit of
-    the after-text is the stronger evidence, as an exact placement beats a loose one."""
+def _quoted_after_here(
+    index: FileIndex, lines: list[Line], quoted: list[Line], app: Application
+) -> bool:
+    """For a placement that fits only loosely (modulo whitespace, or without the hunk's
+    optional lines): the after-text of ``quoted``, re-indented as the placement's
+    before-``lines`` fit, is in the file exactly, once, overlapping the placement. Modulo
+    whitespace every blank line fits every other ("   " fits ""), so the before-text of an
+    applied hunk can still fit, shifted onto the lines it added ("   " "-   " "+" "+" "0"
+    fits the "" "" "0" it wrote after "   "); the exact fit of the after-text is the
+    stronger evidence, as an exact placement beats a loose one."""
     old = [ln for ln in lines if ln.old]
     window = index.lines[app.start : app.start + len(old)]
     if len(window) != len(old):
@@ -149,7 +156,7 @@ def _quoted_after_here(index: FileIndex, lines: list[Line], app: Application) ->
     if transform is None:
         return False  # pragma: no cover - build() found this placement's transform
     after = []
-    for ln in lines:
+    for ln in quoted:
         text = transform.apply(ln.text) if ln.new else None
         if text is not None:
             after.append(dataclasses.replace(ln, text=text))
