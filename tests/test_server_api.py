@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropic, RecordedRequest, ToolReply
+from tests.test_summarize import _fake_answer
+from tinygen.llm.usage import Usage, cost_usd
 from tinygen.server.config import ServerConfig
 from tinygen.server.serving import RunningServer, serve_in_thread
 
@@ -564,3 +566,30 @@ def test_job_ref_reaches_the_repository(
         job["id"]
     ]
     assert client.get("/jobs", params={"state": "queued"}).json()["jobs"] == []
+
+
+def test_a_jobs_cost_counts_its_auto_summaries(
+    client: httpx.Client,
+    fake: FakeAnthropic,
+    make_repo: Callable[..., Path],
+    bare_remote: Callable[[Path], Path],
+) -> None:
+    for tool in ("file_summary", "folder_summary", "overview"):
+        fake.on(tool, _fake_answer)
+    fake.on(PLAN, no_change)
+    files = {**APP, ".tinygen.toml": 'summaries = "auto"\n'}
+    url = f"file://{bare_remote(make_repo(files))}"
+    answer = client.post("/analyze", json={"repoUrl": url, "prompt": "Rename load_cfg"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "no_change"
+    made = body["summaries"]
+    assert made["made"] == made["calls"] >= 2 and made["cost_usd"] > 0
+    tokens = {k: v for k, v in body["usage"].items() if k != "calls"}
+    own = cost_usd(body["model"], Usage(**{_snake(k): v for k, v in tokens.items()}))
+    assert own is not None
+    assert body["costUsd"] == pytest.approx(own + made["cost_usd"])
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

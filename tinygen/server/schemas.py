@@ -197,6 +197,11 @@ class JobResult(_Model):
         default=None, description="the cost projected before the first model call"
     )
     max_cost: float | None = Field(default=None, description="the job's cost limit (US dollars)")
+    summaries: dict[str, Any] | None = Field(
+        default=None,
+        description='with summaries = "auto": what the summaries made first did (made, calls, '
+        "usage, cost_usd: its part of costUsd, limit_usd, skipped); null otherwise",
+    )
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> JobResult:
