@@ -48,7 +48,7 @@ def auto_summaries(
     except Cancelled:
         raise
     except TinygenError as exc:  # e.g. git refusing to list the tree: the run can go on
-        reason = f"the summaries could not be planned: {redact(exc.message)}"
+        reason = f"the summaries stage failed: {redact(exc.message)}"
         progress("summaries", f"skipped: {reason}; the run goes on without new ones")
         return RunSummaries(Report(total=0, cached=0), limit, skipped=reason), 0.0
 
