@@ -1,7 +1,10 @@
 """One run, recorded: ``run`` makes a temporary worktree at the base commit and sequences
 sheet → model client → cost limit → estimate → brainstorm → review rounds
-(:mod:`tinygen.pipeline.review`) into a typed ``RunResult``. Every run leaves a record under
-``.git/tinygen/runs/<id>/``; a failed one raises its error carrying what it got done."""
+(:mod:`tinygen.pipeline.review`) into a typed ``RunResult``. With ``summaries = "auto"``
+the model client and the cost limit come first, then the summaries
+(:mod:`tinygen.pipeline.auto_summaries`), so that nothing is paid for a run that cannot
+start. Every run leaves a record under ``.git/tinygen/runs/<id>/``; a failed one raises its
+error carrying what it got done."""
 
 from __future__ import annotations
 
