@@ -487,6 +487,8 @@ def build_sheet(
     if summaries:
         sheet.summaries = load_summaries(sheet) or None
     if query.strip():
+        # Here, not at the top: a map without a query never ranks, and rank (with its
+        # mentions) would cost every warm map ~10 ms to import.
         from tinygen.sheet.rank import rank_sheet
 
         rank_sheet(sheet)

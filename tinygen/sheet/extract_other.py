@@ -11,6 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from tinygen.sheet.extract_common import Extracted, Imp, SymbolTuple, comment_doc, one_line
+from tinygen.sheet.languages import get_language
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Query
@@ -152,9 +153,7 @@ def _js_decl(out: _Out, node: Node, owner: str, outer: Node) -> None:
 
 @cache
 def _js_import_query(language: str) -> Query:
-    from tree_sitter import Query
-
-    from tinygen.sheet.languages import get_language
+    from tree_sitter import Query  # heavy: loaded on the first parse, never by a warm map
 
     return Query(
         get_language(language),

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from tinygen.sheet.kinds import kind_of
 from tinygen.sheet.model import FileEntry
+from tinygen.sheet.resolve import Resolver
 from tinygen.sheet.words import path_words
 
 INDEX_VERSION = 5
@@ -304,8 +305,6 @@ def _graph(
 def build_index(files: Sequence[FileEntry], digest: str) -> RankIndex:
     """The rank index of these entries (their cold data is read, pending rank data is
     computed by the entries themselves)."""
-    from tinygen.sheet.resolve import Resolver
-
     paths = [f.path for f in files]
     index = {p: i for i, p in enumerate(paths)}
     postings: dict[str, list[int]] = {}

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tinygen.sheet.extract_common import linking_names
+from tinygen.sheet.lines import symbol_lines
+
 if TYPE_CHECKING:
     from tinygen.sheet.cache import ColdStore
     from tinygen.sheet.index import RankIndex
@@ -175,6 +178,7 @@ class FileEntry:
     def _from_disk(self) -> None:
         import marshal
 
+        # Here, not at the top: scan imports this module (PENDING).
         from tinygen.sheet.scan import rank_data_from_disk
 
         packed = self._packed
@@ -187,8 +191,6 @@ class FileEntry:
     def symbol_text(self) -> str:
         """The symbols as the full-detail render prints them."""
         if self._body is None:
-            from tinygen.sheet.lines import symbol_lines
-
             self._body = symbol_lines(self.symbols)
         return self._body
 
@@ -198,8 +200,6 @@ class FileEntry:
         if self._cold is not None:
             self._fetch()
         if self._defs is None:
-            from tinygen.sheet.extract_common import linking_names
-
             self._defs = linking_names(self.symbols)
         return self._defs
 

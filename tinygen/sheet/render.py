@@ -36,8 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tinygen.sheet.lines import indent
+from tinygen.sheet.lines import indent, symbol_lines
 from tinygen.sheet.model import FileEntry, Sheet
+from tinygen.sheet.words import word_parts
 
 if TYPE_CHECKING:
     from tinygen.sheet.summaries import Summaries
@@ -187,9 +188,6 @@ def render_part(f: FileEntry, query: str, limit: float) -> str | None:
 
     For a top-ranked file too large for full detail or signatures (Django's query.py
     against "QuerySet bulk_create"), this rather than nothing."""
-    from tinygen.sheet.lines import symbol_lines
-    from tinygen.sheet.words import word_parts
-
     syms = f.symbols
     head = _file_head(f) + (f" — {f.doc}" if f.doc else "") + "\n"
     tail_width = f"  ... {len(syms)} more symbols not shown\n"
@@ -376,6 +374,7 @@ def layout(sheet: Sheet, budget: int | None) -> Layout | None:
     files: Sequence[FileEntry] = sheet.files
     summaries = sheet.summaries or None
     if budget is not None and not sheet.ranked:
+        # Here, not at the top: a map without a budget never ranks (see build_sheet).
         from tinygen.sheet.rank import rank_files
 
         files = rank_files(sheet.files, sheet.query, sheet.index, summaries=summaries)[0]

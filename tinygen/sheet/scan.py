@@ -21,7 +21,7 @@ import stat
 from typing import NamedTuple
 
 from tinygen.sheet.extract_common import Extracted, linking_names
-from tinygen.sheet.languages import is_parsed
+from tinygen.sheet.languages import get_parser, is_parsed
 from tinygen.sheet.lines import symbol_lines
 from tinygen.sheet.model import PENDING
 from tinygen.sheet.words import term_counts, tokens_of
@@ -98,10 +98,11 @@ def content_skip_reason(data: bytes, lines: int) -> str:
 
 def extract(data: bytes, language: str) -> Extracted:
     """Definitions and imports of a file in one of the parsed languages."""
-    from tinygen.sheet.languages import get_parser
-
     tree = get_parser(language).parse(data)
     root = tree.root_node
+    # The extractors here, not at the top: a warm map imports this module (for the cache's
+    # records) but never parses, and the two cost it ~6 ms to import (issue 2's warm target
+    # is 0.25 s).
     if language == "python":
         from tinygen.sheet.extract_python import extract_python, extract_python_ast
 

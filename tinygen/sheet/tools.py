@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tinygen.sheet.index import build_index
 from tinygen.sheet.lines import symbol_lines
 from tinygen.sheet.model import Sheet, Symbol
+from tinygen.sheet.rank import rank
 from tinygen.sheet.words import word_parts
 
 Reader = Callable[[str], str | None]
@@ -30,9 +32,6 @@ def _cut(text: str, max_chars: int) -> str:
 def search(sheet: Sheet, query: str, reader: Reader, max_chars: int = 4000) -> str:
     """The files that rank best for ``query`` (the sheet's own ranking, over the same
     index), each with its first lines that contain the query's words."""
-    from tinygen.sheet.index import build_index
-    from tinygen.sheet.rank import rank
-
     if not query.strip():
         return "search: the query is empty."
     files = sorted(sheet.files, key=lambda f: f.path)
