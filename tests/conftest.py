@@ -32,10 +32,38 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
+@pytest.fixture(scope="session")
+def trusted_ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The only certificate the tests' TLS clients trust: a throwaway one whose key is
+    discarded at once, so no client can reach a real HTTPS service (tests stay on loopback;
+    a test of TLS passes its own certificate). Also fast: every httpx client (each anthropic
+    and openai SDK client, each ``httpx.get``) builds an SSL context, and loading certifi's
+    bundle into it costs 30-70 ms of CPU; this file, under 1 ms. None without ``openssl``."""
+    path = tmp_path_factory.mktemp("tls") / "test-ca.pem"
+    try:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "2", "-subj", "/CN=tinygen tests trust nothing else",
+             "-keyout", os.devnull, "-out", str(path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No user config, keys or tokens leak into a test; git identity is fixed."""
+def isolated_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    trusted_ca_file: Path | None,
+) -> Path:
+    """No user config, keys or tokens leak into a test; git identity is fixed; TLS clients
+    trust only ``trusted_ca_file`` (SSL_CERT_FILE: Python's ssl, httpx and the SDKs on it)."""
     home = tmp_path_factory.mktemp("home")
+    if trusted_ca_file is not None:
+        monkeypatch.setenv("SSL_CERT_FILE", str(trusted_ca_file))
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
