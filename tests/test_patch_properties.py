@@ -79,6 +79,22 @@ def _repeats(a: str, diff: str) -> bool:
     )
 
 
+def _before_still_in(b: str, diff: str) -> bool:
+    """Some hunk's before-text is still in ``b`` exactly, every line in place: the change
+    sits in a run or pattern of equal lines ("-x +y x x x" re-sent to "y x x x x"), and
+    without trusted line numbers applying it is what the diff's own before-text supports."""
+    file = re.split(r"\r?\n", b)[: -1 if b.endswith("\n") else None]
+    for body in re.split(r"(?m)^@@.*$", diff)[1:]:
+        old = [
+            ln[1:].rstrip("\r")
+            for ln in body.split("\n")
+            if ln[:1] in (" ", "-") and not ln.startswith(("--- ", "diff "))
+        ]
+        if old and any(file[i : i + len(old)] == old for i in range(len(file))):
+            return True
+    return False
+
+
 def _reverse(diff: str) -> str:
     """The hunks with their sides swapped (enough for :func:`locations_unique`)."""
     swap = {"-": "+", "+": "-"}
@@ -172,6 +188,8 @@ def test_resent_diff_leaves_b_or_is_refused(kind: str, ab: tuple[str, str], seed
     # A change inside a run or pattern of equal lines cannot be told from its re-sending.
     if a == b or not locations_unique(b, _reverse(diff)) or _repeats(a, diff):
         return
+    if _before_still_in(b, diff):
+        return
     loose = CORRUPTIONS[kind](diff, seed)
     got = _apply(b, loose)
     assert got is None or got == b, f"re-sent diff changed b ({kind}):\n{loose!r}"
@@ -259,3 +277,32 @@ def test_resent_diff_placed_without_its_trailing_blank_context_leaves_b() -> Non
     assert result.after == {}
     assert [r.outcome for r in result.report] == ["already-present"]
     assert _apply(a, loose) == b
+
+
+def test_resent_diff_with_only_blank_before_lines_is_refused_when_both_texts_fit() -> None:
+    """Found by a local hypothesis run (strip-numbers): the before-text of "-" "+x = 1"
+    " " " " " " is four blank lines, which b still holds right after the x = 1 the diff
+    added, so it was applied again. Both texts fit there exactly: refused, with a reason."""
+    a, b = "\n" * 5, "x = 1\n" + "\n" * 4
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    assert locations_unique(b, _reverse(diff)) and not _repeats(a, diff)
+    loose = CORRUPTIONS["strip-numbers"](diff, 0)
+    with pytest.raises(PatchApplyError) as info:
+        apply_patch({"f.txt": b}, loose)
+    assert "whether the change is already made cannot be told" in info.value.failures[0].reason
+    assert _apply(a, diff) == b  # in a the blank lines fit twice: its numbers choose
+
+
+def test_resent_diff_whose_blank_context_is_missing_at_the_top_leaves_b() -> None:
+    """Found by a local hypothesis run (strip-numbers): the hunk's three blank context
+    lines above "-x = 1" "+    return x" are not above b's first line, so it was placed
+    loosely on that x = 1 (blank-lines), next to the after-text b holds, not overlapping
+    it, and applied again."""
+    a, b = "x = 1\n\n\n\nx = 1\n", "x = 1\n\n\n\n    return x\n"
+    diff = canonical_diff({"f.txt": a}, {"f.txt": b})
+    assert locations_unique(b, _reverse(diff)) and not _repeats(a, diff)
+    loose = CORRUPTIONS["strip-numbers"](diff, 0)
+    result = apply_patch({"f.txt": b}, loose)
+    assert result.after == {}
+    assert [r.outcome for r in result.report] == ["already-present"]
+    assert _apply(a, diff) == b  # in a it fits twice loosely: its numbers choose

@@ -31,7 +31,14 @@ from tinygen.patch.model import (
 )
 from tinygen.patch.numbers import looks_numbered, without_numbers
 from tinygen.patch.place import Application, FileIndex, Placements, Refusal, locate
-from tinygen.patch.resend import already_present, exact_matches, keys, near_fits, resent
+from tinygen.patch.resend import (
+    already_present,
+    exact_matches,
+    keys,
+    near_fits,
+    resent,
+    undecidable,
+)
 
 BOM = "\ufeff"
 
@@ -237,6 +244,15 @@ class _Hunks:
             return None
         if resent(self.index, hunk, app):
             self._present(no, app.start)
+            return None
+        if undecidable(self.index, hunk, app):
+            self.fail(
+                no,
+                hunk,
+                f"its before-text is only blank lines, and at line {app.start + 1} the file "
+                "holds both it and its after-text, so whether the change is already made "
+                "cannot be told; add a non-blank context line on each side of the change.",
+            )
             return None
         self.fitted.append(no)
         self.report.append(

@@ -110,14 +110,17 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     ops = _effective_ops(lines)
     if not any(op == "+" for op, _ in ops):
         return False
-    if app.end - app.start != sum(op != "+" for op, _ in ops):
-        # Placed loosely (blank lines differ): a re-send if the after-text, as quoted,
-        # is right there.
+    if app.strategy == "blank-lines" or app.end - app.start != sum(op != "+" for op, _ in ops):
+        # Placed loosely (blank lines differ, maybe moved to another gap at the same
+        # count): a re-send if the after-text, as quoted, is right there.
         used = [ln for ln in lines if ln.new]
         if not any(ln.op == "+" and ln.text.strip() for ln in used):
             return False
         found = exact_matches(index, used)
-        return len(found) == 1 and found[0] < app.end and found[0] + len(used) > app.start
+        # Overlapping or next to it: a placement that leaves out blank context lines the
+        # file lacks (" " " " " " "-x" "+y" re-sent to "x" "" "" "" "y" fits the first x,
+        # without its blank lines) can end where the after-text begins.
+        return len(found) == 1 and found[0] <= app.end and found[0] + len(used) >= app.start
     if app.strategy != "exact" and _quoted_after_here(index, lines, lines, app):
         return True
     # Placed without its trailing blank lines (they did not fit): with them, as context,
@@ -134,6 +137,20 @@ def resent(index: FileIndex, hunk: Hunk, app: Application) -> bool:
     # applying it is then the answer that the diff's own before-text supports.)
     shift = _shift(ops)
     return shift is not None and _after_at(index, app, app.start + shift, new)
+
+
+def undecidable(index: FileIndex, hunk: Hunk, app: Application) -> bool:
+    """True when a hunk whose before-lines are all blank is placed where its after-text,
+    as quoted and with a non-blank added line, also is exactly (once, overlapping): blank
+    lines fit each other at any shift, so the file reads as well with the change made
+    ("-" "+x" " " " " re-sent to "x" "" "" "") as without it, and neither is claimed."""
+    if keys(hunk):
+        return False
+    after = [ln for ln in used_lines(hunk, not app.with_optional) if ln.new]
+    if not any(ln.op == "+" and ln.text.strip() for ln in after):
+        return False
+    found = exact_matches(index, after)
+    return len(found) == 1 and found[0] < app.end and found[0] + len(after) > app.start
 
 
 def _quoted_after_here(
@@ -238,4 +255,4 @@ def _repeats_its_neighbours(new_ops: list[str], new: list[str]) -> bool:
     return False
 
 
-__all__ = ["already_present", "exact_matches", "keys", "near_fits", "resent"]
+__all__ = ["already_present", "exact_matches", "keys", "near_fits", "resent", "undecidable"]
