@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygen.llm.usage import Price, Usage, cost_usd, load_prices
 from tinygen.llm.vote import expected_samples
+from tinygen.sheet.rank import code_tokens
 
 if TYPE_CHECKING:
     from tinygen.sheet import Sheet
@@ -98,8 +99,6 @@ def file_range(
 def likely_files(sheet: Sheet, request: str) -> FileRange:
     """:func:`file_range` for ``request`` on ``sheet``: the files it names, and those whose
     definitions or references include an identifier it writes as code."""
-    from tinygen.sheet.rank import code_tokens
-
     idents = set(code_tokens(request))
     named = [p for p in sheet.mentioned if p in sheet.paths]
     defining: list[str] = []

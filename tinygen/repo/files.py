@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tinygen.errors import RepoError
+from tinygen.repo.git import git_bytes
 from tinygen.validate.paths import PathPolicy, check_path
 
 _NO_POLICY = PathPolicy(protected=())
@@ -186,8 +187,6 @@ def _umask() -> int:
 def uncommitted(root: Path, paths: list[str]) -> list[str]:
     """Those of ``paths`` with uncommitted changes: staged, unstaged, untracked or ignored
     (an ignored ``.env`` is as much the user's own as an untracked file)."""
-    from tinygen.repo.git import git_bytes
-
     if not paths:
         return []
     out = git_bytes(
@@ -210,8 +209,6 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
 def tracked_changes(root: Path) -> list[str]:
     """Tracked files of the checkout at ``root`` with uncommitted changes (staged or not,
     deleted or renamed); untracked and ignored files do not count."""
-    from tinygen.repo.git import git_bytes
-
     out = git_bytes(
         ["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"],
         root,

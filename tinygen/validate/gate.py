@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tinygen.errors import PatchError, PathPolicyError
+from tinygen.patch import apply_patch
 from tinygen.patch.parse import parse_patch, unquote_path
 from tinygen.repo.git import resolve_commit, temp_worktree
 from tinygen.repo.trees import changed_paths, tree_with_diff
@@ -158,8 +159,6 @@ def _check_in(
     policy: PathPolicy,
     report: GateReport,
 ) -> None:
-    from tinygen.patch import apply_patch
-
     paths: list[str] = []
     for src, tgt in pairs:
         for p in dict.fromkeys(x for x in (src, tgt) if x is not None):
