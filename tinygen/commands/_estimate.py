@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tinygen import pipeline
+from tinygen.commands.run import run_json
+from tinygen.config import load_settings
+from tinygen.llm import resolved_model
+from tinygen.repo.clone import open_repository
+
 if TYPE_CHECKING:
     from tinygen.estimate import Estimate
     from tinygen.models import Request
@@ -17,12 +23,6 @@ def print_estimate(
 ) -> None:
     """Open the repository, read its settings, project the run (``pipeline.estimate``) and
     print the projection: a table, or the ``--json`` shape with ``estimate`` filled in."""
-    from tinygen import pipeline
-    from tinygen.commands.run import run_json
-    from tinygen.config import load_settings
-    from tinygen.llm import resolved_model
-    from tinygen.repo.clone import open_repository
-
     opened = open_repository(repo, ref=ref)
     settings = load_settings(opened.root, overrides, commit=opened.base_commit)
     target = pipeline.Target(opened.root, opened.base_commit)

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from tinygen.action.outputs import StepIO
+
 
 @click.command("action")
 @click.option(
@@ -25,7 +27,8 @@ def command(dry_run: bool) -> None:
     finished, with wait-checks); the error's exit code for failed (11 when the cost limit
     stopped a summary refresh).
     """
-    from tinygen.action.outputs import StepIO
+    # Here, not at the top: the Action's run (pipeline, delivery, PyGithub's forge) would
+    # add ~500 ms to `action --help`.
     from tinygen.action.run import run_action
 
     env = dict(os.environ)

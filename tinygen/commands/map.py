@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from tinygen.config import load_settings
+
 
 @click.command("map")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
@@ -70,7 +72,7 @@ def command(
             err=True,
         )
         query = old_query
-    from tinygen.config import load_settings
+    # Here, not at the top: they would add ~70 ms (sheet, git helpers) to `map --help`.
     from tinygen.repo.git import repo_root
     from tinygen.sheet import build_sheet, render_sheet
     from tinygen.sheet.cache import SheetCacheWarning

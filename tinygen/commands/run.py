@@ -11,10 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tinygen.commands import _delivery
 from tinygen.commands._delivery import delivery_options, pop_options
+from tinygen.commands._progress import ProgressPrinter
 from tinygen.errors import ExitCode, InputError, TinygenError
 from tinygen.inputs import MAX_REQUEST_BYTES, read_file, read_stream
-from tinygen.models import Request, RunResult
+from tinygen.models import Request, RunResult, Status
+from tinygen.redact import redact
+from tinygen.repo.clone import open_repository
+from tinygen.repo.files import uncommitted
+from tinygen.runs import new_run_id
 
 if TYPE_CHECKING:
     from tinygen.estimate import Estimate
@@ -156,11 +162,8 @@ def command(
     and reused). Nothing in your checkout changes: the work happens in a temporary worktree.
     Delivery (--apply, --branch, --push, --pr, --to-pr): see README "Delivery".
     """
+    # Here, not at the top: the pipeline's modules would add ~55 ms to `run --help`.
     from tinygen import pipeline
-    from tinygen.commands import _delivery
-    from tinygen.commands._progress import ProgressPrinter
-    from tinygen.repo.clone import open_repository
-    from tinygen.runs import new_run_id
 
     opts = pop_options(delivery)
     # The SDK import takes over a second; it overlaps the repository work below.
@@ -179,6 +182,7 @@ def command(
         "max_cost": max_cost,
     }
     if estimate:  # no provider (and no key) needed: nothing is sent to a model
+        # Here, not at the top: _estimate imports this module (run_json), and the pipeline.
         from tinygen.commands._estimate import print_estimate
 
         print_estimate(Request(text), repo, ref, overrides, as_json=as_json)
@@ -239,9 +243,6 @@ def run_json(
     after model calls (the partial result: usage and cost of the calls made), on an early
     error (no run: ``run_id`` null, nothing spent) and for ``--estimate`` (no run: status
     ``estimated``, the projection in ``estimate``)."""
-    from tinygen.models import Status
-    from tinygen.redact import redact
-
     empty = RunResult(run_id="", status=Status.FAILED, message="")
     data = (result or empty).to_dict()
     if result is None:
@@ -282,8 +283,7 @@ def run_json(
 def warn_if_dirty(root: Path, result: RunResult) -> None:
     """The diff is made against the base commit: say so when the user's copies of its files
     have uncommitted changes (`git apply` of the diff may not fit them)."""
-    from tinygen.pipeline import diff_paths
-    from tinygen.repo.files import uncommitted
+    from tinygen.pipeline import diff_paths  # here, as in `command`: not for `run --help`
 
     dirty = uncommitted(root, diff_paths(result.diff)) if result.diff else []
     if dirty:

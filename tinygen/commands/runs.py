@@ -25,6 +25,7 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
     ctx.obj = repo
     if ctx.invoked_subcommand is not None:
         return
+    # Here, not at the top: tinygen.runs (clone cache, sockets) would add ~40 ms to `runs --help`.
     from tinygen.runs import list_runs, runs_root, state_for
 
     state = state_for(repo)
@@ -51,7 +52,7 @@ def command(ctx: click.Context, repo: str, limit: int) -> None:
 @click.pass_obj
 def show(repo: str, run_id: str, show_repo: str | None, as_json: bool) -> None:
     """Print one run: request, plan, verdict, diff, usage (RUN_ID may be a prefix)."""
-    from tinygen.runs import load_run, state_for
+    from tinygen.runs import load_run, state_for  # here, as in `command`: for `show --help`
 
     data = load_run(state_for(show_repo or repo), run_id)
     if as_json:
