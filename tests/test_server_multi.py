@@ -260,6 +260,7 @@ def test_a_lost_database_answers_503_and_the_server_reconnects(
     from tests.postgres import Cluster
 
     cluster = Cluster().init()  # its own: this test stops it
+    server: RunningServer | None = None
     try:
         config = ServerConfig(
             port=0,
@@ -295,6 +296,8 @@ def test_a_lost_database_answers_503_and_the_server_reconnects(
                 time.sleep(0.2)
             states = [wait_for(client, i, FINAL)["state"] for i in (running, waiting)]
     finally:
+        if server is not None:
+            server.stop()  # before its database goes (else its workers wait out the pool)
         cluster.remove()
     assert states == ["succeeded", "succeeded"], "the running job's outcome and the queue kept"
     assert [prompts_seen(fake, n) for n in ("alpha", "bravo", "charlie")] == [1, 1, 0]
@@ -325,9 +328,9 @@ def test_an_unreachable_database_is_refused_at_start_without_its_password(
 
 def test_a_keys_spending_cap_holds_across_servers(
     fake: FakeAnthropic,
+    pg_url: str,  # before serve: the servers stop before their database is dropped
     serve: Callable[[ServerConfig], RunningServer],
     repo_url: str,
-    pg_url: str,
     tmp_path: Path,
 ) -> None:
     fake.on(PLAN, no_change)
