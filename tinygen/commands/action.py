@@ -28,7 +28,7 @@ def command(dry_run: bool) -> None:
     stopped a summary refresh).
     """
     # Here, not at the top: the Action's run (pipeline, delivery, PyGithub's forge) would
-    # add ~500 ms to `action --help`.
+    # add ~300 ms to `action --help`.
     from tinygen.action.run import run_action
 
     env = dict(os.environ)
