@@ -130,18 +130,7 @@ def _progress() -> tuple[list[str], Any]:
 
 
 def _run(repo: Path, settings: Settings, summaries: ScriptedProvider | None, progress: Any) -> Any:
-    provider = ScriptedProvider()
-    provider.enqueue({"summary": "Nothing to do.", "title": "t", "files": []}, label="brainstorm")
-    result = run_pipeline(
-        Request("Make the cart total count apples"),
-        Target(repo, git(repo, "rev-parse", "HEAD").strip()),
-        settings,
-        provider,
-        model="claude-sonnet-4-6",
-        progress=progress,
-        summary_provider=summaries,
-    )
-    return result, provider
+    return _no_change_run(repo, settings, summaries, progress=progress)
 
 
 def test_a_summary_model_without_a_price_skips_the_summaries_not_the_run(shop: Path) -> None:
