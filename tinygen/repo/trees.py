@@ -54,9 +54,7 @@ def commit_tree(
     cwd: Path, tree: str, parent: str, message: str, env: Mapping[str, str] | None = None
 ) -> str:
     """A commit of ``tree`` whose parent is ``parent`` (on no branch); its sha."""
-    return git(
-        ["commit-tree", tree, "-p", parent, "-F", "-"], cwd, input=message, env=env
-    ).strip()
+    return git(["commit-tree", tree, "-p", parent, "-F", "-"], cwd, input=message, env=env).strip()
 
 
 def snapshot_commit(cwd: Path, tree: str, parent: str) -> str:

@@ -313,9 +313,7 @@ def _encode(records: Mapping[str, SummaryRecord]) -> bytes:
         "records": {k: r.to_json() for k, r in sorted(records.items())},
     }
     # a lone surrogate (a file name that is not UTF-8) must not make the file unreadable
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "replace"
-    )
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def _replace(folder: Path, path: Path, data: bytes) -> None:
@@ -652,8 +650,6 @@ def load_summaries(
                 found.folders[folder] = records[key]
                 found.folder_terms[folder] = bags[key]
     return found
-
-
 
 
 __all__ = [
