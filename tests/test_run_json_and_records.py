@@ -57,6 +57,11 @@ def test_json_has_one_shape_on_success_failure_and_early_error(
     # nothing was run before the bad ref was refused: no run id, nothing spent
     assert before["run_id"] is None and before["usage"]["calls"] == 0
     assert before["error_type"] == "RefNotFoundError" and before["exit_code"] == ExitCode.REPO
+    # and an estimate that cannot start says so in the same shape
+    estimate = invoke(fake, repo, "Rename", "--estimate", "--json", "--ref", "no-such-branch")
+    assert estimate.exit_code == ExitCode.REPO, estimate.stderr
+    refused = json.loads(estimate.stdout)
+    assert set(refused) == set(before) and refused["error_type"] == "RefNotFoundError"
 
 
 def test_runs_finds_runs_made_on_a_bare_repository(
@@ -97,7 +102,7 @@ def test_runs_show_says_why_an_edit_was_not_placed(fake: FakeAnthropic, repo: Pa
 
 
 def test_the_json_output_table_documents_every_key() -> None:
-    from tinygen.commands.run import run_json
+    from tinygen.commands._json import run_json
 
     text = (Path(__file__).parent.parent / "docs/cli.md").read_text()
     section = text.split("### JSON output", 1)[1].split("\n## ", 1)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tinygen.action.status import how_to_set
-from tinygen.commands.run import run_json
+from tinygen.commands._json import run_json
 from tinygen.delivery.texts import pr_body, title
 from tinygen.llm.vote import VoteSummary
 from tinygen.models import FileEdit, Plan, PlanItem, RunResult, Status, Verdict

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tinygen import pipeline
-from tinygen.commands.run import run_json
+from tinygen.commands._json import run_json
 from tinygen.config import load_settings
 from tinygen.llm import resolved_model
 from tinygen.repo.clone import open_repository
@@ -25,7 +25,9 @@ def print_estimate(
     print the projection: a table, or the ``--json`` shape with ``estimate`` filled in."""
     opened = open_repository(repo, ref=ref)
     settings = load_settings(opened.root, overrides, commit=opened.base_commit)
-    target = pipeline.Target(opened.root, opened.base_commit)
+    target = pipeline.Target(
+        opened.root, opened.base_commit, opened.spec.full_name or opened.spec.name
+    )
     found = pipeline.estimate(request, target, settings, model=resolved_model(settings))
     if as_json:
         click.echo(json.dumps(run_json(None, None, None, estimate=found), indent=2))

@@ -13,17 +13,17 @@ import click
 
 from tinygen.commands import _delivery
 from tinygen.commands._delivery import delivery_options, pop_options
+from tinygen.commands._json import run_json
 from tinygen.commands._progress import ProgressPrinter
-from tinygen.errors import ExitCode, InputError, TinygenError
+from tinygen.errors import InputError, TinygenError
 from tinygen.inputs import MAX_REQUEST_BYTES, read_file, read_stream
-from tinygen.models import Request, RunResult, Status
-from tinygen.redact import redact
+from tinygen.models import Request, RunResult
 from tinygen.repo.clone import open_repository
 from tinygen.repo.files import uncommitted
 from tinygen.runs import new_run_id
 
 if TYPE_CHECKING:
-    from tinygen.estimate import Estimate
+    pass
 
 MAX_REQUEST_CHARS = 100_000
 CHECK_LINES_SHOWN = 20  # of a failed check's output, on stderr
@@ -182,10 +182,15 @@ def command(
         "max_cost": max_cost,
     }
     if estimate:  # no provider (and no key) needed: nothing is sent to a model
-        # Here, not at the top: _estimate imports this module (run_json), and the pipeline.
+        # Here, not at the top: it loads the pipeline, which `run --help` does not need.
         from tinygen.commands._estimate import print_estimate
 
-        print_estimate(Request(text), repo, ref, overrides, as_json=as_json)
+        try:
+            print_estimate(Request(text), repo, ref, overrides, as_json=as_json)
+        except TinygenError as exc:  # an early error: the same --json shape
+            if as_json:
+                click.echo(json.dumps(run_json(None, exc, None), indent=2))
+            raise
         return
     try:
         opened = open_repository(repo, ref=ref)
@@ -227,57 +232,6 @@ def check_out_path(out: Path | None) -> None:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise click.BadParameter(f"{folder} is not a writable folder", param_hint="--out")
-
-
-def run_json(
-    result: RunResult | None,
-    error: TinygenError | None,
-    extra: dict[str, Any] | None,
-    *,
-    run_id: str | None = None,
-    exit_code: int | None = None,
-    estimate: Estimate | None = None,
-) -> dict[str, Any]:
-    """The one --json shape (docs/cli.md): every key of a run's result, then ``error``,
-    ``hint``, ``error_type``, ``exit_code`` and ``delivery`` — on success, on a failure
-    after model calls (the partial result: usage and cost of the calls made), on an early
-    error (no run: ``run_id`` null, nothing spent) and for ``--estimate`` (no run: status
-    ``estimated``, the projection in ``estimate``)."""
-    empty = RunResult(run_id="", status=Status.FAILED, message="")
-    data = (result or empty).to_dict()
-    if result is None:
-        data["run_id"] = run_id
-    if estimate is not None:
-        data |= {
-            "status": "estimated",
-            "message": "projected; no model call was made",
-            "model": estimate.model,
-            "estimate": estimate.to_dict(),
-            "cost_usd": 0.0,
-        }
-        exit_code = int(ExitCode.OK)
-    if error is not None:
-        interrupted = error.exit_code == ExitCode.INTERRUPTED
-        data |= {
-            "status": "interrupted" if interrupted else "failed",
-            "message": redact(error.message),
-            "run_id": error.run_id or run_id,
-            "diff_path": error.saved_diff,
-        }
-    if exit_code is not None:
-        code = exit_code
-    elif error is not None:
-        code = int(error.exit_code)
-    else:
-        code = int(result.status.exit_code) if result is not None else int(ExitCode.INTERNAL)
-    data |= {
-        "error": redact(error.message) if error is not None else None,
-        "hint": redact(error.hint) if error is not None and error.hint else None,
-        "error_type": type(error).__name__ if error is not None else None,
-        "exit_code": code,
-        "delivery": (extra or {}).get("delivery"),
-    }
-    return data
 
 
 def warn_if_dirty(root: Path, result: RunResult) -> None:
