@@ -92,12 +92,6 @@ def redact(text: str, extra: list[str] | None = None) -> str:
     return text
 
 
-def scrubbed_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """A copy of the environment without secrets, for running repository checks."""
-    env = dict(os.environ) if env is None else dict(env)
-    return {k: v for k, v in env.items() if not SECRET_ENV_NAMES.search(k)}
-
-
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the bidi
 # embeddings, overrides and isolates that reorder how text is shown ("Trojan Source").
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

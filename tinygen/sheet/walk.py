@@ -133,11 +133,6 @@ class Listing:
         return [by_path[p] for p in sorted(by_path)]
 
 
-def list_files(root: Path, *, include_untracked: bool = False) -> list[Listed]:
-    """Every file git knows in the work tree at ``root`` (sorted by path)."""
-    return Listing(root, include_untracked=include_untracked).files()
-
-
 def work_tree_mode(root: Path, path: str, mode: str) -> str:
     """The git mode ``git add`` would give a changed path (``mode``: the index's): a file
     made a symlink or executable is no longer what the index says. A submodule, or a path
