@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, is_dataclass
@@ -32,6 +31,7 @@ from tinygen.errors import InputError, RepoError
 from tinygen.inputs import MAX_RECORD_BYTES, read_file
 from tinygen.owner import Owner
 from tinygen.redact import redact
+from tinygen.repo.atomic import replace_file
 from tinygen.repo.clone import cache_path
 from tinygen.repo.git import (
     git_common_dir,
@@ -59,15 +59,8 @@ def new_run_id() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # backslashreplace: a lone surrogate becomes \udXXX, a JSON escape, not a crash
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # backslashreplace: a lone surrogate becomes \udXXX, a JSON escape, not a crash
+    replace_file(path, text.encode("utf-8", "backslashreplace"))
 
 
 def _plain(value: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import click
 from tinygen.commands._progress import ProgressPrinter
 from tinygen.config import load_settings
 from tinygen.errors import ExitCode, InputError, TinygenError
+from tinygen.repo.atomic import replace_file
 from tinygen.repo.git import repo_root
 from tinygen.summarize.guide import render_guide
 from tinygen.summarize.job import Summarized, plan_summaries, summarize
@@ -78,16 +78,8 @@ def _check_out(out: Path) -> None:
 
 def _write_guide(found: Summarized, out: Path) -> None:
     text = render_guide(found.plan, found.records(), found.plan.name, found.shas[""])
-    target = out.resolve()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".guide-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(out.resolve(), text.encode("utf-8"))
     except OSError as exc:
         raise InputError(
             f"cannot write the guide to {out}: {exc.strerror or exc}",

@@ -7,6 +7,7 @@
     network   ls-remote/fetch/push: GitPython's guards, timeout, typed failures
     clone     open_repository: a checkout in place, or the clone cache (init, fetch, lock)
     texts     files as texts for the patch engine: at a commit, in the working tree
+    atomic    one file replaced atomically (caches, run records, the summary guide)
     files     atomic all-or-nothing writes; which files have uncommitted changes
     apply     apply_diff: a diff into a checkout (`tinygen apply`, `run --apply`)
     trees     trees and commits made without a working tree

@@ -28,13 +28,13 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
 from typing import cast
 
 from tinygen.errors import TinygenWarning
+from tinygen.repo.atomic import replace_file
 from tinygen.sheet.languages import grammar_versions
 from tinygen.sheet.lines import LINES_VERSION
 from tinygen.sheet.resolve import RESOLVER_VERSION
@@ -114,24 +114,15 @@ def _write(path: Path, first: object, rest: bytes = b"") -> bool:
     head = marshal.dumps(first)  # type: ignore[arg-type]  # plain tuples and dicts
     body = len(head).to_bytes(4, "big") + head + rest
     blob = MAGIC + zlib.crc32(body).to_bytes(4, "big") + body
-    tmp_name = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".sheet-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp_name, path)
-        tmp_name = ""
+        replace_file(path, blob)
         return True
     except OSError as exc:
         warnings.warn(
             f"cannot write the sheet cache {path} ({exc})", SheetCacheWarning, stacklevel=3
         )
         return False
-    finally:
-        if tmp_name:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
 
 
 class ColdStore:

@@ -21,8 +21,6 @@ import contextlib
 import dataclasses
 import hashlib
 import marshal
-import os
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tinygen.repo.atomic import replace_file
 from tinygen.sheet.kinds import kind_of
 from tinygen.sheet.model import FileEntry
 from tinygen.sheet.resolve import Resolver
@@ -377,19 +376,8 @@ def save_index(folder: Path | None, index: RankIndex) -> None:
     """Store atomically (temp file + rename); failing to is not an error (a cache)."""
     if folder is None:
         return
-    tmp = ""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".rank-", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(index.dump())
-        os.replace(tmp, folder / INDEX_NAME)
-        tmp = ""
-    except OSError:
-        pass
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    with contextlib.suppress(OSError):
+        replace_file(folder / INDEX_NAME, index.dump())
 
 
 __all__ = [

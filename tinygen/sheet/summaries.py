@@ -35,7 +35,6 @@ import marshal
 import os
 import re
 import subprocess
-import tempfile
 import unicodedata
 import warnings
 from collections import Counter
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Literal
 
 from tinygen.errors import RepoError, TinygenWarning
+from tinygen.repo.atomic import replace_file
 from tinygen.repo.git import git_env, state_dir
 from tinygen.safejson import loads
 from tinygen.sheet.model import Sheet
@@ -275,7 +275,7 @@ class SummaryStore:
         path = self.folder / STORE_NAME
         merged = _read(path)
         merged.update(self._new)
-        _replace(self.folder, path, _encode(merged))
+        replace_file(path, _encode(merged))
         for key, record in merged.items():
             if key not in self.records:
                 self.records[key] = record
@@ -298,7 +298,7 @@ class SummaryStore:
         if len(records) <= limit:
             return 0
         kept = {k: r for k, r in records.items() if tuple(k.split(":", 2)[:2]) in keep}
-        _replace(self.folder, path, _encode(kept))
+        replace_file(path, _encode(kept))
         self.records = kept
         self._by_content = {}
         for key in kept:
@@ -314,19 +314,6 @@ def _encode(records: Mapping[str, SummaryRecord]) -> bytes:
     }
     # a lone surrogate (a file name that is not UTF-8) must not make the file unreadable
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-
-
-def _replace(folder: Path, path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file in ``folder`` renamed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _read(path: Path) -> dict[str, SummaryRecord]:
@@ -427,7 +414,7 @@ def _write_index(
     rows = {key: astuple(r) for key, r in records.items()}
     data = _index_head(digest) + marshal.dumps((rows, terms))
     with contextlib.suppress(OSError):  # a cache: a read-only .git only costs the next run
-        _replace(path.parent, path, data)
+        replace_file(path, data)
 
 
 # ---------------------------------------------------------------------------------------
@@ -551,7 +538,7 @@ def _cached_tree_shas(entries: list[Tracked], folder: Path) -> dict[str, str]:
                 return shas
     shas = tree_shas(entries)
     with contextlib.suppress(OSError):  # a cache: a read-only .git only costs the next run
-        _replace(folder, path, head + marshal.dumps(shas))
+        replace_file(path, head + marshal.dumps(shas))
     return shas
 
 
