@@ -1,6 +1,6 @@
 """Hierarchical summaries (``tinygen summarize``): a short summary per source file, then
 per folder from its children's, then one overview of the repository, each cached by
-content (:mod:`tinygen.sheet.summaries`) so that only what changed is paid for again.
+content (:mod:`tinygen.sheet.summary_store`) so that only what changed is paid for again.
 
 ``make_plan`` says what is needed and cached, ``estimate`` what the rest will cost,
 ``build_summaries`` makes it, ``render_guide`` writes the Markdown guide.

@@ -33,7 +33,8 @@ from tinygen.llm.provider import CompletionRequest, Provider
 from tinygen.llm.structured import complete_structured
 from tinygen.llm.usage import Usage, cost_usd
 from tinygen.sheet.render import shown
-from tinygen.sheet.summaries import SummaryRecord, SummaryStore, plain_text
+from tinygen.sheet.summary_record import SummaryRecord, plain_text
+from tinygen.sheet.summary_store import SummaryStore
 from tinygen.summarize.plan import Node, Plan, node_prompt, node_request
 from tinygen.summarize.prompts import (
     ANSWERS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tinygen.sheet.render import shown
-from tinygen.sheet.summaries import SummaryRecord
+from tinygen.sheet.summary_record import SummaryRecord
 from tinygen.summarize.plan import Plan
 
 MISSING = "*(no summary yet)*"

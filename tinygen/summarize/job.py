@@ -14,7 +14,9 @@ from tinygen.llm.factory import make_provider
 from tinygen.llm.provider import Provider
 from tinygen.sheet.build import build_sheet
 from tinygen.sheet.model import Sheet
-from tinygen.sheet.summaries import SummaryRecord, SummaryStore, folder_shas
+from tinygen.sheet.summary_record import SummaryRecord
+from tinygen.sheet.summary_store import SummaryStore
+from tinygen.sheet.tree_shas import folder_shas
 from tinygen.summarize.build import Progress, Report, build_summaries
 from tinygen.summarize.plan import Estimate, Plan, estimate, make_plan
 

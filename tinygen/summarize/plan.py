@@ -22,7 +22,9 @@ from tinygen.llm.usage import Price, Usage, cost_usd
 from tinygen.sheet.model import FileEntry, Sheet
 from tinygen.sheet.render import imported_by_map
 from tinygen.sheet.scan import read_file
-from tinygen.sheet.summaries import ROOT, Kind, SummaryRecord, SummaryStore, folder_shas
+from tinygen.sheet.summary_record import Kind, SummaryRecord
+from tinygen.sheet.summary_store import SummaryStore
+from tinygen.sheet.tree_shas import ROOT, folder_shas
 from tinygen.summarize.prompts import (
     ANSWERS,
     MAX_TOKENS,
