@@ -594,6 +594,40 @@ def test_failure_after_a_diff_still_pushes_the_branch(w: World) -> None:
     assert "failed" in body and f"tinygen/issue-{n}" in body
 
 
+def test_a_pull_request_that_cannot_be_opened_exits_with_the_forge_error(w: World) -> None:
+    """An approved run whose pull request GitHub refuses: the Action exits with the delivery
+    error's code (9), not 1, and the status comment says what failed."""
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    w.gh.fail_next("POST", r"/pulls$", 422, {"message": "Validation Failed: no way"})
+    result = w.run()
+    assert result.exit_code == ExitCode.FORGE, result.output
+    assert w.outputs["status"] == "failed"
+    assert w.gh.pulls(REPO) == []
+    body = status_comment(w, n)["body"]
+    assert "❌ **tinygen** failed" in body and "no way" in body, body
+    assert "+def load_config" in body  # the approved change, shown
+    assert "::error" in result.stderr
+
+
+def test_a_refused_push_exits_with_the_repository_error(w: World) -> None:
+    """An approved run whose push the remote refuses: exit 8 (the repository error)."""
+    hook = w.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    script_rename(w.llm)
+    result = w.run()
+    assert result.exit_code == ExitCode.REPO, result.output
+    assert w.outputs["status"] == "failed"
+    assert w.gh.pulls(REPO) == []
+    body = status_comment(w, n)["body"]
+    assert "❌ **tinygen** failed" in body and "push" in body, body
+    assert "+def load_config" in body
+
+
 def test_checks_run_without_the_keys_in_their_environment(w: World) -> None:
     dump = w.tmp / "check-env.txt"
     w.env["TINYGEN_INPUT_CHECKS"] = f"env > {dump}"

@@ -50,7 +50,7 @@ from tinygen.github.app import (
     installation_token,
     starts_no_ci,
 )
-from tinygen.models import Request, RunResult, Status
+from tinygen.models import Request, Status
 from tinygen.pipeline import CI_EXIT, open_workspace, run_and_deliver
 from tinygen.redact import redact
 from tinygen.repo.clone import open_repository
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from tinygen.delivery.deliver import Delivered
     from tinygen.delivery.prepare import Prepared
     from tinygen.github import Forge
+    from tinygen.pipeline import Outcome as Done
     from tinygen.pipeline import Workspace
 
 WORKFLOWS = ".github/workflows/**"
@@ -375,12 +376,10 @@ def _work(ctx: _Context) -> Outcome:
             done.error,
             prepared,
             run_id,
+            done=done,
             diff=partial.diff if partial is not None else "",
-            delivered=done.delivered,
-            delivery_error=done.delivery_error,
         )
-    assert done.result is not None
-    return _report(ctx, prepared, done.result, done.delivered, done.delivery_error)
+    return _report(ctx, prepared, done)
 
 
 def _internal(exc: Exception) -> TinygenError:
@@ -390,13 +389,11 @@ def _internal(exc: Exception) -> TinygenError:
     )
 
 
-def _report(
-    ctx: _Context,
-    prepared: Prepared,
-    result: RunResult,
-    delivered: Delivered | None,
-    error: TinygenError | None,
-) -> Outcome:
+def _report(ctx: _Context, prepared: Prepared, done: Done) -> Outcome:
+    """A run that got to its end: no change (exit 0), a delivery that failed, or what was
+    pushed. The exit code is the pipeline's (the run's, then the delivery's, then CI's)."""
+    result, delivered = done.result, done.delivered
+    assert result is not None
     base = Outcome(
         "no-change",
         result.message,
@@ -417,22 +414,21 @@ def _report(
             )
             _finish(ctx.io, base, ctx.event, ctx.decision)
             return base
-        return _failed(ctx, TinygenError(result.message), prepared, result.run_id, result=result)
-    if error is not None:
-        return _failed(ctx, error, prepared, result.run_id, result=result, delivered=delivered)
+        return _failed(ctx, TinygenError(result.message), prepared, result.run_id, done=done)
+    if done.delivery_error is not None:
+        return _failed(ctx, done.delivery_error, prepared, result.run_id, done=done)
     assert delivered is not None
     if not ok and ctx.decision.target == "pr":
         # never an unapproved change onto someone's pull request: an attempt branch instead
-        return _failed(
-            ctx, TinygenError(result.message), prepared, result.run_id, result=result,
-            delivered=delivered,
-        )  # fmt: skip
+        return _failed(ctx, TinygenError(result.message), prepared, result.run_id, done=done)
     pr_url, branch = delivered.pr_url or prepared.pr_url, delivered.branch
     status = "pr-opened" if delivered.pr_created else "pr-updated"
-    outcome = dataclasses.replace(base, status=status, pr_url=pr_url, branch=branch)
+    outcome = dataclasses.replace(
+        base, status=status, pr_url=pr_url, branch=branch, exit_code=done.exit_code
+    )
     ci = _ci_lines(ctx, delivered, outcome)
     if not ok:
-        outcome.status, outcome.exit_code = "failed", int(result.status.exit_code)
+        outcome.status = "failed"
         outcome.reason = f"{result.status}: {result.message}"
         ctx.status.finish(
             f"⚠️ **tinygen** could not finish: {result.message}\n\n"
@@ -480,15 +476,13 @@ CI_WORDS = {
 
 
 def _ci_lines(ctx: _Context, delivered: Delivered, outcome: Outcome) -> list[str]:
-    """The repository's CI for the status comment (and the outcome's ci and exit code); a
-    note when the token's pushes start no CI."""
+    """The repository's CI for the status comment (and the outcome's ci); a note when the
+    token's pushes start no CI. Its exit code is the pipeline Outcome's."""
     lines = []
     silent = starts_no_ci(ctx.token, ctx.minted)
     ci = delivered.ci
     if ci is not None:
         outcome.ci = ci.state
-        if ci.state in CI_EXIT and outcome.exit_code == ExitCode.OK:
-            outcome.exit_code = int(CI_EXIT[ci.state])
         lines.append(f"- CI on `{ci.sha[:12]}`: {CI_WORDS[ci.state]}")
         lines += [f"  - [{c.name}]({c.url}): {c.conclusion or c.state}" for c in ci.checks]
         if ci.state in CI_EXIT:
@@ -504,22 +498,20 @@ def _failed(
     prepared: Prepared | None,
     run_id: str | None,
     *,
-    result: RunResult | None = None,
+    done: Done | None = None,
     diff: str = "",
-    delivered: Delivered | None = None,
-    delivery_error: TinygenError | None = None,
     comment: bool = True,
 ) -> Outcome:
     """Report a failure; say where the attempt was pushed (issue targets: the draft pull
-    request; PR targets: an attempt branch), or show the diff."""
-    outcome = Outcome(
-        "failed",
-        exc.message,
-        run_id=run_id,
-        exit_code=int(exc.exit_code) if exc.exit_code != ExitCode.OK else 1,
-    )
+    request; PR targets: an attempt branch), or show the diff. The exit code is the
+    pipeline's when it ran (``done``), else the error's; a failure never exits 0."""
+    code = done.exit_code if done is not None else int(exc.exit_code)
+    outcome = Outcome("failed", exc.message, run_id=run_id, exit_code=code or ExitCode.INTERNAL)
+    result = done.result if done is not None else None
+    delivered = done.delivered if done is not None else None
+    # the attempt's push failed (a delivery error beside the run's own): a warning only
+    delivery_error = done.delivery_error if done is not None and done.error is not None else None
     if result is not None:
-        outcome.exit_code = int(result.status.exit_code) or 1
         outcome.diff_path = result.diff_path
         diff = result.diff
     elif exc.saved_diff:
