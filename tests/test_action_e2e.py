@@ -664,6 +664,23 @@ def test_config_comes_from_the_base_branch_not_the_pr_head(w: World) -> None:
     assert not marker.exists()
 
 
+def test_a_bad_input_is_named_as_the_input_never_as_a_flag(w: World) -> None:
+    """The library names the setting (`max_rounds`); the Action words the remedy as its
+    input, in the ::error annotation, the log and the job summary; no CLI flag anywhere."""
+    n = w.gh.add_issue(REPO, "Rename", body="x")
+    w.event("issues-labeled", issue__number=n)
+    w.env["TINYGEN_INPUT_MAX_ROUNDS"] = "lots"
+    result = w.run()
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert w.outputs["status"] == "failed"
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("::error")]
+    assert "setting `max_rounds` = 'lots' is not valid" in error, error
+    assert "Use the Action's `max-rounds` input." in error, error
+    assert "Use the Action's `max-rounds` input." in w.summary
+    assert "--max-rounds" not in result.output + result.stderr + w.summary
+    assert w.llm.requests == [] and w.writes() == []  # refused before anything started
+
+
 def test_outside_a_workflow_the_error_says_what_to_set(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["action"], env={"GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": ""}

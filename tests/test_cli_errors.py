@@ -3,12 +3,13 @@ followed by the flags that set them; the library's text itself names no flag."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from tinygen.cli import cli
 from tinygen.commands.flags import FLAGS, error_text, spelled
-from tinygen.config import Settings
-from tinygen.errors import ExitCode, LLMContextError, RepoError
+from tinygen.config import Settings, load_settings
+from tinygen.errors import ConfigError, ExitCode, LLMContextError, RepoError
 
 
 def test_hints_get_the_flags_of_the_settings_they_name() -> None:
@@ -16,6 +17,15 @@ def test_hints_get_the_flags_of_the_settings_they_name() -> None:
     assert error_text(exc) == "the prompt is too long\n  hint: lower `budget` (--budget)"
     both = RepoError("x", hint="use `repo` U with `ref` main", settings=("repo", "ref"))
     assert error_text(both).endswith("hint: use `repo` U with `ref` main (--repo, --ref)")
+
+
+def test_a_bad_override_is_answered_with_its_flag() -> None:
+    """The library names the setting (`max_rounds`); the CLI adds the flag that sets it."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"max_rounds": "lots", "vote": "x"}, env={})
+    text = error_text(info.value)
+    assert text.startswith("setting `max_rounds` = 'lots' is not valid"), text
+    assert text.endswith("hint: fix the value or remove it to use the default (--max-rounds)")
 
 
 def test_settings_without_a_flag_are_spelled_as_their_variable() -> None:

@@ -62,6 +62,17 @@ def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
     assert "TINYGEN_MAX_ROUNDS" in str(info.value)
 
 
+def test_a_bad_override_names_the_setting_never_a_flag() -> None:
+    """An override comes from a flag, an Action input or a request field: the library names
+    the setting and lists it in ``settings``, and each front end words the remedy."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"max_rounds": "lots"}, env={})
+    exc = info.value
+    assert exc.message.startswith("setting `max_rounds` = 'lots' is not valid"), exc.message
+    assert exc.settings == ("max_rounds",)
+    assert "--" not in str(exc)
+
+
 def test_env_checks_is_one_command_and_lists_split_on_commas() -> None:
     s = load_settings(
         None,

@@ -70,7 +70,10 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
+def _coerce(name: str, value: Any, source: str | None) -> Any:
+    """``value`` as the setting ``name`` takes it. ``source`` names where it came from (the
+    config file, a TINYGEN_* variable); None for a front end's override (a flag, an input,
+    a request field), which the error then names as the setting, for the front end to word."""
     default = _FIELDS[name].default
     kind = type(default) if default is not None else None
     try:
@@ -105,9 +108,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise TypeError("a string")
             return value.strip()
     except (TypeError, ValueError) as exc:
+        hint = "fix the value or remove it to use the default"
+        if source is None:
+            raise ConfigError(
+                f"setting `{name}` = {value!r} is not valid ({exc})", hint=hint, settings=(name,)
+            ) from exc
         raise ConfigError(
-            f"{source}: {name.replace('_', '-')} = {value!r} is not valid ({exc})",
-            hint="fix the value or remove it to use the default",
+            f"{source}: {name.replace('_', '-')} = {value!r} is not valid ({exc})", hint=hint
         ) from exc
     return value
 
@@ -198,7 +205,7 @@ def load_settings(
     for key, value in (overrides or {}).items():
         if value is None or (isinstance(value, tuple) and not value):
             continue
-        merged[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+        merged[key] = _coerce(key, value, None)
     if CONFIG_FILE not in merged.get("protected_paths", (CONFIG_FILE,)):
         # The config says which checks run: a change may never rewrite it unless the
         # repository allows exactly that, whatever protected-paths it sets.

@@ -38,7 +38,14 @@ from tinygen.action.outputs import StepIO
 from tinygen.action.preflight import preflight, repo_url, setting_overrides
 from tinygen.action.refresh import refresh_summaries
 from tinygen.action.state import Carried, MadeHere, keep_made_cache, restore_cache
-from tinygen.action.status import StatusComment, diff_block, how_to_set, reply, result_lines
+from tinygen.action.status import (
+    StatusComment,
+    diff_block,
+    error_text,
+    remedy,
+    reply,
+    result_lines,
+)
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
 from tinygen.env import action_input, api_url, github_token, server_url
@@ -146,10 +153,7 @@ def run_action(
         config = ActionConfig.from_env(env)
         event = load_event(env)
     except TinygenError as exc:
-        outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
-        io.annotate("error", str(exc))
-        _finish(io, outcome, None, None)
-        return outcome
+        return _stopped(io, exc, None, None)
     decision = decide(event, config)
     token = github_token(env, gh_token=False)
     if dry_run:
@@ -174,10 +178,7 @@ def run_action(
             return _refresh(env, io, event, decision, token)
         forge = forge or make_forge(env, token)
     except TinygenError as exc:
-        outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
-        io.annotate("error", str(exc))
-        _finish(io, outcome, event, decision)
-        return outcome
+        return _stopped(io, exc, event, decision)
     status = StatusComment(forge, event.repository, decision.number, run_url(env), io)
     ctx = _Context(env, event, config, decision, forge, token, io, status, minted)
     try:
@@ -203,6 +204,17 @@ def run_action(
     _acknowledge(ctx)
     status.start()
     return _work(ctx)
+
+
+def _stopped(
+    io: StepIO, exc: TinygenError, event: Event | None, decision: Decision | None
+) -> Outcome:
+    """A failure before the status comment: the log, an annotation, outputs, the summary."""
+    text = error_text(exc)
+    outcome = Outcome("failed", text, exit_code=exc.exit_code)
+    io.annotate("error", text)
+    _finish(io, outcome, event, decision)
+    return outcome
 
 
 def _dry_run(
@@ -243,10 +255,7 @@ def _refresh(
     try:
         report = refresh_summaries(env, io, event, token)
     except TinygenError as exc:
-        outcome = Outcome("failed", str(exc), exit_code=exc.exit_code)
-        io.annotate("error", str(exc))
-        _finish(io, outcome, event, decision)
-        return outcome
+        return _stopped(io, exc, event, decision)
     line = report.line()
     io.log(line)
     outcome = Outcome("summaries-refreshed", line, cost_usd=report.cost_usd, summaries=line)
@@ -534,12 +543,10 @@ def _failed(
                 f"\n\nThe attempt so far is on the branch `{delivered.branch}` (draft): "
                 f"{delivered.pr_url}"
             )
-    hint = ""
-    if exc.hint:
-        setting = how_to_set(exc.settings)
-        hint = f"\n\nWhat to do: {exc.hint.rstrip('.')}" + (f". {setting}" if setting else "")
+    what = remedy(exc)
+    hint = f"\n\nWhat to do: {what}" if what else ""
     shown = "" if saved and not on_pr else diff_block(diff)
-    ctx.io.annotate("error", str(exc))
+    ctx.io.annotate("error", error_text(exc))
     if comment:
         ctx.status.finish(
             f"❌ **tinygen** failed: {exc.message}{hint}{saved}"

@@ -47,6 +47,8 @@ ACTION_INPUTS = {
     "checks": "checks",
     "allowed_paths": "allowed-paths",
     "protected_paths": "protected-paths",
+    "summaries": "summaries",
+    "summary_model": "summary-model",
     "ref": "base-branch",
 }
 
@@ -67,6 +69,22 @@ def how_to_set(names: tuple[str, ...]) -> str:
         envs = " and ".join(f"`TINYGEN_{n.upper()}`" for n in others)
         parts.append(f"Set {keys} in `.tinygen.toml`, or {envs} in the workflow step's `env`.")
     return " ".join(parts)
+
+
+def remedy(exc: TinygenError) -> str | None:
+    """The error's hint, followed by how a workflow sets the settings it names; None
+    without a hint."""
+    if not exc.hint:
+        return None
+    setting = how_to_set(exc.settings)
+    return exc.hint.rstrip(".") + (f". {setting}" if setting else "")
+
+
+def error_text(exc: TinygenError) -> str:
+    """The error for the log, an ``::error`` annotation or the job summary: its message and
+    the remedy as a workflow applies it (never a command-line flag)."""
+    what = remedy(exc)
+    return f"{exc.message}\n  hint: {what}" if what else exc.message
 
 
 def compose(body: str) -> str:
@@ -168,7 +186,9 @@ __all__ = [
     "StatusComment",
     "compose",
     "diff_block",
+    "error_text",
     "how_to_set",
+    "remedy",
     "reply",
     "result_lines",
 ]
