@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.test_action_e2e import REPO, World, script_rename, w  # noqa: F401 (the fixture)
+from tinygen.action.preflight import key_hint
 from tinygen.errors import ExitCode
 
 
@@ -33,6 +34,7 @@ def test_no_model_key_fails_before_github_hears_of_it(w: World) -> None:  # noqa
     assert w.outputs["status"] == "failed"
     assert "::error" in result.stderr and "no Anthropic API key" in result.stderr
     assert "anthropic-api-key" in result.stderr  # what to do, in the workflow's words
+    assert "name it in the `model` input" in result.stderr
     assert nothing_was_sent(w) and w.gh.comments(REPO, number) == []
 
 
@@ -114,3 +116,9 @@ def test_a_dispatch_issue_number_is_read(w: World, issue: Any, number: int | Non
     result = w.run("--dry-run")
     assert result.exit_code == 0, result.output
     assert f'"number": {"null" if number is None else number}' in result.stdout
+
+
+def test_the_key_hint_names_the_input_that_names_the_model() -> None:
+    assert "name it in the `summary-model` input" in key_hint("summary-model")
+    assert "name it in the `model` input" in key_hint("model")
+    assert "`model` input" not in key_hint("summary-model")

@@ -148,7 +148,21 @@ def test_no_key_for_the_summary_model_fails_before_any_request(w: World) -> None
     assert w.outputs["status"] == "failed"
     assert "::error" in result.stderr and "no Anthropic API key" in result.stderr
     assert "claude-haiku-4-5" in result.stderr and "anthropic-api-key" in result.stderr
+    assert "name it in the `summary-model` input" in result.stderr
     assert w.llm.requests == [] and w.gh.requests == [] and not cache.exists()
+
+
+def test_a_summary_model_named_in_the_environment_is_checked_for_its_key(w: World) -> None:  # noqa: F811
+    """Another provider's variables excuse a missing key only while no summary model is
+    named: the repository's .tinygen.toml may name one. TINYGEN_SUMMARY_MODEL names it."""
+    refresh_on(w)
+    del w.env["ANTHROPIC_API_KEY"]
+    w.env |= {"OPENAI_API_KEY": "sk-unused", "TINYGEN_SUMMARY_MODEL": " claude-haiku-4-5 "}
+    w.event("push")
+    result = w.run()
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "no Anthropic API key" in result.stderr and "`summary-model` input" in result.stderr
+    assert w.llm.requests == [] and w.gh.requests == []
 
 
 def test_a_named_summary_model_needs_its_own_key(w: World) -> None:  # noqa: F811

@@ -33,6 +33,7 @@ from tests.test_server_api import (
     wait_for,
 )
 from tinygen.errors import ExitCode
+from tinygen.llm import default_model
 from tinygen.server.auth import AUTH_HINT
 from tinygen.server.config import ServerConfig
 from tinygen.server.execute import CloneWatch
@@ -305,6 +306,11 @@ def test_models_default_to_the_servers_own(monkeypatch: pytest.MonkeyPatch) -> N
         "claude-a-1",
     )
     assert ServerConfig(allowed_models=("claude-a-1",)).models() == ("claude-a-1",)
+    # the setting `model`, read as every settings reader reads it (blank: the SDK's default)
+    monkeypatch.setenv("TINYGEN_MODEL", "  claude-b-2 ")
+    assert ServerConfig().models() == ("claude-b-2",)
+    monkeypatch.setenv("TINYGEN_MODEL", "  ")
+    assert ServerConfig().models() == (default_model(),)
 
 
 # --- URLs and statuses ----------------------------------------------------------------------

@@ -77,8 +77,10 @@ def _coerce(name: str, value: Any, source: str | None) -> Any:
     default = _FIELDS[name].default
     kind = type(default) if default is not None else None
     try:
-        if name == "model" or name == "check_memory_mb":
-            return None if value in (None, "") else (str(value) if name == "model" else int(value))
+        if name == "model":
+            return (str(value).strip() or None) if value is not None else None
+        if name == "check_memory_mb":
+            return None if value in (None, "") else int(value)
         if name == "max_cost":
             if isinstance(value, bool):
                 raise TypeError("a number of US dollars")

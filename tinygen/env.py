@@ -1,5 +1,6 @@
 """The one reader of each environment variable that several parts of tinygen share: the
-GitHub token, GitHub's web and API addresses, and the Action's inputs. Each takes the
+GitHub token, GitHub's web and API addresses, the repository a workflow runs for, and the
+Action's inputs (settings' TINYGEN_* variables: :func:`tinygen.config.read_env`). Each takes the
 environment as a mapping (default ``os.environ``) so the Action can pass its own."""
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def server_url(env: Mapping[str, str] | None = None) -> str:
 def api_url(env: Mapping[str, str] | None = None) -> str | None:
     """GitHub's REST address (GITHUB_API_URL), None when unset."""
     return (_env(env).get("GITHUB_API_URL") or "").strip().rstrip("/") or None
+
+
+def workflow_repository(env: Mapping[str, str] | None = None) -> str | None:
+    """``owner/name`` of the repository a workflow runs for (GITHUB_REPOSITORY), None when
+    unset."""
+    return _env(env).get("GITHUB_REPOSITORY", "").strip() or None
 
 
 def app_secrets(env: Mapping[str, str] | None = None) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tinygen import safejson
+from tinygen.env import workflow_repository
 from tinygen.errors import ConfigError
 from tinygen.inputs import MAX_EVENT_BYTES, read_file
 
@@ -130,7 +131,7 @@ def load_event(env: Mapping[str, str]) -> Event:
     GITHUB_* variables (GitHub does not let a workflow set those; the self-test needs to)."""
     name = env.get("TINYGEN_EVENT_NAME") or env.get("GITHUB_EVENT_NAME") or ""
     path_text = env.get("TINYGEN_EVENT_PATH") or env.get("GITHUB_EVENT_PATH") or ""
-    repository = env.get("GITHUB_REPOSITORY", "")
+    repository = workflow_repository(env) or ""
     if not name or not path_text:
         raise ConfigError(
             "no GitHub event: GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tinygen.config import load_settings
+from tinygen.config import load_settings, read_env
 from tinygen.env import action_input, api_url, server_url
 from tinygen.errors import ConfigError, RepoError
 from tinygen.github.forge import resolve_api_url
@@ -38,11 +38,17 @@ OTHER_PROVIDER_VARIABLES = (
     "OPENROUTER_API_KEY",
     "OLLAMA_HOST",
 )
-KEY_HINT = (
-    "pass the key from a repository secret: `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` "
-    "(for another provider's model, name it in the `model` input and give its key to the step's "
-    "`env`, e.g. OPENAI_API_KEY)"
-)
+
+
+def key_hint(input_name: str) -> str:
+    """What to do when the key of the model named by the Action's ``input_name`` (``model``,
+    ``summary-model``) is missing."""
+    return (
+        "pass the key from a repository secret: "
+        "`anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` (for another provider's model, "
+        f"name it in the `{input_name}` input and give its key to the step's `env`, "
+        "e.g. OPENAI_API_KEY)"
+    )
 
 
 def repo_url(env: Mapping[str, str], repository: str) -> str:
@@ -116,7 +122,7 @@ def preflight(
         return
     if decision.would == "refresh_summaries":
         settings = load_settings(None, refresh_overrides(env), env)
-        named = action_input(env, "SUMMARY_MODEL") or env.get("TINYGEN_SUMMARY_MODEL", "").strip()
+        named = action_input(env, "SUMMARY_MODEL") or read_env(env).get("summary_model")
         try:
             make_provider(settings.replace(model=settings.summary_model))  # its key
         except ConfigError as exc:
@@ -125,7 +131,7 @@ def preflight(
             raise ConfigError(
                 f"{exc.message}: tinygen needs it to refresh the summaries with "
                 f"{settings.summary_model}",
-                hint=KEY_HINT.replace("`model` input", "`summary-model` input"),
+                hint=key_hint("summary-model"),
             ) from None
         return
     settings = load_settings(None, setting_overrides(env), env)  # the inputs' values
@@ -134,7 +140,9 @@ def preflight(
     except ConfigError as exc:
         if settings.model is None and any(env.get(v, "").strip() for v in OTHER_PROVIDER_VARIABLES):
             return  # .tinygen.toml may name that provider's model: checked after the clone
-        raise ConfigError(f"{exc.message}: tinygen needs it to act", hint=KEY_HINT) from None
+        raise ConfigError(
+            f"{exc.message}: tinygen needs it to act", hint=key_hint("model")
+        ) from None
 
 
 def _check_api_url(env: Mapping[str, str]) -> None:
@@ -156,4 +164,4 @@ def _loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["preflight", "refresh_overrides", "repo_url", "setting_overrides"]
+__all__ = ["key_hint", "preflight", "refresh_overrides", "repo_url", "setting_overrides"]

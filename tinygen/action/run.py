@@ -48,7 +48,7 @@ from tinygen.action.status import (
 )
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.prepare import prepare
-from tinygen.env import action_input, api_url, github_token, server_url
+from tinygen.env import action_input, api_url, github_token, server_url, workflow_repository
 from tinygen.errors import ConfigError, ExitCode, TinygenError
 from tinygen.github import ForgePolicy, GitHubForge
 from tinygen.github.app import (
@@ -105,11 +105,7 @@ class _Context:
 
 
 def run_url(env: Mapping[str, str]) -> str | None:
-    server, repo, run_id = (
-        server_url(env),
-        env.get("GITHUB_REPOSITORY"),
-        env.get("GITHUB_RUN_ID"),
-    )
+    server, repo, run_id = server_url(env), workflow_repository(env), env.get("GITHUB_RUN_ID")
     return f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None
 
 

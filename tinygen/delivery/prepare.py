@@ -6,14 +6,13 @@ follow-up branch (the run starts from its tip)."""
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tinygen.delivery.options import DeliveryOptions
 from tinygen.delivery.pushes import checkout_pr_head
 from tinygen.delivery.remotes import protected_branches
-from tinygen.env import github_token
+from tinygen.env import github_token, workflow_repository
 from tinygen.errors import ConfigError, ForgeError, RepoError, TinygenError
 from tinygen.github import GitHubForge, role_at_least
 from tinygen.github.app import AppCredentials, installation_token
@@ -72,7 +71,7 @@ def github_repository(opened: OpenedRepo) -> str:
             spec = parse_repo_spec(url) if url else spec
     if spec.full_name and spec.host and spec.host in github_hosts():
         return spec.full_name
-    env = os.environ.get("GITHUB_REPOSITORY", "").strip()
+    env = workflow_repository()
     if env:
         return env
     raise ConfigError(

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinygen.config import load_settings
 from tinygen.errors import ConfigError
 from tinygen.llm import default_model
 from tinygen.llm.names import split_model
@@ -118,9 +119,9 @@ class ServerConfig:
 
     def models(self) -> tuple[str, ...]:
         """Models jobs may use, the default first: ``allowed_models``, or the server's model
-        (TINYGEN_MODEL, else the SDK's newest Sonnet). TINYGEN_MODEL, when allowed, is the
-        default."""
-        env_model = os.environ.get("TINYGEN_MODEL", "").strip() or None
+        (its ``model`` setting: TINYGEN_MODEL, else the SDK's newest Sonnet). That setting,
+        when allowed, is the default."""
+        env_model = load_settings(None).model
         if self.allowed_models:
             if env_model in self.allowed_models:
                 return (env_model, *(m for m in self.allowed_models if m != env_model))
