@@ -80,6 +80,7 @@ def _commit(
             wt,
             input=diff.encode("utf-8"),
             check=False,
+            quiet=True,
         )
         if proc.returncode != 0:
             err = redact(proc.stderr.decode("utf-8", "replace").strip())
@@ -91,21 +92,22 @@ def _commit(
         # Defence in depth: the validation gate checked the paths as it parsed the diff;
         # these are the paths git actually changed (quoted names decoded, both sides of a
         # rename), checked against the tree the commit is made in.
-        changed = git(["diff", "--cached", "--name-only", "--no-renames", "-z"], wt)
+        changed = git(["diff", "--cached", "--name-only", "--no-renames", "-z"], wt, quiet=True)
         if not changed:
             raise PatchApplyError(f"the diff changes nothing in {parent_sha[:12]}")
         for path in changed.split("\0"):
             if path:
                 check_path(wt, path, policy)
-        # --no-verify: the user's hooks would run in (and could modify) our temp worktree;
-        # the validation stage has already run the configured checks.
+        # quiet: no hook runs in (or could modify) our temp worktree, nor rewrite the
+        # message; the validation stage has already run the configured checks
         git(
             ["commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-"],
             wt,
             input=full_message,
             env=env,
+            quiet=True,
         )
-        return git(["rev-parse", "HEAD"], wt).strip()
+        return git(["rev-parse", "HEAD"], wt, quiet=True).strip()
 
 
 def _policy_at(root: Path, commit: str) -> PathPolicy:

@@ -90,7 +90,7 @@ def deliver(prepared: Prepared, result: RunResult, settings: Settings) -> Delive
             done.applied = []
             done.skipped = f"not applied: the run did not succeed ({result.status})"
     if opts.commits:
-        _commit(prepared, result, ok, done)
+        _commit(prepared, result, ok, done, settings)
     if opts.wait_checks is not None and done.pushed and done.commit is not None:
         assert prepared.forge is not None and prepared.full_name is not None
         done.ci = wait_for_checks(
@@ -117,7 +117,9 @@ def salvage(prepared: Prepared, partial: RunResult, settings: Settings) -> Deliv
     return deliver(dataclasses.replace(prepared, opts=opts), partial, settings)
 
 
-def _commit(prepared: Prepared, result: RunResult, ok: bool, done: Delivered) -> None:
+def _commit(
+    prepared: Prepared, result: RunResult, ok: bool, done: Delivered, settings: Settings
+) -> None:
     opts = prepared.opts
     if opts.to_pr is not None:
         if not ok:
@@ -143,6 +145,7 @@ def _commit(prepared: Prepared, result: RunResult, ok: bool, done: Delivered) ->
                 number=opts.to_pr,
                 token=prepared.token,
                 default_branch=prepared.default_branch,
+                settings=settings,
             )
     elif opts.pr:
         assert prepared.forge is not None and prepared.full_name is not None
@@ -157,6 +160,7 @@ def _commit(prepared: Prepared, result: RunResult, ok: bool, done: Delivered) ->
             branch=prepared.branch or opts.pr_branch(),
             token=prepared.token,
             default_branch=prepared.default_branch,
+            settings=settings,
         )
     else:
         out = publish.publish_branch(

@@ -11,8 +11,11 @@ that are never forced) and :mod:`tinygen.github` (the forge); this module sequen
 ``result.diff`` is made against ``result.base_commit``. When the commit must go on top of
 another commit (a PR head or branch that moved since), the change is first committed on its
 own base and then cherry-picked onto the head: git's 3-way merge places it, and a real
-conflict is an error naming the files, never a silently different change. A head that
-already contains the change gets no new commit, so a re-run is idempotent.
+conflict is an error naming the files, never a silently different change. What git calls a
+conflict only because the head changed adjacent lines is placed by content, and that new
+tree goes through the run's validation again (gate, then its checks) before it is committed:
+what ships is always what was validated. A head that already contains the change gets no
+new commit, so a re-run is idempotent.
 
 A run that did not succeed but produced a diff is still delivered (work is never lost),
 with the failure stated in the commit and the pull request, which is then always a draft.
@@ -24,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tinygen.config import Settings, load_settings
 from tinygen.delivery.branches import (
     branch_name_for,
     create_branch_at,
@@ -44,7 +48,14 @@ from tinygen.delivery.texts import (
     succeeded,
     title,
 )
-from tinygen.errors import ForgeError, PatchApplyError, PatchParseError, PathPolicyError, RepoError
+from tinygen.errors import (
+    ForgeError,
+    PatchApplyError,
+    PatchParseError,
+    PathPolicyError,
+    RepoError,
+    ValidationError,
+)
 from tinygen.github.forge import Forge
 from tinygen.models import RunResult
 from tinygen.patch import apply_patch, canonical_diff
@@ -53,6 +64,7 @@ from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.repo.texts import texts_at
 from tinygen.repo.trees import commit_tree
+from tinygen.validate import PathPolicy, run_checks_on_tree, run_gate
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -104,10 +116,11 @@ def _own_commit(result: RunResult, root: Path) -> str:
     return commit_tree(root, result.tree, base, full, identity_env(root, None))
 
 
-def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
+def _commit_for(
+    result: RunResult, root: Path, parent: str, settings: Settings | None = None
+) -> str | None:
     """A new commit with the run's change whose parent is ``parent``; None when ``parent``
     already contains the change."""
-    message, trailers = commit_message(result)
     parent = resolve_commit(root, parent)
     base = resolve_commit(root, result.base_commit)
     own = _own_commit(result, root)
@@ -123,7 +136,51 @@ def _commit_for(result: RunResult, root: Path, parent: str) -> str | None:
             raise conflict from None
         if not diff:
             return None
-        return commit_on_top(root, parent, diff, message=message, trailers=trailers)
+        tree = _revalidated(result, root, parent, diff, settings)
+        full = build_message(*commit_message(result))
+        return commit_tree(root, tree, parent, full, identity_env(root, None))
+
+
+def _revalidated(
+    result: RunResult, root: Path, head: str, diff: str, settings: Settings | None
+) -> str:
+    """The tree of ``diff`` (the run's change placed anew on ``head``) after the validation
+    the run had: the gate (the run's path policy), then the run's checks when it ran any.
+    It must do as well as the run did (a run that passed the gate or its checks may not
+    ship a change that fails them); otherwise ValidationError: the head moved, run again."""
+    if settings is None:
+        settings = load_settings(root, commit=result.base_commit)
+    policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
+    gate = run_gate(root, head, diff, policy)
+    run_gate_ok = result.validation is None or result.validation.ok
+    why = ""
+    if gate.tree is None or (run_gate_ok and not gate.ok):
+        why = gate.summary()
+    elif result.checks:
+        checks = run_checks_on_tree(
+            root,
+            gate.tree,
+            head,
+            [c.command for c in result.checks],
+            settings.check_timeout,
+            settings.check_memory_mb,
+            pass_env=settings.check_env,
+        )
+        failed = [c.command for c in checks if not c.ok]
+        if failed and not result.failed_checks:
+            why = f"check(s) failed: {', '.join(failed)}"
+    if why:
+        error = ValidationError(
+            f"the head moved to {head[:12]} since the run's base {result.base_commit[:12]}; "
+            f"the change placed on it does not pass validation ({why.splitlines()[0]})",
+            hint="nothing was committed or pushed; run tinygen again with `ref` set to the "
+            "branch head",
+            settings=("ref",),
+        )
+        error.saved_diff = result.diff_path
+        raise error
+    assert gate.tree is not None
+    return gate.tree
 
 
 def _placed_diff(root: Path, commit: str, diff: str) -> str | None:
@@ -143,9 +200,11 @@ def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
     who = git(["show", "-s", "--format=%cn%x00%ce", commit], root).strip().split("\0")
     env = {"GIT_COMMITTER_NAME": who[0], "GIT_COMMITTER_EMAIL": who[1]}
     with temp_worktree(root, onto) as wt:
-        proc = git_bytes(["cherry-pick", "--no-commit", commit], wt, env=env, check=False)
+        proc = git_bytes(
+            ["cherry-pick", "--no-commit", commit], wt, env=env, check=False, quiet=True
+        )
         if proc.returncode != 0:
-            conflicted = git(["diff", "--name-only", "--diff-filter=U"], wt).split()
+            conflicted = git(["diff", "--name-only", "--diff-filter=U"], wt, quiet=True).split()
             err = redact(proc.stderr.decode("utf-8", "replace").strip())
             where = ", ".join(conflicted) if conflicted else (err.splitlines() or ["?"])[-1]
             raise PatchApplyError(
@@ -155,10 +214,12 @@ def _cherry_pick(root: Path, commit: str, onto: str) -> str | None:
                 "with `ref` set to the branch head",
                 settings=("ref",),
             )
-        if git_bytes(["diff", "--cached", "--quiet"], wt, check=False).returncode == 0:
+        if git_bytes(["diff", "--cached", "--quiet"], wt, check=False, quiet=True).returncode == 0:
             return None
-        git(["commit", "--quiet", "--no-verify", "--reuse-message", commit], wt, env=env)
-        return git(["rev-parse", "HEAD"], wt).strip()
+        git(
+            ["commit", "--quiet", "--no-verify", "--reuse-message", commit], wt, env=env, quiet=True
+        )
+        return git(["rev-parse", "HEAD"], wt, quiet=True).strip()
 
 
 def _changes(root: Path, base: str, head: str) -> list[FileChange]:
@@ -247,6 +308,7 @@ def publish_pr(
     branch: str | None = None,
     token: str | None = None,
     default_branch: str | None = None,
+    settings: Settings | None = None,
 ) -> PublishResult:
     """Push the change to a branch and open (or update) its pull request into ``base``.
 
@@ -260,6 +322,9 @@ def publish_pr(
     Draft state: a new pull request is a draft unless ``draft`` is False; a run that did
     not succeed always makes it a draft (an updated one is converted), and ``draft=False``
     marks an updated one ready for review. Otherwise an update leaves it as it is.
+
+    ``settings``: the run's (its path policy and check limits re-validate a change placed
+    anew on a moved head; None: read at the run's base commit).
     """
     _check_deliverable(result)
     root = opened.root
@@ -293,7 +358,7 @@ def publish_pr(
         assert branch is not None
         name = branch
         head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=name, token=token)
-        new = _commit_for(result, root, head)
+        new = _commit_for(result, root, head, settings)
         if new is not None:
             push_to_ref(root, new, name, token=token, default_branch=default, state=state)
         sha = new or head
@@ -366,12 +431,15 @@ def push_to_pr(
     number: int,
     token: str | None = None,
     default_branch: str | None = None,
+    settings: Settings | None = None,
 ) -> PublishResult:
     """Add the change as a new commit on pull request ``number``'s head branch.
 
     Only pull requests whose head branch lives in ``full_name`` itself: tinygen does not
     push to forks. The head is fetched fresh; if it moved since the run's base, the change
-    is cherry-picked onto it. No new commit when the head already has the change.
+    is cherry-picked onto it (or, when git calls that a conflict, placed by content and
+    validated again: ``settings`` as for :func:`publish_pr`). No new commit when the head
+    already has the change.
     """
     _check_deliverable(result)
     pull = forge.pull(full_name, number)
@@ -393,7 +461,7 @@ def push_to_pr(
         )
     root = opened.root
     head = checkout_pr_head(root, remote_url_or_name=REMOTE, head_ref=pull.head_ref, token=token)
-    new = _commit_for(result, root, head)
+    new = _commit_for(result, root, head, settings)
     if new is not None:
         # the repository's default branch, whatever the pull request's base is
         default = default_branch or forge.repo(full_name).default_branch

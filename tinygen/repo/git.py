@@ -49,6 +49,21 @@ _BASE_ENV = {
 }
 
 
+# git in a temporary worktree (``quiet=True``) runs nothing and fetches nothing: no hooks —
+# the repository's, or a global ``core.hooksPath``'s: post-checkout, prepare-commit-msg
+# (which could rewrite tinygen's commit message), post-commit, reference-transaction;
+# ``commit --no-verify`` skips only pre-commit and commit-msg — and no smudge filters: a
+# repository's .lfsconfig would otherwise make Git LFS send requests to any URL it names
+# (SSRF from the HTTP service) and download without limit. Files in LFS stay pointers.
+_QUIET = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "filter.lfs.smudge=",
+    "-c", "filter.lfs.process=",
+    "-c", "filter.lfs.required=false",
+)  # fmt: skip
+_QUIET_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
+
+
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment of a git process started with ``subprocess``."""
     env = dict(os.environ)
@@ -88,12 +103,16 @@ def git_bytes(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float | None = None,
+    quiet: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``git *args`` in ``cwd`` and return the completed process (bytes output).
 
     ``env`` is added to the environment of this call only; ``timeout`` (seconds) kills git
-    and its children and raises RepoError."""
+    and its children and raises RepoError. ``quiet``: no hooks and no smudge filters (see
+    ``_QUIET``) — every git command tinygen runs in a temporary worktree is quiet."""
     folder = _folder(cwd)
+    if quiet:
+        args, env = [*_QUIET, *args], {**_QUIET_ENV, **(env or {})}
     git_class = _git_class()
     from git.exc import GitCommandNotFound  # GitPython (already imported by _git_class)
 
@@ -135,6 +154,7 @@ def git(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float | None = None,
+    quiet: bool = False,
 ) -> str:
     """Run ``git *args`` in ``cwd`` and return stdout as text (UTF-8, replacement on error)."""
     proc = git_bytes(
@@ -144,6 +164,7 @@ def git(
         env=env,
         check=check,
         timeout=timeout,
+        quiet=quiet,
     )
     return proc.stdout.decode("utf-8", "replace")
 
@@ -318,19 +339,6 @@ def _lock_file(path: Path) -> int:
         ) from exc
 
 
-# A checkout of content we did not write runs nothing and fetches nothing: no hooks (the
-# repository's or the user's post-checkout), and no smudge filters — a repository's
-# .lfsconfig would otherwise make Git LFS send requests to any URL it names (SSRF from
-# the HTTP service) and download without limit. Files stored in LFS appear as their pointers.
-_QUIET_CHECKOUT = (
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "filter.lfs.smudge=",
-    "-c", "filter.lfs.process=",
-    "-c", "filter.lfs.required=false",
-)  # fmt: skip
-_QUIET_CHECKOUT_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
-
-
 WORKTREE_PREFIX = "tinygen-wt-"  # the temporary folder holding a worktree and its owner
 WORKTREE_OWNER = "owner.json"
 
@@ -340,7 +348,8 @@ def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     """A detached temporary worktree of ``root`` at ``commit``, removed afterwards.
 
     The user's own working tree, index and branches are never touched, and the checkout
-    runs no hooks and no smudge filters (see ``_QUIET_CHECKOUT``). The folder holding it
+    runs no hooks and no smudge filters (see ``_QUIET``); git commands run in it
+    must be ``quiet`` too. The folder holding it
     names its owner (this process) before git registers it, so that the worktree of a
     process killed before it could remove it is found and removed later
     (:func:`remove_stale_worktrees`).
@@ -350,11 +359,7 @@ def temp_worktree(root: Path, commit: str) -> Iterator[Path]:
     try:
         (parent / WORKTREE_OWNER).write_text(json.dumps(Owner.current().to_dict()), "utf-8")
         with worktree_lock(root):
-            git(
-                [*_QUIET_CHECKOUT, "worktree", "add", "--detach", "--quiet", str(path), commit],
-                root,
-                env=_QUIET_CHECKOUT_ENV,
-            )
+            git(["worktree", "add", "--detach", "--quiet", str(path), commit], root, quiet=True)
     except BaseException:
         shutil.rmtree(parent, ignore_errors=True)
         raise

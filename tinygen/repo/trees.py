@@ -27,26 +27,27 @@ SNAPSHOT_IDENTITY = {
 def tree_with_diff(cwd: Path, base: str, diff: str) -> tuple[str | None, str]:
     """``(tree, "")``: the tree of ``base`` with ``diff`` applied, or ``(None, reason)`` with
     git's (redacted) reason when ``git apply`` refuses it. Works in any repository or
-    worktree ``cwd``; its index and files are not touched."""
+    worktree ``cwd`` (quiet: no hooks, no filters); its index and files are not touched."""
     with tempfile.TemporaryDirectory(prefix="tinygen-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        git(["read-tree", base], cwd, env=env)
+        git(["read-tree", base], cwd, env=env, quiet=True)
         proc = git_bytes(
             ["apply", "--cached", "--whitespace=nowarn", "-"],
             cwd,
             input=diff.encode("utf-8"),
             env=env,
             check=False,
+            quiet=True,
         )
         if proc.returncode != 0:
             return None, redact(proc.stderr.decode("utf-8", "replace").strip())
-        return git(["write-tree"], cwd, env=env).strip(), ""
+        return git(["write-tree"], cwd, env=env, quiet=True).strip(), ""
 
 
 def changed_paths(cwd: Path, old: str, new: str) -> list[str]:
     """The paths that differ between two trees or commits (both sides of a rename, git's
     own names: no quoting to undo)."""
-    out = git(["diff-tree", "-r", "--no-renames", "--name-only", "-z", old, new], cwd)
+    out = git(["diff-tree", "-r", "--no-renames", "--name-only", "-z", old, new], cwd, quiet=True)
     return [p for p in out.split("\0") if p]
 
 
