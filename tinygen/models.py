@@ -9,6 +9,7 @@ input is validated into them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
@@ -189,6 +190,29 @@ _STATUS_EXIT = {
     Status.BUDGET_EXCEEDED: ExitCode.BUDGET_EXCEEDED,
     Status.FAILED: ExitCode.INTERNAL,
 }
+
+
+def validation_status(gate: GateReport, checks: Sequence[CheckResult]) -> tuple[Status, str] | None:
+    """How validation ends a change, in one wording wherever it is decided (a run's rounds,
+    ``tinygen apply`` with delivery, a change placed anew on a moved head): ``invalid``
+    when the gate refused it, ``checks_failed`` when a check failed or timed out, None when
+    both passed."""
+    if not gate.ok:
+        return Status.INVALID, "validation failed:\n" + _problem_summary(gate)
+    failed = [c.command for c in checks if not c.ok]
+    if failed:
+        return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed)
+    return None
+
+
+def _problem_summary(gate: GateReport) -> str:
+    """One line per file (its first problem, cut to one source line), then how many more."""
+    first: dict[str, str] = {}
+    for problem in gate.problems:
+        first.setdefault(problem.path or "(diff)", problem.message.splitlines()[0][:160])
+    lines = [f"  {path}: {message}" for path, message in first.items()]
+    more = len(gate.problems) - len(first)
+    return "\n".join(lines) + (f"\n  (+{more} more; see the run record)" if more > 0 else "")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tinygen.models import FileEdit
+from tinygen.models import FileEdit, validation_status
 from tinygen.patch import canonical_diff
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def combined_diff(edits: dict[str, FileEdit]) -> str:
 
 
 def _passes(gate: GateReport, checks: list[CheckResult]) -> bool:
-    return gate.ok and all(c.ok for c in checks)
+    return validation_status(gate, checks) is None
 
 
 @dataclass

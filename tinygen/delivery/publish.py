@@ -57,14 +57,14 @@ from tinygen.errors import (
     ValidationError,
 )
 from tinygen.github.forge import Forge
-from tinygen.models import RunResult
+from tinygen.models import RunResult, Status, validation_status
 from tinygen.patch import apply_patch, canonical_diff
 from tinygen.redact import redact
 from tinygen.repo.clone import OpenedRepo
 from tinygen.repo.git import git, git_bytes, resolve_commit, temp_worktree
 from tinygen.repo.texts import texts_at
 from tinygen.repo.trees import commit_tree
-from tinygen.validate import PathPolicy, run_checks_on_tree, run_gate
+from tinygen.validate import CheckResult, PathPolicy, run_checks_on_tree, run_gate
 
 REMOTE = "origin"
 BRANCH_PREFIX = "tinygen/"
@@ -152,34 +152,36 @@ def _revalidated(
         settings = load_settings(root, commit=result.base_commit)
     policy = PathPolicy(settings.protected_paths, settings.allowed_paths)
     gate = run_gate(root, head, diff, policy)
-    run_gate_ok = result.validation is None or result.validation.ok
-    why = ""
-    if gate.tree is None or (run_gate_ok and not gate.ok):
-        why = gate.summary()
-    elif result.checks:
+    checks: list[CheckResult] = []
+    if gate.tree is not None and gate.ok and result.checks:
+        commands = [c.command for c in result.checks]
         checks = run_checks_on_tree(
             root,
             gate.tree,
             head,
-            [c.command for c in result.checks],
+            commands,
             settings.check_timeout,
             settings.check_memory_mb,
             pass_env=settings.check_env,
         )
-        failed = [c.command for c in checks if not c.ok]
-        if failed and not result.failed_checks:
-            why = f"check(s) failed: {', '.join(failed)}"
-    if why:
+    ended = validation_status(gate, checks)
+    ran_gate_ok = result.validation is None or result.validation.ok
+    new_failure = ended is not None and (
+        (ended[0] is Status.INVALID and ran_gate_ok)
+        or (ended[0] is Status.CHECKS_FAILED and not result.failed_checks)
+    )
+    if gate.tree is None or new_failure:
+        assert ended is not None  # no tree: the gate refused the change
+        why = " ".join(line.strip() for line in ended[1].splitlines())
         error = ValidationError(
             f"the head moved to {head[:12]} since the run's base {result.base_commit[:12]}; "
-            f"the change placed on it does not pass validation ({why.splitlines()[0]})",
+            f"the change placed on it does not pass validation ({why})",
             hint="nothing was committed or pushed; run tinygen again with `ref` set to the "
             "branch head",
             settings=("ref",),
         )
         error.saved_diff = result.diff_path
         raise error
-    assert gate.tree is not None
     return gate.tree
 
 

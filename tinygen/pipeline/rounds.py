@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinygen.models import FileEdit, Plan, PlanItem, Revision, Status, Verdict
+from tinygen.models import (
+    FileEdit,
+    Plan,
+    PlanItem,
+    Revision,
+    Status,
+    Verdict,
+    validation_status,
+)
 
 if TYPE_CHECKING:
     from tinygen.validate import CheckResult, GateReport
@@ -83,16 +91,6 @@ def validation_text(gate: GateReport, checks: list[CheckResult], edits: dict[str
     return "\n".join(lines)
 
 
-def _problem_summary(gate: GateReport) -> str:
-    """One line per file (its first problem, cut to one source line), then how many more."""
-    first: dict[str, str] = {}
-    for problem in gate.problems:
-        first.setdefault(problem.path or "(diff)", problem.message.splitlines()[0][:160])
-    lines = [f"  {path}: {message}" for path, message in first.items()]
-    more = len(gate.problems) - len(first)
-    return "\n".join(lines) + (f"\n  (+{more} more; see the run record)" if more > 0 else "")
-
-
 def final_status(
     gate: GateReport,
     checks: list[CheckResult],
@@ -100,11 +98,9 @@ def final_status(
     edits: dict[str, FileEdit],
     max_rounds: int,
 ) -> tuple[Status, str]:
-    if not gate.ok:
-        return Status.INVALID, "validation failed:\n" + _problem_summary(gate)
-    failed_checks = [c.command for c in checks if not c.ok]
-    if failed_checks:
-        return Status.CHECKS_FAILED, "check(s) failed: " + ", ".join(failed_checks)
+    ended = validation_status(gate, checks)
+    if ended is not None:
+        return ended
     failed_edits = [e.path for e in edits.values() if not e.ok]
     if verdict is None:
         if failed_edits:
