@@ -15,26 +15,24 @@ combinations, a missing token, a remote that is not on GitHub, a fork's pull req
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from tinygen.commands.flags import options_text
-from tinygen.config import load_settings
 from tinygen.delivery.options import DeliveryOptions
-from tinygen.delivery.patchfile import deliver_patch as deliver_patch_file
 from tinygen.delivery.prepare import Prepared, prepare
 from tinygen.env import app_secrets
 from tinygen.errors import OptionsError, TinygenError
 from tinygen.github.app import WORKFLOW_TOKEN_NOTE, app_credentials, starts_no_ci
 from tinygen.redact import redact
-from tinygen.repo.clone import OpenedRepo, open_repository
-from tinygen.repo.git import repo_root
+from tinygen.repo.clone import OpenedRepo
 
 if TYPE_CHECKING:
     from tinygen.delivery.ci import CIReport
     from tinygen.delivery.deliver import Delivered
+    from tinygen.delivery.patchfile import PatchDelivery
+    from tinygen.github.app import AppCredentials
     from tinygen.pipeline import Outcome
     from tinygen.validate import CheckResult
 
@@ -155,11 +153,15 @@ def prepare_for(
         opts.validate(explicit_ref=explicit_ref)  # before the App's token is minted
     except OptionsError as exc:
         raise click.UsageError(options_text(exc)) from None
-    app = app_credentials(*app_secrets()) if opts.needs_github else None
-    prepared = prepare(opts, opened, explicit_ref=explicit_ref, app=app)
+    prepared = prepare(opts, opened, explicit_ref=explicit_ref, app=app_for(opts))
     for note in prepared.notes:
         _say(note)
     return prepared
+
+
+def app_for(opts: DeliveryOptions) -> AppCredentials | None:
+    """The GitHub App's credentials from the environment, when delivery goes to GitHub."""
+    return app_credentials(*app_secrets()) if opts.needs_github else None
 
 
 def report(
@@ -258,31 +260,23 @@ def _say_ci(prepared: Prepared, ci: CIReport) -> None:
 # --- `tinygen apply --branch/--push/--pr/--to-pr` ----------------------------------------------
 
 
-def deliver_patch(
-    text: str, source: str, repo: str, opts: DeliveryOptions, checks: tuple[str, ...] = ()
-) -> tuple[dict[str, Any], TinygenError | None]:
-    """Commit a diff the user already has instead of writing it into the working tree.
-
-    Returns the --json report (``"status"``: ``unverified``, or ``invalid`` / ``checks_failed``
-    for a change delivered all the same) and the delivery's error, if any, for the caller to
-    raise after printing."""
-    opened = open_repository(str(repo_root(repo)))
-    prepared = prepare_for(opts, opened)
-    settings = load_settings(opened.root, commit=opened.base_commit)
-    # the file's name only: a local path says nothing to reviewers and may be private
-    shown = Path(source).name if source != "-" else "a patch"
-    out = deliver_patch_file(text, shown, prepared, settings, checks)
-    if out.result is None:
-        _say("nothing to deliver: every hunk is already present")
-        return {"status": "no_change", "delivery": {"skipped": "no change"}}, None
+def report_patch(out: PatchDelivery) -> dict[str, Any]:
+    """Say on stderr what delivering a patch did; return its --json report (``"status"``:
+    ``no_change``, ``unverified``, or ``invalid`` / ``checks_failed`` for a change
+    delivered all the same)."""
+    for note in out.prepared.notes:
+        _say(note)
     result = out.result
+    if result is None:
+        _say("nothing to deliver: every hunk is already present")
+        return {"status": str(out.status), "delivery": {"skipped": "no change"}}
     for line in check_lines(result.checks):
         _say(line)
     if result.validation is not None and not result.validation.ok:
         _say(f"{result.validation.summary()}\n(delivered all the same, marked {result.status})")
     elif result.failed_checks:
         _say(f"{result.message}\n(delivered all the same, marked {result.status})")
-    info = report(prepared, out.delivered, out.error)
+    info = report(out.prepared, out.delivered, out.error)
     info.setdefault("delivery", {})["diff"] = result.diff
     ran = [c.to_dict() for c in result.checks]
-    return {"status": str(result.status), "checks": ran, **info}, out.error
+    return {"status": str(out.status), "checks": ran, **info}

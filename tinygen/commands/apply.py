@@ -2,7 +2,8 @@
 
 Reads the diff from a file or stdin; all changed files are written, or none
 (:func:`tinygen.delivery.checkout.apply_to_checkout`: placing, the gate's tree for --check,
-the refusals); with delivery options it is committed instead (``deliver_patch``).
+the refusals); with delivery options it is committed instead
+(:func:`tinygen.delivery.patchfile.deliver_patch_file`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from typing import Any
 import click
 
 from tinygen.commands._delivery import (
+    app_for,
     check_lines,
-    deliver_patch,
     delivery_options,
     pop_options,
+    report_patch,
 )
 from tinygen.delivery.checkout import CheckoutPatch, apply_to_checkout
+from tinygen.delivery.patchfile import deliver_patch_file
 from tinygen.errors import ExitCode, PatchApplyError, PatchParseError, TinygenError
 from tinygen.inputs import MAX_PATCH_BYTES, read_file, read_stream
-from tinygen.models import Status
 
 
 def _read_patch(source: str) -> str:
@@ -88,14 +90,16 @@ def command(
     if opts.commits:
         if dry_run or force:
             raise click.UsageError("--dry-run and --force do not go with delivery")
-        delivered, error = deliver_patch(_read_patch(patch), patch, repo, opts, checks)
+        text = _read_patch(patch)
+        delivered = deliver_patch_file(text, patch, repo, opts, checks, app=app_for(opts))
+        info = report_patch(delivered)
         if as_json:
-            click.echo(json.dumps(delivered, indent=2))
-        if error is not None:
-            raise error
-        if delivered["status"] in (Status.INVALID, Status.CHECKS_FAILED):
+            click.echo(json.dumps(info, indent=2))
+        if delivered.error is not None:
+            raise delivered.error
+        if delivered.exit_code:
             # delivered (work is never lost), but invalid (5) or with a failed check (10)
-            sys.exit(int(Status(delivered["status"]).exit_code))
+            sys.exit(int(delivered.exit_code))
         return
     try:
         text = _read_patch(patch)

@@ -7,27 +7,70 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinygen.config import load_settings
 from tinygen.delivery.deliver import Delivered, deliver
-from tinygen.delivery.prepare import Prepared
-from tinygen.errors import TinygenError
-from tinygen.models import Plan, PlanItem, RunResult, Status
+from tinygen.delivery.options import DeliveryOptions
+from tinygen.delivery.prepare import Prepared, prepare
+from tinygen.errors import ExitCode, TinygenError
+from tinygen.models import Plan, PlanItem, RunResult, Status, validation_status
 from tinygen.patch import apply_patch, canonical_diff
-from tinygen.repo.git import state_dir
+from tinygen.repo.clone import open_repository
+from tinygen.repo.git import repo_root, state_dir
 from tinygen.repo.texts import texts_at
 from tinygen.runs import RunRecorder, runs_root
 from tinygen.validate import PathPolicy, run_checks_on_tree, run_gate
 
 if TYPE_CHECKING:
     from tinygen.config import Settings
+    from tinygen.github.app import AppCredentials
 
 
 @dataclass
 class PatchDelivery:
+    """What delivering a patch did. A change that fails the gate or a check is delivered
+    all the same (work is never lost), marked with its status."""
+
+    prepared: Prepared
     result: RunResult | None  # None: every hunk is already present
     delivered: Delivered | None = None
-    error: TinygenError | None = None
+    error: TinygenError | None = None  # delivery's own, for the front end to raise
+
+    @property
+    def status(self) -> Status:
+        """``no_change``, ``unverified``, or ``invalid`` / ``checks_failed``."""
+        return Status.NO_CHANGE if self.result is None else self.result.status
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 for a change delivered as it is (or none needed); an invalid change's (5) or a
+        failed check's (10) when it was delivered all the same."""
+        if self.status in (Status.NO_CHANGE, Status.UNVERIFIED):
+            return ExitCode.OK
+        return self.status.exit_code
+
+
+def deliver_patch_file(
+    text: str,
+    source: str,
+    repo: str | Path,
+    opts: DeliveryOptions,
+    checks: Sequence[str] = (),
+    *,
+    app: AppCredentials | None = None,
+) -> PatchDelivery:
+    """Deliver the diff ``text`` read from ``source`` (a path, or ``-``) to the checkout that
+    holds ``repo``, as ``opts`` say: the repository opened, what delivery needs checked
+    (:func:`tinygen.delivery.prepare.prepare`; ``app``: a GitHub App's credentials), its
+    settings read at the base commit, then :func:`deliver_patch`."""
+    opened = open_repository(str(repo_root(repo)))
+    prepared = prepare(opts, opened, app=app)
+    settings = load_settings(opened.root, commit=opened.base_commit)
+    # the file's name only: a local path says nothing to reviewers and may be private
+    shown = Path(source).name if source != "-" else "a patch"
+    return deliver_patch(text, shown, prepared, settings, checks)
 
 
 def deliver_patch(
@@ -44,7 +87,7 @@ def deliver_patch(
     placed = apply_patch(files, text, known_paths=list(files))
     diff = canonical_diff(placed.before, placed.after)
     if not diff:
-        return PatchDelivery(None)
+        return PatchDelivery(prepared, None)
     gate = run_gate(root, target, diff, policy)
     results = []
     if gate.ok and gate.tree is not None and checks:
@@ -57,13 +100,10 @@ def deliver_patch(
             settings.check_memory_mb,
             pass_env=settings.check_env,
         )
-    failed = [r.command for r in results if not r.ok]
-    if not gate.ok:
-        status, message = Status.INVALID, gate.summary()
-    elif failed:
-        status, message = Status.CHECKS_FAILED, f"checks failed: {', '.join(failed)}"
-    else:
-        status, message = Status.UNVERIFIED, "applied from a diff; not reviewed"
+    status, message = validation_status(gate, results) or (
+        Status.UNVERIFIED,
+        "applied from a diff; not reviewed",
+    )
     record = RunRecorder(runs_root(state_dir(root)))
     items = tuple(
         PlanItem(
@@ -98,7 +138,7 @@ def deliver_patch(
         result=result.to_dict(),
         status=str(result.status),
     )
-    out = PatchDelivery(result)
+    out = PatchDelivery(prepared, result)
     try:
         out.delivered = deliver(prepared, result, settings)
     except TinygenError as exc:
