@@ -49,6 +49,28 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def isolated_home(base: Path) -> None:
+    """This process (and the servers it starts) get a home of their own under ``base``:
+    no user git config or caches, no TINYGEN_/GITHUB_ variables from the caller."""
+    home = base / "home"
+    home.mkdir()
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+        }
+    )
+    (home / ".gitconfig").write_text('[protocol "file"]\n\tallow = always\n')
+    for name in [n for n in os.environ if n.startswith(("TINYGEN_", "GITHUB_"))]:
+        del os.environ[name]
+
+
 def make_remote(base: Path) -> str:
     work = base / "work"
     (work / "app").mkdir(parents=True)
@@ -153,23 +175,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tinygen-bench-serve-") as tmp:
         base = Path(tmp)
-        home = base / "home"
-        home.mkdir()
-        os.environ.update(
-            {
-                "HOME": str(home),
-                "XDG_CACHE_HOME": str(home / ".cache"),
-                "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-                "GIT_AUTHOR_NAME": "bench",
-                "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-                "GIT_COMMITTER_NAME": "bench",
-                "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            }
-        )
-        (home / ".gitconfig").write_text('[protocol "file"]\n\tallow = always\n')
-        for name in [n for n in os.environ if n.startswith(("TINYGEN_", "GITHUB_"))]:
-            del os.environ[name]
+        isolated_home(base)
         url = make_remote(base)
         print(
             f"{args.jobs} jobs submitted at once; {CALLS_PER_JOB} model calls per job, "

@@ -50,7 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import psycopg
-from bench_serve import CALLS_PER_JOB, job_of, make_remote, percentile, script
+from bench_serve import (
+    CALLS_PER_JOB,
+    isolated_home,
+    job_of,
+    make_remote,
+    percentile,
+    script,
+)
 
 from tests.fakes.anthropic_server import FakeAnthropic
 from tinygen.server.errors import LOST_REASON
@@ -193,23 +200,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tinygen-bench-serve-pg-") as tmp:
         base = Path(tmp)
-        home = base / "home"
-        home.mkdir()
-        os.environ.update(
-            {
-                "HOME": str(home),
-                "XDG_CACHE_HOME": str(home / ".cache"),
-                "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-                "GIT_AUTHOR_NAME": "bench",
-                "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-                "GIT_COMMITTER_NAME": "bench",
-                "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            }
-        )
-        (home / ".gitconfig").write_text('[protocol "file"]\n\tallow = always\n')
-        for name in [n for n in os.environ if n.startswith(("TINYGEN_", "GITHUB_"))]:
-            del os.environ[name]
+        isolated_home(base)
         url = make_remote(base)
 
         cluster = None

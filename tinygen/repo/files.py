@@ -193,6 +193,11 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
         ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored", "--", *paths],
         root,
     ).stdout.decode("utf-8", "replace")
+    return sorted(_status_paths(out) & set(paths))
+
+
+def _status_paths(out: str) -> set[str]:
+    """The paths of ``git status --porcelain=v1 -z`` output (a rename's source skipped)."""
     entries = out.split("\0")
     found: set[str] = set()
     i = 0
@@ -203,7 +208,7 @@ def uncommitted(root: Path, paths: list[str]) -> list[str]:
             if entry[0] in "RC":
                 i += 1  # the rename's source path follows
         i += 1
-    return sorted(found & set(paths))
+    return found
 
 
 def tracked_changes(root: Path) -> list[str]:
@@ -213,17 +218,7 @@ def tracked_changes(root: Path) -> list[str]:
         ["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"],
         root,
     ).stdout.decode("utf-8", "replace")
-    entries = out.split("\0")
-    found: list[str] = []
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        if len(entry) > 3:
-            found.append(entry[3:])
-            if entry[0] in "RC":
-                i += 1  # the rename's source path follows
-        i += 1
-    return sorted(set(found))
+    return sorted(_status_paths(out))
 
 
 __all__ = ["tracked_changes", "uncommitted", "write_files_atomically"]
