@@ -142,6 +142,27 @@ def bare_remote(tmp_path: Path) -> Callable[[Path], Path]:
     return factory
 
 
+@pytest.fixture
+def pair(
+    request: pytest.FixtureRequest,
+    make_repo: RepoFactory,
+    bare_remote: Callable[[Path], Path],
+) -> tuple[Path, Path]:
+    """(a repository made from the test module's ``FILES``, its bare ``origin``)."""
+    repo = make_repo(request.module.FILES)
+    return repo, bare_remote(repo)
+
+
+@pytest.fixture
+def gh(request: pytest.FixtureRequest, pair: tuple[Path, Path]) -> Iterator[Any]:
+    """The fake GitHub serving ``pair``'s remote as the test module's ``REPO``."""
+    from tests.fakes.github_server import DEFAULT_TOKEN, FakeGitHub
+
+    with FakeGitHub(token=DEFAULT_TOKEN) as server:
+        server.add_repo(request.module.REPO, clone_url=str(pair[1]))
+        yield server
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
     """A throwaway PostgreSQL server for this test process (one per xdist worker)."""

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,19 +31,6 @@ EDIT_APP = (
     "--- a/app.py\n+++ b/app.py\n@@ @@\n def answer() -> int:\n-    return 41\n+    return 42\n"
 )
 PATCH = "--- a/util.py\n+++ b/util.py\n@@ -1 +1 @@\n-NAME = 'demo'\n+NAME = 'demo2'\n"
-
-
-@pytest.fixture
-def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
-    repo = make_repo(FILES)
-    return repo, bare_remote(repo)
-
-
-@pytest.fixture
-def gh(pair: tuple[Path, Path]) -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=DEFAULT_TOKEN) as server:
-        server.add_repo(REPO, clone_url=str(pair[1]))
-        yield server
 
 
 def github_env(gh: FakeGitHub) -> dict[str, str]:

@@ -4,10 +4,7 @@ prints, and the status wording shared with runs (models.validation_status)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests.helpers import commit_all, git, write_files
 from tinygen.delivery.options import DeliveryOptions
@@ -20,12 +17,6 @@ PATCH = (
     "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n def answer() -> int:\n"
     "-    return 41\n+    return 42\n"
 )
-
-
-@pytest.fixture
-def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
-    repo = make_repo(FILES)
-    return repo, bare_remote(repo)
 
 
 def _push() -> DeliveryOptions:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,19 +64,6 @@ def hooked(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Path], P
         return markers
 
     return install
-
-
-@pytest.fixture
-def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
-    repo = make_repo(FILES)
-    return repo, bare_remote(repo)
-
-
-@pytest.fixture
-def gh(pair: tuple[Path, Path]) -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=DEFAULT_TOKEN) as server:
-        server.add_repo(REPO, clone_url=str(pair[1]))
-        yield server
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -66,12 +66,6 @@ def make_result(
         base_commit=base,
         diff_path=str(root / "diff.patch"),
     )
-
-
-@pytest.fixture
-def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
-    repo = make_repo(FILES)
-    return repo, bare_remote(repo)
 
 
 def _state(repo: Path) -> tuple[str, str, str]:

@@ -3,7 +3,7 @@ bare repositories as the remotes it points at."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,19 +20,6 @@ from tinygen.validate.checks import CheckResult
 
 REPO = "octo/demo"
 TWO = {"app.py": "def f():\n    return 2\n"}
-
-
-@pytest.fixture
-def pair(make_repo: Callable[..., Path], bare_remote: Callable[[Path], Path]) -> tuple[Path, Path]:
-    repo = make_repo(FILES)
-    return repo, bare_remote(repo)
-
-
-@pytest.fixture
-def gh(pair: tuple[Path, Path]) -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=DEFAULT_TOKEN) as server:
-        server.add_repo(REPO, clone_url=str(pair[1]))
-        yield server
 
 
 @pytest.fixture
