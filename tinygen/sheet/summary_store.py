@@ -185,7 +185,9 @@ class SummaryStore:
         of the tree; how many were dropped."""
         if self.folder is None:
             return 0
-        self.save()
+        self.save()  # what this store holds is now all the file held when it was read, and more
+        if len(self.records) <= limit:
+            return 0  # the usual case: the file is not read a second time
         path = self.folder / STORE_NAME
         records = _read(path)
         if len(records) <= limit:
