@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from tests.fakes.anthropic_server import FakeAnthropic, ToolReply
 from tests.fakes.github_server import FakeGitHub
 from tests.helpers import git
-from tests.test_delivery_cli import REPO, gh, github_env, pair  # noqa: F401 (fixtures)
+from tests.test_delivery_cli import FILES, REPO, github_env  # noqa: F401 (conftest's pair and gh read them)
 from tinygen.action.outputs import StepIO
 from tinygen.action.status import compose
 from tinygen.cli import cli
@@ -60,8 +60,8 @@ def env_for(fake: FakeAnthropic, extra: dict[str, str] | None = None) -> dict[st
 
 def test_run_with_pr_keeps_the_words_and_drops_the_controls(
     fake: FakeAnthropic,
-    pair: tuple[Path, Path],  # noqa: F811
-    gh: FakeGitHub,  # noqa: F811
+    pair: tuple[Path, Path],
+    gh: FakeGitHub,
 ) -> None:
     repo, _bare = pair
     script(fake)
@@ -112,7 +112,7 @@ def test_printable_and_visible() -> None:
 
 def test_on_a_terminal_a_diff_shows_its_controls_as_escapes(
     fake: FakeAnthropic,
-    pair: tuple[Path, Path],  # noqa: F811
+    pair: tuple[Path, Path],
 ) -> None:
     """`tinygen runs show` on a real pseudo-terminal: the record's texts and the diff arrive
     as text; the ESC in the diff's line is shown as \\x1b, not sent to the terminal."""
